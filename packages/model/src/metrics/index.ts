@@ -1,0 +1,3 @@
+export * from './classification.ts';
+export * from './bootstrap.ts';
+export * from './calibration.ts';
