@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import {
+  evaluateSchemaPart,
+  modelSchemaPart,
+  resolveModelSettings,
+  resolveTrainSettings,
+  resolveEvaluateSettings,
+  trainSchemaPart,
+} from '../src/schema.ts';
+
+const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+const validate = {
+  model: ajv.compile(modelSchemaPart.schema),
+  train: ajv.compile(trainSchemaPart.schema),
+  evaluate: ajv.compile(evaluateSchemaPart.schema),
+};
+
+function errorsOf(section: keyof typeof validate, value: unknown): string[] {
+  const v = validate[section];
+  return v(value) ? [] : (v.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+describe('model package schema parts', () => {
+  it('accepts a complete, realistic configuration', () => {
+    expect(
+      errorsOf('model', {
+        backbone: 'mobilenet_v2',
+        weights: '../../shared/weights/mobilenet_v2_0.35_224',
+        input_size: 224,
+        mode: 'partial',
+        cut_layer: 'block_15_add',
+        cnn: { widths: [16, 32] },
+        backend: 'wasm',
+        embed_batch_size: 32,
+      }),
+    ).toEqual([]);
+    expect(
+      errorsOf('train', {
+        epochs: 20,
+        learning_rate: 0.001,
+        batch_size: 32,
+        dropout: 0.3,
+        early_stopping: { monitor: 'val_loss', patience: 4, restore_best: true },
+        reduce_lr: { factor: 0.5, patience: 2, min_lr: 1e-5 },
+        class_weights: 'balanced',
+      }),
+    ).toEqual([]);
+    expect(errorsOf('evaluate', { bootstrap_samples: 500, ece_bins: 15 })).toEqual([]);
+  });
+
+  it.each([
+    ['train', { learning_rate: 0 }, '/learning_rate'],
+    ['train', { learning_rate: -0.1 }, '/learning_rate'],
+    ['train', { dropout: 1 }, '/dropout'],
+    ['train', { dropout: -0.1 }, '/dropout'],
+    ['train', { batch_size: 0 }, '/batch_size'],
+    ['train', { batch_size: 2.5 }, '/batch_size'],
+    ['train', { reduce_lr: { factor: 1 } }, '/reduce_lr/factor'],
+    ['train', { early_stopping: { monitor: 'accuracy' } }, '/early_stopping/monitor'],
+    ['train', { class_weights: 'auto' }, '/class_weights'],
+    ['model', { mode: 'frozen' }, '/mode'],
+    ['model', { backend: 'webgl' }, '/backend'],
+    ['model', { cnn: { widths: [] } }, '/cnn/widths'],
+    ['evaluate', { ece_bins: 0 }, '/ece_bins'],
+  ] as const)('rejects impossible %s values %j', (section, value, pointer) => {
+    const errs = errorsOf(section, value);
+    expect(errs.some((e) => e.startsWith(pointer))).toBe(true);
+  });
+
+  it('rejects unknown keys everywhere', () => {
+    expect(errorsOf('model', { backbon: 'cnn' }).join()).toMatch(/additional/);
+    expect(errorsOf('train', { early_stopping: { patiance: 3 } }).join()).toMatch(/additional/);
+    expect(errorsOf('evaluate', { bins: 3 }).join()).toMatch(/additional/);
+  });
+
+  it('describes every property', () => {
+    const walk = (s: Record<string, unknown>, path: string): string[] => {
+      const missing = typeof s.description === 'string' ? [] : [path];
+      const props = (s.properties ?? {}) as Record<string, Record<string, unknown>>;
+      return missing.concat(...Object.entries(props).map(([k, v]) => walk(v, `${path}/${k}`)));
+    };
+    for (const p of [modelSchemaPart, trainSchemaPart, evaluateSchemaPart]) expect(walk(p.schema, p.section)).toEqual([]);
+  });
+
+  it('fills defaults for missing settings, keeping nested ones given', () => {
+    const t = resolveTrainSettings({ train: { reduce_lr: { factor: 0.2 } } });
+    expect(t.reduce_lr).toEqual({ factor: 0.2, patience: 3, min_lr: 1e-6 });
+    expect(t.early_stopping.monitor).toBe('val_accuracy');
+    expect(resolveModelSettings({}).mode).toBe('head');
+    expect(resolveEvaluateSettings({ evaluate: { ece_bins: 10 } })).toEqual({ bootstrap_samples: 1000, ece_bins: 10 });
+  });
+});
