@@ -1,0 +1,53 @@
+import { isUserFacingError } from './errors.ts';
+
+export interface ParsedArgs {
+  _: string[];
+  [flag: string]: string | boolean | string[];
+}
+
+/** `--a=1 --b 2 --flag pos` → { a: '1', b: '2', flag: true, _: ['pos'] }. A value-less flag before a positional needs `=`. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out._.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const key = (eq >= 0 ? a.slice(2, eq) : a.slice(2)).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      if (eq >= 0) out[key] = a.slice(eq + 1);
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[key] = argv[++i];
+      else out[key] = true;
+    } else {
+      out._.push(a);
+    }
+  }
+  return out;
+}
+
+/** The string value of a flag, or undefined; `true` (flag without value) is an error. */
+export function stringFlag(args: ParsedArgs, name: string): string | undefined {
+  const v = args[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+/**
+ * Runs a CLI entry point: user errors (bad experiment, bad file, bad argument) print their message
+ * alone and exit 1; anything else prints its stack and exits 1.
+ */
+export function runMain(main: () => Promise<void | number>): void {
+  main().then(
+    (code) => {
+      if (typeof code === 'number') process.exitCode = code;
+    },
+    (e: unknown) => {
+      if (isUserFacingError(e)) process.stderr.write(`error: ${e.message}\n`);
+      else process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,57 @@
+export interface Progress {
+  tick(n?: number): void;
+  /** Prints the final line. */
+  done(): void;
+}
+
+export interface ProgressOptions {
+  /** Minimum milliseconds between lines (default 500). */
+  intervalMs?: number;
+  stream?: NodeJS.WritableStream;
+  /** Unit shown after the rate (default "items"). */
+  unit?: string;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s.toFixed(0)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** Pure: the progress line for `done` of `total` after `elapsedMs`. */
+export function formatProgress(label: string, done: number, total: number, elapsedMs: number, unit = 'items'): string {
+  const secs = elapsedMs / 1000;
+  const rate = secs > 0 ? done / secs : 0;
+  const eta = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
+  const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
+  const tail = done >= total ? `in ${formatSeconds(secs)}` : `ETA ${formatSeconds(eta)}`;
+  return `${label}: ${done}/${total} (${pct}%) ${rate.toFixed(1)} ${unit}/s ${tail}`;
+}
+
+/** Progress on stderr: done/total, rate and ETA, at most every intervalMs, always at the end. */
+export function createProgress(label: string, total: number, options: ProgressOptions = {}): Progress {
+  const stream = options.stream ?? process.stderr;
+  const interval = options.intervalMs ?? 500;
+  const start = Date.now();
+  let done = 0;
+  let last = 0;
+  let finished = false;
+  const print = () => stream.write(formatProgress(label, done, total, Date.now() - start, options.unit) + '\n');
+  return {
+    tick(n = 1) {
+      done += n;
+      const now = Date.now();
+      if (now - last >= interval && done < total) {
+        last = now;
+        print();
+      }
+    },
+    done() {
+      if (finished) return;
+      finished = true;
+      print();
+    },
+  };
+}

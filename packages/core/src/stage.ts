@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { hashObject } from './hash.ts';
+
+/** Marks a stage folder as complete; written last, inside the temp folder, before the rename. */
+export const STAGE_MARKER = 'stage.json';
+
+export interface StageMeta {
+  stage: string;
+  key: string;
+  createdAt: string;
+  meta: unknown;
+}
+
+export interface StageResult {
+  stage: string;
+  key: string;
+  dir: string;
+  /** True when the folder already existed (nothing was built). */
+  hit: boolean;
+}
+
+export interface RunStageOptions {
+  runsDir: string;
+  stage: string;
+  key: string;
+  /** Stored in stage.json: settings, upstream keys, counts — whatever explains the folder. */
+  meta?: unknown;
+  /** Writes the stage's files into tmpDir. */
+  build: (tmpDir: string) => Promise<void>;
+  /** Where to say "cache hit" / "building"; default stderr. */
+  log?: (line: string) => void;
+}
+
+/** A stage key: 16 hex chars of the hash of everything the output depends on. */
+export function stageKey(parts: unknown): string {
+  return hashObject(parts).slice(0, 16);
+}
+
+export function stageDir(runsDir: string, stage: string, key: string): string {
+  return path.join(runsDir, 'cache', stage, key);
+}
+
+export function isStageComplete(dir: string): boolean {
+  return existsSync(path.join(dir, STAGE_MARKER));
+}
+
+export async function readStageMeta(dir: string): Promise<StageMeta> {
+  return JSON.parse(await readFile(path.join(dir, STAGE_MARKER), 'utf8')) as StageMeta;
+}
+
+/**
+ * DVC-like cached stage: runs/cache/<stage>/<key>/. Built in a temp folder beside it and renamed
+ * into place when complete, so a killed stage never leaves a folder that looks done.
+ */
+export async function runStage(options: RunStageOptions): Promise<StageResult> {
+  const { runsDir, stage, key } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const dir = stageDir(runsDir, stage, key);
+  if (isStageComplete(dir)) {
+    log(`[${stage}] cache hit ${key}`);
+    return { stage, key, dir, hit: true };
+  }
+  const parent = path.dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const tmp = path.join(parent, `.tmp-${key}-${process.pid}-${Date.now()}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  log(`[${stage}] building ${key}`);
+  try {
+    await options.build(tmp);
+    const marker: StageMeta = { stage, key, createdAt: new Date().toISOString(), meta: options.meta ?? null };
+    await writeFile(path.join(tmp, STAGE_MARKER), JSON.stringify(marker, null, 2));
+    // A leftover incomplete folder (no marker) from an older, killed layout is replaced.
+    if (existsSync(dir) && !isStageComplete(dir)) await rm(dir, { recursive: true, force: true });
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      // Another process finished the same key first: its folder is equivalent, keep it.
+      if (isStageComplete(dir)) await rm(tmp, { recursive: true, force: true });
+      else throw e;
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return { stage, key, dir, hit: false };
+}
