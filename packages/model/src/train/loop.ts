@@ -1,0 +1,213 @@
+/**
+ * The training loop: seeded shuffling, Adam, categorical cross-entropy (optionally class-weighted),
+ * seeded dropout, early stopping with best-weight restore, reduce-LR-on-plateau and a per-epoch
+ * callback that may stop training (pruning). Written over `optimizer.minimize` rather than
+ * `model.fit`, whose shuffling and dropout use Math.random.
+ */
+import { createRng, deriveSeed } from '@mri-robust/core';
+import type { Tensor, Scalar, Variable, AdamOptimizer } from '@tensorflow/tfjs-core';
+import { tf } from '../backend/tf.ts';
+import type { BatchSource } from './data.ts';
+import type { Classifier } from './classifier.ts';
+import type { EpochRecord, OnEpoch } from './types.ts';
+
+export interface LoopOptions {
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  earlyStopping: { monitor: 'val_accuracy' | 'val_loss'; patience: number; restoreBest: boolean };
+  reduceLr: { factor: number; patience: number; minLr: number };
+  /** Per-class loss weights (length = classes), or null. */
+  classWeights?: Float32Array | null;
+  seed: number;
+  /** Run the trunk's batch-norm layers in training mode (batch statistics). Default false. */
+  trunkTraining?: boolean;
+  /** Optional noisy validation source: its accuracy is reported as `valNoisyAccuracy`. */
+  valNoisy?: BatchSource | null;
+  /** Batch size for inference passes (validation). Default max(batchSize, 64). */
+  evalBatchSize?: number;
+  onEpoch?: OnEpoch;
+}
+
+export interface LoopResult {
+  epochs: EpochRecord[];
+  /** 1-based epoch whose weights the model holds at the end (the best one when restoring). */
+  bestEpoch: number;
+  stoppedBy: 'epochs' | 'early_stopping' | 'callback';
+}
+
+const EPS = 1e-7;
+
+/** Mean (optionally weighted) categorical cross-entropy of probabilities, as Keras (clipped to [ε, 1-ε]). */
+export function crossEntropy(probs: Tensor, labels: Tensor, numClasses: number, classWeights?: Tensor | null): Scalar {
+  return tf.tidy(() => {
+    const y = tf.oneHot(tf.cast(labels, 'int32'), numClasses);
+    const ce = tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), -1));
+    const weighted = classWeights ? tf.mul(ce, tf.gather(classWeights, tf.cast(labels, 'int32'))) : ce;
+    return tf.mean(weighted) as Scalar;
+  });
+}
+
+/**
+ * Training-mode forward pass through the classifier chain: the trunk (batch norm in training
+ * mode only when asked), then seeded dropout, then the dense head.
+ */
+export function forwardTrain(clf: Classifier, x: Tensor, dropoutSeed: number, trunkTraining: boolean): Tensor {
+  let h = x;
+  for (const layer of clf.chain) {
+    if (layer.name === 'head_dropout') {
+      h = clf.dropout > 0 ? tf.dropout(h, clf.dropout, undefined, dropoutSeed) : h;
+    } else if (layer.name === 'head_dense' || layer.name === 'head_gap') {
+      h = layer.apply(h) as Tensor;
+    } else {
+      h = layer.apply(h, { training: trunkTraining }) as Tensor;
+    }
+  }
+  return h;
+}
+
+/** Inference-mode class probabilities `[n, k]` for every sample of `src`, in order. */
+export function predictSource(clf: Classifier, src: BatchSource, batchSize: number): Float32Array {
+  const k = clf.numClasses;
+  const out = new Float32Array(src.n * k);
+  for (let start = 0; start < src.n; start += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, src.n - start) }, (_, i) => start + i);
+    const probs = tf.tidy(() => {
+      const x = src.batch(idx);
+      return clf.model.predict(x) as Tensor;
+    });
+    out.set(probs.dataSync() as Float32Array, start * k);
+    probs.dispose();
+  }
+  return out;
+}
+
+/** Mean cross-entropy and accuracy of probabilities against labels (float64 in JS). */
+export function lossAndAccuracy(probs: Float32Array, labels: Int32Array, k: number): { loss: number; accuracy: number } {
+  const n = labels.length;
+  if (n === 0) return { loss: Number.NaN, accuracy: Number.NaN };
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const p = Math.min(1 - EPS, Math.max(EPS, probs[i * k + labels[i]]));
+    loss -= Math.log(p);
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    if (best === labels[i]) correct++;
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+function snapshot(clf: Classifier): Float32Array[] {
+  return clf.model.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+}
+
+function restore(clf: Classifier, weights: Float32Array[]): void {
+  const current = clf.model.getWeights();
+  const tensors = weights.map((w, i) => tf.tensor(w, current[i].shape, current[i].dtype));
+  clf.model.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+/** Trains `clf` on `train`, validating on `val` after every epoch. Deterministic for a given seed and backend. */
+export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchSource, opts: LoopOptions): Promise<LoopResult> {
+  if (train.n === 0) throw new Error('training set is empty');
+  if (val.n === 0) throw new Error('validation set is empty');
+  const k = clf.numClasses;
+  const shuffleRng = createRng(deriveSeed(opts.seed, 'train', 'shuffle'));
+  const dropoutRng = createRng(deriveSeed(opts.seed, 'train', 'dropout'));
+  const evalBatch = opts.evalBatchSize ?? Math.max(opts.batchSize, 64);
+  const trunkTraining = opts.trunkTraining ?? false;
+  let lr = opts.learningRate;
+  const optimizer = tf.train.adam(lr) as AdamOptimizer;
+  const vars = clf.model.trainableWeights.map((w) => w.read() as Variable);
+  const classWeights = opts.classWeights ? tf.tensor1d(opts.classWeights) : null;
+  const { monitor, patience, restoreBest } = opts.earlyStopping;
+  const better = (a: number, b: number) => (monitor === 'val_loss' ? a < b : a > b);
+
+  const epochs: EpochRecord[] = [];
+  let best = Number.NaN;
+  let bestEpoch = 0;
+  let bestWeights: Float32Array[] | null = null;
+  let waitStop = 0;
+  let waitLr = 0;
+  let stoppedBy: LoopResult['stoppedBy'] = 'epochs';
+  const order = Array.from({ length: train.n }, (_, i) => i);
+
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      const t0 = performance.now();
+      shuffleRng.shuffle(order);
+      let lossSum = 0;
+      let correctSum = 0;
+      for (let start = 0; start < train.n; start += opts.batchSize) {
+        const idx = order.slice(start, start + opts.batchSize);
+        const seed = dropoutRng.seed();
+        const x = train.batch(idx);
+        const y = tf.tensor1d(Int32Array.from(idx, (i) => train.labels[i]), 'int32');
+        let correct: Tensor | null = null;
+        const cost = optimizer.minimize(
+          () => {
+            const probs = forwardTrain(clf, x, seed, trunkTraining);
+            correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), y), 'float32')));
+            return crossEntropy(probs, y, k, classWeights);
+          },
+          true,
+          vars,
+        );
+        lossSum += (cost!.dataSync()[0] as number) * idx.length;
+        correctSum += (correct as unknown as Tensor).dataSync()[0] as number;
+        tf.dispose([x, y, cost!, correct as unknown as Tensor]);
+        if ((start / opts.batchSize) % 8 === 7) await new Promise((r) => setImmediate(r));
+      }
+      const valProbs = predictSource(clf, val, evalBatch);
+      const v = lossAndAccuracy(valProbs, val.labels, k);
+      const rec: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / train.n,
+        trainAccuracy: correctSum / train.n,
+        valLoss: v.loss,
+        valAccuracy: v.accuracy,
+        learningRate: lr,
+        seconds: 0,
+      };
+      if (opts.valNoisy && opts.valNoisy.n > 0) {
+        rec.valNoisyAccuracy = lossAndAccuracy(predictSource(clf, opts.valNoisy, evalBatch), opts.valNoisy.labels, k).accuracy;
+      }
+      rec.seconds = (performance.now() - t0) / 1000;
+      epochs.push(rec);
+      if (!Number.isFinite(rec.trainLoss)) throw new Error(`training diverged at epoch ${epoch} (loss ${rec.trainLoss}); lower the learning rate`);
+
+      const value = monitor === 'val_loss' ? rec.valLoss : rec.valAccuracy;
+      if (bestEpoch === 0 || better(value, best)) {
+        best = value;
+        bestEpoch = epoch;
+        waitStop = 0;
+        waitLr = 0;
+        if (restoreBest) bestWeights = snapshot(clf);
+      } else {
+        waitStop++;
+        waitLr++;
+      }
+      const decision = opts.onEpoch ? await opts.onEpoch(rec) : 'continue';
+      if (decision === 'stop') {
+        stoppedBy = 'callback';
+        break;
+      }
+      if (waitStop >= patience && waitStop > 0) {
+        stoppedBy = 'early_stopping';
+        break;
+      }
+      if (waitLr >= opts.reduceLr.patience && waitLr > 0 && lr > opts.reduceLr.minLr) {
+        lr = Math.max(opts.reduceLr.minLr, lr * opts.reduceLr.factor);
+        (optimizer as unknown as { learningRate: number }).learningRate = lr;
+        waitLr = 0;
+      }
+    }
+    if (restoreBest && bestWeights && bestEpoch !== epochs.length) restore(clf, bestWeights);
+    return { epochs, bestEpoch: restoreBest ? bestEpoch : epochs.length, stoppedBy };
+  } finally {
+    optimizer.dispose();
+    classWeights?.dispose();
+  }
+}
