@@ -3,12 +3,9 @@
  * `evaluate`), plus the resolved (defaults-applied) settings types the stages and trials use.
  */
 
-export type JSONSchema = Record<string, unknown>;
+import type { JSONSchema, SchemaPart } from '@mri-robust/core';
 
-export interface ModelSchemaPart {
-  section: string;
-  schema: JSONSchema;
-}
+export type ModelSchemaPart = SchemaPart;
 
 export type Backbone = 'cnn' | 'mobilenet_v2';
 export type TrainMode = 'head' | 'partial' | 'full';
@@ -104,6 +101,7 @@ export const modelSchemaPart: ModelSchemaPart = {
       cnn: {
         type: 'object',
         additionalProperties: false,
+        default: {},
         description: "Settings of the 'cnn' backbone.",
         properties: {
           widths: {
@@ -111,6 +109,7 @@ export const modelSchemaPart: ModelSchemaPart = {
             minItems: 1,
             maxItems: 8,
             items: { type: 'integer', minimum: 1, maximum: 1024 },
+            default: MODEL_DEFAULTS.cnn.widths,
             description: 'Filters of each conv block (conv → batch norm → ReLU → max pool).',
           },
         },
@@ -154,21 +153,29 @@ export const trainSchemaPart: ModelSchemaPart = {
       early_stopping: {
         type: 'object',
         additionalProperties: false,
+        default: {},
         description: 'Stop when the monitored validation metric has not improved for `patience` epochs.',
         properties: {
-          monitor: { enum: ['val_accuracy', 'val_loss'], description: 'Validation metric watched (accuracy maximised, loss minimised).' },
-          patience: int('Epochs without improvement before stopping.', 0, { maximum: 10000 }),
-          restore_best: { type: 'boolean', description: 'Restore the weights of the best epoch at the end.' },
+          monitor: { enum: ['val_accuracy', 'val_loss'], default: TRAIN_DEFAULTS.early_stopping.monitor, description: 'Validation metric watched (accuracy maximised, loss minimised).' },
+          patience: int('Epochs without improvement before stopping.', 0, {
+            maximum: 10000,
+            default: TRAIN_DEFAULTS.early_stopping.patience,
+          }),
+          restore_best: { type: 'boolean', default: TRAIN_DEFAULTS.early_stopping.restore_best, description: 'Restore the weights of the best epoch at the end.' },
         },
       },
       reduce_lr: {
         type: 'object',
         additionalProperties: false,
+        default: {},
         description: 'Multiply the learning rate by `factor` when the monitored metric plateaus for `patience` epochs.',
         properties: {
-          factor: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'Multiplier in (0, 1).' },
-          patience: int('Epochs without improvement before reducing.', 0, { maximum: 10000 }),
-          min_lr: { type: 'number', minimum: 0, description: 'Lower bound of the learning rate.' },
+          factor: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: TRAIN_DEFAULTS.reduce_lr.factor, description: 'Multiplier in (0, 1).' },
+          patience: int('Epochs without improvement before reducing.', 0, {
+            maximum: 10000,
+            default: TRAIN_DEFAULTS.reduce_lr.patience,
+          }),
+          min_lr: { type: 'number', minimum: 0, default: TRAIN_DEFAULTS.reduce_lr.min_lr, description: 'Lower bound of the learning rate.' },
         },
       },
       class_weights: {

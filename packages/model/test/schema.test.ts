@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
+import { parseExperiment, ExperimentError } from '@mri-robust/core';
 import {
   evaluateSchemaPart,
   modelSchemaPart,
@@ -9,7 +10,7 @@ import {
   trainSchemaPart,
 } from '../src/schema.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 const validate = {
   model: ajv.compile(modelSchemaPart.schema),
   train: ajv.compile(trainSchemaPart.schema),
@@ -89,5 +90,27 @@ describe('model package schema parts', () => {
     expect(t.early_stopping.monitor).toBe('val_accuracy');
     expect(resolveModelSettings({}).mode).toBe('head');
     expect(resolveEvaluateSettings({ evaluate: { ece_bins: 10 } })).toEqual({ bootstrap_samples: 1000, ece_bins: 10 });
+  });
+});
+
+describe('through the experiment loader', () => {
+  const parts = [modelSchemaPart, trainSchemaPart, evaluateSchemaPart];
+  it('fills every default into the validated config', () => {
+    const e = parseExperiment('name: t\nseed: 3\nmodel: {mode: partial}\ntrain:\n  reduce_lr: {factor: 0.2}\n', 'x.yaml', parts);
+    expect(e.config.model).toMatchObject({ mode: 'partial', backbone: 'mobilenet_v2', cnn: { widths: [16, 32, 64] } });
+    expect((e.config.train as Record<string, unknown>).reduce_lr).toEqual({ factor: 0.2, patience: 3, min_lr: 1e-6 });
+    expect((e.config.train as Record<string, unknown>).early_stopping).toMatchObject({ monitor: 'val_accuracy' });
+    expect(e.config.evaluate).toEqual({ bootstrap_samples: 1000, ece_bins: 15 });
+  });
+  it('reports a bad value with its line and pointer', () => {
+    try {
+      parseExperiment('name: t\ntrain:\n  epochs: 3\n  learning_rate: 0\n', 'x.yaml', parts);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ExperimentError);
+      const issue = (e as ExperimentError).issues[0];
+      expect(issue).toMatchObject({ line: 4, pointer: '/train/learning_rate' });
+      expect(issue.message).toMatch(/> 0/);
+    }
   });
 });
