@@ -1,0 +1,352 @@
+import FFT from 'fft.js';
+
+/**
+ * 1-D and 2-D complex FFTs of any length, built on fft.js (radix-4, power-of-two sizes only).
+ *
+ * Sizes n = 2^a · q with a small odd q (≤ 15, e.g. 224 = 32 · 7) use one Cooley–Tukey split:
+ * q power-of-two FFTs of length 2^a, twiddles, then 2^a naive DFTs of length q. Other sizes use
+ * Bluestein's chirp-z algorithm on a power-of-two convolution. Images therefore keep their exact
+ * size in k-space: nothing is padded and no shape ever changes.
+ *
+ * Convention: forward X[k] = Σ x[n] e^{-2πikn/N}; inverse divides by N.
+ */
+
+/** A length-n complex transform working in place on an interleaved buffer [re0, im0, re1, im1, …]. */
+export interface FftPlan {
+  readonly n: number;
+  forward(buf: Float64Array): void;
+  inverse(buf: Float64Array): void;
+}
+
+const MAX_SMALL_ODD = 15;
+
+function isPow2(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+/** In-place conjugation of an interleaved buffer (inverse = conj ∘ forward ∘ conj / n). */
+function conjugate(buf: Float64Array, n: number): void {
+  for (let i = 1; i < 2 * n; i += 2) buf[i] = -buf[i];
+}
+
+abstract class BasePlan implements FftPlan {
+  constructor(readonly n: number) {}
+  abstract forward(buf: Float64Array): void;
+  inverse(buf: Float64Array): void {
+    const n = this.n;
+    conjugate(buf, n);
+    this.forward(buf);
+    const s = 1 / n;
+    for (let i = 0; i < 2 * n; i += 2) {
+      buf[i] *= s;
+      buf[i + 1] = -buf[i + 1] * s;
+    }
+  }
+}
+
+class TrivialPlan extends BasePlan {
+  forward(): void {}
+}
+
+class Pow2Plan extends BasePlan {
+  private readonly fft: FFT;
+  private readonly out: Float64Array;
+  constructor(n: number) {
+    super(n);
+    this.fft = new FFT(n);
+    this.out = new Float64Array(2 * n);
+  }
+  forward(buf: Float64Array): void {
+    this.fft.transform(this.out, buf);
+    buf.set(this.out);
+  }
+}
+
+/** Naive O(n²) DFT for small odd lengths. */
+class DftPlan extends BasePlan {
+  private readonly cos: Float64Array;
+  private readonly sin: Float64Array;
+  private readonly tmp: Float64Array;
+  constructor(n: number) {
+    super(n);
+    this.cos = new Float64Array(n);
+    this.sin = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      this.cos[k] = Math.cos((2 * Math.PI * k) / n);
+      this.sin[k] = -Math.sin((2 * Math.PI * k) / n);
+    }
+    this.tmp = new Float64Array(2 * n);
+  }
+  forward(buf: Float64Array): void {
+    const { n, cos, sin, tmp } = this;
+    for (let k = 0; k < n; k++) {
+      let re = 0;
+      let im = 0;
+      let idx = 0;
+      for (let j = 0; j < n; j++) {
+        const xr = buf[2 * j];
+        const xi = buf[2 * j + 1];
+        const c = cos[idx];
+        const s = sin[idx];
+        re += xr * c - xi * s;
+        im += xr * s + xi * c;
+        idx += k;
+        if (idx >= n) idx -= n;
+      }
+      tmp[2 * k] = re;
+      tmp[2 * k + 1] = im;
+    }
+    buf.set(tmp);
+  }
+}
+
+/** n = p · q with p a power of two and q a small odd number. */
+class MixedPlan extends BasePlan {
+  private readonly p: number;
+  private readonly q: number;
+  private readonly inner: FftPlan;
+  private readonly outer: FftPlan;
+  private readonly twRe: Float64Array;
+  private readonly twIm: Float64Array;
+  private readonly work: Float64Array; // q rows of length p (interleaved)
+  private readonly a: Float64Array;
+  private readonly b: Float64Array;
+  constructor(n: number, p: number, q: number) {
+    super(n);
+    this.p = p;
+    this.q = q;
+    this.inner = p === 1 ? new TrivialPlan(1) : new Pow2Plan(p);
+    this.outer = new DftPlan(q);
+    this.twRe = new Float64Array(p * q);
+    this.twIm = new Float64Array(p * q);
+    for (let qi = 0; qi < q; qi++) {
+      for (let k1 = 0; k1 < p; k1++) {
+        const ang = (-2 * Math.PI * qi * k1) / n;
+        this.twRe[qi * p + k1] = Math.cos(ang);
+        this.twIm[qi * p + k1] = Math.sin(ang);
+      }
+    }
+    this.work = new Float64Array(2 * n);
+    this.a = new Float64Array(2 * p);
+    this.b = new Float64Array(2 * q);
+  }
+  forward(buf: Float64Array): void {
+    const { p, q, work, a, b, twRe, twIm } = this;
+    // Inner transforms over p for each residue q: x[q·pi + qi].
+    for (let qi = 0; qi < q; qi++) {
+      for (let pi = 0; pi < p; pi++) {
+        const src = 2 * (q * pi + qi);
+        a[2 * pi] = buf[src];
+        a[2 * pi + 1] = buf[src + 1];
+      }
+      this.inner.forward(a);
+      const base = qi * p;
+      for (let k1 = 0; k1 < p; k1++) {
+        const re = a[2 * k1];
+        const im = a[2 * k1 + 1];
+        const c = twRe[base + k1];
+        const s = twIm[base + k1];
+        work[2 * (base + k1)] = re * c - im * s;
+        work[2 * (base + k1) + 1] = re * s + im * c;
+      }
+    }
+    // Outer DFTs over q for each k1: X[k1 + p·k2].
+    for (let k1 = 0; k1 < p; k1++) {
+      for (let qi = 0; qi < q; qi++) {
+        b[2 * qi] = work[2 * (qi * p + k1)];
+        b[2 * qi + 1] = work[2 * (qi * p + k1) + 1];
+      }
+      this.outer.forward(b);
+      for (let k2 = 0; k2 < q; k2++) {
+        const dst = 2 * (k1 + p * k2);
+        buf[dst] = b[2 * k2];
+        buf[dst + 1] = b[2 * k2 + 1];
+      }
+    }
+  }
+}
+
+/** Bluestein's algorithm: any n through a power-of-two circular convolution. */
+class BluesteinPlan extends BasePlan {
+  private readonly m: number;
+  private readonly fft: FFT;
+  private readonly chirpRe: Float64Array;
+  private readonly chirpIm: Float64Array;
+  private readonly bHat: Float64Array;
+  private readonly work: Float64Array;
+  private readonly out: Float64Array;
+  constructor(n: number) {
+    super(n);
+    this.m = nextPow2(2 * n - 1);
+    this.fft = new FFT(this.m);
+    this.chirpRe = new Float64Array(n);
+    this.chirpIm = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      // k² mod 2n keeps the angle exact for large k.
+      const ang = (-Math.PI * ((k * k) % (2 * n))) / n;
+      this.chirpRe[k] = Math.cos(ang);
+      this.chirpIm[k] = Math.sin(ang);
+    }
+    const b = new Float64Array(2 * this.m);
+    b[0] = this.chirpRe[0];
+    b[1] = -this.chirpIm[0];
+    for (let k = 1; k < n; k++) {
+      b[2 * k] = b[2 * (this.m - k)] = this.chirpRe[k];
+      b[2 * k + 1] = b[2 * (this.m - k) + 1] = -this.chirpIm[k];
+    }
+    this.bHat = new Float64Array(2 * this.m);
+    this.fft.transform(this.bHat, b);
+    this.work = new Float64Array(2 * this.m);
+    this.out = new Float64Array(2 * this.m);
+  }
+  forward(buf: Float64Array): void {
+    const { n, m, chirpRe, chirpIm, bHat, work, out } = this;
+    work.fill(0);
+    for (let k = 0; k < n; k++) {
+      const xr = buf[2 * k];
+      const xi = buf[2 * k + 1];
+      work[2 * k] = xr * chirpRe[k] - xi * chirpIm[k];
+      work[2 * k + 1] = xr * chirpIm[k] + xi * chirpRe[k];
+    }
+    this.fft.transform(out, work);
+    for (let k = 0; k < m; k++) {
+      const ar = out[2 * k];
+      const ai = out[2 * k + 1];
+      const br = bHat[2 * k];
+      const bi = bHat[2 * k + 1];
+      out[2 * k] = ar * br - ai * bi;
+      out[2 * k + 1] = ar * bi + ai * br;
+    }
+    this.fft.inverseTransform(work, out);
+    for (let k = 0; k < n; k++) {
+      const cr = work[2 * k];
+      const ci = work[2 * k + 1];
+      buf[2 * k] = cr * chirpRe[k] - ci * chirpIm[k];
+      buf[2 * k + 1] = cr * chirpIm[k] + ci * chirpRe[k];
+    }
+  }
+}
+
+const plans = new Map<number, FftPlan>();
+
+/** A cached plan for length n (plans hold scratch buffers: one thread uses one plan at a time). */
+export function fftPlan(n: number): FftPlan {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`FFT length must be a positive integer, got ${n}`);
+  let plan = plans.get(n);
+  if (!plan) {
+    if (n === 1) plan = new TrivialPlan(1);
+    else if (isPow2(n)) plan = new Pow2Plan(n);
+    else {
+      let p = 1;
+      while (n % (p * 2) === 0) p *= 2;
+      const q = n / p;
+      plan = q <= MAX_SMALL_ODD ? (p === 1 ? new DftPlan(n) : new MixedPlan(n, p, q)) : new BluesteinPlan(n);
+    }
+    plans.set(n, plan);
+  }
+  return plan;
+}
+
+function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+/** A complex 2-D array (row-major, height × width) as two planes. */
+export interface Complex2D {
+  height: number;
+  width: number;
+  re: Float64Array;
+  im: Float64Array;
+}
+
+/** 1-D transforms of the rows of x (all, or only the listed rows). */
+export function transformRows(x: Complex2D, inverse: boolean, rows?: Iterable<number>): void {
+  const { height, width, re, im } = x;
+  const plan = fftPlan(width);
+  const buf = new Float64Array(2 * width);
+  for (const y of rows ?? range(height)) {
+    const o = y * width;
+    for (let i = 0; i < width; i++) {
+      buf[2 * i] = re[o + i];
+      buf[2 * i + 1] = im[o + i];
+    }
+    if (inverse) plan.inverse(buf);
+    else plan.forward(buf);
+    for (let i = 0; i < width; i++) {
+      re[o + i] = buf[2 * i];
+      im[o + i] = buf[2 * i + 1];
+    }
+  }
+}
+
+/** 1-D transforms of the columns of x (all, or only the listed columns). */
+export function transformCols(x: Complex2D, inverse: boolean, cols?: Iterable<number>): void {
+  const { height, width, re, im } = x;
+  const plan = fftPlan(height);
+  const buf = new Float64Array(2 * height);
+  for (const c of cols ?? range(width)) {
+    for (let y = 0; y < height; y++) {
+      buf[2 * y] = re[y * width + c];
+      buf[2 * y + 1] = im[y * width + c];
+    }
+    if (inverse) plan.inverse(buf);
+    else plan.forward(buf);
+    for (let y = 0; y < height; y++) {
+      re[y * width + c] = buf[2 * y];
+      im[y * width + c] = buf[2 * y + 1];
+    }
+  }
+}
+
+/** 2-D forward FFT in place (unshifted: DC at [0, 0]). */
+export function fft2d(x: Complex2D): void {
+  transformRows(x, false);
+  transformCols(x, false);
+}
+
+/** 2-D inverse FFT in place (divides by height · width). */
+export function ifft2d(x: Complex2D): void {
+  transformCols(x, true);
+  transformRows(x, true);
+}
+
+/** The k-space of a real plane. */
+export function kspaceOf(plane: Float32Array | Float64Array, height: number, width: number): Complex2D {
+  const re = new Float64Array(height * width);
+  re.set(plane);
+  const x: Complex2D = { height, width, re, im: new Float64Array(height * width) };
+  fft2d(x);
+  return x;
+}
+
+/** Inverse transform of a k-space (destroys it) into the magnitude image. */
+export function magnitudeOf(k: Complex2D): Float32Array {
+  ifft2d(k);
+  const out = new Float32Array(k.height * k.width);
+  const { re, im } = k;
+  for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(re[i] * re[i] + im[i] * im[i]);
+  return out;
+}
+
+/** The complex form of a real plane (imaginary part zero). */
+export function complexOf(plane: Float32Array | Float64Array, height: number, width: number): Complex2D {
+  const re = new Float64Array(height * width);
+  re.set(plane);
+  return { height, width, re, im: new Float64Array(height * width) };
+}
+
+/** Unshifted FFT index of position s of the centred (fftshifted) spectrum: DC sits at floor(n/2). */
+export function unshiftIndex(s: number, n: number): number {
+  return (s - (n >> 1) + n) % n;
+}
+
+/** Signed frequency index of bin i of an n-point FFT (…, -1, 0, 1, …), like numpy's fftfreq · n. */
+export function signedFreq(i: number, n: number): number {
+  return i < (n + 1) >> 1 ? i : i - n;
+}
