@@ -125,7 +125,7 @@ export async function openEmbedOutput(dir: string): Promise<EmbedOutput> {
       const i = info(name);
       const labels = await readArray(labelsFile(dir, name));
       const ids = JSON.parse(await readFile(idsFile(dir, name), 'utf8')) as string[];
-      let features = new Float32Array(0);
+      let features: Float32Array = new Float32Array(0);
       if (manifest.kind !== 'pixels') {
         const f = await readArray(featuresFile(dir, name));
         const want = [i.n, ...manifest.sampleShape];
