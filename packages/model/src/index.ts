@@ -22,3 +22,50 @@ export {
   type FeatureKind,
 } from './io/embed-output.ts';
 // --- end compute half ---
+// --- learning half (schema, metrics, training, evaluation, save/predict, trials) ---
+export {
+  modelSchemaPart,
+  trainSchemaPart,
+  evaluateSchemaPart,
+  modelSchemaParts,
+  resolveModelSettings,
+  resolveTrainSettings,
+  resolveEvaluateSettings,
+  MODEL_DEFAULTS,
+  TRAIN_DEFAULTS,
+  EVALUATE_DEFAULTS,
+  type ModelSettings,
+  type TrainSettings,
+  type EvaluateSettings,
+  type TrainMode,
+  type Backbone,
+  type BackendChoice,
+} from './schema.ts';
+export * from './metrics/index.ts';
+export { evaluateProbabilities, type EvaluationRecord, type EvaluateInput } from './evaluate.ts';
+export {
+  saveModel,
+  loadModel,
+  readModelMetadata,
+  fileSaveHandler,
+  fileLoadHandler,
+  METADATA_JSON,
+  type ModelMetadata,
+  type Preprocessing,
+} from './save.ts';
+export {
+  trainLoop,
+  buildClassifier,
+  arraySource,
+  subsetSource,
+  balancedClassWeights,
+  predictSource,
+  type BatchSource,
+  type Classifier,
+  type LoopOptions,
+  type LoopResult,
+  type TrialParams,
+  type EpochRecord,
+  type OnEpoch,
+} from './train/index.ts';
+// --- end learning half ---
