@@ -227,3 +227,57 @@ export function depthwiseBackpropInputComposite(
     return m === 1 ? r : tf.sum(tf.reshape(r, [n, h, w, c, m]), 4);
   });
 }
+
+/**
+ * dL/dW of conv2d: 1×1 stride-1 filters as one plain matMul (xᵀ materialised by a transpose, as
+ * transposed matMuls are slow on wasm); larger filters through the backend's forward conv
+ * (`conv2dBackpropFilterViaConv`).
+ */
+export function conv2dBackpropFilterFast(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: Pair,
+  pad: Pad,
+  dimRoundingMode?: Rounding,
+): tf.Tensor4D {
+  const g = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
+  if (g.fh === 1 && g.fw === 1 && g.sh === 1 && g.sw === 1 && g.padTop === 0 && g.padLeft === 0 && g.oh === x.shape[1] && g.ow === x.shape[2]) {
+    return tf.tidy(() => {
+      const [n, h, w, cin] = x.shape;
+      const cout = dy.shape[3];
+      const xT = tf.transpose(tf.reshape(x, [n * h * w, cin]));
+      return tf.reshape(tf.matMul(xT, tf.reshape(dy, [n * h * w, cout])), [1, 1, cin, cout]);
+    });
+  }
+  return conv2dBackpropFilterViaConv(x, dy, filterShape, strides, pad, dimRoundingMode);
+}
+
+/**
+ * dL/dx of conv2d(x, W): dy with (stride − 1) zeros inserted, padded by (f − 1 − pad), convolved
+ * (stride 1, 'valid') with W flipped in space and with in/out channels swapped. Runs on the
+ * backend's forward conv, which on wasm is far faster than its Conv2DBackpropInput kernel.
+ */
+export function conv2dBackpropInputViaConv(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  strides: Pair,
+  pad: Pad,
+  dimRoundingMode?: Rounding,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w] = inputShape;
+    const [fh, fw, , cout] = filter.shape;
+    const g = geometry(inputShape, filter.shape, strides, pad, dimRoundingMode, false);
+    let up: tf.Tensor = dy;
+    if (g.sh > 1 || g.sw > 1) {
+      up = tf.reshape(dy, [n, g.oh, 1, g.ow, 1, cout]);
+      up = tf.pad(up, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
+      up = tf.reshape(up, [n, g.oh * g.sh, g.ow * g.sw, cout]);
+    }
+    const upW = window2d(up, 1, 2, fh - 1 - g.padTop, fw - 1 - g.padLeft, h + fh - 1, w + fw - 1) as tf.Tensor4D;
+    const f = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [fh, fw, Cout, Cin]
+    return tf.conv2d(upW, f, 1, 'valid');
+  });
+}

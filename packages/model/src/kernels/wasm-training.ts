@@ -1,14 +1,17 @@
 /**
  * Registers, for the wasm backend, the backprop kernels it lacks so that convolution nets can
  * train there: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
- * DepthwiseConv2dNativeBackpropInput, composed from kernels wasm has (see composite.ts).
+ * DepthwiseConv2dNativeBackpropInput, composed from kernels wasm has (see composite.ts). It also
+ * replaces wasm's own Conv2DBackpropInput, which is 5–10× slower than the same gradient computed
+ * with its forward (XNNPACK) Conv2D.
  * Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (otherwise the backend's own kernel
  * registrations would run later and win). Idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  conv2dBackpropFilterViaConv,
-  depthwiseBackpropFilterViaSlices,
+  conv2dBackpropFilterFast,
+  conv2dBackpropInputViaConv,
+  depthwiseBackpropFilterViaConv,
   depthwiseBackpropInputComposite,
 } from './composite.ts';
 
@@ -35,6 +38,7 @@ export const WASM_TRAINING_KERNELS = [
   'Conv2DBackpropFilter',
   'DepthwiseConv2dNativeBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
+  'Conv2DBackpropInput',
 ] as const;
 
 const configs: tf.KernelConfig[] = [
@@ -50,7 +54,7 @@ const configs: tf.KernelConfig[] = [
         x = tf.transpose(x, [0, 2, 3, 1]);
         dy = tf.transpose(dy, [0, 2, 3, 1]);
       }
-      const out = conv2dBackpropFilterViaConv(
+      const out = conv2dBackpropFilterFast(
         x,
         dy,
         a.filterShape as [number, number, number, number],
@@ -71,7 +75,7 @@ const configs: tf.KernelConfig[] = [
     kernelFunc: ({ inputs, attrs }) => {
       const a = attrs as Attrs;
       checkDilation('DepthwiseConv2dNativeBackpropFilter', a);
-      return depthwiseBackpropFilterViaSlices(
+      return depthwiseBackpropFilterViaConv(
         asTensor(inputs.x) as tf.Tensor4D,
         asTensor(inputs.dy) as tf.Tensor4D,
         a.filterShape as [number, number, number, number],
@@ -95,6 +99,34 @@ const configs: tf.KernelConfig[] = [
         a.pad as Pad,
         a.dimRoundingMode as Rounding,
       );
+    },
+  },
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = attrs as Attrs;
+      checkDilation('Conv2DBackpropInput', a);
+      const nchw = a.dataFormat === 'NCHW';
+      let dy = asTensor(inputs.dy) as tf.Tensor4D;
+      let shape = a.inputShape as [number, number, number, number];
+      if (nchw) {
+        dy = tf.transpose(dy, [0, 2, 3, 1]);
+        shape = [shape[0], shape[2], shape[3], shape[1]];
+      }
+      const out = conv2dBackpropInputViaConv(
+        dy,
+        asTensor(inputs.filter) as tf.Tensor4D,
+        shape,
+        a.strides as Pair,
+        a.pad as Pad,
+        a.dimRoundingMode as Rounding,
+      );
+      if (!nchw) return out;
+      dy.dispose();
+      const t = tf.transpose(out, [0, 3, 1, 2]);
+      out.dispose();
+      return t;
     },
   },
 ];
