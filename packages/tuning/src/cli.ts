@@ -1,0 +1,64 @@
+/**
+ * CLI of the tuning package (used by its Nx targets):
+ *   sweep [--experiment=experiments/default.yaml] [--max-parallel=N]
+ *   best  [--experiment=<file> | --sweep=<id>]   (default: the latest sweep)
+ */
+import path from 'node:path';
+import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
+import { bestTrialReport } from './summary.ts';
+import { loadSweep, runSweep } from './sweep.ts';
+import { latestSweep, openTracking, TRACKING_FILE } from './tracking.ts';
+
+function experimentFile(args: ReturnType<typeof parseArgs>): string {
+  const e = stringFlag(args, 'experiment');
+  return e ? path.resolve(process.cwd(), e) : defaultExperimentFile();
+}
+
+async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
+  const mp = stringFlag(args, 'maxParallel');
+  const maxParallel = mp === undefined ? undefined : Number(mp);
+  if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
+    throw new UserError(`--max-parallel must be an integer ≥ 1, got ${mp}`);
+  }
+  const r = await runSweep({ experimentFile: experimentFile(args), maxParallel });
+  return r.failed > 0 && r.finished + r.pruned + r.skipped === 0 ? 1 : 0;
+}
+
+async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
+  let sweepId = stringFlag(args, 'sweep');
+  let runsDir = path.join(workspaceRoot(), 'runs');
+  if (!sweepId && args.experiment !== undefined) {
+    const plan = await loadSweep(experimentFile(args));
+    sweepId = plan.sweepId;
+    runsDir = plan.experiment.runsDir;
+  }
+  const file = stringFlag(args, 'tracking') ?? path.join(runsDir, TRACKING_FILE);
+  const t = await openTracking(file, { readOnly: true }).catch((e: Error) => {
+    throw new UserError(e.message);
+  });
+  try {
+    if (!sweepId) {
+      const latest = await latestSweep(t);
+      if (!latest) throw new UserError(`${file} holds no sweep yet: run npx nx run tuning:sweep`);
+      sweepId = latest.sweep_id;
+    }
+    const { text, best } = await bestTrialReport(t, sweepId);
+    process.stdout.write(text);
+    return best ? 0 : 1;
+  } finally {
+    await t.close();
+  }
+}
+
+runMain(async () => {
+  const args = parseArgs(process.argv.slice(2));
+  const cmd = args._[0];
+  switch (cmd) {
+    case 'sweep':
+      return sweep(args);
+    case 'best':
+      return best(args);
+    default:
+      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] | best [--experiment=FILE | --sweep=ID]`);
+  }
+});

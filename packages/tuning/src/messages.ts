@@ -1,0 +1,77 @@
+/** Messages between the sweep orchestrator and its trial workers (Node IPC, JSON serialization). */
+import type { Experiment } from '@mri-robust/core';
+import type { TrialParams } from './sampler.ts';
+
+/** One trial as a worker runs it. */
+export interface TrialJob {
+  trialId: string;
+  index: number;
+  params: TrialParams;
+  seed: number;
+  /** Folder the trial writes its model into (emptied before the trial starts). */
+  outDir: string;
+}
+
+/** Upstream stage outputs, as returned by the stage functions. */
+export interface StageRef {
+  key: string;
+  dir: string;
+  hit: boolean;
+}
+
+export type ToWorker =
+  | {
+      type: 'init';
+      /** The validated experiment as trials train with it (sweep section removed, epochs override applied). */
+      experiment: Experiment;
+      stages: Record<string, StageRef>;
+    }
+  | { type: 'trial'; job: TrialJob }
+  | { type: 'decision'; trialId: string; epoch: number; action: 'continue' | 'stop' }
+  | { type: 'shutdown' };
+
+/** Epoch metrics as sent by the model package's trainTrial (ARCHITECTURE.md, EpochRecord). */
+export interface EpochMessageRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  valNoisyAccuracy?: number;
+  learningRate: number;
+  seconds: number;
+}
+
+export interface EvaluationMessageRecord {
+  testSet: string;
+  noiseKind: string;
+  severity: number;
+  n: number;
+  accuracy: number;
+  ciLow: number;
+  ciHigh: number;
+  macroF1: number;
+  ece: number;
+  eceCalibrated: number;
+  perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
+  confusion: number[][];
+  classes: string[];
+}
+
+export interface TrialResultMessage {
+  bestEpoch: number;
+  epochs: EpochMessageRecord[];
+  modelDir: string;
+  backend: string;
+  evaluations: EvaluationMessageRecord[];
+  temperature: number;
+  /** Seconds spent inside trainTrial (training + evaluation + saving). */
+  seconds: number;
+}
+
+export type FromWorker =
+  | { type: 'ready'; pid: number; seconds: number }
+  | { type: 'init-error'; message: string }
+  | { type: 'epoch'; trialId: string; record: EpochMessageRecord }
+  | { type: 'result'; trialId: string; result: TrialResultMessage }
+  | { type: 'error'; trialId: string; message: string };

@@ -1,0 +1,61 @@
+/**
+ * Sweep and trial identities (pure). The sweep id comes from the experiment's hash, so running
+ * the same experiment again resumes the same sweep; settings that do not change results
+ * (max_parallel, trial_timeout_s) are left out of the hash. A trial's config hash covers
+ * everything that determines its result: the experiment without the sweep section (with the
+ * epochs override applied), its parameters and its seed.
+ */
+import { deriveSeed, hashObject } from '@mri-robust/core';
+import { sampleTrials, type TrialParams } from './sampler.ts';
+import type { SweepSettings } from './schema.ts';
+
+export interface PlannedTrial {
+  trialId: string;
+  index: number;
+  params: TrialParams;
+  seed: number;
+  configHash: string;
+}
+
+type Json = Record<string, unknown>;
+
+function slug(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'sweep';
+}
+
+/** The experiment as hashed for the sweep id (without fields that do not change results). */
+export function sweepIdentity(experiment: Json): Json {
+  const sweep = { ...((experiment.sweep as Json | undefined) ?? {}) };
+  delete sweep.max_parallel;
+  delete sweep.trial_timeout_s;
+  const out: Json = { ...experiment, sweep };
+  // Bookkeeping fields a loader may add (where the file lives) are not part of the experiment.
+  for (const k of ['file', 'path', 'dir', 'source', '__file']) delete out[k];
+  return out;
+}
+
+export function experimentHash(experiment: Json): string {
+  return hashObject(sweepIdentity(experiment));
+}
+
+export function sweepIdOf(name: string, expHash: string): string {
+  return `${slug(name)}-${expHash.slice(0, 10)}`;
+}
+
+/** The experiment a trial trains with: the sweep section removed, epochs overridden when set. */
+export function trialExperiment(experiment: Json, epochs: number | null): Json {
+  const out: Json = { ...experiment };
+  delete out.sweep;
+  if (epochs !== null) out.train = { ...((out.train as Json | undefined) ?? {}), epochs };
+  return out;
+}
+
+export function planTrials(experiment: Json, settings: SweepSettings): PlannedTrial[] {
+  const base = sweepIdentity(trialExperiment(experiment, settings.epochs));
+  const width = Math.max(3, String(Math.max(0, (settings.trials ?? 0) - 1)).length);
+  return sampleTrials(settings).map((params, index) => {
+    const seed = deriveSeed(settings.seed, 'trial', index);
+    const configHash = hashObject({ experiment: base, params, seed });
+    return { trialId: `t${String(index).padStart(width, '0')}-${configHash.slice(0, 8)}`, index, params, seed, configHash };
+  });
+}

@@ -1,0 +1,339 @@
+/**
+ * The sweep orchestrator (`nx run tuning:sweep`): validates the whole experiment, makes sure the
+ * upstream stages are built (cache hits when unchanged), then runs the trials on a pool of warm
+ * worker processes, pruning on the per-epoch objective and recording everything in the tracking
+ * database, of which it is the only writer. Running the same experiment again resumes its sweep.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocument, LineCounter, isMap, isSeq, type Node } from 'yaml';
+import {
+  ExperimentError,
+  formatProgress,
+  gitCommit,
+  loadExperiment,
+  workspaceRoot,
+  type Experiment,
+  type ExperimentIssue,
+} from '@mri-robust/core';
+import type { EpochMessageRecord, StageRef, TrialJob } from './messages.ts';
+import { isBetter, objectiveDirection, objectiveValue, type Direction } from './objective.ts';
+import { allSchemaParts, packageFunction } from './parts.ts';
+import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
+import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
+import { createPruner, type Pruner } from './pruner.ts';
+import { addEpoch, beginSweep, endSweep, failTrial, finishTrial, startTrial } from './record.ts';
+import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
+import { summaryTable } from './summary.ts';
+import { listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from './tracking.ts';
+
+export interface LoadedSweep {
+  experiment: Experiment;
+  settings: SweepSettings;
+  sweepId: string;
+  experimentHash: string;
+  direction: Direction;
+  trials: PlannedTrial[];
+}
+
+function lineOf(experiment: Experiment, pointer: string): { line: number; column: number } {
+  const lc = new LineCounter();
+  const doc = parseDocument(experiment.text, { lineCounter: lc });
+  let node = doc.contents as Node | null;
+  for (const seg of pointer.slice(1).split('/')) {
+    let next: Node | null = null;
+    if (isMap(node)) next = (node.items.find((p) => String((p.key as { value?: unknown })?.value) === seg)?.value as Node) ?? null;
+    else if (isSeq(node)) next = (node.items[Number(seg)] as Node) ?? null;
+    if (!next) break;
+    node = next;
+  }
+  const pos = lc.linePos(node?.range?.[0] ?? 0);
+  return { line: pos.line, column: pos.col };
+}
+
+/** Loads the experiment with every package's schema part and resolves the sweep plan. */
+export async function loadSweep(experimentFile: string): Promise<LoadedSweep> {
+  const experiment = loadExperiment(experimentFile, await allSchemaParts());
+  const section = experiment.config.sweep as SweepSection | undefined;
+  const shown = path.relative(process.cwd(), experiment.file) || experiment.file;
+  if (!section || !section.strategy) {
+    throw new ExperimentError([
+      { file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' },
+    ]);
+  }
+  const issues: ExperimentIssue[] = checkSweepSection(section).map((i) => ({ file: shown, ...lineOf(experiment, i.pointer), ...i }));
+  if (issues.length > 0) throw new ExperimentError(issues);
+  const train = (experiment.config.train ?? {}) as { learning_rate?: number; dropout?: number; batch_size?: number };
+  const settings = resolveSweepSettings(
+    section,
+    { learningRate: train.learning_rate ?? 1e-3, dropout: train.dropout ?? 0.2, batchSize: train.batch_size ?? 32 },
+    experiment.seed,
+  );
+  const hash = experimentHash(experiment.config);
+  return {
+    experiment,
+    settings,
+    sweepId: sweepIdOf(experiment.name, hash),
+    experimentHash: hash,
+    direction: objectiveDirection(settings.objective),
+    trials: planTrials(experiment.config, settings),
+  };
+}
+
+export interface StageOutputs {
+  ingest: StageRef;
+  noise: StageRef;
+  augment: StageRef;
+  embed: StageRef;
+}
+
+type StageFn = (experiment: Experiment, ...upstream: StageRef[]) => Promise<StageRef>;
+
+/** Runs (or finds cached) ingest → noise → augment → embed in this process. */
+export async function ensureStages(experiment: Experiment): Promise<StageOutputs> {
+  const ingest = await packageFunction<StageFn>('data', 'runIngest')(experiment);
+  const noise = await packageFunction<StageFn>('noise', 'runNoise')(experiment, ingest);
+  const augment = await packageFunction<StageFn>('data', 'runAugment')(experiment, noise);
+  const embed = await packageFunction<StageFn>('model', 'runEmbed')(experiment, augment, noise);
+  const ref = (r: StageRef): StageRef => ({ key: r.key, dir: r.dir, hit: r.hit });
+  return { ingest: ref(ingest), noise: ref(noise), augment: ref(augment), embed: ref(embed) };
+}
+
+export interface SweepOptions {
+  experimentFile: string;
+  /** Overrides sweep.max_parallel. */
+  maxParallel?: number;
+  /** Extra environment for trial workers. */
+  workerEnv?: Record<string, string>;
+  /** Where progress goes (default stderr). */
+  log?: (line: string) => void;
+  /** Where the summary table goes (default stdout). */
+  out?: (text: string) => void;
+}
+
+export interface SweepResult {
+  sweepId: string;
+  trackingFile: string;
+  total: number;
+  skipped: number;
+  ran: number;
+  finished: number;
+  pruned: number;
+  failed: number;
+  best: { trialId: string; objective: number } | null;
+  wallSeconds: number;
+  stageSeconds: number;
+  /** Sum over trials run now of the seconds each spent inside trainTrial. */
+  trainSeconds: number;
+  /** Sum over trials run now of dispatch-to-result seconds. */
+  trialWallSeconds: number;
+  pool: PoolStats;
+}
+
+const DONE = new Set(['finished', 'pruned']);
+
+function readDataSummary(dir: string): unknown {
+  const f = path.join(dir, 'report.json');
+  try {
+    return JSON.parse(fs.readFileSync(f, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Feeds the trials done in an earlier run to the pruner, so pruning goes on as if uninterrupted. */
+async function replayPruner(t: Tracking, sweepId: string, rows: TrialRow[], pruner: Pruner): Promise<void> {
+  const done = rows.filter((r) => DONE.has(r.status));
+  if (done.length === 0) return;
+  const epochs = await listEpochs(t, sweepId);
+  const byTrial = new Map<string, { epoch: number; objective: number | null }[]>();
+  for (const e of epochs) {
+    const l = byTrial.get(e.trial_id) ?? [];
+    l.push(e);
+    byTrial.set(e.trial_id, l);
+  }
+  for (const r of done) {
+    for (const e of byTrial.get(r.trial_id) ?? []) pruner.report(r.trial_id, e.epoch, e.objective ?? Number.NaN);
+    if (r.status === 'finished') pruner.complete(r.trial_id);
+  }
+}
+
+export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const out = opts.out ?? ((s: string) => process.stdout.write(s));
+  const plan = await loadSweep(opts.experimentFile);
+  const { experiment, settings, sweepId, direction } = plan;
+  const runsDir = experiment.runsDir;
+  const trackingFile = path.join(runsDir, TRACKING_FILE);
+  const trialsDir = path.join(runsDir, 'trials', sweepId);
+  const commit = gitCommit();
+
+  log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
+  const tStages = performance.now();
+  const stages = await ensureStages(experiment);
+  const stageSeconds = (performance.now() - tStages) / 1000;
+  log(
+    `stages ready in ${stageSeconds.toFixed(1)} s: ` +
+      Object.entries(stages)
+        .map(([k, v]) => `${k} ${v.key}${v.hit ? ' (cached)' : ''}`)
+        .join(', '),
+  );
+
+  const tracking = await openTracking(trackingFile);
+  try {
+    await beginSweep(
+      tracking,
+      {
+        sweepId,
+        name: experiment.name,
+        experimentPath: experiment.file,
+        experimentHash: plan.experimentHash,
+        experimentYaml: experiment.text,
+        strategy: settings.strategy,
+        objective: settings.objective,
+        direction,
+        seed: settings.seed,
+        gitCommit: commit,
+        backend: ((experiment.config.model ?? {}) as { backend?: string }).backend ?? null,
+        nTrials: plan.trials.length,
+        maxParallel: opts.maxParallel ?? settings.maxParallel,
+        dataSummary: readDataSummary(stages.ingest.dir),
+        noiseSettings: experiment.config.noise ?? null,
+        stages,
+        settings,
+      },
+      plan.trials,
+      commit,
+    );
+    const rows = await listTrials(tracking, sweepId);
+    const status = new Map(rows.map((r) => [r.trial_id, r]));
+    const pruner = createPruner(settings.pruner, direction);
+    await replayPruner(tracking, sweepId, rows, pruner);
+    const todo = plan.trials.filter((tr) => !DONE.has(status.get(tr.trialId)?.status ?? 'pending'));
+    const skipped = plan.trials.length - todo.length;
+    let best: { trialId: string; objective: number } | null = null;
+    for (const r of rows) {
+      if (DONE.has(r.status) && r.objective !== null && isBetter(direction, r.objective, best?.objective)) {
+        best = { trialId: r.trial_id, objective: r.objective };
+      }
+    }
+    if (skipped > 0) log(`resuming: ${skipped} of ${plan.trials.length} trials already done, ${todo.length} to run`);
+
+    const result: SweepResult = {
+      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, best,
+      wallSeconds: 0, stageSeconds, trainSeconds: 0, trialWallSeconds: 0, pool: { workersStarted: 0, workerStartSeconds: [] },
+    };
+
+    // Per running trial: objectives per epoch, pruning decision, first objective error.
+    const live = new Map<string, { objectives: Map<number, number>; prunedAt: number | null; error: string | null }>();
+    const queue = [...todo];
+    const tRun = performance.now();
+    let backend: string | null = null;
+    const writes: Promise<void>[] = [];
+
+    const maxParallel = Math.max(1, Math.min(opts.maxParallel ?? settings.maxParallel, todo.length));
+    if (todo.length > 0) {
+      result.pool = await runPool(
+        {
+          size: maxParallel,
+          experiment: trialExperimentOf(experiment, settings.epochs),
+          stages: { ...stages },
+          logDir: trialsDir,
+          trialTimeoutS: settings.trialTimeoutS,
+          env: opts.workerEnv,
+          cwd: workspaceRoot(),
+        },
+        () => {
+          const tr = queue.shift();
+          if (!tr) return null;
+          return { trialId: tr.trialId, index: tr.index, params: tr.params, seed: tr.seed, outDir: path.join(trialsDir, tr.trialId, 'model') };
+        },
+        (job) => path.join(trialsDir, job.trialId, 'trial.log'),
+        {
+          onEpoch(trialId: string, record: EpochMessageRecord) {
+            const st = live.get(trialId)!;
+            const value = objectiveValue(settings.objective, record);
+            st.objectives.set(record.epoch, value);
+            writes.push(addEpoch(tracking, sweepId, trialId, record, value).catch((e: Error) => log(`warning: epoch not recorded: ${e.message}`)));
+            if (Number.isNaN(value)) {
+              st.error ??= `objective ${settings.objective} is undefined at epoch ${record.epoch} (needs valNoisyAccuracy: configure noisy validation sets)`;
+              return 'stop';
+            }
+            const decision = pruner.report(trialId, record.epoch, value);
+            if (decision === 'stop' && st.prunedAt === null) st.prunedAt = record.epoch;
+            return decision;
+          },
+        },
+        async (job: TrialJob) => {
+          live.set(job.trialId, { objectives: new Map(), prunedAt: null, error: null });
+          pruner.reset(job.trialId);
+          await startTrial(tracking, sweepId, job.trialId, path.join(trialsDir, job.trialId, 'trial.log'), commit);
+        },
+        async (job: TrialJob, outcome: TrialOutcome) => {
+          const st = live.get(job.trialId)!;
+          live.delete(job.trialId);
+          result.ran++;
+          result.trialWallSeconds += outcome.wallSeconds;
+          let line: string;
+          if (outcome.ok && st.error === null) {
+            const r = outcome.result;
+            result.trainSeconds += r.seconds;
+            backend ??= r.backend;
+            const atBest = st.objectives.get(r.bestEpoch);
+            const objective = atBest !== undefined && Number.isFinite(atBest) ? atBest : bestOf(direction, st.objectives);
+            const statusNow = st.prunedAt !== null ? 'pruned' : 'finished';
+            if (statusNow === 'finished') pruner.complete(job.trialId);
+            await finishTrial(tracking, sweepId, job.trialId, {
+              status: statusNow,
+              result: r,
+              objective,
+              objectives: st.objectives,
+              prunedAtEpoch: st.prunedAt,
+            });
+            if (statusNow === 'pruned') result.pruned++;
+            else result.finished++;
+            if (objective !== null && isBetter(direction, objective, result.best?.objective)) result.best = { trialId: job.trialId, objective };
+            line = `${job.trialId} ${statusNow}${st.prunedAt !== null ? `@${st.prunedAt}` : ''} ${settings.objective}=${fmt(objective)} (${r.epochs.length} epochs, ${outcome.wallSeconds.toFixed(1)} s)`;
+          } else {
+            const error = st.error ?? (outcome.ok ? 'unknown error' : outcome.error);
+            await failTrial(tracking, sweepId, job.trialId, error);
+            result.failed++;
+            line = `${job.trialId} FAILED: ${error.split('\n')[0]}`;
+          }
+          const progress = formatProgress(`sweep ${sweepId}`, result.ran, todo.length, performance.now() - tRun, 'trials');
+          const bestText = result.best ? `best ${result.best.trialId} ${settings.objective}=${fmt(result.best.objective)}` : 'best -';
+          log(`${progress} | ${bestText} | ${line}`);
+        },
+      );
+    }
+    await Promise.all(writes);
+    const finalRows = await listTrials(tracking, sweepId);
+    const allDone = finalRows.every((r) => DONE.has(r.status));
+    await endSweep(tracking, sweepId, allDone ? 'finished' : 'incomplete', backend);
+    result.wallSeconds = (performance.now() - t0) / 1000;
+    out(await summaryTable(tracking, sweepId, 10));
+    log(
+      `sweep ${sweepId}: ${result.finished} finished, ${result.pruned} pruned, ${result.failed} failed, ${skipped} skipped ` +
+        `in ${result.wallSeconds.toFixed(1)} s; tracking ${path.relative(process.cwd(), trackingFile)}`,
+    );
+    return result;
+  } finally {
+    await tracking.close();
+  }
+}
+
+/** The experiment a trial trains with (sweep section removed, epochs override applied). */
+function trialExperimentOf(experiment: Experiment, epochs: number | null): Experiment {
+  return { ...experiment, config: trialExperiment(experiment.config, epochs) as Experiment['config'] };
+}
+
+function bestOf(direction: Direction, m: Map<number, number>): number | null {
+  let b: number | null = null;
+  for (const v of m.values()) if (isBetter(direction, v, b)) b = v;
+  return b;
+}
+
+function fmt(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4);
+}

@@ -1,0 +1,295 @@
+/**
+ * Tracking store: one DuckDB file (`runs/tracking.duckdb`). The sweep orchestrator is its only
+ * writer; everything else (report, `tuning:best`) opens it read-only. Every operation goes through
+ * one queue on one connection, and multi-row changes run inside transactions, so a `kill -9` at
+ * any moment leaves the committed state of the last finished operation.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+export const TRACKING_FILE = 'tracking.duckdb';
+
+/** Table definitions (the contract read by the report package; see ARCHITECTURE.md). */
+export const TRACKING_DDL: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS sweeps (
+    sweep_id VARCHAR PRIMARY KEY, name VARCHAR, experiment_path VARCHAR, experiment_hash VARCHAR,
+    experiment_yaml VARCHAR, strategy VARCHAR, objective VARCHAR, seed BIGINT, status VARCHAR,
+    git_commit VARCHAR, backend VARCHAR, created_at TIMESTAMP, finished_at TIMESTAMP, n_trials INTEGER,
+    data_summary JSON, noise_settings JSON, stages JSON,
+    direction VARCHAR, max_parallel INTEGER, settings JSON, updated_at TIMESTAMP)`,
+  `CREATE TABLE IF NOT EXISTS trials (
+    sweep_id VARCHAR, trial_id VARCHAR, trial_index INTEGER, params JSON, learning_rate DOUBLE,
+    dropout DOUBLE, batch_size INTEGER, status VARCHAR, error VARCHAR, backend VARCHAR, seed BIGINT,
+    config_hash VARCHAR, git_commit VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP,
+    best_epoch INTEGER, objective DOUBLE, model_path VARCHAR, log_path VARCHAR,
+    attempts INTEGER, epochs_run INTEGER, pruned_at_epoch INTEGER, temperature DOUBLE, train_seconds DOUBLE,
+    PRIMARY KEY (sweep_id, trial_id))`,
+  `CREATE TABLE IF NOT EXISTS epochs (
+    sweep_id VARCHAR, trial_id VARCHAR, epoch INTEGER, train_loss DOUBLE, train_accuracy DOUBLE,
+    val_loss DOUBLE, val_accuracy DOUBLE, val_noisy_accuracy DOUBLE, objective DOUBLE,
+    learning_rate DOUBLE, seconds DOUBLE,
+    PRIMARY KEY (sweep_id, trial_id, epoch))`,
+  `CREATE TABLE IF NOT EXISTS evaluations (
+    sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, noise_kind VARCHAR, severity DOUBLE,
+    n INTEGER, accuracy DOUBLE, ci_low DOUBLE, ci_high DOUBLE, macro_f1 DOUBLE, ece DOUBLE,
+    ece_calibrated DOUBLE, per_class JSON,
+    PRIMARY KEY (sweep_id, trial_id, test_set))`,
+  `CREATE TABLE IF NOT EXISTS confusion (
+    sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, true_label VARCHAR, pred_label VARCHAR,
+    count INTEGER,
+    PRIMARY KEY (sweep_id, trial_id, test_set, true_label, pred_label))`,
+];
+
+export type TrialStatus = 'pending' | 'running' | 'finished' | 'failed' | 'pruned';
+
+export interface SweepRow {
+  sweep_id: string;
+  name: string;
+  experiment_path: string;
+  experiment_hash: string;
+  experiment_yaml: string;
+  strategy: string;
+  objective: string;
+  seed: number;
+  status: string;
+  git_commit: string | null;
+  backend: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+  n_trials: number;
+  data_summary: unknown;
+  noise_settings: unknown;
+  stages: unknown;
+  direction: 'maximize' | 'minimize';
+  max_parallel: number;
+  settings: unknown;
+  updated_at: Date | null;
+}
+
+export interface TrialRow {
+  sweep_id: string;
+  trial_id: string;
+  trial_index: number;
+  params: { learningRate: number; dropout: number; batchSize: number };
+  learning_rate: number;
+  dropout: number;
+  batch_size: number;
+  status: TrialStatus;
+  error: string | null;
+  backend: string | null;
+  seed: number;
+  config_hash: string;
+  git_commit: string | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  best_epoch: number | null;
+  objective: number | null;
+  model_path: string | null;
+  log_path: string | null;
+  attempts: number;
+  epochs_run: number | null;
+  pruned_at_epoch: number | null;
+  temperature: number | null;
+  train_seconds: number | null;
+}
+
+export interface EpochRow {
+  sweep_id: string;
+  trial_id: string;
+  epoch: number;
+  train_loss: number;
+  train_accuracy: number;
+  val_loss: number;
+  val_accuracy: number;
+  val_noisy_accuracy: number | null;
+  objective: number | null;
+  learning_rate: number;
+  seconds: number;
+}
+
+export interface EvaluationRow {
+  sweep_id: string;
+  trial_id: string;
+  test_set: string;
+  noise_kind: string;
+  severity: number;
+  n: number;
+  accuracy: number;
+  ci_low: number;
+  ci_high: number;
+  macro_f1: number;
+  ece: number;
+  ece_calibrated: number;
+  per_class: { label: string; precision: number; recall: number; f1: number; support: number }[];
+}
+
+export interface ConfusionRow {
+  sweep_id: string;
+  trial_id: string;
+  test_set: string;
+  true_label: string;
+  pred_label: string;
+  count: number;
+}
+
+const JSON_COLUMNS = new Set(['params', 'per_class', 'data_summary', 'noise_settings', 'stages', 'settings']);
+
+function normalize(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (typeof v === 'bigint') out[k] = Number(v);
+    else if (JSON_COLUMNS.has(k) && typeof v === 'string') out[k] = JSON.parse(v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+}
+
+/** A DuckDB connection whose operations run one at a time, in call order. */
+export class Tracking {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    readonly file: string,
+    readonly readOnly: boolean,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(file: string, options: OpenOptions = {}): Promise<Tracking> {
+    const readOnly = options.readOnly ?? false;
+    if (readOnly && !fs.existsSync(file)) throw new Error(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
+    if (!readOnly) fs.mkdirSync(path.dirname(file), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {});
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/lock/i.test(msg)) {
+        throw new Error(`${file} is in use by another process (a running sweep is its only writer): ${msg}`);
+      }
+      throw e;
+    }
+    const conn = await instance.connect();
+    const t = new Tracking(file, readOnly, instance, conn);
+    if (!readOnly) for (const ddl of TRACKING_DDL) await conn.run(ddl);
+    return t;
+  }
+
+  /** Runs `fn` after every operation queued before it. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  run(sql: string, params: DuckDBValue[] = []): Promise<void> {
+    return this.enqueue(async () => {
+      await this.conn.run(sql, params);
+    });
+  }
+
+  all<T = Record<string, unknown>>(sql: string, params: DuckDBValue[] = []): Promise<T[]> {
+    return this.enqueue(async () => {
+      const r = await this.conn.runAndReadAll(sql, params);
+      return r.getRowObjectsJS().map((row) => normalize(row as Record<string, unknown>) as T);
+    });
+  }
+
+  /** Runs statements in one transaction: all of them are committed, or none. */
+  transaction(statements: { sql: string; params?: DuckDBValue[] }[]): Promise<void> {
+    return this.enqueue(async () => {
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        const prepared = new Map<string, Awaited<ReturnType<DuckDBConnection['prepare']>>>();
+        for (const s of statements) {
+          let p = prepared.get(s.sql);
+          if (!p) prepared.set(s.sql, (p = await this.conn.prepare(s.sql)));
+          p.bind(s.params ?? []);
+          await p.run();
+        }
+        await this.conn.run('COMMIT');
+      } catch (e) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /** Waits for queued operations, then closes the file (checkpointing the WAL when writable). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    if (!this.readOnly) await this.conn.run('CHECKPOINT').catch(() => undefined);
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+export function openTracking(file: string, options: OpenOptions = {}): Promise<Tracking> {
+  return Tracking.open(file, options);
+}
+
+// ---- read API (used by the report package and `tuning:best`) ----
+
+export function listSweeps(t: Tracking): Promise<SweepRow[]> {
+  return t.all<SweepRow>('SELECT * FROM sweeps ORDER BY created_at DESC');
+}
+
+export async function getSweep(t: Tracking, sweepId: string): Promise<SweepRow | null> {
+  const rows = await t.all<SweepRow>('SELECT * FROM sweeps WHERE sweep_id = $1', [sweepId]);
+  return rows[0] ?? null;
+}
+
+/** The sweep updated most recently (the one a user just ran), or null. */
+export async function latestSweep(t: Tracking): Promise<SweepRow | null> {
+  const rows = await t.all<SweepRow>('SELECT * FROM sweeps ORDER BY coalesce(updated_at, created_at) DESC LIMIT 1');
+  return rows[0] ?? null;
+}
+
+export function listTrials(t: Tracking, sweepId: string): Promise<TrialRow[]> {
+  return t.all<TrialRow>('SELECT * FROM trials WHERE sweep_id = $1 ORDER BY trial_index', [sweepId]);
+}
+
+export function listEpochs(t: Tracking, sweepId: string, trialId?: string): Promise<EpochRow[]> {
+  return trialId === undefined
+    ? t.all<EpochRow>('SELECT * FROM epochs WHERE sweep_id = $1 ORDER BY trial_id, epoch', [sweepId])
+    : t.all<EpochRow>('SELECT * FROM epochs WHERE sweep_id = $1 AND trial_id = $2 ORDER BY epoch', [sweepId, trialId]);
+}
+
+export function listEvaluations(t: Tracking, sweepId: string, trialId?: string): Promise<EvaluationRow[]> {
+  return trialId === undefined
+    ? t.all<EvaluationRow>('SELECT * FROM evaluations WHERE sweep_id = $1 ORDER BY trial_id, test_set', [sweepId])
+    : t.all<EvaluationRow>('SELECT * FROM evaluations WHERE sweep_id = $1 AND trial_id = $2 ORDER BY test_set', [sweepId, trialId]);
+}
+
+export function listConfusion(t: Tracking, sweepId: string, trialId: string, testSet?: string): Promise<ConfusionRow[]> {
+  return testSet === undefined
+    ? t.all<ConfusionRow>('SELECT * FROM confusion WHERE sweep_id = $1 AND trial_id = $2 ORDER BY test_set, true_label, pred_label', [sweepId, trialId])
+    : t.all<ConfusionRow>(
+        'SELECT * FROM confusion WHERE sweep_id = $1 AND trial_id = $2 AND test_set = $3 ORDER BY true_label, pred_label',
+        [sweepId, trialId, testSet],
+      );
+}
+
+/** Finished or pruned trials ordered best first by the sweep's objective. */
+export async function rankedTrials(t: Tracking, sweepId: string): Promise<TrialRow[]> {
+  const sweep = await getSweep(t, sweepId);
+  if (!sweep) return [];
+  const order = sweep.direction === 'minimize' ? 'ASC' : 'DESC';
+  return t.all<TrialRow>(
+    `SELECT * FROM trials WHERE sweep_id = $1 AND status IN ('finished', 'pruned') AND objective IS NOT NULL AND NOT isnan(objective)
+     ORDER BY objective ${order}, trial_index`,
+    [sweepId],
+  );
+}
+
+export async function bestTrial(t: Tracking, sweepId: string): Promise<TrialRow | null> {
+  return (await rankedTrials(t, sweepId))[0] ?? null;
+}
