@@ -31,6 +31,8 @@ export interface Decoded {
   pixels: Uint8Array;
   sha: string;
   phash: string;
+  /** The 32×32 luminance thumbnail the phash was computed from (used to verify near-duplicate pairs). */
+  thumb: Uint8Array;
   origWidth: number;
   origHeight: number;
 }
@@ -101,6 +103,7 @@ async function finish(norm: Buffer, width: number, height: number, ch: number, o
     pixels: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength),
     sha,
     phash,
+    thumb: new Uint8Array(thumb.data),
     origWidth: width,
     origHeight: height,
   };

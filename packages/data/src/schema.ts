@@ -27,7 +27,7 @@ export interface DataSettings {
   classes: string[];
   aliases: Record<string, string>;
   image: { size: number; channels: 1 | 3; fit: Fit };
-  dedup: { exact: boolean; near: boolean; hamming: number; conflicts: 'drop' | 'majority' };
+  dedup: { exact: boolean; near: boolean; hamming: number; min_correlation: number; conflicts: 'drop' | 'majority' };
   split: { mode: 'fractions' | 'source_test'; train: number; val: number; test: number };
   min_per_class: number;
   max_pixels: number;
@@ -136,8 +136,16 @@ export const dataSchema = {
           type: 'integer',
           minimum: 0,
           maximum: 32,
-          default: 6,
+          default: 4,
           description: 'largest Hamming distance (of 63 bits) that still counts as a near duplicate',
+        },
+        min_correlation: {
+          type: 'number',
+          minimum: -1,
+          maximum: 1,
+          default: 0.93,
+          description:
+            'a near pair must also have 32×32 thumbnails (mirror-aligned) correlating at least this much; -1 turns the check off',
         },
         conflicts: {
           type: 'string',

@@ -1,0 +1,194 @@
+/**
+ * Listing a source folder in the Kaggle layouts of the brain-MRI sets:
+ *   <root>/Training/<class>/<files>  and  <root>/Testing/<class>/<files>   (split folders), or
+ *   <root>/<class>/<files>                                                   (no split folders).
+ * A root holding nothing but one folder (a zip's wrapper folder) is descended into. Folder names are
+ * matched case-insensitively; class folders are mapped to class names through the aliases.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '@mri-robust/core';
+
+export type OrigSplit = 'train' | 'test' | null;
+
+export interface SourceFile {
+  source: string;
+  /** Path relative to the source root, with "/" separators. */
+  relPath: string;
+  absPath: string;
+  label: string;
+  origSplit: OrigSplit;
+  size: number;
+  mtimeMs: number;
+  /** Set when the file could not even be stat'ed (dangling link, permission): it is skipped. */
+  error?: string;
+}
+
+/** A file found outside any class folder (reported as skipped, not ingested). */
+export interface StrayFile {
+  source: string;
+  relPath: string;
+  reason: string;
+}
+
+export interface SourceListing {
+  source: string;
+  root: string;
+  /** How the layout was read, for the report. */
+  layout: string;
+  files: SourceFile[];
+  stray: StrayFile[];
+}
+
+/** Built-in folder-name → class aliases (lower case keys, matched after lower-casing). */
+export const BUILTIN_ALIASES: Readonly<Record<string, string>> = {
+  glioma: 'glioma',
+  glioma_tumor: 'glioma',
+  'glioma tumor': 'glioma',
+  meningioma: 'meningioma',
+  meningioma_tumor: 'meningioma',
+  'meningioma tumor': 'meningioma',
+  notumor: 'notumor',
+  no_tumor: 'notumor',
+  'no tumor': 'notumor',
+  'no-tumor': 'notumor',
+  normal: 'notumor',
+  pituitary: 'pituitary',
+  pituitary_tumor: 'pituitary',
+  'pituitary tumor': 'pituitary',
+};
+
+const TRAIN_NAMES = new Set(['training', 'train']);
+const TEST_NAMES = new Set(['testing', 'test']);
+
+/** Maps a folder name to a class, or null. User aliases win over built-in ones; exact class names always match. */
+export function classForFolder(
+  folder: string,
+  classes: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+): string | null {
+  const lower = folder.toLowerCase();
+  for (const c of classes) if (c.toLowerCase() === lower) return c;
+  for (const [k, v] of Object.entries(aliases)) if (k.toLowerCase() === lower && classes.includes(v)) return v;
+  const builtin = BUILTIN_ALIASES[lower];
+  return builtin && classes.includes(builtin) ? builtin : null;
+}
+
+async function dirents(dir: string) {
+  const list = await readdir(dir, { withFileTypes: true });
+  return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Every file below `dir` (recursively), as paths relative to `base`. Hidden entries are skipped. */
+async function walk(dir: string, base: string, out: string[]): Promise<void> {
+  for (const d of await dirents(dir)) {
+    if (d.name.startsWith('.')) continue;
+    const abs = path.join(dir, d.name);
+    if (d.isDirectory() || (d.isSymbolicLink() && (await isDir(abs)))) await walk(abs, base, out);
+    else out.push(path.relative(base, abs).split(path.sep).join('/'));
+  }
+}
+
+async function fileEntry(
+  source: string,
+  root: string,
+  relPath: string,
+  label: string,
+  origSplit: OrigSplit,
+): Promise<SourceFile> {
+  const absPath = path.join(root, ...relPath.split('/'));
+  try {
+    const s = await stat(absPath);
+    return { source, relPath, absPath, label, origSplit, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    return { source, relPath, absPath, label, origSplit, size: -1, mtimeMs: 0, error: `unreadable (${code})` };
+  }
+}
+
+/** Lists one Kaggle-layout source. Throws UserError when the root is missing or holds no class folder. */
+export async function listKaggleSource(
+  source: string,
+  rootIn: string,
+  classes: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+): Promise<SourceListing> {
+  if (!existsSync(rootIn)) throw new UserError(`data source "${source}": root folder ${rootIn} does not exist`);
+  if (!statSync(rootIn).isDirectory()) throw new UserError(`data source "${source}": root ${rootIn} is not a folder`);
+  let root = rootIn;
+  // descend through a lone wrapper folder
+  for (let i = 0; i < 3; i++) {
+    const entries = (await dirents(root)).filter((d) => !d.name.startsWith('.'));
+    const sub = entries.filter((d) => d.isDirectory());
+    const known = sub.some((d) => {
+      const n = d.name.toLowerCase();
+      return TRAIN_NAMES.has(n) || TEST_NAMES.has(n) || classForFolder(d.name, classes, aliases) !== null;
+    });
+    if (!known && sub.length === 1 && entries.length === 1) root = path.join(root, sub[0].name);
+    else break;
+  }
+
+  const files: SourceFile[] = [];
+  const stray: StrayFile[] = [];
+  const unknownFolders: string[] = [];
+  const top = (await dirents(root)).filter((d) => !d.name.startsWith('.'));
+  const splitDirs = top.filter((d) => d.isDirectory() && (TRAIN_NAMES.has(d.name.toLowerCase()) || TEST_NAMES.has(d.name.toLowerCase())));
+
+  const readClassDirs = async (dir: string, prefix: string, origSplit: OrigSplit) => {
+    for (const d of await dirents(dir)) {
+      if (d.name.startsWith('.')) continue;
+      const rel = prefix ? `${prefix}/${d.name}` : d.name;
+      const abs = path.join(dir, d.name);
+      if (!(d.isDirectory() || (d.isSymbolicLink() && (await isDir(abs))))) {
+        stray.push({ source, relPath: rel, reason: 'not inside a class folder' });
+        continue;
+      }
+      const label = classForFolder(d.name, classes, aliases);
+      if (!label) {
+        unknownFolders.push(rel);
+        continue;
+      }
+      const rels: string[] = [];
+      await walk(abs, root, rels);
+      for (const r of rels) files.push(await fileEntry(source, root, r, label, origSplit));
+    }
+  };
+
+  let layout: string;
+  if (splitDirs.length > 0) {
+    layout = `split folders (${splitDirs.map((d) => d.name).join(', ')}) with class folders`;
+    for (const d of top) {
+      if (splitDirs.includes(d)) continue;
+      if (d.isDirectory()) unknownFolders.push(d.name);
+      else stray.push({ source, relPath: d.name, reason: 'not inside a class folder' });
+    }
+    for (const d of splitDirs) {
+      await readClassDirs(path.join(root, d.name), d.name, TEST_NAMES.has(d.name.toLowerCase()) ? 'test' : 'train');
+    }
+  } else {
+    layout = 'class folders';
+    await readClassDirs(root, '', null);
+  }
+  if (unknownFolders.length > 0) {
+    throw new UserError(
+      `data source "${source}" (${root}): folder(s) ${unknownFolders.map((f) => `"${f}"`).join(', ')} match no class of data.classes ` +
+        `(${classes.join(', ')}); add them to data.aliases (folder: class) or remove them`,
+    );
+  }
+  if (files.length === 0) {
+    throw new UserError(
+      `data source "${source}": no class folders with files under ${root} (expected [Training|Testing/]<class>/<images> with classes ${classes.join(', ')})`,
+    );
+  }
+  if (root !== rootIn) layout += ` inside ${path.relative(rootIn, root)}/`;
+  return { source, root, layout, files, stray };
+}
