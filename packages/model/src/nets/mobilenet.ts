@@ -1,0 +1,224 @@
+/**
+ * MobileNetV2 (tfjs layers model, e.g. ../shared/weights/mobilenet_v2_0.35_224: Keras MobileNetV2
+ * without top, cut at out_relu, + global average pooling → 1280-d embedding), loaded from a folder,
+ * model.json path, file:// or http(s) URL; inputs [-1, 1] (see preprocess.ts).
+ *
+ * `splitAtLayer` cuts the (possibly nested) backbone at a layer for `partial` mode:
+ * `bottom` (input → cut activations, run with predict() only — tfjs batch norm uses batch statistics
+ * during fit even when trainable=false) and `buildTop()` (cut activations → embedding, fresh layers
+ * with the backbone's weights, trainable).
+ */
+import * as tfc from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { hashBytes, UserError } from '@mri-robust/core';
+import { modelHandler } from '../io/file-handler.ts';
+
+type LayersModel = tfl.LayersModel;
+type Layer = tfl.layers.Layer;
+type SymbolicTensor = tfl.SymbolicTensor;
+
+/**
+ * Default cut for `partial` mode on MobileNetV2-0.35: the output of block 12 (14×14×32 at 224 px,
+ * 6,272 floats = 24.5 KiB per image, ~220 MiB for 9,000 images). Above it sit blocks 13–16 (the
+ * stride-2 block 13 and the whole 7×7 stage) and Conv_1: ~75 % of the parameters, few FLOPs. No
+ * residual connection crosses this point. Later cuts (block_15_add, 7×7×56) are cheaper but leave
+ * only block 16 + Conv_1 to adapt; earlier ones (block_13_expand_relu, 14×14×192) cost 6× the space.
+ */
+export const DEFAULT_CUT_LAYER = 'block_12_add';
+
+export interface LoadedBackbone {
+  model: LayersModel;
+  /** sha256 of the topology + weight bytes (before any input-size patch). */
+  hash: string;
+  location: string;
+  inputSize: number;
+}
+
+function patchInputSize(topology: unknown, inputSize: number): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.class_name === 'InputLayer' && o.config && typeof o.config === 'object') {
+      const cfg = o.config as Record<string, unknown>;
+      const shape = cfg.batch_input_shape as (number | null)[] | undefined;
+      if (shape && shape.length === 4) cfg.batch_input_shape = [shape[0], inputSize, inputSize, shape[3]];
+    }
+    Object.values(o).forEach(visit);
+  };
+  visit(topology);
+}
+
+/** Load a MobileNetV2 layers model; `inputSize` rewrites the input layers' spatial size. */
+export async function loadMobileNetV2(location: string, options: { inputSize?: number } = {}): Promise<LoadedBackbone> {
+  const handler = modelHandler(location);
+  if (!handler.load) throw new Error(`no loader for ${location}`);
+  const artifacts = await handler.load();
+  const weightData = artifacts.weightData ? tfc.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+  const hash = hashBytes(
+    Buffer.concat([
+      Buffer.from(JSON.stringify(artifacts.modelTopology ?? null)),
+      Buffer.from(JSON.stringify(artifacts.weightSpecs ?? null)),
+      Buffer.from(weightData),
+    ]),
+  );
+  const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as object;
+  const declared = findInputSize(topology);
+  const inputSize = options.inputSize ?? declared ?? 224;
+  if (inputSize !== declared) patchInputSize(topology, inputSize);
+  let model: LayersModel;
+  try {
+    model = await tfl.loadLayersModel(tfc.io.fromMemory({ ...artifacts, modelTopology: topology, weightData }));
+  } catch (e) {
+    throw new UserError(`${location}: cannot build the layers model (${(e as Error).message})`);
+  }
+  const out = model.outputs[0].shape;
+  if (model.inputs[0].shape.length !== 4 || out.length !== 2) {
+    throw new UserError(`${location}: expected an image → embedding model ([N,h,w,c] → [N,D]), got [${model.inputs[0].shape}] → [${out}]`);
+  }
+  return { model, hash, location, inputSize };
+}
+
+function findInputSize(topology: unknown): number | null {
+  let found: number | null = null;
+  const visit = (node: unknown): void => {
+    if (found !== null || !node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    if (o.class_name === 'InputLayer') {
+      const s = (o.config as Record<string, unknown> | undefined)?.batch_input_shape as number[] | undefined;
+      if (s && s.length === 4 && typeof s[1] === 'number') found = s[1];
+    }
+    Object.values(o).forEach(visit);
+  };
+  visit(topology);
+  return found;
+}
+
+/** The model's layers with nested models flattened, in topological order (InputLayers dropped). */
+export function layerNames(model: LayersModel): string[] {
+  const names: string[] = [];
+  for (const l of model.layers) {
+    if (l instanceof tfl.LayersModel) names.push(...layerNames(l));
+    else if (l.getClassName() !== 'InputLayer') names.push(l.name);
+  }
+  return names;
+}
+
+interface Container {
+  model: LayersModel;
+  /** Layers of the enclosing model applied after this container (e.g. avg_pool), in order. */
+  tail: Layer[];
+}
+
+/** Find the (possibly nested) model that holds `name`, and the outer layers applied after it. */
+function findContainer(model: LayersModel, name: string): Container | null {
+  if (model.layers.some((l) => l.name === name && !(l instanceof tfl.LayersModel))) return { model, tail: [] };
+  for (let i = 0; i < model.layers.length; i++) {
+    const l = model.layers[i];
+    if (!(l instanceof tfl.LayersModel)) continue;
+    const inner = findContainer(l, name);
+    if (inner) {
+      const after = model.layers.slice(i + 1);
+      if (after.some((a) => a instanceof tfl.LayersModel)) return null;
+      return { model: inner.model, tail: [...inner.tail, ...after] };
+    }
+  }
+  return null;
+}
+
+function cloneLayer(layer: Layer): Layer {
+  const cls = layer.constructor as unknown as {
+    fromConfig: (c: unknown, config: tfc.serialization.ConfigDict) => Layer;
+  };
+  return cls.fromConfig(cls, layer.getConfig());
+}
+
+function inboundLayerNames(layer: Layer): string[] {
+  const nodes = (layer as unknown as { inboundNodes: { inboundLayers: Layer[] }[] }).inboundNodes;
+  if (nodes.length !== 1) throw new Error(`layer ${layer.name} is used ${nodes.length} times; cannot split`);
+  return nodes[0].inboundLayers.map((l) => l.name);
+}
+
+export interface SplitModel {
+  /** image → activations at the cut (inference only: run with predict()). */
+  bottom: LayersModel;
+  cutLayer: string;
+  /** Activation shape at the cut, without batch: [h, w, c]. */
+  cutShape: number[];
+  /** cut activations → embedding; new layers carrying copies of the backbone's weights, trainable. */
+  buildTop(): LayersModel;
+}
+
+/** Split `model` (image → embedding) at `cutLayerName` for `partial` mode. */
+export function splitAtLayer(model: LayersModel, cutLayerName: string): SplitModel {
+  const c = findContainer(model, cutLayerName);
+  if (!c) {
+    throw new UserError(`cut_layer '${cutLayerName}' is not a layer of the backbone (e.g. ${DEFAULT_CUT_LAYER}; layers: ${layerNames(model).slice(-12).join(', ')}, ...)`);
+  }
+  const layers = c.model.layers;
+  const cutIndex = layers.findIndex((l) => l.name === cutLayerName);
+  const cut = layers[cutIndex];
+  const cutOut = cut.output as SymbolicTensor;
+  const outputName = (c.model.outputs[0] as SymbolicTensor).sourceLayer.name;
+  if (cutLayerName === outputName && c.tail.length === 0) {
+    throw new UserError(`cut_layer '${cutLayerName}' is the backbone's output; nothing would be trained above it`);
+  }
+  // Check now (not only in buildTop) that no connection skips over the cut.
+  const above = layers.slice(cutIndex + 1).filter((l) => l.getClassName() !== 'InputLayer');
+  const known = new Set([cutLayerName]);
+  for (const l of above) {
+    for (const n of inboundLayerNames(l)) {
+      if (!known.has(n)) {
+        throw new UserError(
+          `cut_layer '${cutLayerName}': layer '${l.name}' also reads '${n}' from below the cut (a skip connection crosses it); cut at a block output such as ${DEFAULT_CUT_LAYER}`,
+        );
+      }
+    }
+    known.add(l.name);
+  }
+  const bottom = tfl.model({ inputs: c.model.inputs, outputs: cutOut, name: `bottom_${cutLayerName}` });
+  const cutShape = cutOut.shape.slice(1) as number[];
+  return {
+    bottom,
+    cutLayer: cutLayerName,
+    cutShape,
+    buildTop() {
+      const input = tfl.input({ shape: cutShape, name: `${cutLayerName}_activations` });
+      const made = new Map<string, SymbolicTensor>([[cutLayerName, input]]);
+      const pairs: [Layer, Layer][] = [];
+      let last: SymbolicTensor = input;
+      for (const l of above) {
+        const ins = inboundLayerNames(l).map((n) => made.get(n) as SymbolicTensor);
+        const clone = cloneLayer(l);
+        last = clone.apply(ins.length === 1 ? ins[0] : ins) as SymbolicTensor;
+        made.set(l.name, last);
+        pairs.push([l, clone]);
+        if (l.name === outputName) break;
+      }
+      for (const l of c.tail) {
+        const clone = cloneLayer(l);
+        last = clone.apply(last) as SymbolicTensor;
+        pairs.push([l, clone]);
+      }
+      for (const [from, to] of pairs) {
+        to.setWeights(from.getWeights());
+        to.trainable = true;
+      }
+      return tfl.model({ inputs: input, outputs: last, name: `top_${cutLayerName}` });
+    },
+  };
+}
+
+/** The whole backbone, every layer trainable, for `full` mode (end-to-end training). */
+export function trainableBackbone(model: LayersModel): LayersModel {
+  const setAll = (m: LayersModel) => {
+    m.trainable = true;
+    for (const l of m.layers) {
+      l.trainable = true;
+      if (l instanceof tfl.LayersModel) setAll(l);
+    }
+  };
+  setAll(model);
+  return model;
+}
