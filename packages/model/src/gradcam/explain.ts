@@ -1,0 +1,94 @@
+/**
+ * One image through a saved model with Grad-CAM: decode as the model's preprocessing says, one
+ * forward + backward pass (class scores and the map of the predicted class), calibrated
+ * probabilities (softmax of logits / temperature from metadata.json) and the overlay PNG.
+ */
+import sharp from 'sharp';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../backend/tf.ts';
+import { softmaxRows } from '../metrics/calibration.ts';
+import type { ModelMetadata } from '../save.ts';
+import { prepareImage, type PreparedImage } from '../serve/preprocess.ts';
+import { gradCam, type GradCamResult } from './compute.ts';
+import { overlayPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
+
+export interface Explanation {
+  /** Predicted class name and index (argmax of the probabilities). */
+  class: string;
+  classIndex: number;
+  /** Calibrated probabilities, in `metadata.classes` order. */
+  probabilities: number[];
+  /** Uncalibrated softmax of the model. */
+  rawProbabilities: number[];
+  temperature: number;
+  /** PNG bytes of the scan with the Grad-CAM map of the predicted class. */
+  overlayPng: Buffer;
+  cam: Pick<GradCamResult, 'cam' | 'height' | 'width' | 'layerName' | 'rawMax' | 'constant'>;
+  image: Pick<PreparedImage, 'kind' | 'origWidth' | 'origHeight'>;
+}
+
+export interface ExplainOptions {
+  /** Pixel limit of the decoded upload (width × height). */
+  maxPixels: number;
+  overlay?: OverlayOptions;
+  /** Smallest side of the overlay PNG: a smaller scan is upscaled for display (default 224). */
+  minOverlaySize?: number;
+  /** Feature layer (default: the last convolutional feature map). */
+  layerName?: string;
+}
+
+async function displayScan(scan: ScanPixels, minSize: number): Promise<ScanPixels> {
+  if (scan.width >= minSize) return scan;
+  const out = await sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: scan.channels as 1 | 3 } })
+    .resize(minSize, minSize, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const n = minSize * minSize;
+  let pixels = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+  if (out.info.channels !== scan.channels) {
+    const p = new Uint8Array(n * scan.channels);
+    for (let i = 0; i < n; i++) for (let c = 0; c < scan.channels; c++) p[i * scan.channels + c] = pixels[i * out.info.channels + c];
+    pixels = p;
+  }
+  return { pixels, width: minSize, height: minSize, channels: scan.channels };
+}
+
+/** Explains one image (bytes of a JPEG/PNG). Throws ImageInputError for an unusable image. */
+export async function explainImage(
+  loaded: { model: LayersModel; metadata: ModelMetadata },
+  bytes: Uint8Array,
+  opts: ExplainOptions,
+): Promise<Explanation> {
+  const { model, metadata } = loaded;
+  const prepared = await prepareImage(bytes, metadata.preprocessing, opts.maxPixels);
+  const input = tf.tensor4d(prepared.input, [1, ...prepared.inputShape]) as Tensor4D;
+  let result: GradCamResult;
+  try {
+    result = gradCam({ stages: [model], input, layerName: opts.layerName });
+  } finally {
+    input.dispose();
+  }
+  const k = metadata.classes.length;
+  if (result.logits.length !== k) throw new Error(`the model outputs ${result.logits.length} classes, metadata.json lists ${k}`);
+  const calibrated = Array.from(softmaxRows(result.logits, k, metadata.temperature));
+  const scan = await displayScan(prepared.scan, opts.minOverlaySize ?? 224);
+  const png = await overlayPng(scan, result.cam, result.height, result.width, opts.overlay);
+  return {
+    class: metadata.classes[result.classIndex],
+    classIndex: result.classIndex,
+    probabilities: calibrated,
+    rawProbabilities: Array.from(result.probabilities),
+    temperature: metadata.temperature,
+    overlayPng: png,
+    cam: {
+      cam: result.cam,
+      height: result.height,
+      width: result.width,
+      layerName: result.layerName,
+      rawMax: result.rawMax,
+      constant: result.constant,
+    },
+    image: { kind: prepared.kind, origWidth: prepared.origWidth, origHeight: prepared.origHeight },
+  };
+}

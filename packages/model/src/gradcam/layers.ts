@@ -1,0 +1,84 @@
+/**
+ * Finding layers inside (possibly nested) tfjs LayersModels: the classifier of the model package
+ * nests its trunk as one layer, and a `head`-mode pipeline is [backbone, head] — Grad-CAM has to
+ * look through all of them for the last convolutional feature map.
+ */
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { Layer } from '@tensorflow/tfjs-layers/dist/engine/topology';
+
+export interface FoundLayer {
+  layer: Layer;
+  /** Index of the stage (model) in the pipeline that holds it. */
+  stage: number;
+  /** Names from the stage model down to the layer, e.g. ['cnn_trunk', 'block3_relu']. */
+  path: string[];
+}
+
+function isContainer(layer: unknown): layer is LayersModel {
+  return Array.isArray((layer as { layers?: unknown }).layers);
+}
+
+/** Every non-container layer of `stages`, depth first, in each model's (topological) layer order. */
+export function flattenLayers(stages: readonly LayersModel[]): FoundLayer[] {
+  const out: FoundLayer[] = [];
+  const walk = (model: LayersModel, stage: number, prefix: string[]): void => {
+    for (const layer of model.layers as unknown as Layer[]) {
+      if (isContainer(layer)) walk(layer, stage, [...prefix, layer.name]);
+      else out.push({ layer, stage, path: [...prefix, layer.name] });
+    }
+  };
+  stages.forEach((m, i) => walk(m, i, []));
+  return out;
+}
+
+/** The layer's single output shape (batch dimension included, null when unknown), or null if it has several. */
+export function singleOutputShape(layer: Layer): (number | null)[] | null {
+  let shape: unknown;
+  try {
+    shape = layer.outputShape;
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(shape) || shape.length === 0) return null;
+  if (Array.isArray(shape[0])) return null;
+  return shape as (number | null)[];
+}
+
+const NOT_A_FEATURE_MAP = new Set([
+  'InputLayer',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'Dropout',
+  'SpatialDropout2D',
+  'ZeroPadding2D',
+  'Cropping2D',
+]);
+
+/**
+ * The layer whose output Grad-CAM uses: `name` when given (searched in every stage, nested models
+ * included), else the last layer with a 4-D output that is not a pooling, padding or dropout
+ * layer — the last convolutional feature map (MobileNetV2's `out_relu`, a CNN's last conv block).
+ */
+export function findFeatureLayer(stages: readonly LayersModel[], name?: string): FoundLayer {
+  const all = flattenLayers(stages);
+  if (name) {
+    const hit = all.filter((f) => f.layer.name === name);
+    if (hit.length === 0) throw new Error(`Grad-CAM: no layer named '${name}' in the model`);
+    return hit[hit.length - 1];
+  }
+  for (let i = all.length - 1; i >= 0; i--) {
+    const f = all[i];
+    const shape = singleOutputShape(f.layer);
+    if (shape && shape.length === 4 && !NOT_A_FEATURE_MAP.has(f.layer.getClassName())) return f;
+  }
+  throw new Error('Grad-CAM: the model has no convolutional feature map (no layer with a 4-D output)');
+}
+
+/** The last non-container layer of the last stage (the classifier output layer). */
+export function outputLayer(stages: readonly LayersModel[]): Layer {
+  const all = flattenLayers(stages);
+  if (all.length === 0) throw new Error('Grad-CAM: empty model');
+  return all[all.length - 1].layer;
+}
