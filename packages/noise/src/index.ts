@@ -1,1 +1,28 @@
-export {};
+export { NOISE_KINDS, type NoiseKind, type NoiseModel, type NoiseParams, type NoiseDomain, type ParamSpec } from './models/types.ts';
+export {
+  noiseModels,
+  applyNoise,
+  applyModel,
+  resolveNoiseParams,
+  validateParams,
+  getNoiseModel,
+  isNoiseKind,
+  MAX_SEVERITY,
+  type NoiseSpec,
+} from './models/registry.ts';
+export { foregroundMean, otsuThreshold, samplePoisson } from './models/sampling.ts';
+export { fftPlan, fft2d, ifft2d, type Complex2D, type FftPlan } from './fft.ts';
+export { createImage, fromUint8, toUint8, isGrey, type FloatImage } from './image.ts';
+export { noiseSchemaPart, noiseSchema, noiseSettings, type NoiseSettings, type TrainNoiseSettings, type EvalNoiseSettings } from './schema.ts';
+export {
+  planTrainNoise,
+  evalSetSpecs,
+  evalImageSeed,
+  checkNoiseSettings,
+  ricianSeverityForSnr,
+  type EvalSetSpec,
+  type NoiseTag,
+  type PlannedNoise,
+} from './plan.ts';
+export { runNoise, noiseKey, NOISE_STAGE_VERSION, SETS_FILE, type NoiseSets, type NoiseContext, type StageOutput } from './stage.ts';
+export { noisePixels } from './worker.ts';

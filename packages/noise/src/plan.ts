@@ -1,0 +1,125 @@
+import { createRng, deriveSeed, UserError, type ImageRecord } from '@mri-robust/core';
+import { MAX_SEVERITY, noiseModels, resolveNoiseParams } from './models/registry.ts';
+import type { NoiseKind, NoiseParams } from './models/types.ts';
+import type { EvalNoiseSettings, NoiseSettings, TrainNoiseSettings } from './schema.ts';
+
+/** What a record's `noise` field holds. */
+export interface NoiseTag {
+  kind: NoiseKind;
+  severity: number;
+  params: NoiseParams;
+}
+
+export interface PlannedNoise extends NoiseTag {
+  seed: number;
+}
+
+/** Checks what the schema cannot: SNR only for rician, non-empty eval entries, ranges, sources. */
+export function checkNoiseSettings(s: NoiseSettings, sourceNames: readonly string[] | null, file = 'experiment'): void {
+  const fail = (pointer: string, msg: string) => {
+    throw new UserError(`${file}: /noise/${pointer}: ${msg}`);
+  };
+  s.train.kinds.forEach((k, i) => {
+    if (Array.isArray(k.severity) && k.severity[0] > k.severity[1]) fail(`train/kinds/${i}/severity`, `[min, max] with min > max: [${k.severity.join(', ')}]`);
+  });
+  if (sourceNames) {
+    s.train.sources.forEach((name, i) => {
+      if (!sourceNames.includes(name)) fail(`train/sources/${i}`, `unknown source "${name}" (data.sources: ${sourceNames.join(', ')})`);
+    });
+  }
+  if (s.train.fraction > 0 && s.train.kinds.length === 0) fail('train/kinds', 'fraction > 0 needs at least one kind');
+  s.eval.kinds.forEach((k, i) => {
+    if (k.snr.length > 0 && k.kind !== 'rician') fail(`eval/kinds/${i}/snr`, `snr applies to rician only, not ${k.kind}`);
+    if (k.snr.length === 0 && k.severities.length === 0) fail(`eval/kinds/${i}`, 'give severities: [...] (or, for rician, snr: [...])');
+  });
+}
+
+/**
+ * Which records get training noise, and how. Eligible records (listed splits and sources) are
+ * shuffled with the training-noise seed and the first round(fraction · n) are chosen; each gets one
+ * kind (weighted by `probability`), a severity (uniform integer in its range), and its own seed
+ * derived from the record id. Returns a map from record index to plan.
+ */
+export function planTrainNoise(records: readonly ImageRecord[], s: TrainNoiseSettings, experimentSeed: number): Map<number, PlannedNoise> {
+  const out = new Map<number, PlannedNoise>();
+  if (s.fraction <= 0 || s.kinds.length === 0) return out;
+  const base = deriveSeed(experimentSeed + s.seed_offset, 'noise-train');
+  const rng = createRng(base);
+  const eligible = records
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => s.splits.includes(r.split) && (s.sources.length === 0 || s.sources.includes(r.source)))
+    .map(({ i }) => i);
+  rng.shuffle(eligible);
+  const chosen = eligible.slice(0, Math.round(s.fraction * eligible.length)).sort((a, b) => a - b);
+  const total = s.kinds.reduce((a, k) => a + k.probability, 0);
+  for (const i of chosen) {
+    let u = rng.next() * total;
+    let pick = s.kinds[s.kinds.length - 1];
+    for (const k of s.kinds) {
+      if (u < k.probability) {
+        pick = k;
+        break;
+      }
+      u -= k.probability;
+    }
+    const [lo, hi] = Array.isArray(pick.severity) ? pick.severity : [pick.severity, pick.severity];
+    const severity = lo + rng.int(hi - lo + 1);
+    out.set(i, {
+      kind: pick.kind,
+      severity,
+      params: resolveNoiseParams({ kind: pick.kind, severity }),
+      seed: deriveSeed(base, records[i].id),
+    });
+  }
+  return out;
+}
+
+/** One noisy evaluation set. */
+export interface EvalSetSpec {
+  id: string;
+  split: 'train' | 'val' | 'test';
+  kind: NoiseKind;
+  /** Named severity 1–5; for an SNR set, the rician level with the nearest SNR (log scale). */
+  severity: number;
+  snr: number | null;
+  params: NoiseParams;
+}
+
+/** Severity level whose rician SNR is nearest (in log) to `snr`. */
+export function ricianSeverityForSnr(snr: number): number {
+  let best = 1;
+  let bestD = Infinity;
+  for (let s = 1; s <= MAX_SEVERITY; s++) {
+    const d = Math.abs(Math.log(noiseModels.rician.levels[s].snr as number) - Math.log(snr));
+    if (d < bestD) {
+      bestD = d;
+      best = s;
+    }
+  }
+  return best;
+}
+
+export function evalSetSpecs(s: EvalNoiseSettings): EvalSetSpec[] {
+  const out: EvalSetSpec[] = [];
+  for (const split of s.splits) {
+    for (const k of s.kinds) {
+      for (const snr of k.snr) {
+        out.push({ id: `${split}-${k.kind}-snr${snr}`, split, kind: k.kind, severity: ricianSeverityForSnr(snr), snr, params: resolveNoiseParams({ kind: k.kind, snr }) });
+      }
+      for (const severity of k.severities) {
+        out.push({ id: `${split}-${k.kind}-s${severity}`, split, kind: k.kind, severity, snr: null, params: resolveNoiseParams({ kind: k.kind, severity }) });
+      }
+    }
+  }
+  const ids = new Set<string>();
+  for (const e of out) {
+    if (ids.has(e.id)) throw new UserError(`noise.eval: the set ${e.id} is listed twice`);
+    ids.add(e.id);
+  }
+  return out;
+}
+
+/** Seed of one image of an evaluation set: fixed by the eval seed, the set and the record. */
+export function evalImageSeed(evalSeed: number, setId: string, recordId: string): number {
+  return deriveSeed(evalSeed, 'noise-eval', setId, recordId);
+}

@@ -1,0 +1,181 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  createProgress,
+  ImageSetWriter,
+  openImageSet,
+  runStage,
+  stageKey,
+  type Experiment,
+  type ImageRecord,
+  type ImageSet,
+} from '@mri-robust/core';
+import { defaultWorkerCount, mapOrdered, WorkerPool } from '@mri-robust/data';
+import { writeNoiseSheet } from './contact-sheet.ts';
+import { checkNoiseSettings, evalImageSeed, evalSetSpecs, planTrainNoise, type EvalSetSpec, type NoiseTag } from './plan.ts';
+import { noiseSettings, type NoiseSettings } from './schema.ts';
+import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
+
+/** Bump when the noise stage's output for the same inputs changes (models, layout). */
+export const NOISE_STAGE_VERSION = 1;
+const BATCH = 16;
+
+export interface StageOutput {
+  key: string;
+  dir: string;
+  hit: boolean;
+}
+
+export interface NoiseContext {
+  /** Worker threads (default: cores, or MRI_WORKERS); 0 runs in this thread. */
+  workers?: number;
+  log?: (line: string) => void;
+}
+
+/** `sets.json` of a noise output. */
+export interface NoiseSets {
+  train: { dir: string; count: number; noisy: number; mode: 'copies' | 'replace' };
+  eval: (EvalSetSpec & { dir: string; count: number })[];
+}
+
+export const SETS_FILE = 'sets.json';
+
+export function noiseKey(experiment: Experiment, ingestKey: string): string {
+  return stageKey({
+    stage: 'noise',
+    version: NOISE_STAGE_VERSION,
+    settings: noiseSettings(experiment.config),
+    upstream: ingestKey,
+    seed: experiment.seed,
+  });
+}
+
+function sourceNames(experiment: Experiment): string[] | null {
+  const sources = (experiment.config.data as { sources?: { name?: string }[] } | undefined)?.sources;
+  return Array.isArray(sources) ? sources.map((s) => String(s.name)) : null;
+}
+
+/**
+ * Noise stage. Reads the ingest image set (all splits) and writes into runs/cache/noise/<key>/:
+ * - `train/`: every ingest record; in the configured sources/splits a fraction gets noise, either as
+ *   an added copy (`id: <id>~noise`, `noiseOf`) or in place; every record has `noise: {kind,
+ *   severity, params} | null`;
+ * - `eval/<set-id>/`: a noisy copy of each evaluation split per kind × severity (or SNR), fixed seed;
+ * - `sets.json` listing them, and `contact-sheet.png`.
+ */
+export async function runNoise(experiment: Experiment, ingest: { key: string; dir: string }, ctx: NoiseContext = {}): Promise<StageOutput> {
+  const settings = noiseSettings(experiment.config);
+  checkNoiseSettings(settings, sourceNames(experiment), experiment.file);
+  const key = noiseKey(experiment, ingest.key);
+  const res = await runStage({
+    runsDir: experiment.runsDir,
+    stage: 'noise',
+    key,
+    log: ctx.log,
+    meta: { settings, upstream: { key: ingest.key, dir: ingest.dir }, seed: experiment.seed, version: NOISE_STAGE_VERSION },
+    build: async (tmp) => {
+      const set = await openImageSet(ingest.dir);
+      try {
+        const sets = await buildNoise(set, tmp, experiment, settings, ctx);
+        await writeFile(path.join(tmp, SETS_FILE), JSON.stringify(sets, null, 2));
+        await writeNoiseSheet(set, tmp, sets, settings);
+      } finally {
+        set.close();
+      }
+    },
+  });
+  return { key: res.key, dir: res.dir, hit: res.hit };
+}
+
+/** A unit of work: one batch of records for one output (train or an eval set). */
+interface Batch {
+  target: number; // -1 = train, else eval set index
+  indices: number[];
+}
+
+async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment, settings: NoiseSettings, ctx: NoiseContext): Promise<NoiseSets> {
+  const { height, width, channels, classes } = set.header;
+  const shape = { height, width, channels, classes };
+  const records = set.records;
+  const plan = planTrainNoise(records, settings.train, experiment.seed);
+  const specs = evalSetSpecs(settings.eval);
+  const trainWriter = await ImageSetWriter.create(path.join(outDir, 'train'), shape, {
+    info: { stage: 'noise', part: 'train', mode: settings.train.mode, noisy: plan.size },
+  });
+  const evalWriters = await Promise.all(
+    specs.map((s) => ImageSetWriter.create(path.join(outDir, 'eval', s.id), shape, { info: { stage: 'noise', part: 'eval', ...s } })),
+  );
+  const evalMembers = specs.map((s) => set.indicesWhere((r) => r.split === s.split));
+  const batches: Batch[] = [];
+  for (let i = 0; i < records.length; i += BATCH) batches.push({ target: -1, indices: range(i, Math.min(records.length, i + BATCH)) });
+  specs.forEach((_, t) => {
+    const m = evalMembers[t];
+    for (let i = 0; i < m.length; i += BATCH) batches.push({ target: t, indices: m.slice(i, i + BATCH) });
+  });
+  const totalWork = records.length + (settings.train.mode === 'copies' ? plan.size : 0) + evalMembers.reduce((a, m) => a + m.length, 0);
+  const progress = createProgress('noise', totalWork, { unit: 'img' });
+  const noisyJobs = plan.size + evalMembers.reduce((a, m) => a + m.length, 0);
+  const workers = noisyJobs < 64 ? 0 : (ctx.workers ?? defaultWorkerCount());
+  const pool = await WorkerPool.start<NoiseRequest, NoiseResponse>(new URL('./worker.ts', import.meta.url), workers);
+  const jobFor = (b: Batch): NoiseJob[] => {
+    if (b.target < 0) {
+      return b.indices.filter((i) => plan.has(i)).map((i) => {
+        const p = plan.get(i)!;
+        return { pixels: set.get(i), kind: p.kind, params: p.params, seed: p.seed };
+      });
+    }
+    const s = specs[b.target];
+    return b.indices.map((i) => ({ pixels: set.get(i), kind: s.kind, params: s.params, seed: evalImageSeed(settings.eval.seed, s.id, records[i].id) }));
+  };
+  try {
+    await mapOrdered(
+      pool,
+      (function* () {
+        for (const b of batches) yield { height, width, channels, jobs: jobFor(b) } satisfies NoiseRequest;
+      })(),
+      async (res, bi) => {
+        const b = batches[bi];
+        if (b.target >= 0) {
+          const s = specs[b.target];
+          const tag: NoiseTag = { kind: s.kind, severity: s.severity, params: s.params };
+          for (let k = 0; k < b.indices.length; k++) {
+            const rec = records[b.indices[k]];
+            await evalWriters[b.target].add(res.pixels[k], { ...rec, noise: { ...tag, ...(s.snr === null ? {} : { snr: s.snr }) }, noiseSet: s.id });
+            progress.tick();
+          }
+          return;
+        }
+        let next = 0;
+        for (const i of b.indices) {
+          const rec = records[i];
+          const p = plan.get(i);
+          const tag: NoiseTag | null = p ? { kind: p.kind, severity: p.severity, params: p.params } : null;
+          if (!p) {
+            await trainWriter.add(set.get(i), { ...rec, noise: null });
+          } else if (settings.train.mode === 'replace') {
+            await trainWriter.add(res.pixels[next++], { ...rec, noise: tag });
+          } else {
+            await trainWriter.add(set.get(i), { ...rec, noise: null });
+            const copy: ImageRecord = { ...rec, id: `${rec.id}~noise`, noiseOf: rec.id, noise: tag };
+            await trainWriter.add(res.pixels[next++], copy);
+            progress.tick();
+          }
+          progress.tick();
+        }
+      },
+    );
+  } finally {
+    await pool.close();
+  }
+  const trainHeader = await trainWriter.close();
+  const evalHeaders = await Promise.all(evalWriters.map((w) => w.close()));
+  progress.done();
+  return {
+    train: { dir: 'train', count: trainHeader.count, noisy: plan.size, mode: settings.train.mode },
+    eval: specs.map((s, t) => ({ ...s, dir: `eval/${s.id}`, count: evalHeaders[t].count })),
+  };
+}
+
+function range(a: number, b: number): number[] {
+  return Array.from({ length: b - a }, (_, k) => a + k);
+}

@@ -1,0 +1,32 @@
+import { fromUint8, toUint8 } from './image.ts';
+import { applyModel, getNoiseModel } from './models/registry.ts';
+import type { NoiseParams } from './models/types.ts';
+
+export interface NoiseJob {
+  pixels: Uint8Array;
+  kind: string;
+  params: NoiseParams;
+  seed: number;
+}
+
+export interface NoiseRequest {
+  height: number;
+  width: number;
+  channels: number;
+  jobs: NoiseJob[];
+}
+
+export interface NoiseResponse {
+  pixels: Uint8Array[];
+}
+
+/** Noise on uint8 pixels (pure). */
+export function noisePixels(job: NoiseJob, shape: { height: number; width: number; channels: number }): Uint8Array {
+  const img = fromUint8(job.pixels, shape.height, shape.width, shape.channels);
+  return toUint8(applyModel(getNoiseModel(job.kind), img, job.params, job.seed));
+}
+
+/** Worker-pool entry. */
+export function handle(req: NoiseRequest): NoiseResponse {
+  return { pixels: req.jobs.map((j) => noisePixels(j, req)) };
+}
