@@ -159,7 +159,10 @@ export async function listKaggleSource(
       }
       const rels: string[] = [];
       await walk(abs, root, rels);
-      for (const r of rels) files.push(await fileEntry(source, root, r, label, origSplit));
+      // stat in parallel batches: listing is on the hot path of every (cached) run
+      for (let i = 0; i < rels.length; i += 64) {
+        files.push(...(await Promise.all(rels.slice(i, i + 64).map((r) => fileEntry(source, root, r, label, origSplit)))));
+      }
     }
   };
 
