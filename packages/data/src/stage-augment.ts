@@ -99,7 +99,7 @@ async function buildAugmented(set: ImageSet, outDir: string, experiment: Experim
   const records = set.records;
   const trainCount = records.filter((r) => r.split === 'train').length;
   const progress = createProgress('augment', records.length + trainCount * settings.copies, { unit: 'img' });
-  const workers = records.length < 64 || settings.copies === 0 ? 0 : (ctx.workers ?? defaultWorkerCount());
+  const workers = settings.copies === 0 ? 0 : (ctx.workers ?? (trainCount * settings.copies < 64 ? 0 : defaultWorkerCount()));
   const pool = await WorkerPool.start<AugmentRequest, AugmentResponse>(new URL('./augment/worker.ts', import.meta.url), workers);
   try {
     const batches: number[][] = [];

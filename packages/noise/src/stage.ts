@@ -115,7 +115,7 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
   const totalWork = records.length + (settings.train.mode === 'copies' ? plan.size : 0) + evalMembers.reduce((a, m) => a + m.length, 0);
   const progress = createProgress('noise', totalWork, { unit: 'img' });
   const noisyJobs = plan.size + evalMembers.reduce((a, m) => a + m.length, 0);
-  const workers = noisyJobs < 64 ? 0 : (ctx.workers ?? defaultWorkerCount());
+  const workers = ctx.workers ?? (noisyJobs < 64 ? 0 : defaultWorkerCount());
   const pool = await WorkerPool.start<NoiseRequest, NoiseResponse>(new URL('./worker.ts', import.meta.url), workers);
   const jobFor = (b: Batch): NoiseJob[] => {
     if (b.target < 0) {

@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openImageSet, type ImageRecord } from '@mri-robust/core';
+import { augmentSchemaPart, runAugment } from '@mri-robust/data';
+import { noiseKey, noiseSchemaPart, runNoise, type NoiseSets } from '../src/index.ts';
+import { writeExperiment, writeRealImageSet } from './fixture.ts';
+
+const parts = [noiseSchemaPart, augmentSchemaPart];
+const NOISE = `noise:
+  train:
+    sources: [sartaj]
+    splits: [train]
+    fraction: 0.5
+    mode: copies
+    kinds:
+      - {kind: rician, probability: 2, severity: [1, 4]}
+      - {kind: kspace_motion, probability: 1, severity: 3}
+  eval:
+    splits: [test, val]
+    seed: 5
+    kinds:
+      - {kind: rician, snr: [10, 3]}
+      - {kind: ghosting, severities: [2]}
+augment:
+  copies: 2
+  clahe: {p: 0.5}
+`;
+
+let root: string;
+let ingestDir: string;
+let records: ImageRecord[];
+const ingest = () => ({ key: 'fixture0000000000', dir: ingestDir });
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'noise-stage-'));
+  ingestDir = path.join(root, 'ingest');
+  records = await writeRealImageSet(ingestDir, 48);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('noise stage', () => {
+  it('writes train/ (noisy copies of sartaj train only), eval sets, sets.json and a contact sheet; reruns hit', async () => {
+    const exp = await writeExperiment(path.join(root, 'a'), NOISE, parts);
+    const out = await runNoise(exp, ingest(), { workers: 0 });
+    expect(out.hit).toBe(false);
+    const sets = JSON.parse(readFileSync(path.join(out.dir, 'sets.json'), 'utf8')) as NoiseSets;
+    const train = await openImageSet(path.join(out.dir, 'train'));
+    const eligible = records.filter((r) => r.source === 'sartaj' && r.split === 'train').length;
+    expect(sets.train.noisy).toBe(Math.round(0.5 * eligible));
+    expect(train.records).toHaveLength(records.length + sets.train.noisy);
+    const noisy = train.records.filter((r) => r.noise !== null);
+    expect(noisy).toHaveLength(sets.train.noisy);
+    for (const r of noisy) {
+      expect(r.source).toBe('sartaj');
+      expect(r.split).toBe('train');
+      expect(['rician', 'kspace_motion']).toContain((r.noise as { kind: string }).kind);
+      const orig = train.records.findIndex((o) => o.id === r.noiseOf);
+      expect(orig).toBeGreaterThanOrEqual(0);
+      expect(Buffer.from(train.get(train.records.indexOf(r))).equals(Buffer.from(train.get(orig)))).toBe(false);
+    }
+    expect(sets.eval.map((e) => e.id)).toEqual(['test-rician-snr10', 'test-rician-snr3', 'test-ghosting-s2', 'val-rician-snr10', 'val-rician-snr3', 'val-ghosting-s2']);
+    for (const e of sets.eval) {
+      const es = await openImageSet(path.join(out.dir, e.dir));
+      expect(es.records.map((r) => r.id)).toEqual(records.filter((r) => r.split === e.split).map((r) => r.id));
+      expect(es.records.every((r) => (r.noise as { kind: string }).kind === e.kind)).toBe(true);
+      es.close();
+    }
+    train.close();
+    const png = readFileSync(path.join(out.dir, 'contact-sheet.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const again = await runNoise(exp, ingest(), { workers: 0 });
+    expect(again).toEqual({ ...out, hit: true });
+  });
+
+  it('gives the same bytes with worker threads as in-thread', async () => {
+    const a = await runNoise(await writeExperiment(path.join(root, 'w0'), NOISE, parts), ingest(), { workers: 0 });
+    // Same settings, other runs folder → built again, with two workers.
+    const b = await runNoise(await writeExperiment(path.join(root, 'w2'), NOISE, parts), ingest(), { workers: 2 });
+    expect(b.key).toBe(a.key);
+    expect(b.hit).toBe(false);
+    for (const rel of ['train/shard-000.bin', 'eval/test-rician-snr3/shard-000.bin', 'eval/val-ghosting-s2/shard-000.bin']) {
+      expect(readFileSync(path.join(b.dir, rel)).equals(readFileSync(path.join(a.dir, rel)))).toBe(true);
+    }
+  });
+
+  it('a noise-setting change changes the noise key; replace mode keeps the count', async () => {
+    const base = await writeExperiment(path.join(root, 'k'), NOISE, parts);
+    const changed = await writeExperiment(path.join(root, 'k'), NOISE.replace('fraction: 0.5', 'fraction: 1').replace('mode: copies', 'mode: replace'), parts, 'exp2.yaml');
+    expect(noiseKey(changed, ingest().key)).not.toBe(noiseKey(base, ingest().key));
+    const out = await runNoise(changed, ingest(), { workers: 0 });
+    const train = await openImageSet(path.join(out.dir, 'train'));
+    expect(train.records.map((r) => r.id)).toEqual(records.map((r) => r.id));
+    expect(train.records.filter((r) => r.noise !== null)).toHaveLength(records.filter((r) => r.source === 'sartaj' && r.split === 'train').length);
+    train.close();
+  });
+
+  it('rejects snr on a kind other than rician, naming the field', async () => {
+    const bad = await writeExperiment(path.join(root, 'bad'), 'noise:\n  eval:\n    kinds: [{kind: gaussian, snr: [5]}]\n', parts);
+    await expect(runNoise(bad, ingest(), { workers: 0 })).rejects.toThrow(/\/noise\/eval\/kinds\/0\/snr: snr applies to rician only/);
+  });
+});
+
+describe('augment stage on the noise output', () => {
+  it('adds K copies of train images only; val/test untouched; reruns hit', async () => {
+    const exp = await writeExperiment(path.join(root, 'aug'), NOISE, parts);
+    const noise = await runNoise(exp, ingest(), { workers: 0 });
+    const input = await openImageSet(path.join(noise.dir, 'train'));
+    const out = await runAugment(exp, noise, { workers: 2 });
+    expect(out.hit).toBe(false);
+    const aug = await openImageSet(out.dir);
+    const trainIn = input.records.filter((r) => r.split === 'train').length;
+    expect(aug.records).toHaveLength(input.records.length + 2 * trainIn);
+    const copies = aug.records.filter((r) => r.augment !== null);
+    expect(copies.every((r) => r.split === 'train')).toBe(true);
+    for (const [i, r] of input.records.entries()) {
+      const j = aug.records.findIndex((a) => a.id === r.id);
+      expect(aug.records[j].augment).toBeNull();
+      expect(Buffer.from(aug.get(j)).equals(Buffer.from(input.get(i)))).toBe(true);
+      const n = aug.records.filter((a) => a.augmentOf === r.id).length;
+      expect(n).toBe(r.split === 'train' ? 2 : 0);
+    }
+    expect(existsSync(path.join(out.dir, 'contact-sheet.png'))).toBe(true);
+    aug.close();
+    input.close();
+    expect((await runAugment(exp, noise, { workers: 0 })).hit).toBe(true);
+  });
+});
