@@ -1,0 +1,109 @@
+/** Every chart of a sweep report, in page order, built from the sweep's data (pure). */
+import type { TopLevelSpec } from 'vega-lite';
+import { byTrial, cleanOf, testEvaluations, worstNoisyOf } from '../rows.ts';
+import type { SweepData } from '../types.ts';
+import { cleanVsNoisyChart, pairRows } from './clean-vs-noisy.ts';
+import { confusionChart, type ConfusionPanel } from './confusion.ts';
+import { hyperparamChart, paramRows } from './hyperparams.ts';
+import { curveRows, learningCurvesChart } from './learning-curves.ts';
+import { parallelChart } from './parallel.ts';
+import { robustnessChart, robustnessRows } from './robustness.ts';
+
+export { cleanVsNoisyChart, pairRows, setsByDifficulty, NO_NOISY_SET, type PairRow } from './clean-vs-noisy.ts';
+export { robustnessChart, robustnessRows, type RobustnessRow } from './robustness.ts';
+export { learningCurvesChart, curveRows, type CurveRow } from './learning-curves.ts';
+export { hyperparamChart, paramRows, type ParamRow } from './hyperparams.ts';
+export { parallelChart, parallelRows, PARALLEL_AXES, type ParallelRow } from './parallel.ts';
+export { confusionChart, confusionRows, type ConfusionRow, type ConfusionPanel } from './confusion.ts';
+
+export interface ChartSection {
+  /** DOM id of the chart's container (letters, digits, '-'). */
+  id: string;
+  section: 'accuracy' | 'robustness' | 'curves' | 'params' | 'confusion';
+  title: string;
+  caption: string;
+  /** null when there is nothing to draw; `empty` then says why. */
+  spec: TopLevelSpec | null;
+  empty?: string;
+}
+
+export interface ChartOptions {
+  /** How many of the best trials the robustness curve shows. */
+  bestTrials: number;
+}
+
+export function buildCharts(data: SweepData, options: ChartOptions): ChartSection[] {
+  const { sweep, trials, epochs, evaluations, ranked } = data;
+  const order = [...ranked, ...trials.filter((t) => !ranked.includes(t.trialId)).map((t) => t.trialId)];
+  const best = ranked.slice(0, Math.max(1, options.bestTrials));
+  const out: ChartSection[] = [];
+
+  const pairs = pairRows(evaluations, order);
+  out.push({
+    id: 'chart-clean-vs-noisy',
+    section: 'accuracy',
+    title: 'Clean vs noisy test accuracy per trial',
+    caption:
+      'Each row is a trial (best first): its accuracy on the clean test set (circle) and on the chosen noisy test set (diamond), with 95 % bootstrap intervals. The selector starts at the hardest noisy set.',
+    spec: pairs.length ? cleanVsNoisyChart(evaluations, order) : null,
+    empty: 'No trial has a clean test evaluation yet.',
+  });
+
+  const rob = robustnessRows(evaluations, best);
+  out.push({
+    id: 'chart-robustness',
+    section: 'robustness',
+    title: `Robustness: accuracy against noise severity (best ${best.length} trial${best.length === 1 ? '' : 's'})`,
+    caption: 'One line per noise kind, starting from the clean accuracy at severity 0; the band is the 95 % interval.',
+    spec: rob.length ? robustnessChart(evaluations, best) : null,
+    empty: 'No noisy test evaluations for the best trials.',
+  });
+
+  out.push({
+    id: 'chart-learning-curves',
+    section: 'curves',
+    title: 'Learning curves',
+    caption: 'Loss and accuracy per epoch for the selected trial (train, validation, noisy validation); the dashed line is the best epoch.',
+    spec: curveRows(epochs).length ? learningCurvesChart(epochs, trials, order) : null,
+    empty: 'No epochs recorded.',
+  });
+
+  const hasParams = paramRows(trials).length > 0;
+  out.push({
+    id: 'chart-hyperparams',
+    section: 'params',
+    title: 'Hyper-parameter effects',
+    caption: 'Each point is a trial with an objective; colour is its status.',
+    spec: hasParams ? hyperparamChart(trials, sweep.objective, sweep.direction) : null,
+    empty: 'No trial has an objective yet.',
+  });
+  out.push({
+    id: 'chart-parallel',
+    section: 'params',
+    title: 'All trials, parallel coordinates',
+    caption: 'Each line is a trial; every axis is scaled to its own range (min below, max above); colour is the objective.',
+    spec: trials.length ? parallelChart(trials, evaluations, sweep.objective, sweep.direction) : null,
+    empty: 'No trials.',
+  });
+
+  const bestId = ranked[0];
+  let panels: ConfusionPanel[] = [];
+  if (bestId !== undefined) {
+    const evals = byTrial(testEvaluations(evaluations)).get(bestId) ?? [];
+    const sets = new Set(data.bestConfusion.map((c) => c.testSet));
+    const clean = cleanOf(evals);
+    const worst = worstNoisyOf(evals.filter((e) => sets.has(e.testSet)));
+    if (clean && sets.has(clean.testSet)) panels.push({ set: clean.testSet, title: `clean: ${clean.testSet} (acc ${clean.accuracy.toFixed(3)})` });
+    if (worst) panels.push({ set: worst.testSet, title: `worst noisy: ${worst.testSet} (acc ${worst.accuracy.toFixed(3)})` });
+    if (panels.length === 0 && sets.size) panels = [...sets].slice(0, 2).map((s) => ({ set: s, title: s }));
+  }
+  out.push({
+    id: 'chart-confusion',
+    section: 'confusion',
+    title: `Confusion matrices of the best trial${bestId !== undefined ? ` (${bestId})` : ''}`,
+    caption: 'Rows are true classes, columns predictions; colour is the share of the true class, the number the count.',
+    spec: panels.length ? confusionChart(data.bestConfusion, panels) : null,
+    empty: 'No confusion matrix recorded for the best trial.',
+  });
+  return out;
+}

@@ -1,0 +1,249 @@
+/** The HTML of one sweep's report (pure: everything it shows is passed in). */
+import type { VegaBundle } from './assets.ts';
+import type { ChartSection } from './charts/index.ts';
+import { BASE_CSS, esc, fmtDate, fmtNum, jsonForScript, renderJson, SORT_SCRIPT } from './html.ts';
+import { byTrial, cleanOf, isClean, meanNoisyOf, testEvaluations, worstNoisyOf } from './rows.ts';
+import type { StageArtifacts } from './stages.ts';
+import type { EvaluationInfo, SweepData, TrialInfo } from './types.ts';
+
+export interface PageInput {
+  data: SweepData;
+  charts: ChartSection[];
+  artifacts: StageArtifacts;
+  bundles: VegaBundle[];
+  generatedAt: string;
+  /** Link back to the list of sweeps (relative), or null. */
+  indexHref: string | null;
+}
+
+/** Content-Security-Policy of the page: nothing may be loaded from anywhere but the page itself. */
+export const REPORT_CSP =
+  "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:; font-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'";
+
+const SECTIONS: { id: string; title: string }[] = [
+  { id: 'data', title: 'Data' },
+  { id: 'accuracy', title: 'Clean vs noisy' },
+  { id: 'robustness', title: 'Robustness' },
+  { id: 'curves', title: 'Learning curves' },
+  { id: 'params', title: 'Hyper-parameters' },
+  { id: 'confusion', title: 'Confusion' },
+  { id: 'trials', title: 'Trials' },
+  { id: 'examples', title: 'Examples' },
+  { id: 'experiment', title: 'Experiment' },
+];
+
+function fact(label: string, value: string): string {
+  return `<div><b>${esc(label)}</b>${value || '<span class="muted">—</span>'}</div>`;
+}
+
+function distinct(values: (string | null)[]): string[] {
+  return [...new Set(values.filter((v): v is string => !!v))];
+}
+
+function seconds(t: TrialInfo): number | null {
+  if (!t.startedAt || !t.endedAt) return null;
+  const s = (Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000;
+  return Number.isFinite(s) ? s : null;
+}
+
+function numCell(v: number | null | undefined, digits = 3): string {
+  return `<td class="num" data-sort="${v === null || v === undefined || !Number.isFinite(v) ? '' : v}">${esc(fmtNum(v, digits))}</td>`;
+}
+
+function ci(e: EvaluationInfo | null): string {
+  return e ? `${fmtNum(e.ciLow)}–${fmtNum(e.ciHigh)}` : '';
+}
+
+export function trialsTable(data: SweepData): string {
+  const groups = byTrial(testEvaluations(data.evaluations));
+  const epochsRun = new Map<string, number>();
+  for (const e of data.epochs) epochsRun.set(e.trialId, (epochsRun.get(e.trialId) ?? 0) + 1);
+  const rank = new Map(data.ranked.map((id, i) => [id, i + 1]));
+  const head = [
+    ['rank', 'num'],
+    ['trial', 'text'],
+    ['status', 'text'],
+    ['learning rate', 'num'],
+    ['dropout', 'num'],
+    ['batch size', 'num'],
+    ['best epoch', 'num'],
+    ['epochs', 'num'],
+    [data.sweep.objective ?? 'objective', 'num'],
+    ['clean acc.', 'num'],
+    ['clean 95 % CI', 'text'],
+    ['mean noisy acc.', 'num'],
+    ['worst noisy acc.', 'num'],
+    ['worst noisy set', 'text'],
+    ['macro F1', 'num'],
+    ['ECE', 'num'],
+    ['ECE (calibrated)', 'num'],
+    ['backend', 'text'],
+    ['seconds', 'num'],
+    ['error', 'text'],
+  ];
+  const rows = data.trials.map((t) => {
+    const evals = groups.get(t.trialId) ?? [];
+    const c = cleanOf(evals);
+    const w = worstNoisyOf(evals);
+    return `<tr class="${esc(t.status)}" data-trial="${esc(t.trialId)}">${numCell(rank.get(t.trialId) ?? null, 0)}<td>${esc(t.trialId)}</td><td>${esc(t.status)}</td>${numCell(t.learningRate, 5)}${numCell(t.dropout)}${numCell(t.batchSize, 0)}${numCell(t.bestEpoch, 0)}${numCell(epochsRun.get(t.trialId) ?? 0, 0)}${numCell(t.objective, 4)}${numCell(c?.accuracy)}<td>${esc(ci(c))}</td>${numCell(meanNoisyOf(evals))}${numCell(w?.accuracy)}<td>${esc(w?.testSet ?? '')}</td>${numCell(c?.macroF1)}${numCell(c?.ece)}${numCell(c?.eceCalibrated)}<td>${esc(t.backend ?? '')}</td>${numCell(seconds(t), 1)}<td class="error">${esc(t.error ?? '')}</td></tr>`;
+  });
+  return `<div class="scroll"><table class="sortable" id="trials-table"><thead><tr>${head
+    .map(([h, type]) => `<th data-type="${type}" title="click to sort">${esc(h)}</th>`)
+    .join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+function bestBox(data: SweepData): string {
+  const id = data.ranked[0];
+  const t = data.trials.find((x) => x.trialId === id);
+  if (!t) return '<p class="best">No trial has finished with an objective yet.</p>';
+  const evals = byTrial(testEvaluations(data.evaluations)).get(t.trialId) ?? [];
+  const c = cleanOf(evals);
+  const w = worstNoisyOf(evals);
+  const m = meanNoisyOf(evals);
+  const parts = [
+    `<b>Best trial ${esc(t.trialId)}</b> (${esc(t.status)}): ${esc(data.sweep.objective ?? 'objective')} = ${esc(fmtNum(t.objective, 4))}`,
+    `learning rate ${esc(fmtNum(t.learningRate, 5))}, dropout ${esc(fmtNum(t.dropout))}, batch size ${esc(fmtNum(t.batchSize, 0))}, best epoch ${esc(fmtNum(t.bestEpoch, 0))}`,
+  ];
+  if (c) parts.push(`clean test accuracy ${esc(fmtNum(c.accuracy))} (95 % ${esc(ci(c))}, n = ${esc(c.n)})`);
+  if (w) parts.push(`worst noisy test set ${esc(w.testSet)}: ${esc(fmtNum(w.accuracy))} (95 % ${esc(ci(w))}); mean over noisy sets ${esc(fmtNum(m))}`);
+  return `<div class="best">${parts.join('<br>')}</div>`;
+}
+
+function testSetsTable(evaluations: readonly EvaluationInfo[]): string {
+  const sets = new Map<string, EvaluationInfo>();
+  for (const e of evaluations) if (!sets.has(e.testSet)) sets.set(e.testSet, e);
+  if (sets.size === 0) return '<p class="muted">No evaluations recorded.</p>';
+  const rows = [...sets.values()]
+    .sort((a, b) => Number(isClean(b)) - Number(isClean(a)) || a.noiseKind.localeCompare(b.noiseKind) || a.severity - b.severity)
+    .map((e) => `<tr><td>${esc(e.testSet)}</td><td>${esc(e.noiseKind)}</td><td class="num">${esc(fmtNum(e.severity))}</td><td class="num">${esc(e.n)}</td></tr>`)
+    .join('');
+  return `<table><thead><tr><th>evaluation set</th><th>noise kind</th><th>severity</th><th>images</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function dataSection(data: SweepData, artifacts: StageArtifacts): string {
+  const s = data.sweep;
+  const backends = distinct([s.backend, ...data.trials.map((t) => t.backend)]);
+  const commits = distinct([s.gitCommit, ...data.trials.map((t) => t.gitCommit)]);
+  const statuses = new Map<string, number>();
+  for (const t of data.trials) statuses.set(t.status, (statuses.get(t.status) ?? 0) + 1);
+  const facts = [
+    fact('experiment', esc(s.experimentPath ?? '')),
+    fact('strategy', esc(s.strategy ?? '')),
+    fact('objective', esc(s.objective ? `${s.objective} (${s.direction})` : '')),
+    fact('seed', esc(s.seed ?? '')),
+    fact('status', esc(s.status ?? '')),
+    fact('trials', esc(`${data.trials.length}${s.nTrials !== null ? ` of ${s.nTrials} planned` : ''}: ${[...statuses].map(([k, n]) => `${n} ${k}`).join(', ')}`)),
+    fact('backend', esc(backends.join(', '))),
+    fact('git commit', esc(commits.join(', '))),
+    fact('started', esc(fmtDate(s.createdAt))),
+    fact('finished', esc(fmtDate(s.finishedAt))),
+  ].join('');
+  const stageRows = Object.entries(s.stages)
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(v.key ?? '')}</code></td><td><code>${esc(v.dir ?? '')}</code>${v.dir && !artifacts.dirs[k] ? ' <span class="muted">(not found here)</span>' : ''}</td></tr>`)
+    .join('');
+  return `
+<section id="data"><h2>Data and setup</h2>
+<div class="facts">${facts}</div>
+<h3>Sources, splits and duplicates (sweep summary)</h3>
+${renderJson(s.dataSummary)}
+<h3>Ingest report${artifacts.ingestReportFile ? ` <span class="muted">(${esc(artifacts.ingestReportFile)})</span>` : ''}</h3>
+${artifacts.ingestReportFile ? renderJson(artifacts.ingestReport) : '<p class="muted">The ingest stage folder or its report.json was not found.</p>'}
+<h3>Noise settings</h3>
+${renderJson(s.noiseSettings)}
+<h3>Evaluation sets</h3>
+${testSetsTable(data.evaluations)}
+<h3>Stage outputs</h3>
+${stageRows ? `<table class="kv">${stageRows}</table>` : '<p class="muted">No stages recorded.</p>'}
+</section>`;
+}
+
+function chartBlock(c: ChartSection): string {
+  const body = c.spec
+    ? `<div class="chart" id="${esc(c.id)}" data-chart="${esc(c.id)}"></div>`
+    : `<p class="muted" data-empty-chart="${esc(c.id)}">${esc(c.empty ?? 'Nothing to draw.')}</p>`;
+  return `<h3>${esc(c.title)}</h3><p class="muted">${esc(c.caption)}</p>${body}`;
+}
+
+function chartSection(id: string, title: string, charts: ChartSection[]): string {
+  const mine = charts.filter((c) => c.section === id);
+  return `<section id="${id}"><h2>${esc(title)}</h2>${mine.map(chartBlock).join('\n')}</section>`;
+}
+
+function examplesSection(artifacts: StageArtifacts): string {
+  if (artifacts.sheets.length === 0) return '<section id="examples"><h2>Examples</h2><p class="muted">No stage recorded a contact sheet.</p></section>';
+  const figs = artifacts.sheets
+    .map((s) =>
+      s.dataUri
+        ? `<figure><img src="${s.dataUri}" alt="${esc(s.caption)}"><figcaption>${esc(s.caption)}</figcaption></figure>`
+        : `<figure><figcaption>${esc(s.caption)}: <span class="muted">not found (${esc(s.file)})</span></figcaption></figure>`,
+    )
+    .join('');
+  return `<section id="examples"><h2>Examples (contact sheets)</h2><div class="sheets">${figs}</div></section>`;
+}
+
+/** The bootstrap script: embeds every chart as SVG and marks the page ready when all are done. */
+const EMBED_SCRIPT = `
+(function () {
+  var specs = JSON.parse(document.getElementById('report-specs').textContent);
+  var opts = { renderer: 'svg', actions: { export: true, source: true, compiled: false, editor: false } };
+  var jobs = Object.keys(specs).map(function (id) {
+    var el = document.getElementById(id);
+    return vegaEmbed(el, specs[id], opts).then(function () {
+      el.setAttribute('data-rendered', 'ok');
+    }, function (err) {
+      el.setAttribute('data-rendered', 'error');
+      el.innerHTML = '';
+      var p = document.createElement('p');
+      p.className = 'chart-error';
+      p.textContent = 'chart failed: ' + (err && err.message ? err.message : String(err));
+      el.appendChild(p);
+      console.error('chart ' + id + ' failed: ' + (err && err.message ? err.message : String(err)));
+    });
+  });
+  Promise.all(jobs).then(function () { document.body.setAttribute('data-ready', 'true'); });
+})();
+`;
+
+export function renderReportPage(input: PageInput): string {
+  const { data, charts, artifacts, bundles } = input;
+  const s = data.sweep;
+  const specs: Record<string, unknown> = {};
+  for (const c of charts) if (c.spec) specs[c.id] = c.spec;
+  const nav = SECTIONS.map((x) => `<a href="#${x.id}">${esc(x.title)}</a>`).join('');
+  const versions = bundles.map((b) => `${b.name} ${b.version}`).join(', ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(REPORT_CSP)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(`Sweep ${s.name} — ${s.sweepId}`)}</title>
+<style>${BASE_CSS}</style>
+</head>
+<body>
+<header>
+${input.indexHref ? `<p><a href="${esc(input.indexHref)}">← all sweeps</a></p>` : ''}
+<h1>Sweep ${esc(s.name)} <span class="muted">${esc(s.sweepId)}</span></h1>
+<nav>${nav}</nav>
+${bestBox(data)}
+</header>
+<main>
+${dataSection(data, artifacts)}
+${chartSection('accuracy', 'Clean vs noisy accuracy', charts)}
+${chartSection('robustness', 'Robustness to noise', charts)}
+${chartSection('curves', 'Learning curves', charts)}
+${chartSection('params', 'Hyper-parameters', charts)}
+${chartSection('confusion', 'Confusion matrices', charts)}
+<section id="trials"><h2>Trials (${data.trials.length})</h2><p class="muted">Click a column header to sort. Accuracies are on the test split.</p>${trialsTable(data)}</section>
+${examplesSection(artifacts)}
+<section id="experiment"><h2>Experiment file</h2>${s.experimentYaml ? `<details><summary>${esc(s.experimentPath ?? 'experiment')}</summary><pre>${esc(s.experimentYaml)}</pre></details>` : '<p class="muted">Not recorded.</p>'}</section>
+</main>
+<footer>Generated ${esc(input.generatedAt)} by report:build from the tracking database; ${esc(versions)} inlined; opens offline.</footer>
+${bundles.map((b) => `<script>/* ${esc(b.name)} ${esc(b.version)} */\n${b.js}\n</script>`).join('\n')}
+<script type="application/json" id="report-specs">${jsonForScript(specs)}</script>
+<script>${SORT_SCRIPT}</script>
+<script>${EMBED_SCRIPT}</script>
+</body>
+</html>
+`;
+}

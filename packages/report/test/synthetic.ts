@@ -1,0 +1,205 @@
+/**
+ * A synthetic sweep written into a DuckDB file through the documented tracking tables
+ * (ARCHITECTURE.md "Tracking"): for the report's tests and benchmark. Numbers follow plausible
+ * training dynamics; every random choice comes from a seeded RNG.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createRng } from '@mri-robust/core';
+import sharp from 'sharp';
+
+/** The documented tables only (columns the report may rely on). */
+export const DOCUMENTED_DDL = [
+  `CREATE TABLE IF NOT EXISTS sweeps (sweep_id VARCHAR PRIMARY KEY, name VARCHAR, experiment_path VARCHAR, experiment_hash VARCHAR,
+    experiment_yaml VARCHAR, strategy VARCHAR, objective VARCHAR, seed BIGINT, status VARCHAR, git_commit VARCHAR, backend VARCHAR,
+    created_at TIMESTAMP, finished_at TIMESTAMP, n_trials INTEGER, data_summary JSON, noise_settings JSON, stages JSON)`,
+  `CREATE TABLE IF NOT EXISTS trials (sweep_id VARCHAR, trial_id VARCHAR, trial_index INTEGER, params JSON, learning_rate DOUBLE,
+    dropout DOUBLE, batch_size INTEGER, status VARCHAR, error VARCHAR, backend VARCHAR, seed BIGINT, config_hash VARCHAR,
+    git_commit VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, best_epoch INTEGER, objective DOUBLE, model_path VARCHAR,
+    log_path VARCHAR, PRIMARY KEY (sweep_id, trial_id))`,
+  `CREATE TABLE IF NOT EXISTS epochs (sweep_id VARCHAR, trial_id VARCHAR, epoch INTEGER, train_loss DOUBLE, train_accuracy DOUBLE,
+    val_loss DOUBLE, val_accuracy DOUBLE, val_noisy_accuracy DOUBLE, objective DOUBLE, learning_rate DOUBLE, seconds DOUBLE,
+    PRIMARY KEY (sweep_id, trial_id, epoch))`,
+  `CREATE TABLE IF NOT EXISTS evaluations (sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, noise_kind VARCHAR, severity DOUBLE,
+    n INTEGER, accuracy DOUBLE, ci_low DOUBLE, ci_high DOUBLE, macro_f1 DOUBLE, ece DOUBLE, ece_calibrated DOUBLE, per_class JSON,
+    PRIMARY KEY (sweep_id, trial_id, test_set))`,
+  `CREATE TABLE IF NOT EXISTS confusion (sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, true_label VARCHAR, pred_label VARCHAR,
+    count INTEGER)`,
+];
+
+/** Text meant to break naive HTML/JSON embedding; the report must show it as text. */
+export const HOSTILE_TEXT = 'bad </script><img src=x onerror="window.__pwned=1"> & \u2028 line';
+
+export interface SyntheticSweepOptions {
+  runsDir: string;
+  sweepId: string;
+  trials: number;
+  seed?: number;
+  createdAt?: Date;
+  /** Write stage folders with contact sheets and an ingest report.json (default true). */
+  stages?: boolean;
+}
+
+const CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'];
+const NOISE = [
+  { kind: 'gaussian', severities: [1, 2, 3], drop: 0.07 },
+  { kind: 'rician', severities: [1, 2, 3], drop: 0.09 },
+  { kind: 'motion', severities: [1, 2, 3], drop: 0.05 },
+];
+
+function sql(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'NULL';
+  if (v instanceof Date) return `TIMESTAMP '${v.toISOString().replace('T', ' ').replace('Z', '')}'`;
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+async function insert(conn: Awaited<ReturnType<DuckDBInstance['connect']>>, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]);
+  for (let i = 0; i < rows.length; i += 2000) {
+    const chunk = rows.slice(i, i + 2000);
+    await conn.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${chunk.map((r) => `(${cols.map((c) => sql(r[c])).join(', ')})`).join(',\n')}`);
+  }
+}
+
+async function writeSheet(file: string, hue: number): Promise<void> {
+  const w = 480;
+  const h = 240;
+  const px = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const cell = (Math.floor(x / 60) + Math.floor(y / 60)) % 2;
+      const r = Math.hypot((x % 60) - 30, (y % 60) - 30);
+      const v = r < 24 ? 200 - r * 4 : 20 + cell * 20;
+      const o = (y * w + x) * 3;
+      px[o] = v;
+      px[o + 1] = Math.min(255, v + hue);
+      px[o + 2] = v;
+    }
+  }
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+}
+
+/** Writes the sweep into `<runsDir>/tracking.duckdb` (appending to what is there). Returns the file. */
+export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<string> {
+  const rng = createRng(o.seed ?? 7);
+  fs.mkdirSync(o.runsDir, { recursive: true });
+  const file = path.join(o.runsDir, 'tracking.duckdb');
+  const created = o.createdAt ?? new Date('2025-01-02T10:00:00Z');
+  const stages: Record<string, { key: string; dir: string }> = {};
+  if (o.stages !== false) {
+    for (const s of ['ingest', 'noise', 'augment', 'embed']) {
+      const key = `${s.slice(0, 3)}${o.sweepId.replace(/\W/g, '')}`.padEnd(16, '0').slice(0, 16);
+      const rel = path.join('cache', s, key);
+      fs.mkdirSync(path.join(o.runsDir, rel), { recursive: true });
+      stages[s] = { key, dir: path.join(o.runsDir, rel) };
+    }
+    await writeSheet(path.join(stages.noise.dir, 'contact-sheet.png'), 40);
+    await writeSheet(path.join(stages.augment.dir, 'contact-sheet.png'), 0);
+    fs.writeFileSync(
+      path.join(stages.ingest.dir, 'report.json'),
+      JSON.stringify({
+        sources: [
+          { name: 'nickparvar', path: '../shared/datasets/nickparvar/Training', files: 5712 },
+          { name: 'sartaj', path: '../shared/datasets/sartaj', files: 3264 },
+        ],
+        counts: { train: { glioma: 900, meningioma: 880, notumor: 1000, pituitary: 950 }, val: { glioma: 190, meningioma: 185, notumor: 210, pituitary: 200 }, test: { glioma: 190, meningioma: 186, notumor: 211, pituitary: 201 } },
+        duplicates: { exact: 412, mirrored: 57, nearDuplicate: 1203, conflictingLabels: 9 },
+        skipped: [{ path: `odd ${HOSTILE_TEXT}.txt`, reason: 'not an image' }],
+      }),
+    );
+  }
+  const instance = await DuckDBInstance.create(file);
+  const conn = await instance.connect();
+  try {
+    for (const ddl of DOCUMENTED_DDL) await conn.run(ddl);
+    const sweepId = o.sweepId;
+    const trials: Record<string, unknown>[] = [];
+    const epochs: Record<string, unknown>[] = [];
+    const evaluations: Record<string, unknown>[] = [];
+    const confusion: Record<string, unknown>[] = [];
+    let t = created.getTime();
+    for (let i = 0; i < o.trials; i++) {
+      const trialId = `t${String(i).padStart(3, '0')}`;
+      const lr = Math.exp(rng.uniform(Math.log(1e-4), Math.log(3e-2)));
+      const dropout = Number(rng.uniform(0, 0.6).toFixed(3));
+      const batchSize = rng.pick([16, 32, 64]);
+      // quality peaks near lr 3e-3 and moderate dropout
+      const quality = 0.93 - 0.05 * Math.abs(Math.log10(lr) + 2.5) ** 2 - 0.1 * Math.abs(dropout - 0.3) + rng.normal() * 0.01;
+      const failed = i === 3;
+      const pruned = !failed && i > 4 && rng.next() < 0.15;
+      const nEpochs = failed ? 1 : pruned ? 3 : 8 + rng.int(5);
+      let best = { epoch: 0, obj: -Infinity };
+      const start = new Date(t);
+      for (let e = 0; e < nEpochs; e++) {
+        const p = 1 - Math.exp(-(e + 1) / 2.5);
+        const valAcc = Math.min(0.99, 0.3 + (quality - 0.3) * p + rng.normal() * 0.01);
+        const noisyAcc = valAcc - 0.08 + rng.normal() * 0.01;
+        const obj = (valAcc + noisyAcc) / 2;
+        if (obj > best.obj) best = { epoch: e, obj };
+        epochs.push({
+          sweep_id: sweepId, trial_id: trialId, epoch: e,
+          train_loss: 1.4 * (1 - p) + 0.1 + rng.next() * 0.02, train_accuracy: Math.min(0.995, valAcc + 0.04 * p),
+          val_loss: 1.35 * (1 - p) + 0.25 + rng.next() * 0.03, val_accuracy: valAcc, val_noisy_accuracy: noisyAcc,
+          objective: obj, learning_rate: lr * (e > 6 ? 0.5 : 1), seconds: 2 + rng.next(),
+        });
+        t += 2500;
+      }
+      const status = failed ? 'failed' : pruned ? 'pruned' : 'finished';
+      trials.push({
+        sweep_id: sweepId, trial_id: trialId, trial_index: i,
+        params: { learningRate: lr, dropout, batchSize }, learning_rate: lr, dropout, batch_size: batchSize,
+        status, error: failed ? `wasm: out of memory ${HOSTILE_TEXT}` : null, backend: 'wasm', seed: 1000 + i,
+        config_hash: `h${i}`, git_commit: 'abc123def4567890', started_at: start, ended_at: new Date(t),
+        best_epoch: failed ? null : best.epoch, objective: failed ? null : best.obj,
+        model_path: failed ? null : `trials/${sweepId}/${trialId}/model`, log_path: `trials/${sweepId}/${trialId}/log.txt`,
+      });
+      if (status !== 'finished') continue;
+      const sets = [{ id: 'test', kind: 'none', severity: 0, acc: quality }];
+      for (const nz of NOISE) for (const s of nz.severities) sets.push({ id: `test-${nz.kind}-s${s}`, kind: nz.kind, severity: s, acc: quality - nz.drop * s * (1.2 - dropout / 2) + rng.normal() * 0.01 });
+      for (const s of sets) {
+        const n = 788;
+        const acc = Math.max(0.25, Math.min(0.99, s.acc));
+        const half = 1.96 * Math.sqrt((acc * (1 - acc)) / n);
+        evaluations.push({
+          sweep_id: sweepId, trial_id: trialId, test_set: s.id, noise_kind: s.kind, severity: s.severity, n,
+          accuracy: acc, ci_low: acc - half, ci_high: acc + half, macro_f1: acc - 0.01, ece: 0.05 + rng.next() * 0.05, ece_calibrated: 0.02 + rng.next() * 0.02,
+          per_class: CLASSES.map((label) => ({ label, precision: acc, recall: acc, f1: acc, support: n / 4 })),
+        });
+        for (const tl of CLASSES) {
+          const support = n / 4;
+          const right = Math.round(support * acc);
+          const wrong = support - right;
+          const others = CLASSES.filter((c) => c !== tl);
+          const split = [Math.round(wrong * 0.5), Math.round(wrong * 0.3)];
+          split.push(wrong - split[0] - split[1]);
+          confusion.push({ sweep_id: sweepId, trial_id: trialId, test_set: s.id, true_label: tl, pred_label: tl, count: right });
+          others.forEach((pl, k) => confusion.push({ sweep_id: sweepId, trial_id: trialId, test_set: s.id, true_label: tl, pred_label: pl, count: split[k] }));
+        }
+      }
+    }
+    const experimentYaml = `name: synthetic\nseed: 7\nreport:\n  best_trials: 3\nsweep:\n  trials: ${o.trials}\n`;
+    await insert(conn, 'sweeps', [
+      {
+        sweep_id: sweepId, name: 'synthetic', experiment_path: 'experiments/synthetic.yaml', experiment_hash: 'e0', experiment_yaml: experimentYaml,
+        strategy: 'random', objective: 'mean_clean_noisy_val_accuracy', seed: 7, status: 'finished', git_commit: 'abc123def4567890', backend: 'wasm',
+        created_at: created, finished_at: new Date(t), n_trials: o.trials,
+        data_summary: { sources: ['nickparvar', `sartaj ${HOSTILE_TEXT}`], splits: { train: 3730, val: 785, test: 788 }, duplicates_removed: 1672, image_size: 96 },
+        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5 }, eval: NOISE.map((n) => ({ kind: n.kind, severities: n.severities })) },
+        stages,
+      },
+    ]);
+    await insert(conn, 'trials', trials);
+    await insert(conn, 'epochs', epochs);
+    await insert(conn, 'evaluations', evaluations);
+    await insert(conn, 'confusion', confusion);
+    await conn.run('CHECKPOINT');
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+  return file;
+}
