@@ -73,20 +73,20 @@ export function renderPhantom(options: PhantomOptions): Uint8Array {
   const { size, label } = options;
   const rng = createRng(`phantom:${options.seed}`);
   // pose and anatomy
-  const theta = rng.uniform(-0.3, 0.3);
-  const scale = rng.uniform(0.78, 0.95);
-  const ox = rng.uniform(-0.06, 0.06);
-  const oy = rng.uniform(-0.06, 0.06);
-  const ax = rng.uniform(0.7, 0.82);
-  const by = rng.uniform(0.88, 0.98);
+  const theta = rng.uniform(-0.6, 0.6);
+  const scale = rng.uniform(0.62, 0.95);
+  const ox = rng.uniform(-0.14, 0.14);
+  const oy = rng.uniform(-0.14, 0.14);
+  const ax = rng.uniform(0.64, 0.84);
+  const by = rng.uniform(0.84, 0.98);
   const skullIn = rng.uniform(0.86, 0.9);
   const csf = skullIn - rng.uniform(0.025, 0.045);
   const wmRadius = rng.uniform(0.5, 0.68);
   const grey = rng.uniform(95, 120);
-  const white = grey + rng.uniform(18, 40);
+  const white = grey + rng.uniform(-10, 50);
   const scalp = rng.uniform(170, 220);
-  const ventW = rng.uniform(0.07, 0.12);
-  const ventH = rng.uniform(0.18, 0.3);
+  const ventW = rng.uniform(0.05, 0.13);
+  const ventH = rng.uniform(0.12, 0.32);
   const ventDx = rng.uniform(0.09, 0.14);
   const ventY = rng.uniform(-0.12, 0.02);
   const ventTilt = rng.uniform(0.15, 0.45);
@@ -94,9 +94,10 @@ export function renderPhantom(options: PhantomOptions): Uint8Array {
   const gyriPhase = rng.uniform(0, 2 * Math.PI);
   const texture = valueNoise(rng, [5, 11, 23]);
   const fine = valueNoise(rng, [37, 53]);
-  const bias = valueNoise(rng, [2, 3]);
-  const biasAmp = rng.uniform(0.05, 0.2);
+  const bias = valueNoise(rng, [2, 3, 4]);
+  const biasAmp = rng.uniform(0.15, 0.45);
   const gain = rng.uniform(0.8, 1.2);
+  const texAmp = rng.uniform(8, 30);
   const noiseSigma = rng.uniform(2, 7);
   const vessels = Array.from({ length: rng.int(4) }, () => {
     const a = rng.uniform(0, 2 * Math.PI);
@@ -177,7 +178,7 @@ export function renderPhantom(options: PhantomOptions): Uint8Array {
           const gyr = 0.5 + 0.5 * Math.sin(gyri * ang + gyriPhase + 3 * texture(x, y));
           v = grey + (white - grey) * smoothstep(wmRadius - 0.12, wmRadius + 0.05, 1 - r / csf + 0.25);
           v -= (1 - smoothstep(0, 0.12, depth)) * 30 * gyr; // sulci near the cortex
-          v += 12 * texture(x * 1.5, y * 1.5) + 6 * fine(x, y);
+          v += texAmp * texture(x * 1.5, y * 1.5) + 6 * fine(x, y);
           // ventricles: two tilted ellipses either side of the midline
           for (const s of [-1, 1]) {
             const vx = x - s * ventDx;
