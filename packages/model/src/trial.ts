@@ -1,0 +1,188 @@
+/**
+ * One training trial (contract: ARCHITECTURE.md, "Model API used by tuning"): builds the networks
+ * for the experiment's mode, trains with the trial's learning rate / dropout / batch size, restores
+ * the best epoch, fits the softmax temperature on validation, evaluates on the clean test set and
+ * every noisy test set of the embed output, and saves the predictor (image → calibrated class).
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { deriveSeed, UserError, type Experiment } from '@mri-robust/core';
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { tf } from './backend/tf.ts';
+import { selectBackend } from './backend/select.ts';
+import { openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
+import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
+import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
+import { saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
+import { resolveEvaluateSettings, resolveModelSettings, resolveTrainSettings } from './schema.ts';
+import { balancedClassWeights, type BatchSource } from './train/data.ts';
+import { buildClassifier, type Classifier } from './train/classifier.ts';
+import { predictSource, trainLoop } from './train/loop.ts';
+import { buildTrialNets } from './train/nets.ts';
+import { concatSources, sourceForSet } from './train/sources.ts';
+import type { EpochRecord, OnEpoch, TrialParams } from './train/types.ts';
+
+export interface TrainTrialOptions {
+  experiment: Experiment;
+  features: EmbedOutput;
+  params: TrialParams;
+  seed: number;
+  /** Trial folder: the model is saved in `<outDir>/model`, the results in `<outDir>/evaluation.json`. */
+  outDir: string;
+  onEpoch?: OnEpoch;
+}
+
+export interface TrialResult {
+  bestEpoch: number;
+  epochs: EpochRecord[];
+  modelDir: string;
+  backend: string;
+  evaluations: EvaluationRecord[];
+  temperature: number;
+}
+
+export const EVALUATION_JSON = 'evaluation.json';
+
+/** Sets read by trials, cached per embed output (a sweep worker runs many trials on one output). */
+const sourceCache = new WeakMap<EmbedOutput, Map<string, Promise<BatchSource>>>();
+function cachedSource(features: EmbedOutput, name: string): Promise<BatchSource> {
+  let m = sourceCache.get(features);
+  if (!m) sourceCache.set(features, (m = new Map()));
+  let p = m.get(name);
+  if (!p) {
+    p = sourceForSet(features, name);
+    m.set(name, p);
+    p.catch(() => m!.delete(name));
+  }
+  return p;
+}
+
+/** Opens the embed stage output a sweep worker trains on (`embed` is the stage's `{ key, dir }`). */
+export async function loadEmbedOutput(embed: { dir: string }, _experiment?: Experiment): Promise<EmbedOutput> {
+  return openEmbedOutput(embed.dir);
+}
+
+/** The preprocessing a predictor needs: decode as the ingest stage did, then as the embed stage did. */
+export function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preprocessing {
+  const image = ((experiment.config.data as { image?: Partial<Preprocessing['decode']> } | undefined)?.image ?? {}) as Partial<
+    Preprocessing['decode']
+  >;
+  const m = features.manifest;
+  if (!image.size || !image.channels || !image.fit) {
+    throw new UserError(`${experiment.file}: data.image (size, channels, fit) is needed to record the predictor's preprocessing`);
+  }
+  return {
+    decode: { size: image.size, channels: image.channels, fit: image.fit },
+    inputSize: m.inputSize,
+    inputChannels: m.inputChannels,
+    scaling: m.preprocessing,
+  };
+}
+
+/** image → [frozen part] → classifier, as one model (the classifier is the nested layer 'classifier'). */
+function composePredictor(frozen: LayersModel | null, clf: Classifier, inputShape: number[]): LayersModel {
+  if (!frozen) return clf.model;
+  const image = tf.input({ shape: inputShape, name: 'predictor_image' });
+  const out = clf.model.apply(frozen.apply(image) as SymbolicTensor) as SymbolicTensor;
+  return tf.model({ inputs: image, outputs: out, name: 'predictor' });
+}
+
+export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> {
+  const { experiment, features, params, seed } = opts;
+  const ms = resolveModelSettings(experiment.config);
+  const ts = resolveTrainSettings(experiment.config);
+  const es = resolveEvaluateSettings(experiment.config);
+  const manifest = features.manifest;
+  const classes = manifest.classes;
+  const backend = await selectBackend(ms.backend);
+
+  const [train, val] = await Promise.all([cachedSource(features, 'train'), cachedSource(features, 'val')]);
+  const valNoisySets = features.evalSets().filter((s) => s.split === 'val');
+  const valNoisy = valNoisySets.length
+    ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name))))
+    : null;
+
+  const nets = await buildTrialNets(manifest, ms.cnn.widths, deriveSeed(seed, 'init', 'trunk'));
+  const clf = buildClassifier({
+    inputShape: [...train.sampleShape],
+    numClasses: classes.length,
+    dropout: params.dropout,
+    seed: deriveSeed(seed, 'init', 'head'),
+    trunk: nets.trunk,
+  });
+  try {
+    const loop = await trainLoop(clf, train, val, {
+      epochs: ts.epochs,
+      learningRate: params.learningRate,
+      batchSize: params.batchSize,
+      earlyStopping: { ...ts.early_stopping, restoreBest: ts.early_stopping.restore_best },
+      reduceLr: { factor: ts.reduce_lr.factor, patience: ts.reduce_lr.patience, minLr: ts.reduce_lr.min_lr },
+      classWeights: ts.class_weights === 'balanced' ? balancedClassWeights(train.labels, classes.length) : null,
+      seed,
+      trunkTraining: nets.trunkTraining,
+      valNoisy,
+      evalBatchSize: Math.max(params.batchSize, 64),
+      onEpoch: opts.onEpoch,
+    });
+
+    const evalBatch = Math.max(params.batchSize, 64);
+    const valProbs = predictSource(clf, val, evalBatch);
+    const temperature = fitTemperature(logitsFromProbabilities(valProbs), val.labels, classes.length);
+
+    const testSets = [
+      { name: 'test', noiseKind: 'none', severity: 0 },
+      ...features.evalSets().filter((s) => s.split === 'test'),
+    ];
+    const evaluations: EvaluationRecord[] = [];
+    for (const s of testSets) {
+      const src = await cachedSource(features, s.name);
+      evaluations.push(
+        evaluateProbabilities({
+          testSet: s.name,
+          noiseKind: s.noiseKind,
+          severity: s.severity,
+          probs: predictSource(clf, src, evalBatch),
+          labels: src.labels,
+          classes,
+          temperature,
+          bootstrapSamples: es.bootstrap_samples,
+          eceBins: es.ece_bins,
+          seed: deriveSeed(seed, 'bootstrap', s.name),
+        }),
+      );
+    }
+
+    const modelDir = path.join(opts.outDir, 'model');
+    const predictor = composePredictor(nets.frozen, clf, [manifest.inputSize, manifest.inputSize, manifest.inputChannels]);
+    const metadata: Omit<ModelMetadata, 'modelHash' | 'format'> = {
+      classes,
+      preprocessing: preprocessingOf(experiment, features),
+      backbone: { name: manifest.backbone, mode: manifest.mode, cutLayer: manifest.cutLayer, weights: manifest.weights },
+      temperature,
+      experiment: { name: experiment.name, hash: experiment.hash, file: experiment.file },
+      backend: backend.name,
+      seed,
+      createdAt: new Date().toISOString(),
+    };
+    await saveModel(modelDir, predictor, metadata);
+    const result: TrialResult = {
+      bestEpoch: loop.bestEpoch,
+      epochs: loop.epochs,
+      modelDir,
+      backend: backend.name,
+      evaluations,
+      temperature,
+    };
+    await mkdir(opts.outDir, { recursive: true });
+    await writeFile(
+      path.join(opts.outDir, EVALUATION_JSON),
+      JSON.stringify({ params, seed, stoppedBy: loop.stoppedBy, embed: features.dir, ...result }, null, 2) + '\n',
+    );
+    return result;
+  } finally {
+    clf.model.dispose();
+    nets.frozen?.dispose();
+  }
+}
+
+export type { EmbedSetData };
