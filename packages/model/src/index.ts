@@ -21,6 +21,32 @@ export {
   type EmbedSetData,
   type FeatureKind,
 } from './io/embed-output.ts';
+export {
+  runEmbed,
+  ensureEmbed,
+  embedMain,
+  embedBatchSize,
+  EMBED_STAGE,
+  EMBED_STAGE_VERSION,
+  EMBED_SCHEMA_PARTS,
+  type EmbedUpstream,
+  type EmbedContext,
+  type EmbedResult,
+} from './stage-embed.ts';
+export {
+  loadMobileNetV2,
+  readBackboneArtifacts,
+  splitAtLayer,
+  trainableBackbone,
+  layerNames,
+  DEFAULT_CUT_LAYER,
+  type LoadedBackbone,
+  type BackboneArtifacts,
+  type SplitModel,
+} from './nets/mobilenet.ts';
+export { buildCnn, type CnnOptions } from './nets/cnn.ts';
+export { imagesToTensor, PREPROCESSING, type PixelShape } from './nets/preprocess.ts';
+export { modelHandler, fileModelHandler, modelJsonPath } from './io/file-handler.ts';
 // --- end compute half ---
 // --- learning half (schema, metrics, training, evaluation, save/predict, trials) ---
 export {

@@ -14,6 +14,7 @@ import {
   depthwiseBackpropFilterViaConv,
   depthwiseBackpropInputComposite,
 } from './composite.ts';
+import { registerWasmSpeedKernels } from './wasm-speed.ts';
 
 type Attrs = Record<string, unknown>;
 type Pair = number | [number, number];
@@ -133,9 +134,13 @@ const configs: tf.KernelConfig[] = [
 
 let registered = false;
 
-/** Register the project's wasm training kernels (after the wasm backend was imported). */
+/**
+ * Register the project's wasm training kernels (after the wasm backend was imported), and the
+ * faster Tile/Sum/Mean of wasm-speed.ts.
+ */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  registerWasmSpeedKernels();
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
     tf.registerKernel(cfg);

@@ -49,8 +49,16 @@ function patchInputSize(topology: unknown, inputSize: number): void {
   visit(topology);
 }
 
-/** Load a MobileNetV2 layers model; `inputSize` rewrites the input layers' spatial size. */
-export async function loadMobileNetV2(location: string, options: { inputSize?: number } = {}): Promise<LoadedBackbone> {
+export interface BackboneArtifacts {
+  artifacts: tfc.io.ModelArtifacts;
+  weightData: ArrayBuffer;
+  /** sha256 of the topology, weight specs and weight bytes. */
+  hash: string;
+  location: string;
+}
+
+/** Read (without building) a layers model's artifacts and hash them. No backend needed. */
+export async function readBackboneArtifacts(location: string): Promise<BackboneArtifacts> {
   const handler = modelHandler(location);
   if (!handler.load) throw new Error(`no loader for ${location}`);
   const artifacts = await handler.load();
@@ -62,6 +70,15 @@ export async function loadMobileNetV2(location: string, options: { inputSize?: n
       Buffer.from(weightData),
     ]),
   );
+  return { artifacts, weightData, hash, location };
+}
+
+/** Load a MobileNetV2 layers model; `inputSize` rewrites the input layers' spatial size. */
+export async function loadMobileNetV2(
+  location: string,
+  options: { inputSize?: number; artifacts?: BackboneArtifacts } = {},
+): Promise<LoadedBackbone> {
+  const { artifacts, weightData, hash } = options.artifacts ?? (await readBackboneArtifacts(location));
   const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as object;
   const declared = findInputSize(topology);
   const inputSize = options.inputSize ?? declared ?? 224;

@@ -1,0 +1,341 @@
+/**
+ * `model:embed` stage. CLI entry for the model package's cli.ts: `embedMain(argv)` (argv = the
+ * flags after the subcommand, e.g. ['--experiment=experiments/brain-mri.yaml']); it ensures the
+ * upstream stages (ingest → noise → augment) and then runs `runEmbed`.
+ *
+ * Reads the `model` section (backbone, weights, input_size, mode, cut_layer, backend,
+ * embed_batch_size), the augment output (train/val/test splits) and the noise stage's eval sets
+ * (sets.json), and writes runs/cache/embed/<key>/ as described in io/embed-output.ts:
+ * - mode head (mobilenet_v2): pooled backbone embeddings [N, 1280];
+ * - mode partial (mobilenet_v2): activations at cut_layer [N, h, w, c] (default block_12_add);
+ * - mode full, or backbone cnn: no features (kind 'pixels'), only labels/ids and image-set dirs.
+ * The key hashes the weights (topology + bytes), input size, mode/cut and the upstream keys, so
+ * features are computed once per backbone and data version. The backbone runs with predict() only.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  createProgress,
+  defaultExperimentFile,
+  experimentPath,
+  loadExperiment,
+  openImageSet,
+  parseArgs,
+  readStageMeta,
+  runStage,
+  stageKey,
+  stringFlag,
+  UserError,
+  writeArray,
+  type Experiment,
+  type ImageSet,
+} from '@mri-robust/core';
+import { dataSchemaPart, augmentSchemaPart, runIngest, runAugment } from '@mri-robust/data';
+import { noiseSchemaPart, runNoise, SETS_FILE, type NoiseSets } from '@mri-robust/noise';
+import { modelSchemaParts, resolveModelSettings, type ModelSettings } from './schema.ts';
+import { selectBackend } from './backend/select.ts';
+import { tf } from './backend/tf.ts';
+import { DEFAULT_CUT_LAYER, loadMobileNetV2, readBackboneArtifacts, splitAtLayer, type BackboneArtifacts } from './nets/mobilenet.ts';
+import { imagesToTensor, PREPROCESSING } from './nets/preprocess.ts';
+import {
+  EMBED_FORMAT,
+  EMBED_MANIFEST,
+  featuresFile,
+  idsFile,
+  labelsFile,
+  type EmbedManifest,
+  type EmbedSetInfo,
+  type FeatureKind,
+} from './io/embed-output.ts';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+
+/** Bump when the embed output for the same inputs changes. */
+export const EMBED_STAGE_VERSION = 1;
+export const EMBED_STAGE = 'embed';
+
+/** Per-call budget for live activations; wasm has 4 GiB in all (out of memory kills the process). */
+const ACTIVATION_BUDGET_BYTES = 1024 ** 3;
+
+export interface EmbedUpstream {
+  /** Augment stage output folder (image set with train/val/test records). */
+  augmentDir: string;
+  /** Noise stage output folder (sets.json + eval/<id>/ image sets). */
+  noiseDir: string;
+  /** Upstream keys; read from each folder's stage.json when absent. */
+  augmentKey?: string;
+  noiseKey?: string;
+}
+
+export interface EmbedContext {
+  log?: (line: string) => void;
+}
+
+export interface EmbedResult {
+  key: string;
+  dir: string;
+  hit: boolean;
+  sets: EmbedSetInfo[];
+}
+
+interface EmbedPlan {
+  kind: FeatureKind;
+  settings: ModelSettings;
+  weightsLocation: string | null;
+  artifacts: BackboneArtifacts | null;
+  cutLayer: string | null;
+}
+
+function weightsLocation(experiment: Experiment, settings: ModelSettings): string {
+  if (!settings.weights) {
+    throw new UserError(`${experiment.file}: model.weights is required for backbone mobilenet_v2 (a model.json folder, path or URL)`);
+  }
+  return /^(https?|file):\/\//i.test(settings.weights) ? settings.weights : experimentPath(experiment, settings.weights);
+}
+
+async function plan(experiment: Experiment): Promise<EmbedPlan> {
+  const settings = resolveModelSettings(experiment.config);
+  if (settings.backbone === 'cnn' || settings.mode === 'full') {
+    return { kind: 'pixels', settings, weightsLocation: null, artifacts: null, cutLayer: null };
+  }
+  const location = weightsLocation(experiment, settings);
+  let artifacts: BackboneArtifacts;
+  try {
+    artifacts = await readBackboneArtifacts(location);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${experiment.file}: model.weights: ${e.message}`);
+    throw new UserError(`${experiment.file}: model.weights '${settings.weights}' cannot be read (${(e as Error).message})`);
+  }
+  const partial = settings.mode === 'partial';
+  return {
+    kind: partial ? 'activation' : 'embedding',
+    settings,
+    weightsLocation: location,
+    artifacts,
+    cutLayer: partial ? (settings.cut_layer ?? DEFAULT_CUT_LAYER) : null,
+  };
+}
+
+/** Everything the features depend on; the backend and batch size are deliberately left out. */
+function keyParts(p: EmbedPlan, augmentKey: string, noiseKey: string): unknown {
+  return {
+    stage: EMBED_STAGE,
+    version: EMBED_STAGE_VERSION,
+    settings: {
+      kind: p.kind,
+      backbone: p.settings.backbone,
+      mode: p.settings.mode,
+      input_size: p.settings.input_size,
+      cut_layer: p.cutLayer,
+      weights: p.artifacts?.hash ?? null,
+      preprocessing: PREPROCESSING,
+    },
+    upstream: { augment: augmentKey, noise: noiseKey },
+  };
+}
+
+async function upstreamKey(dir: string, given: string | undefined, what: string): Promise<string> {
+  if (given) return given;
+  try {
+    return (await readStageMeta(dir)).key;
+  } catch {
+    throw new UserError(`${what} folder ${dir} has no stage.json (run the ${what} stage first)`);
+  }
+}
+
+interface SetSource {
+  info: Omit<EmbedSetInfo, 'n'>;
+  set: ImageSet;
+  indices: number[];
+}
+
+async function listSources(upstream: EmbedUpstream): Promise<{ sources: SetSource[]; close: () => void }> {
+  const opened: ImageSet[] = [];
+  const open = async (dir: string) => {
+    const s = await openImageSet(dir);
+    opened.push(s);
+    return s;
+  };
+  const close = () => opened.forEach((s) => s.close());
+  try {
+    const aug = await open(upstream.augmentDir);
+    const sources: SetSource[] = (['train', 'val', 'test'] as const).map((split) => ({
+      info: { name: split, split, noiseKind: 'none', severity: 0, imageSetDir: aug.dir },
+      set: aug,
+      indices: aug.indicesWhere((r) => r.split === split),
+    }));
+    const setsFile = path.join(upstream.noiseDir, SETS_FILE);
+    let noise: NoiseSets;
+    try {
+      noise = JSON.parse(await readFile(setsFile, 'utf8')) as NoiseSets;
+    } catch (e) {
+      throw new UserError(`${setsFile}: cannot read the noise stage's set list (${(e as Error).message})`);
+    }
+    for (const e of noise.eval ?? []) {
+      if (sources.some((s) => s.info.name === e.id)) throw new UserError(`${setsFile}: eval set id '${e.id}' clashes with a split name`);
+      const dir = path.resolve(upstream.noiseDir, e.dir);
+      const set = await open(dir);
+      if (set.header.classes.join('\u0000') !== aug.header.classes.join('\u0000')) {
+        throw new UserError(`${dir}: classes [${set.header.classes}] differ from the augment output's [${aug.header.classes}]`);
+      }
+      sources.push({
+        info: { name: e.id, split: e.split, noiseKind: e.kind, severity: e.severity, imageSetDir: dir },
+        set,
+        indices: set.records.map((_, i) => i),
+      });
+    }
+    return { sources, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+/** Images per predict() call: the configured batch, capped so live activations stay in budget. */
+export function embedBatchSize(requested: number, inputSize: number): number {
+  // MobileNetV2's largest activation is 112²×96 floats at 224 px (block_1_expand); allow ~3 alive.
+  const bytesPerImage = 4 * 3 * 96 * Math.ceil(inputSize / 2) ** 2;
+  return Math.max(1, Math.min(requested, Math.floor(ACTIVATION_BUDGET_BYTES / bytesPerImage)));
+}
+
+async function writeLabelsAndIds(dir: string, src: SetSource): Promise<void> {
+  const classes = src.set.header.classes;
+  const labels = new Int32Array(src.indices.length);
+  const ids: string[] = [];
+  src.indices.forEach((idx, i) => {
+    const r = src.set.records[idx];
+    const c = classes.indexOf(r.label);
+    if (c < 0) throw new UserError(`${src.set.dir}: record ${r.id} has label '${r.label}' not in classes [${classes}]`);
+    labels[i] = c;
+    ids.push(r.id);
+  });
+  await writeArray(labelsFile(dir, src.info.name), labels, [labels.length]);
+  await mkdir(path.dirname(idsFile(dir, src.info.name)), { recursive: true });
+  await writeFile(idsFile(dir, src.info.name), JSON.stringify(ids));
+}
+
+async function computeFeatures(
+  dir: string,
+  sources: SetSource[],
+  net: LayersModel,
+  sampleShape: number[],
+  p: EmbedPlan,
+  log: (line: string) => void,
+): Promise<number> {
+  const { input_size: inputSize } = p.settings;
+  const batch = embedBatchSize(p.settings.embed_batch_size, inputSize);
+  if (batch < p.settings.embed_batch_size) log(`[embed] batch capped at ${batch} (from ${p.settings.embed_batch_size}) to stay within memory`);
+  const rowSize = sampleShape.reduce((a, b) => a * b, 1);
+  const total = sources.reduce((a, s) => a + s.indices.length, 0);
+  const progress = createProgress(`embed (${p.kind}, ${tf.getBackend()})`, total, { unit: 'img' });
+  const t0 = Date.now();
+  for (const src of sources) {
+    const n = src.indices.length;
+    const out = new Float32Array(n * rowSize);
+    for (let start = 0; start < n; start += batch) {
+      const idx = src.indices.slice(start, start + batch);
+      const pixels = src.set.batch(idx);
+      const x = imagesToTensor(pixels, idx.length, src.set.header, { inputSize, inputChannels: 3 });
+      const y = net.predict(x) as import('@tensorflow/tfjs-core').Tensor;
+      out.set(await y.data<'float32'>(), start * rowSize);
+      x.dispose();
+      y.dispose();
+      progress.tick(idx.length);
+    }
+    await writeArray(featuresFile(dir, src.info.name), out, [n, ...sampleShape]);
+  }
+  progress.done();
+  const secs = (Date.now() - t0) / 1000;
+  return secs > 0 ? total / secs : 0;
+}
+
+/**
+ * Run (or reuse) the embed stage for `experiment` over the augment and noise outputs. Selects the
+ * experiment's backend (model.backend, MRI_BACKEND overrides) when features must be computed.
+ */
+export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, ctx: EmbedContext = {}): Promise<EmbedResult> {
+  const log = ctx.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const p = await plan(experiment);
+  const augmentKey = await upstreamKey(upstream.augmentDir, upstream.augmentKey, 'augment');
+  const noiseKey = await upstreamKey(upstream.noiseDir, upstream.noiseKey, 'noise');
+  const parts = keyParts(p, augmentKey, noiseKey);
+  const key = stageKey(parts);
+  let sets: EmbedSetInfo[] = [];
+  const res = await runStage({
+    runsDir: experiment.runsDir,
+    stage: EMBED_STAGE,
+    key,
+    log,
+    meta: { ...(parts as object), upstreamDirs: { augment: upstream.augmentDir, noise: upstream.noiseDir }, weights: p.weightsLocation },
+    build: async (tmp) => {
+      const { sources, close } = await listSources(upstream);
+      try {
+        const classes = sources[0].set.header.classes;
+        for (const s of sources) await writeLabelsAndIds(tmp, s);
+        let sampleShape: number[];
+        let inputChannels: number;
+        let backend = 'none';
+        let rate: number | null = null;
+        if (p.kind === 'pixels') {
+          inputChannels = p.settings.backbone === 'cnn' ? sources[0].set.header.channels : 3;
+          sampleShape = [p.settings.input_size, p.settings.input_size, inputChannels];
+        } else {
+          const selected = await selectBackend(p.settings.backend);
+          backend = selected.name;
+          inputChannels = 3;
+          const backbone = await loadMobileNetV2(p.weightsLocation!, { inputSize: p.settings.input_size, artifacts: p.artifacts! });
+          let net = backbone.model;
+          if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
+          sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
+          rate = await computeFeatures(tmp, sources, net, sampleShape, p, log);
+        }
+        sets = sources.map((s) => ({ ...s.info, n: s.indices.length }));
+        const manifest: EmbedManifest = {
+          format: EMBED_FORMAT,
+          kind: p.kind,
+          backbone: p.settings.backbone,
+          mode: p.settings.mode,
+          classes,
+          sampleShape,
+          inputSize: p.settings.input_size,
+          inputChannels,
+          preprocessing: PREPROCESSING,
+          cutLayer: p.cutLayer,
+          weights: p.artifacts ? { location: p.weightsLocation!, hash: p.artifacts.hash } : null,
+          backend,
+          imagesPerSecond: rate,
+          sets,
+        };
+        await writeFile(path.join(tmp, EMBED_MANIFEST), JSON.stringify(manifest, null, 2));
+      } finally {
+        close();
+      }
+    },
+  });
+  if (res.hit) {
+    const manifest = JSON.parse(await readFile(path.join(res.dir, EMBED_MANIFEST), 'utf8')) as EmbedManifest;
+    sets = manifest.sets;
+  }
+  return { key: res.key, dir: res.dir, hit: res.hit, sets };
+}
+
+/** Schema parts the embed CLI validates (its package and those below it). */
+export const EMBED_SCHEMA_PARTS = [dataSchemaPart, noiseSchemaPart, augmentSchemaPart, ...modelSchemaParts];
+
+/** Ensure ingest → noise → augment → embed for an experiment file (used by tuning and the CLI). */
+export async function ensureEmbed(experiment: Experiment, ctx: EmbedContext = {}): Promise<EmbedResult> {
+  const ingest = await runIngest(experiment);
+  const noise = await runNoise(experiment, { key: ingest.key, dir: ingest.dir }, { log: ctx.log });
+  const augment = await runAugment(experiment, { key: noise.key, dir: noise.dir }, { log: ctx.log });
+  return runEmbed(experiment, { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key }, ctx);
+}
+
+/** CLI: `embed [--experiment=FILE]` — prints the output folder and set sizes. */
+export async function embedMain(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const file = stringFlag(args, 'experiment') ?? defaultExperimentFile();
+  const experiment = loadExperiment(file, EMBED_SCHEMA_PARTS);
+  const t = Date.now();
+  const res = await ensureEmbed(experiment);
+  for (const s of res.sets) process.stdout.write(`${s.name.padEnd(28)} ${String(s.n).padStart(6)}  ${s.noiseKind}${s.severity ? ` s${s.severity}` : ''}\n`);
+  process.stdout.write(`${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
+}
