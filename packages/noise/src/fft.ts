@@ -110,19 +110,21 @@ class DftPlan extends BasePlan {
 class MixedPlan extends BasePlan {
   private readonly p: number;
   private readonly q: number;
-  private readonly inner: FftPlan;
-  private readonly outer: FftPlan;
+  private readonly fft: FFT | null;
   private readonly twRe: Float64Array;
   private readonly twIm: Float64Array;
+  private readonly dftRe: Float64Array; // q × q table of e^{-2πi·a·b/q}
+  private readonly dftIm: Float64Array;
   private readonly work: Float64Array; // q rows of length p (interleaved)
   private readonly a: Float64Array;
-  private readonly b: Float64Array;
+  private readonly out: Float64Array;
+  private readonly colRe: Float64Array;
+  private readonly colIm: Float64Array;
   constructor(n: number, p: number, q: number) {
     super(n);
     this.p = p;
     this.q = q;
-    this.inner = p === 1 ? new TrivialPlan(1) : new Pow2Plan(p);
-    this.outer = new DftPlan(q);
+    this.fft = p > 1 ? new FFT(p) : null;
     this.twRe = new Float64Array(p * q);
     this.twIm = new Float64Array(p * q);
     for (let qi = 0; qi < q; qi++) {
@@ -132,41 +134,60 @@ class MixedPlan extends BasePlan {
         this.twIm[qi * p + k1] = Math.sin(ang);
       }
     }
+    this.dftRe = new Float64Array(q * q);
+    this.dftIm = new Float64Array(q * q);
+    for (let a = 0; a < q; a++) {
+      for (let b = 0; b < q; b++) {
+        const ang = (-2 * Math.PI * ((a * b) % q)) / q;
+        this.dftRe[a * q + b] = Math.cos(ang);
+        this.dftIm[a * q + b] = Math.sin(ang);
+      }
+    }
     this.work = new Float64Array(2 * n);
     this.a = new Float64Array(2 * p);
-    this.b = new Float64Array(2 * q);
+    this.out = new Float64Array(2 * p);
+    this.colRe = new Float64Array(q);
+    this.colIm = new Float64Array(q);
   }
   forward(buf: Float64Array): void {
-    const { p, q, work, a, b, twRe, twIm } = this;
-    // Inner transforms over p for each residue q: x[q·pi + qi].
+    const { p, q, work, a, out, twRe, twIm, dftRe, dftIm, colRe, colIm } = this;
+    // Inner power-of-two transforms over pi for each residue qi (x[q·pi + qi]), then twiddles.
     for (let qi = 0; qi < q; qi++) {
       for (let pi = 0; pi < p; pi++) {
         const src = 2 * (q * pi + qi);
         a[2 * pi] = buf[src];
         a[2 * pi + 1] = buf[src + 1];
       }
-      this.inner.forward(a);
+      const res = this.fft ? (this.fft.transform(out, a), out) : a;
       const base = qi * p;
       for (let k1 = 0; k1 < p; k1++) {
-        const re = a[2 * k1];
-        const im = a[2 * k1 + 1];
+        const re = res[2 * k1];
+        const im = res[2 * k1 + 1];
         const c = twRe[base + k1];
         const s = twIm[base + k1];
         work[2 * (base + k1)] = re * c - im * s;
         work[2 * (base + k1) + 1] = re * s + im * c;
       }
     }
-    // Outer DFTs over q for each k1: X[k1 + p·k2].
+    // Outer length-q DFTs across residues for each k1: X[k1 + p·k2].
     for (let k1 = 0; k1 < p; k1++) {
       for (let qi = 0; qi < q; qi++) {
-        b[2 * qi] = work[2 * (qi * p + k1)];
-        b[2 * qi + 1] = work[2 * (qi * p + k1) + 1];
+        colRe[qi] = work[2 * (qi * p + k1)];
+        colIm[qi] = work[2 * (qi * p + k1) + 1];
       }
-      this.outer.forward(b);
       for (let k2 = 0; k2 < q; k2++) {
+        let re = 0;
+        let im = 0;
+        const row = k2 * q;
+        for (let qi = 0; qi < q; qi++) {
+          const c = dftRe[row + qi];
+          const s = dftIm[row + qi];
+          re += colRe[qi] * c - colIm[qi] * s;
+          im += colRe[qi] * s + colIm[qi] * c;
+        }
         const dst = 2 * (k1 + p * k2);
-        buf[dst] = b[2 * k2];
-        buf[dst + 1] = b[2 * k2 + 1];
+        buf[dst] = re;
+        buf[dst + 1] = im;
       }
     }
   }

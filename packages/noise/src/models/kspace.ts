@@ -219,11 +219,11 @@ export const spike: NoiseModel = {
   },
   levels: [
     { count: 1, intensity: 0 },
-    { count: 1, intensity: 0.1 },
-    { count: 1, intensity: 0.2 },
-    { count: 1, intensity: 0.35 },
-    { count: 2, intensity: 0.5 },
-    { count: 2, intensity: 0.75 },
+    { count: 1, intensity: 0.15 },
+    { count: 1, intensity: 0.3 },
+    { count: 1, intensity: 0.5 },
+    { count: 2, intensity: 0.7 },
+    { count: 2, intensity: 1 },
   ],
   apply(planes, params, { height, width, rng }) {
     const positions: number[] = [];
@@ -248,7 +248,7 @@ export const gibbs: NoiseModel = {
   domain: 'kspace',
   summary: 'k-space truncation to the central (1 − α) fraction (MONAI GibbsNoise α)',
   params: { alpha: { min: 0, max: 1, doc: 'fraction of k-space removed along each axis (0 = identity)' } },
-  levels: [{ alpha: 0 }, { alpha: 0.4 }, { alpha: 0.55 }, { alpha: 0.7 }, { alpha: 0.8 }, { alpha: 0.88 }],
+  levels: [{ alpha: 0 }, { alpha: 0.3 }, { alpha: 0.45 }, { alpha: 0.6 }, { alpha: 0.7 }, { alpha: 0.78 }],
   apply(planes, { alpha }, { height, width }) {
     const ry = ((1 - alpha) * height) / 2;
     const rx = ((1 - alpha) * width) / 2;
