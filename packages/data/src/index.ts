@@ -35,4 +35,5 @@ export { augmentPixels } from './augment/worker.ts';
 export { floatFromUint8, floatToUint8, type FloatImage } from './augment/image.ts';
 export { writeContactSheet, sampleByClass, type ContactRow, type ContactSheetOptions } from './augment/contact-sheet.ts';
 export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './augment/worker-pool.ts';
+export { writeNoisePointer, readNoisePointer, noisePointerFile } from './augment/pointer.ts';
 // --- end augment ---
