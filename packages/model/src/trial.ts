@@ -13,7 +13,7 @@ import { selectBackend } from './backend/select.ts';
 import { openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
-import { saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
+import { loadModel, saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
 import { resolveEvaluateSettings, resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { balancedClassWeights, type BatchSource } from './train/data.ts';
 import { buildClassifier, type Classifier } from './train/classifier.ts';
@@ -129,10 +129,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     const valProbs = predictSource(clf, val, evalBatch);
     const temperature = fitTemperature(logitsFromProbabilities(valProbs), val.labels, classes.length);
 
-    const testSets = [
-      { name: 'test', noiseKind: 'none', severity: 0 },
-      ...features.evalSets().filter((s) => s.split === 'test'),
-    ];
+    const testSets = testSetsOf(features);
     const evaluations: EvaluationRecord[] = [];
     for (const s of testSets) {
       const src = await cachedSource(features, s.name);
@@ -182,6 +179,70 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
   } finally {
     clf.model.dispose();
     nets.frozen?.dispose();
+  }
+}
+
+/** Test sets of an embed output: the clean test split, then every noisy set drawn from the test split. */
+export function testSetsOf(features: EmbedOutput): { name: string; noiseKind: string; severity: number }[] {
+  return [{ name: 'test', noiseKind: 'none', severity: 0 }, ...features.evalSets().filter((s) => s.split === 'test')];
+}
+
+/** Checks that a saved model was trained on features like these (same backbone, cut, input, weights). */
+export function checkModelMatchesFeatures(meta: ModelMetadata, features: EmbedOutput, modelDir: string): void {
+  const m = features.manifest;
+  const problems: string[] = [];
+  if (meta.backbone.name !== m.backbone) problems.push(`backbone ${meta.backbone.name} ≠ ${m.backbone}`);
+  if (meta.backbone.mode !== m.mode) problems.push(`mode ${meta.backbone.mode} ≠ ${m.mode}`);
+  if ((meta.backbone.cutLayer ?? null) !== (m.cutLayer ?? null)) problems.push(`cut layer ${meta.backbone.cutLayer} ≠ ${m.cutLayer}`);
+  if (meta.preprocessing.inputSize !== m.inputSize) problems.push(`input size ${meta.preprocessing.inputSize} ≠ ${m.inputSize}`);
+  if ((meta.backbone.weights?.hash ?? null) !== (m.weights?.hash ?? null)) problems.push('backbone weights hash differs');
+  if (meta.classes.join(',') !== m.classes.join(',')) problems.push(`classes ${meta.classes.join(',')} ≠ ${m.classes.join(',')}`);
+  if (problems.length) {
+    throw new UserError(`${modelDir}: the model does not match the experiment's features (${features.dir}): ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * Evaluates a saved model folder on the clean and noisy test sets of an embed output, using the
+ * nested classifier on cached features (or the whole model on pixels in full mode).
+ */
+export async function evaluateModelDir(opts: {
+  modelDir: string;
+  features: EmbedOutput;
+  experiment: Experiment;
+  seed?: number;
+}): Promise<{ evaluations: EvaluationRecord[]; temperature: number; backend: string }> {
+  const { features, modelDir } = opts;
+  const ms = resolveModelSettings(opts.experiment.config);
+  const es = resolveEvaluateSettings(opts.experiment.config);
+  const backend = await selectBackend(ms.backend);
+  const { model, metadata } = await loadModel(modelDir);
+  try {
+    checkModelMatchesFeatures(metadata, features, modelDir);
+    const inner = features.manifest.kind === 'pixels' ? model : (model.getLayer('classifier') as unknown as LayersModel);
+    const clf = { model: inner, numClasses: metadata.classes.length } as Classifier;
+    const seed = opts.seed ?? metadata.seed;
+    const evaluations: EvaluationRecord[] = [];
+    for (const s of testSetsOf(features)) {
+      const src = await cachedSource(features, s.name);
+      evaluations.push(
+        evaluateProbabilities({
+          testSet: s.name,
+          noiseKind: s.noiseKind,
+          severity: s.severity,
+          probs: predictSource(clf, src, 64),
+          labels: src.labels,
+          classes: metadata.classes,
+          temperature: metadata.temperature,
+          bootstrapSamples: es.bootstrap_samples,
+          eceBins: es.ece_bins,
+          seed: deriveSeed(seed, 'bootstrap', s.name),
+        }),
+      );
+    }
+    return { evaluations, temperature: metadata.temperature, backend: backend.name };
+  } finally {
+    model.dispose();
   }
 }
 

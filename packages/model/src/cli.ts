@@ -1,0 +1,150 @@
+/**
+ * CLI of the model package (Nx targets model:embed, model:train, model:evaluate, model:predict):
+ *   embed    [--experiment FILE]                      ingest → noise → augment → embed (cached)
+ *   train    [--experiment FILE] [--out DIR] [--lr X --dropout X --batch-size N --epochs N]
+ *   evaluate [--experiment FILE] [--model DIR]         clean + noisy test sets → evaluation.json
+ *   predict  --model DIR --image FILE [--experiment FILE] [--json]
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { defaultExperimentFile, loadExperiment, parseArgs, runMain, stringFlag, UserError, type Experiment } from '@mri-robust/core';
+import { openEmbedOutput } from './io/embed-output.ts';
+import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
+import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
+import { EVALUATION_JSON, evaluateModelDir, preprocessingOf, trainTrial } from './trial.ts';
+import { predictImage } from './predict.ts';
+import type { EvaluationRecord } from './evaluate.ts';
+import type { Preprocessing } from './save.ts';
+
+const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
+  embed    [--experiment FILE]
+  train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
+  evaluate [--experiment FILE] [--model DIR]
+  predict  --model DIR --image FILE [--experiment FILE] [--json]`;
+
+function numberFlag(args: ReturnType<typeof parseArgs>, name: string): number | undefined {
+  const v = stringFlag(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got '${v}'`);
+  return n;
+}
+
+function experimentFrom(args: ReturnType<typeof parseArgs>): Experiment {
+  return loadExperiment(stringFlag(args, 'experiment') ?? defaultExperimentFile(), EMBED_SCHEMA_PARTS);
+}
+
+/** Default folder of `model:train` for an experiment: <runs>/models/<name>. */
+export function defaultTrainDir(experiment: Experiment): string {
+  return path.join(experiment.runsDir, 'models', experiment.name);
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '  n/a');
+
+export function formatEvaluations(evals: EvaluationRecord[]): string {
+  const head = `${'test set'.padEnd(26)} ${'n'.padStart(5)}  ${'accuracy [95% CI]'.padEnd(22)} macro-F1   ECE → calibrated`;
+  const rows = evals.map(
+    (e) =>
+      `${e.testSet.padEnd(26)} ${String(e.n).padStart(5)}  ${`${pct(e.accuracy)} [${pct(e.ciLow)}, ${pct(e.ciHigh)}]`.padEnd(22)} ${e.macroF1
+        .toFixed(3)
+        .padStart(8)}   ${e.ece.toFixed(3)} → ${e.eceCalibrated.toFixed(3)}`,
+  );
+  return [head, ...rows].join('\n') + '\n';
+}
+
+async function train(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const base = experimentFrom(args);
+  const ts = resolveTrainSettings(base.config);
+  const epochs = numberFlag(args, 'epochs');
+  const experiment: Experiment = epochs ? { ...base, config: { ...base.config, train: { ...ts, epochs } } } : base;
+  const embed = await ensureEmbed(experiment);
+  const features = await openEmbedOutput(embed.dir);
+  const outDir = path.resolve(stringFlag(args, 'out') ?? defaultTrainDir(experiment));
+  const params = {
+    learningRate: numberFlag(args, 'lr') ?? ts.learning_rate,
+    dropout: numberFlag(args, 'dropout') ?? ts.dropout,
+    batchSize: numberFlag(args, 'batchSize') ?? ts.batch_size,
+  };
+  const mode = resolveModelSettings(experiment.config).mode;
+  process.stderr.write(`[train] mode ${mode}, ${features.manifest.kind} ${JSON.stringify(features.manifest.sampleShape)}, params ${JSON.stringify(params)}\n`);
+  const r = await trainTrial({
+    experiment,
+    features,
+    params,
+    seed: experiment.seed,
+    outDir,
+    onEpoch: (e) => {
+      process.stderr.write(
+        `[train] epoch ${e.epoch}: loss ${e.trainLoss.toFixed(4)} acc ${pct(e.trainAccuracy)} | val loss ${e.valLoss.toFixed(4)} acc ${pct(e.valAccuracy)}` +
+          `${e.valNoisyAccuracy !== undefined ? ` noisy ${pct(e.valNoisyAccuracy)}` : ''} | lr ${e.learningRate.toExponential(2)} | ${e.seconds.toFixed(1)} s\n`,
+      );
+      return 'continue';
+    },
+  });
+  process.stdout.write(formatEvaluations(r.evaluations));
+  process.stdout.write(`best epoch ${r.bestEpoch}/${r.epochs.length}, temperature ${r.temperature.toFixed(3)}, backend ${r.backend}\n`);
+  process.stdout.write(`model: ${r.modelDir}\nresults: ${path.join(outDir, EVALUATION_JSON)}\n`);
+}
+
+async function evaluate(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const experiment = experimentFrom(args);
+  const modelDir = path.resolve(stringFlag(args, 'model') ?? path.join(defaultTrainDir(experiment), 'model'));
+  const embed = await ensureEmbed(experiment);
+  const features = await openEmbedOutput(embed.dir);
+  const r = await evaluateModelDir({ modelDir, features, experiment });
+  const out = path.join(path.dirname(modelDir), EVALUATION_JSON);
+  await writeFile(out, JSON.stringify({ model: modelDir, embed: embed.dir, ...r }, null, 2) + '\n');
+  process.stdout.write(formatEvaluations(r.evaluations));
+  process.stdout.write(`temperature ${r.temperature.toFixed(3)}, backend ${r.backend}\nresults: ${out}\n`);
+}
+
+async function predict(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const modelDir = stringFlag(args, 'model');
+  const image = stringFlag(args, 'image');
+  if (!modelDir || !image) throw new UserError(`predict needs --model DIR and --image FILE\n${USAGE}`);
+  let expected: Preprocessing | undefined;
+  const expFile = stringFlag(args, 'experiment');
+  if (expFile) {
+    // The preprocessing this experiment would give a model: its data.image and the model section.
+    const experiment = loadExperiment(expFile, EMBED_SCHEMA_PARTS);
+    const ms = resolveModelSettings(experiment.config);
+    const img = (experiment.config.data as { image: Preprocessing['decode'] }).image;
+    expected = {
+      decode: { size: img.size, channels: img.channels, fit: img.fit },
+      inputSize: ms.input_size,
+      inputChannels: ms.backbone === 'cnn' ? img.channels : 3,
+      scaling: 'scale_-1_1',
+    };
+  }
+  const p = await predictImage(path.resolve(modelDir), path.resolve(image), expected);
+  if (args.json === true) {
+    process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${p.file}\nclass: ${p.class}\ncalibrated probabilities (T = ${p.temperature.toFixed(3)}):\n`);
+  for (const [c, v] of Object.entries(p.probabilities)) process.stdout.write(`  ${c.padEnd(12)} ${v.toFixed(4)}\n`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'embed':
+      return embedMain(rest);
+    case 'train':
+      return train(rest);
+    case 'evaluate':
+      return evaluate(rest);
+    case 'predict':
+      return predict(rest);
+    default:
+      throw new UserError(`${cmd ? `unknown subcommand '${cmd}'` : 'no subcommand'}\n${USAGE}`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) runMain(() => main(process.argv.slice(2)));
+
+export { preprocessingOf };
