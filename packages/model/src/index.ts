@@ -94,4 +94,25 @@ export {
   type EpochRecord,
   type OnEpoch,
 } from './train/index.ts';
+export {
+  trainTrial,
+  loadEmbedOutput,
+  evaluateModelDir,
+  checkModelMatchesFeatures,
+  testSetsOf,
+  preprocessingOf,
+  EVALUATION_JSON,
+  type TrainTrialOptions,
+  type TrialResult,
+} from './trial.ts';
+export {
+  predictImage,
+  predictWith,
+  loadPredictor,
+  imageFileToInput,
+  preprocessingDiffs,
+  type Prediction,
+  type LoadedPredictor,
+} from './predict.ts';
+export { main as modelCliMain, formatEvaluations, defaultTrainDir } from './cli.ts';
 // --- end learning half ---
