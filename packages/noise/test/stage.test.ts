@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openImageSet, type ImageRecord } from '@mri-robust/core';
+import { loadExperiment, openImageSet, type ImageRecord } from '@mri-robust/core';
 import { augmentSchemaPart, runAugment } from '@mri-robust/data';
 import { noiseKey, noiseSchemaPart, runNoise, type NoiseSets } from '../src/index.ts';
 import { writeExperiment, writeRealImageSet } from './fixture.ts';
@@ -128,5 +128,31 @@ describe('augment stage on the noise output', () => {
     aug.close();
     input.close();
     expect((await runAugment(exp, noise, { workers: 0 })).hit).toBe(true);
+  });
+});
+
+describe('with the real ingest stage', () => {
+  it('a noise-setting change reruns noise but not ingest', async () => {
+    const { dataSchemaPart, runIngest } = await import('@mri-robust/data');
+    const dir = path.join(root, 'ingest-real');
+    const data = 'data:\n  sources: [{name: phantom, kind: phantom, count_per_class: 8, size: 48}]\n  image: {size: 48, channels: 1}\n  min_per_class: 1\n';
+    const make = (noise: string, name: string) =>
+      writeFile(path.join(dir, name), `name: t\nseed: 3\nruns: ./runs\n${data}${noise}`).then(() =>
+        loadExperiment(path.join(dir, name), [dataSchemaPart, noiseSchemaPart, augmentSchemaPart]),
+      );
+    await mkdir(dir, { recursive: true });
+    const noiseA = 'noise:\n  eval:\n    kinds: [{kind: rician, snr: [5]}]\n';
+    const a = await make(noiseA, 'a.yaml');
+    const b = await make(noiseA.replace('[5]', '[3]'), 'b.yaml');
+    const log = () => undefined;
+    const ingestA = await runIngest(a, { log });
+    const noiseOutA = await runNoise(a, ingestA, { workers: 0, log });
+    const ingestB = await runIngest(b, { log });
+    expect(ingestB.key).toBe(ingestA.key);
+    expect(ingestB.hit).toBe(true);
+    const noiseOutB = await runNoise(b, ingestB, { workers: 0, log });
+    expect(noiseOutB.key).not.toBe(noiseOutA.key);
+    expect(noiseOutB.hit).toBe(false);
+    expect((await runNoise(a, await runIngest(a, { log }), { workers: 0, log })).hit).toBe(true);
   });
 });
