@@ -22,7 +22,7 @@ export interface TinyImages {
   dir: string;
   size: number;
   /** Name → records of the set (clean splits and the noisy test set share the image set folder layout). */
-  sets: Record<string, { split: 'train' | 'val' | 'test'; noiseKind: string; severity: number; ids: string[]; labels: number[] }>;
+  sets: Record<string, { split: 'train' | 'val' | 'test'; noiseKind: string; severity: number; ids: string[]; labels: number[]; files: string[] }>;
   setDirs: Record<string, string>;
   pixels: Record<string, Uint8Array>;
 }
@@ -35,10 +35,10 @@ export async function tinyImages(root: string, size: number, perClass: [number, 
   const clean = await ImageSetWriter.create(cleanDir, { height: size, width: size, channels: 1, classes: CLASSES });
   const noisy = await ImageSetWriter.create(noisyDir, { height: size, width: size, channels: 1, classes: CLASSES });
   const sets: TinyImages['sets'] = {
-    train: { split: 'train', noiseKind: 'none', severity: 0, ids: [], labels: [] },
-    val: { split: 'val', noiseKind: 'none', severity: 0, ids: [], labels: [] },
-    test: { split: 'test', noiseKind: 'none', severity: 0, ids: [], labels: [] },
-    'test-gaussian-s3': { split: 'test', noiseKind: 'gaussian', severity: 3, ids: [], labels: [] },
+    train: { split: 'train', noiseKind: 'none', severity: 0, ids: [], labels: [], files: [] },
+    val: { split: 'val', noiseKind: 'none', severity: 0, ids: [], labels: [], files: [] },
+    test: { split: 'test', noiseKind: 'none', severity: 0, ids: [], labels: [], files: [] },
+    'test-gaussian-s3': { split: 'test', noiseKind: 'gaussian', severity: 3, ids: [], labels: [], files: [] },
   };
   const pixels: Record<string, number[]> = { train: [], val: [], test: [], 'test-gaussian-s3': [] };
   const rng = createRng('tiny-noise');
@@ -54,12 +54,14 @@ export async function tinyImages(root: string, size: number, perClass: [number, 
       await clean.add(d.pixels, rec);
       sets[split].ids.push(id);
       sets[split].labels.push(c);
+      sets[split].files.push(path.join(folder, files[i]));
       pixels[split].push(...d.pixels);
       if (split === 'test') {
         const n = Uint8Array.from(d.pixels, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal()))));
         await noisy.add(n, { ...rec, noise: { kind: 'gaussian', severity: 3, params: { sigma: 25 } } });
         sets['test-gaussian-s3'].ids.push(id);
         sets['test-gaussian-s3'].labels.push(c);
+        sets['test-gaussian-s3'].files.push(path.join(folder, files[i]));
         pixels['test-gaussian-s3'].push(...n);
       }
     }
