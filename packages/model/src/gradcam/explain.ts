@@ -5,8 +5,6 @@
  */
 import sharp from 'sharp';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../backend/tf.ts';
 import { softmaxRows } from '../metrics/calibration.ts';
 import type { ModelMetadata } from '../save.ts';
 import { prepareImage, type PreparedImage } from '../serve/preprocess.ts';
@@ -62,7 +60,7 @@ export async function explainImage(
 ): Promise<Explanation> {
   const { model, metadata } = loaded;
   const prepared = await prepareImage(bytes, metadata.preprocessing, opts.maxPixels);
-  const input = tf.tensor4d(prepared.input, [1, ...prepared.inputShape]) as Tensor4D;
+  const input = prepared.input;
   let result: GradCamResult;
   try {
     result = gradCam({ stages: [model], input, layerName: opts.layerName });

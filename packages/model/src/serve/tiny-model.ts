@@ -1,6 +1,6 @@
 /**
- * A tiny but real model for the predict server's tests, benchmark and demos: a small CNN (two conv
- * blocks → GAP → Dropout → Dense(softmax)) trained for a few Adam steps on a seeded handful of real
+ * A tiny but real model for the predict server's tests, benchmark and demos: the project's `cnn`
+ * backbone (two conv blocks) under the classifier head, trained a few epochs on a seeded handful of real
  * scans from ../shared/datasets (nickparvar Training), temperature fitted on held-out images, saved
  * with `saveModel` (tfjs model + metadata.json). Seconds to build; not meant to be accurate.
  */
@@ -11,6 +11,12 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
+import { loadMobileNetV2 } from '../nets/mobilenet.ts';
+import { buildCnn } from '../nets/cnn.ts';
+import { PREPROCESSING } from '../nets/preprocess.ts';
+import { buildClassifier } from '../train/classifier.ts';
+import { arraySource } from '../train/data.ts';
+import { lossAndAccuracy, predictSource, trainLoop } from '../train/loop.ts';
 import { fitTemperature, logitsFromProbabilities } from '../metrics/calibration.ts';
 import { saveModel, type ModelMetadata, type Preprocessing } from '../save.ts';
 import { prepareImage } from './preprocess.ts';
@@ -25,8 +31,18 @@ export interface TinyModelOptions {
   perClass?: number;
   /** Square input side (default 48), grey. */
   size?: number;
-  /** Adam steps over the whole (small) training set (default 50). */
-  steps?: number;
+  /**
+   * 'cnn' (default): the small CNN trained from scratch on `size` px grey images. 'mobilenet_v2':
+   * the frozen shared MobileNetV2 (`weights`) at 224 px with a head trained on its embeddings, saved
+   * composed (image → backbone → head) as `model:train` saves head-mode predictors.
+   */
+  backbone?: 'cnn' | 'mobilenet_v2';
+  /** MobileNetV2 weights folder (default <sharedDir>/weights/mobilenet_v2_0.35_224). */
+  weights?: string;
+  /** Adam learning rate (default 0.03 for cnn, 0.01 for the mobilenet head). */
+  learningRate?: number;
+  /** Training epochs (default 15; batches of 16). */
+  epochs?: number;
   seed?: number;
 }
 
@@ -55,62 +71,69 @@ async function pickFiles(root: string, perClass: number, seed: number): Promise<
 }
 
 export async function trainTinyModel(opts: TinyModelOptions): Promise<TinyModel> {
-  const size = opts.size ?? 48;
+  const size = opts.backbone === 'mobilenet_v2' ? 224 : (opts.size ?? 48);
   const perClass = opts.perClass ?? 12;
   const held = Math.max(1, Math.floor(perClass / 2));
-  const steps = opts.steps ?? 50;
+  const epochs = opts.epochs ?? 15;
+  const mobilenet = opts.backbone === 'mobilenet_v2';
   const seed = opts.seed ?? 7;
   const backend = await selectBackend('auto');
   const root = path.join(opts.sharedDir, 'datasets', 'nickparvar', 'Training');
+  const channels = mobilenet ? 3 : 1;
   const preprocessing: Preprocessing = {
     decode: { size, channels: 1, fit: 'pad' },
     inputSize: size,
-    inputChannels: 1,
-    scaling: 'scale_0_1',
+    inputChannels: channels,
+    scaling: PREPROCESSING,
   };
+  const weights = opts.weights ?? path.join(opts.sharedDir, 'weights', 'mobilenet_v2_0.35_224');
+  const backboneNet = mobilenet ? await loadMobileNetV2(weights, { inputSize: size }) : null;
   const picked = await pickFiles(root, perClass + held, seed);
   const train: typeof picked = [];
   const holdout: typeof picked = [];
   for (const p of picked) (train.filter((t) => t.label === p.label).length < perClass ? train : holdout).push(p);
+  // Inputs of the trained part: images (cnn) or backbone embeddings (mobilenet_v2).
+  const sampleShape = backboneNet ? [backboneNet.model.outputs[0].shape[1] as number] : [size, size, channels];
   const load = async (set: typeof picked) => {
-    const data = new Float32Array(set.length * size * size);
-    for (const [i, p] of set.entries()) data.set((await prepareImage(await readFile(p.file), preprocessing, 50_000_000)).input, i * size * size);
-    return { x: tf.tensor4d(data, [set.length, size, size, 1]), y: tf.tensor1d(Int32Array.from(set, (p) => p.label), 'int32') };
+    const row = sampleShape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(set.length * row);
+    for (const [i, p] of set.entries()) {
+      const prepared = await prepareImage(await readFile(p.file), preprocessing, 50_000_000);
+      const feats = backboneNet ? (backboneNet.model.predict(prepared.input) as Tensor) : prepared.input;
+      data.set(feats.dataSync() as Float32Array, i * row);
+      tf.dispose([prepared.input, feats]);
+    }
+    return arraySource(data, [set.length, ...sampleShape], Int32Array.from(set, (p) => p.label));
   };
   const tr = await load(train);
   const ho = await load(holdout);
   const k = TINY_CLASSES.length;
-  const init = (s: string) => tf.initializers.glorotUniform({ seed: deriveSeed(seed, 'tiny-model', s) });
-  const input = tf.input({ shape: [size, size, 1], name: 'input' });
-  let h = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init('c1'), name: 'block1_conv' }).apply(input) as SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'block1_pool' }).apply(h) as SymbolicTensor;
-  h = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', kernelInitializer: init('c2'), name: 'block2_conv' }).apply(h) as SymbolicTensor;
-  h = tf.layers.batchNormalization({ momentum: 0.8, name: 'block2_bn' }).apply(h) as SymbolicTensor;
-  h = tf.layers.reLU({ name: 'block2_relu' }).apply(h) as SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'block2_pool' }).apply(h) as SymbolicTensor;
-  h = tf.layers.globalAveragePooling2d({ name: 'head_gap' }).apply(h) as SymbolicTensor;
-  h = tf.layers.dropout({ rate: 0.1, name: 'head_dropout' }).apply(h) as SymbolicTensor;
-  const out = tf.layers.dense({ units: k, activation: 'softmax', kernelInitializer: init('dense'), name: 'head_dense' }).apply(h) as SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: out, name: 'tiny_cnn' });
-
-  const optimizer = tf.train.adam(0.02);
-  const yOne = tf.oneHot(tr.y, k);
+  const trunk = backboneNet ? null : buildCnn({ inputShape: [size, size, 1], widths: [8, 16], seed: deriveSeed(seed, 'tiny-model', 'trunk') });
+  const clf = buildClassifier({ inputShape: sampleShape, numClasses: k, dropout: 0.1, seed: deriveSeed(seed, 'tiny-model', 'head'), trunk });
+  let model = clf.model;
   try {
-    for (let s = 0; s < steps; s++) {
-      const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(yOne, tf.log(tf.clipByValue(model.apply(tr.x, { training: true }) as Tensor, 1e-7, 1))), true);
-      cost?.dispose();
+    await trainLoop(clf, tr, ho, {
+      epochs,
+      learningRate: opts.learningRate ?? (mobilenet ? 0.01 : 0.03),
+      batchSize: 16,
+      earlyStopping: { monitor: 'val_loss', patience: epochs, restoreBest: false },
+      reduceLr: { factor: 0.5, patience: epochs, minLr: 1e-4 },
+      seed,
+      trunkTraining: false,
+    });
+    const trainAccuracy = lossAndAccuracy(predictSource(clf, tr, 64), tr.labels, k).accuracy;
+    const temperature = fitTemperature(logitsFromProbabilities(predictSource(clf, ho, 64)), ho.labels, k);
+    if (backboneNet) {
+      const image = tf.input({ shape: [size, size, channels], name: 'predictor_image' });
+      const out = clf.model.apply(backboneNet.model.apply(image) as SymbolicTensor) as SymbolicTensor;
+      model = tf.model({ inputs: image, outputs: out, name: 'predictor' });
     }
-    const trainProbs = model.predict(tr.x) as Tensor;
-    const pred = tf.argMax(trainProbs, -1);
-    const trainAccuracy = (tf.mean(tf.cast(tf.equal(pred, tr.y), 'float32')).dataSync()[0] as number);
-    tf.dispose([trainProbs, pred]);
-    const hoProbs = model.predict(ho.x) as Tensor;
-    const temperature = fitTemperature(logitsFromProbabilities(hoProbs.dataSync()), ho.y.dataSync(), k);
-    hoProbs.dispose();
     const metadata = await saveModel(opts.outDir, model, {
       classes: [...TINY_CLASSES],
       preprocessing,
-      backbone: { name: 'cnn', mode: 'full', cutLayer: null, weights: null },
+      backbone: backboneNet
+        ? { name: 'mobilenet_v2', mode: 'head', cutLayer: null, weights: { location: weights, hash: backboneNet.hash } }
+        : { name: 'cnn', mode: 'full', cutLayer: null, weights: null },
       temperature,
       experiment: { name: 'tiny-model', hash: 'none', file: 'none' },
       backend: backend.name,
@@ -119,8 +142,7 @@ export async function trainTinyModel(opts: TinyModelOptions): Promise<TinyModel>
     });
     return { dir: opts.outDir, metadata, trainAccuracy, files: picked.map((p) => path.relative(path.join(opts.sharedDir, 'datasets'), p.file)) };
   } finally {
-    optimizer.dispose();
-    tf.dispose([tr.x, tr.y, ho.x, ho.y, yOne]);
-    model.dispose();
+    clf.model.dispose();
+    backboneNet?.model.dispose();
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * Reading a request body with a hard size limit: a declared Content-Length above the limit is
+ * refused before a byte is read, and a body that grows past the limit while streaming is refused
+ * as soon as it does — the request is paused and the bytes already received are dropped, so an
+ * oversized upload never sits whole in memory.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(readonly limit: number) {
+    super(`upload larger than the limit of ${limit} bytes`);
+  }
+}
+
+export class BodyReadError extends Error {
+  override readonly name = 'BodyReadError';
+}
+
+/** Throws BodyTooLargeError when Content-Length declares more than `limit` bytes (or is invalid → BodyReadError). */
+export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
+  const v = req.headers['content-length'];
+  if (v === undefined) return;
+  if (!/^\d+$/.test(v)) throw new BodyReadError(`invalid Content-Length '${v}'`);
+  if (Number(v) > limit) throw new BodyTooLargeError(limit);
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  checkDeclaredLength(req, limit);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | null, value?: Buffer) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (err) {
+        chunks.length = 0;
+        req.pause();
+        reject(err);
+      } else resolve(value as Buffer);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) finish(new BodyTooLargeError(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(null, Buffer.concat(chunks, size));
+    const onError = (e: Error) => finish(new BodyReadError(`request body: ${e.message}`));
+    const onAborted = () => finish(new BodyReadError('request aborted by the client'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}

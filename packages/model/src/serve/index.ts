@@ -1,0 +1,10 @@
+export { startServer, extractImage, DEFAULT_MAX_UPLOAD_BYTES, type PredictHandler, type PredictResponse, type ServerOptions, type RunningServer } from './server.ts';
+export { loadPredictHandler, DEFAULT_MAX_PIXELS, type ModelHandler } from './predictor.ts';
+export { resolveServeModel, type ServeModelChoice } from './pointer.ts';
+export { parseMultipart, multipartBoundary, headerParams, MultipartError, type MultipartPart } from './multipart.ts';
+export { readBody, BodyTooLargeError, BodyReadError } from './body.ts';
+export { createSerialQueue, QueueFullError, type SerialQueue } from './queue.ts';
+export { prepareImage, sniffImage, ImageInputError, type PreparedImage } from './preprocess.ts';
+export { renderPage, type PageInfo } from './page.ts';
+export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './tiny-model.ts';
+export { runServe, type ServeArgs } from './run.ts';

@@ -1,0 +1,171 @@
+/**
+ * The predict page: one self-contained HTML document (inline CSS and JS, no CDN, no external
+ * asset). Choose or drop a JPG/PNG → POST /predict (multipart, field `image`) → the predicted
+ * class, a plain-SVG bar chart of the calibrated probabilities and the Grad-CAM overlay.
+ */
+import { createHash } from 'node:crypto';
+
+export interface PageInfo {
+  title: string;
+  classes: string[];
+  maxUploadBytes: number;
+  /** Short description of the model (backbone, trial, temperature). */
+  model: string;
+}
+
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+const STYLE = `
+:root { font-family: system-ui, sans-serif; color: #1c2430; background: #f5f6f8; }
+body { max-width: 980px; margin: 0 auto; padding: 1.2rem; }
+h1 { font-size: 1.35rem; margin: 0 0 .2rem; }
+.sub { color: #5b6675; font-size: .9rem; margin-bottom: 1rem; }
+#drop { border: 2px dashed #8a96a8; border-radius: 10px; padding: 1.4rem; text-align: center; background: #fff; cursor: pointer; }
+#drop.over { border-color: #2f6fed; background: #eef3ff; }
+#drop input { display: block; margin: .6rem auto 0; }
+.row { display: flex; gap: 1.2rem; flex-wrap: wrap; margin-top: 1.2rem; }
+.card { background: #fff; border-radius: 10px; padding: 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); flex: 1 1 280px; }
+.card h2 { font-size: 1rem; margin: 0 0 .6rem; color: #3b4656; }
+.card img { width: 100%; max-width: 320px; image-rendering: auto; border-radius: 6px; display: block; }
+#pred-class { font-size: 1.6rem; font-weight: 700; }
+#pred-conf { color: #5b6675; }
+#error { color: #a11; font-weight: 600; margin-top: .8rem; min-height: 1.2em; }
+#status { color: #5b6675; margin-top: .5rem; min-height: 1.2em; }
+.note { color: #5b6675; font-size: .8rem; margin-top: .6rem; }
+`;
+
+const SCRIPT = `
+(() => {
+  const info = JSON.parse(document.getElementById('page-info').textContent);
+  const drop = document.getElementById('drop');
+  const input = document.getElementById('file');
+  const err = document.getElementById('error');
+  const status = document.getElementById('status');
+  const results = document.getElementById('results');
+  const svgNS = 'http://www.w3.org/2000/svg';
+
+  function el(name, attrs, text) {
+    const e = document.createElementNS(svgNS, name);
+    for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function drawBars(probs, predicted) {
+    const svg = document.getElementById('probs');
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    const names = Object.keys(probs);
+    const rowH = 34, labelW = 120, barW = 220, pad = 6;
+    svg.setAttribute('viewBox', '0 0 ' + (labelW + barW + 70) + ' ' + (names.length * rowH + pad));
+    svg.setAttribute('height', String(names.length * rowH + pad));
+    names.forEach((name, i) => {
+      const p = probs[name];
+      const y = i * rowH + pad;
+      const g = el('g', { 'data-class': name, 'data-probability': p.toFixed(6) });
+      g.appendChild(el('text', { x: labelW - 8, y: y + 17, 'text-anchor': 'end', 'font-size': 13, fill: '#1c2430' }, name));
+      g.appendChild(el('rect', { x: labelW, y: y + 3, width: barW, height: 20, fill: '#e3e7ee', rx: 3 }));
+      g.appendChild(el('rect', { class: 'bar', x: labelW, y: y + 3, width: Math.max(0, Math.min(1, p)) * barW, height: 20, rx: 3,
+        fill: name === predicted ? '#2f6fed' : '#8fa6c8' }));
+      g.appendChild(el('text', { x: labelW + barW + 8, y: y + 17, 'font-size': 13, fill: '#1c2430' }, (100 * p).toFixed(1) + ' %'));
+      svg.appendChild(g);
+    });
+  }
+
+  async function send(file) {
+    err.textContent = '';
+    if (!file) return;
+    if (!/^image\\/(jpeg|png)$/.test(file.type) && !/\\.(jpe?g|png)$/i.test(file.name)) {
+      err.textContent = 'Please choose a JPG or PNG image.';
+      return;
+    }
+    if (file.size > info.maxUploadBytes) {
+      err.textContent = 'This file is larger than the limit of ' + (info.maxUploadBytes / 1048576).toFixed(1) + ' MB.';
+      return;
+    }
+    document.getElementById('original').src = URL.createObjectURL(file);
+    status.textContent = 'Predicting…';
+    const form = new FormData();
+    form.append('image', file, file.name);
+    try {
+      const res = await fetch('predict', { method: 'POST', body: form });
+      const body = await res.json().catch(() => ({ error: 'the server answered ' + res.status }));
+      if (!res.ok) throw new Error(body.error || ('the server answered ' + res.status));
+      document.getElementById('pred-class').textContent = body.class;
+      document.getElementById('pred-conf').textContent = 'calibrated probability ' + (100 * body.probabilities[body.class]).toFixed(1) + ' %';
+      drawBars(body.probabilities, body.class);
+      document.getElementById('overlay').src = body.gradcam;
+      results.hidden = false;
+      status.textContent = 'Done in ' + body.ms + ' ms.';
+      document.body.dataset.state = 'done';
+    } catch (e) {
+      status.textContent = '';
+      err.textContent = e.message;
+      document.body.dataset.state = 'error';
+    }
+  }
+
+  input.addEventListener('change', () => send(input.files[0]));
+  drop.addEventListener('click', (e) => { if (e.target !== input) input.click(); });
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (e.dataTransfer && e.dataTransfer.files.length) send(e.dataTransfer.files[0]);
+  });
+})();
+`;
+
+export interface Page {
+  html: string;
+  /** Content-Security-Policy allowing exactly the inline script and style of this page. */
+  csp: string;
+}
+
+const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
+
+export function renderPage(info: PageInfo): Page {
+  // JSON in a <script type="application/json"> block: escape '<' so no '</script>' can close it.
+  const infoJson = JSON.stringify(info).replace(/</g, '\\u003c');
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(info.title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${esc(info.title)}</h1>
+<div class="sub">Model: ${esc(info.model)} · classes: ${esc(info.classes.join(', '))}</div>
+<label id="drop" for="file">Drop a brain MRI slice here (JPG or PNG, up to ${(info.maxUploadBytes / 1048576).toFixed(1)} MB), or choose one:
+<input id="file" type="file" accept="image/jpeg,image/png,.jpg,.jpeg,.png">
+</label>
+<div id="status" role="status"></div>
+<div id="error" role="alert"></div>
+<div id="results" class="row" hidden>
+  <div class="card"><h2>Prediction</h2><div id="pred-class"></div><div id="pred-conf"></div>
+    <svg id="probs" xmlns="http://www.w3.org/2000/svg" width="100%" role="img" aria-label="calibrated class probabilities"></svg>
+    <div class="note">Probabilities are calibrated (temperature scaling fitted on validation data). Research prototype, not a medical device.</div></div>
+  <div class="card"><h2>Grad-CAM</h2><img id="overlay" alt="Grad-CAM overlay of the predicted class">
+    <div class="note">Regions that raised the score of the predicted class (red = most).</div></div>
+  <div class="card"><h2>Upload</h2><img id="original" alt="uploaded image"></div>
+</div>
+<script id="page-info" type="application/json">${infoJson}</script>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+  const csp = [
+    "default-src 'none'",
+    `script-src ${sha(SCRIPT)}`,
+    `style-src ${sha(STYLE)}`,
+    "img-src data: blob:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return { html, csp };
+}

@@ -1,0 +1,44 @@
+/**
+ * A saved model folder (tfjs model + metadata.json) as the server's PredictHandler: each request is
+ * one Grad-CAM pass (class scores + map), calibrated probabilities and the overlay PNG.
+ */
+import path from 'node:path';
+import { explainImage, type ExplainOptions } from '../gradcam/explain.ts';
+import { pngDataUri } from '../gradcam/overlay.ts';
+import { loadModel } from '../save.ts';
+import type { PredictHandler } from './server.ts';
+
+/** Default pixel limit of an upload: 40 megapixels (an MRI slice has well under one). */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+export interface ModelHandler extends PredictHandler {
+  dispose(): void;
+}
+
+export async function loadPredictHandler(
+  modelDir: string,
+  opts: Partial<Pick<ExplainOptions, 'maxPixels' | 'overlay' | 'layerName'>> = {},
+): Promise<ModelHandler> {
+  const loaded = await loadModel(modelDir);
+  const { metadata } = loaded;
+  const explainOpts: ExplainOptions = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, overlay: opts.overlay, layerName: opts.layerName };
+  const b = metadata.backbone;
+  const description = `${b.name} (${b.mode}) from ${path.basename(path.resolve(modelDir))}, ${metadata.preprocessing.inputSize} px, T = ${metadata.temperature.toFixed(3)}`;
+  return {
+    classes: metadata.classes,
+    description,
+    async predict(image) {
+      const e = await explainImage(loaded, image, explainOpts);
+      return {
+        class: e.class,
+        probabilities: Object.fromEntries(metadata.classes.map((c, i) => [c, e.probabilities[i]])),
+        uncalibrated: Object.fromEntries(metadata.classes.map((c, i) => [c, e.rawProbabilities[i]])),
+        temperature: e.temperature,
+        gradcam: pngDataUri(e.overlayPng),
+        gradcamLayer: e.cam.layerName,
+        image: { format: e.image.kind, width: e.image.origWidth, height: e.image.origHeight },
+      };
+    },
+    dispose: () => loaded.model.dispose(),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * `nx run model:serve [--model <dir> | --sweep <id>] [--port N] [--host 127.0.0.1]
+ *   [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8]`: loads the model, starts the server
+ * and runs until SIGINT/SIGTERM.
+ */
+import path from 'node:path';
+import { UserError, workspaceRoot } from '@mri-robust/core';
+import { selectBackend, type BackendPreference } from '../backend/select.ts';
+import { resolveServeModel } from './pointer.ts';
+import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from './server.ts';
+
+export interface ServeArgs {
+  model?: string;
+  sweep?: string;
+  runs?: string;
+  port?: string;
+  host?: string;
+  maxUploadMb?: string;
+  maxPixels?: string;
+  queue?: string;
+  backend?: string;
+}
+
+function num(v: string | undefined, flag: string, def: number, { min = 0, integer = true } = {}): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UserError(`--${flag} ${v}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+  return n;
+}
+
+/** Starts the server; resolves once it is listening, with a function that stops it. */
+export async function runServe(args: ServeArgs): Promise<{ url: string; close: () => Promise<void> }> {
+  const root = workspaceRoot();
+  const runsDir = path.resolve(root, args.runs ?? 'runs');
+  const port = num(args.port, 'port', 8080, { min: 0 });
+  if (port > 65535) throw new UserError(`--port ${port}: expected 0..65535`);
+  const maxUploadBytes = Math.round(num(args.maxUploadMb, 'max-upload-mb', DEFAULT_MAX_UPLOAD_BYTES / 1048576, { min: 0.001, integer: false }) * 1048576);
+  const maxPixels = num(args.maxPixels, 'max-pixels', DEFAULT_MAX_PIXELS, { min: 1 });
+  const queueLimit = num(args.queue, 'queue', 8, { min: 0 });
+  const choice = resolveServeModel({ model: args.model, sweep: args.sweep, runsDir, root });
+  const backend = await selectBackend((args.backend as BackendPreference | undefined) ?? 'auto');
+  const handler = await loadPredictHandler(choice.modelDir, { maxPixels });
+  const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
+  const running = await startServer(handler, { host: args.host ?? '127.0.0.1', port, maxUploadBytes, queueLimit, log });
+  log(`model ${choice.modelDir} (${choice.source}${choice.trial ? `, trial ${choice.trial}` : ''}), backend ${backend.name}`);
+  log(`listening on ${running.url}  (GET / page, POST /predict; upload limit ${maxUploadBytes} bytes, pixel limit ${maxPixels})`);
+  return {
+    url: running.url,
+    close: async () => {
+      await running.close();
+      handler.dispose();
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The predict server (node:http only). Routes, matched on the raw request path (no decoding, no
+ * file system: the page is a string in memory):
+ *   GET|HEAD /        the page
+ *   POST /predict     an image → JSON { class, probabilities, gradcam, ... }
+ *   anything else     404 (unknown path) or 405 (known path, wrong method)
+ * POST /predict takes either `multipart/form-data` with the image in the field `image`, or the raw
+ * image bytes as the body (any other Content-Type, e.g. image/jpeg). Limits: body size (413, refused
+ * from Content-Length before reading, or while streaming), pixel count (413), JPEG/PNG only (400),
+ * one prediction at a time with a bounded wait queue (503). Errors are JSON `{ error }`.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { BodyReadError, BodyTooLargeError, checkDeclaredLength, readBody } from './body.ts';
+import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
+import { renderPage } from './page.ts';
+import { ImageInputError } from './preprocess.ts';
+import { QueueFullError, createSerialQueue } from './queue.ts';
+
+export interface PredictResponse {
+  class: string;
+  /** Calibrated probability per class name, in the model's class order. */
+  probabilities: Record<string, number>;
+  /** The Grad-CAM overlay, `data:image/png;base64,...`. */
+  gradcam: string;
+  [extra: string]: unknown;
+}
+
+/** What the server needs from a model: class names, a description and a prediction function. */
+export interface PredictHandler {
+  classes: string[];
+  description: string;
+  /** Throws ImageInputError for unusable images; anything else is a server error (500). */
+  predict(image: Uint8Array): Promise<PredictResponse>;
+}
+
+export interface ServerOptions {
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  /** Upload size limit in bytes (default 10 MB). */
+  maxUploadBytes?: number;
+  /** Predictions allowed to wait behind the running one (default 8); more → 503. */
+  queueLimit?: number;
+  /** Whole-request timeout in ms (default 30 s): a slow client cannot hold a connection forever. */
+  requestTimeoutMs?: number;
+  /** Most simultaneous connections (default 64). */
+  maxConnections?: number;
+  title?: string;
+  /** One line per request / error (default: nothing). */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  server: http.Server;
+  url: string;
+  port: number;
+  host: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(data),
+    ...headers,
+  });
+  res.end(data);
+}
+
+/** The image bytes of a POST /predict body: the `image` part of a multipart form, or the body itself. */
+export function extractImage(body: Buffer, contentType: string | undefined): Buffer {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'multipart/form-data') return body;
+  const parts = parseMultipart(body, multipartBoundary(contentType as string));
+  const image = parts.find((p) => p.name === 'image');
+  if (!image) throw new MultipartError("the multipart form has no 'image' field");
+  return image.data;
+}
+
+export async function startServer(handler: PredictHandler, opts: ServerOptions = {}): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const maxBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const queue = createSerialQueue(opts.queueLimit ?? 8);
+  const log = opts.log ?? (() => {});
+  const page = renderPage({
+    title: opts.title ?? 'Brain MRI tumour classifier',
+    classes: handler.classes,
+    maxUploadBytes: maxBytes,
+    model: handler.description,
+  });
+  const pageBytes = Buffer.from(page.html, 'utf8');
+
+  const servePage = (req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': pageBytes.length,
+      'Content-Security-Policy': page.csp,
+      'X-Frame-Options': 'DENY',
+    });
+    res.end(req.method === 'HEAD' ? undefined : pageBytes);
+  };
+
+  const predict = async (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    if (queue.full()) throw new QueueFullError(opts.queueLimit ?? 8);
+    checkDeclaredLength(req, maxBytes);
+    const body = await readBody(req, maxBytes);
+    const image = extractImage(body, req.headers['content-type']);
+    const result = await queue.run(() => handler.predict(image));
+    sendJson(res, 200, { ...result, ms: Math.round(performance.now() - t0) });
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    const rawPath = (req.url ?? '').split('?')[0];
+    res.on('finish', () => log(`${req.method} ${rawPath.slice(0, 200)} ${res.statusCode} ${Math.round(performance.now() - t0)}ms`));
+    res.on('error', (e) => log(`response error: ${e.message}`));
+    req.on('error', (e) => log(`request error: ${e.message}`));
+    const route = async () => {
+      if (rawPath === '/') {
+        if (req.method === 'GET' || req.method === 'HEAD') return servePage(req, res);
+        throw new HttpError(405, `${req.method} is not allowed on /`, { Allow: 'GET, HEAD' });
+      }
+      if (rawPath === '/predict') {
+        if (req.method === 'POST') return predict(req, res);
+        throw new HttpError(405, `${req.method} is not allowed on /predict`, { Allow: 'POST' });
+      }
+      throw new HttpError(404, 'not found');
+    };
+    route().catch((e: unknown) => {
+      let status = 500;
+      let message = 'internal error';
+      let headers: Record<string, string> = {};
+      if (e instanceof HttpError) [status, message, headers] = [e.status, e.message, e.headers];
+      else if (e instanceof BodyTooLargeError) [status, message] = [413, e.message];
+      else if (e instanceof ImageInputError) [status, message] = [e.status, e.message];
+      else if (e instanceof MultipartError) [status, message] = [400, e.message];
+      else if (e instanceof BodyReadError) [status, message] = [400, e.message];
+      else if (e instanceof QueueFullError) [status, message, headers] = [503, e.message, { 'Retry-After': '2' }];
+      else log(`error on ${req.method} ${rawPath.slice(0, 200)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      // The body may still be arriving (413, early errors): answer, then close the connection
+      // instead of reading the rest.
+      const unread = !req.complete;
+      if (unread) headers = { ...headers, Connection: 'close' };
+      sendJson(res, status, { error: message }, headers);
+      if (unread) {
+        res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
+      }
+    });
+  };
+
+  const server = http.createServer({ requestTimeout: opts.requestTimeoutMs ?? 30_000, headersTimeout: 10_000 }, onRequest);
+  server.maxConnections = opts.maxConnections ?? 64;
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    log(`client error: ${err.code ?? ''} ${err.message}`);
+    if (socket.writable && !(err.code === 'ECONNRESET')) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } else socket.destroy();
+  });
+  server.on('error', (e) => log(`server error: ${e.message}`));
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    host: addr.address,
+    port: addr.port,
+    url: `http://${urlHost}:${addr.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
