@@ -8,7 +8,7 @@ export interface TrialJob {
   index: number;
   params: TrialParams;
   seed: number;
-  /** Folder the trial writes its model into (emptied before the trial starts). */
+  /** The trial's folder: trainTrial saves `model/` and `evaluation.json` there; the log is `trial.log`. */
   outDir: string;
 }
 

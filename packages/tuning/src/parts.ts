@@ -1,49 +1,29 @@
 /**
- * The schema parts of every package (tuning:sweep validates the whole experiment before any stage
- * runs) and the upstream stage functions, looked up on the packages' public APIs.
+ * The schema parts of every package: tuning:sweep validates the whole experiment before any stage
+ * runs. The report package sits above tuning (it reads the tracking store), so it is imported
+ * lazily, keeping the package graph free of a static cycle.
  */
 import type { SchemaPart } from '@mri-robust/core';
-import * as data from '@mri-robust/data';
-import * as noise from '@mri-robust/noise';
-import * as model from '@mri-robust/model';
+import { augmentSchemaPart, dataSchemaPart } from '@mri-robust/data';
+import { noiseSchemaPart } from '@mri-robust/noise';
+import { modelSchemaParts } from '@mri-robust/model';
 import { sweepSchemaPart } from './schema.ts';
 
-type Api = Record<string, unknown>;
-
-function part(api: Api, name: string): SchemaPart[] {
-  const p = api[name];
-  return p && typeof p === 'object' && 'section' in p ? [p as SchemaPart] : [];
-}
-
-/**
- * Schema parts of all sections (data, augment, noise, model, train, evaluate, sweep, report).
- * The report package sits above tuning (it reads the tracking store), so it is imported lazily
- * to keep the package graph free of a static cycle.
- */
+/** Schema parts of all sections (data, augment, noise, model, train, evaluate, sweep, report). */
 export async function allSchemaParts(): Promise<SchemaPart[]> {
-  let report: Api = {};
+  let report: Record<string, unknown> = {};
   try {
-    report = (await import('@mri-robust/report')) as Api;
+    report = (await import('@mri-robust/report')) as Record<string, unknown>;
   } catch {
     report = {};
   }
-  const modelParts = (model as Api).modelSchemaParts;
+  const reportPart = report.reportSchemaPart as SchemaPart | undefined;
   return [
-    ...part(data as Api, 'dataSchemaPart'),
-    ...part(data as Api, 'augmentSchemaPart'),
-    ...part(noise as Api, 'noiseSchemaPart'),
-    ...(Array.isArray(modelParts)
-      ? (modelParts as SchemaPart[])
-      : [...part(model as Api, 'modelSchemaPart'), ...part(model as Api, 'trainSchemaPart'), ...part(model as Api, 'evaluateSchemaPart')]),
+    dataSchemaPart as SchemaPart,
+    augmentSchemaPart as SchemaPart,
+    noiseSchemaPart as SchemaPart,
+    ...(modelSchemaParts as SchemaPart[]),
     sweepSchemaPart as SchemaPart,
-    ...part(report, 'reportSchemaPart'),
+    ...(reportPart && typeof reportPart === 'object' && 'section' in reportPart ? [reportPart] : []),
   ];
-}
-
-/** A function exported by a package, or a clear error naming what is missing. */
-export function packageFunction<F>(pkg: 'data' | 'noise' | 'model', name: string): F {
-  const api = ({ data, noise, model } as Record<string, Api>)[pkg];
-  const f = api[name];
-  if (typeof f !== 'function') throw new Error(`@mri-robust/${pkg} does not export ${name}() (needed by tuning:sweep)`);
-  return f as F;
 }

@@ -18,7 +18,10 @@ import {
 } from '@mri-robust/core';
 import type { EpochMessageRecord, StageRef, TrialJob } from './messages.ts';
 import { isBetter, objectiveDirection, objectiveValue, type Direction } from './objective.ts';
-import { allSchemaParts, packageFunction } from './parts.ts';
+import { allSchemaParts } from './parts.ts';
+import { runAugment, runIngest } from '@mri-robust/data';
+import { runNoise } from '@mri-robust/noise';
+import { runEmbed } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
 import { createPruner, type Pruner } from './pruner.ts';
@@ -87,14 +90,16 @@ export interface StageOutputs {
   embed: StageRef;
 }
 
-type StageFn = (experiment: Experiment, ...upstream: StageRef[]) => Promise<StageRef>;
-
 /** Runs (or finds cached) ingest → noise → augment → embed in this process. */
-export async function ensureStages(experiment: Experiment): Promise<StageOutputs> {
-  const ingest = await packageFunction<StageFn>('data', 'runIngest')(experiment);
-  const noise = await packageFunction<StageFn>('noise', 'runNoise')(experiment, ingest);
-  const augment = await packageFunction<StageFn>('data', 'runAugment')(experiment, noise);
-  const embed = await packageFunction<StageFn>('model', 'runEmbed')(experiment, augment, noise);
+export async function ensureStages(experiment: Experiment, log?: (line: string) => void): Promise<StageOutputs> {
+  const ingest = await runIngest(experiment, { log });
+  const noise = await runNoise(experiment, ingest, { log });
+  const augment = await runAugment(experiment, noise, { log });
+  const embed = await runEmbed(
+    experiment,
+    { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key },
+    { log },
+  );
   const ref = (r: StageRef): StageRef => ({ key: r.key, dir: r.dir, hit: r.hit });
   return { ingest: ref(ingest), noise: ref(noise), augment: ref(augment), embed: ref(embed) };
 }
@@ -109,6 +114,8 @@ export interface SweepOptions {
   log?: (line: string) => void;
   /** Where the summary table goes (default stdout). */
   out?: (text: string) => void;
+  /** Upstream stage outputs already built by the caller (skips ensureStages). */
+  stages?: StageOutputs;
 }
 
 export interface SweepResult {
@@ -171,7 +178,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
 
   log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
   const tStages = performance.now();
-  const stages = await ensureStages(experiment);
+  const stages = opts.stages ?? (await ensureStages(experiment, log));
   const stageSeconds = (performance.now() - tStages) / 1000;
   log(
     `stages ready in ${stageSeconds.toFixed(1)} s: ` +
@@ -232,6 +239,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     let backend: string | null = null;
     const writes: Promise<void>[] = [];
 
+    const trainEpochs = ((experiment.config.train ?? {}) as { epochs?: number }).epochs;
+    const maxEpochs = settings.epochs ?? trainEpochs ?? null;
     const maxParallel = Math.max(1, Math.min(opts.maxParallel ?? settings.maxParallel, todo.length));
     if (todo.length > 0) {
       result.pool = await runPool(
@@ -247,7 +256,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         () => {
           const tr = queue.shift();
           if (!tr) return null;
-          return { trialId: tr.trialId, index: tr.index, params: tr.params, seed: tr.seed, outDir: path.join(trialsDir, tr.trialId, 'model') };
+          return { trialId: tr.trialId, index: tr.index, params: tr.params, seed: tr.seed, outDir: path.join(trialsDir, tr.trialId) };
         },
         (job) => path.join(trialsDir, job.trialId, 'trial.log'),
         {
@@ -260,7 +269,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
               st.error ??= `objective ${settings.objective} is undefined at epoch ${record.epoch} (needs valNoisyAccuracy: configure noisy validation sets)`;
               return 'stop';
             }
-            const decision = pruner.report(trialId, record.epoch, value);
+            // The last epoch ends the trial anyway: a trial that ran every epoch is never marked pruned.
+            const reported = pruner.report(trialId, record.epoch, value);
+            const decision = maxEpochs !== null && record.epoch >= maxEpochs ? 'continue' : reported;
             if (decision === 'stop' && st.prunedAt === null) st.prunedAt = record.epoch;
             return decision;
           },
@@ -273,7 +284,6 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         async (job: TrialJob, outcome: TrialOutcome) => {
           const st = live.get(job.trialId)!;
           live.delete(job.trialId);
-          result.ran++;
           result.trialWallSeconds += outcome.wallSeconds;
           let line: string;
           if (outcome.ok && st.error === null) {
@@ -301,6 +311,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             result.failed++;
             line = `${job.trialId} FAILED: ${error.split('\n')[0]}`;
           }
+          result.ran++;
           const progress = formatProgress(`sweep ${sweepId}`, result.ran, todo.length, performance.now() - tRun, 'trials');
           const bestText = result.best ? `best ${result.best.trialId} ${settings.objective}=${fmt(result.best.objective)}` : 'best -';
           log(`${progress} | ${bestText} | ${line}`);
