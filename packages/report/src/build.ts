@@ -7,14 +7,13 @@ import path from 'node:path';
 import { parseExperiment, workspaceRoot } from '@mri-robust/core';
 import { vegaBundles } from './assets.ts';
 import { buildCharts } from './charts/index.ts';
-import { openTrackingReader, readSweepData, readSweepSummaries, readSweeps, resolveSweep, type TrackingReader } from './data.ts';
+import { TRACKING_FILE, type Tracking } from '@mri-robust/tuning';
+import { openTrackingReader, readSweepData, readSweepSummaries, readSweeps, resolveSweep } from './data.ts';
 import { renderIndexPage, type IndexEntry } from './index-page.ts';
 import { renderReportPage } from './page.ts';
 import { REPORT_DEFAULTS, reportSchemaPart, reportSettings, type ReportSettings } from './schema.ts';
 import { readStageArtifacts } from './stages.ts';
 import type { SweepInfo } from './types.ts';
-
-export const TRACKING_FILE = 'tracking.duckdb';
 
 export interface BuildReportOptions {
   /** The runs folder: holds tracking.duckdb and reports/. */
@@ -74,7 +73,7 @@ function storedSettings(sweep: SweepInfo): ReportSettings {
   }
 }
 
-async function buildOne(db: TrackingReader, sweep: SweepInfo, opts: BuildReportOptions, generatedAt: string): Promise<BuiltReport> {
+async function buildOne(db: Tracking, sweep: SweepInfo, opts: BuildReportOptions, generatedAt: string): Promise<BuiltReport> {
   const data = await readSweepData(db, sweep);
   const settings = { ...storedSettings(sweep), ...(opts.settings ?? {}) };
   const charts = buildCharts(data, { bestTrials: settings.best_trials });
@@ -87,7 +86,7 @@ async function buildOne(db: TrackingReader, sweep: SweepInfo, opts: BuildReportO
 }
 
 /** Writes the index page listing every sweep in the database. */
-export async function writeIndex(db: TrackingReader, runsDir: string, generatedAt: string): Promise<string> {
+export async function writeIndex(db: Tracking, runsDir: string, generatedAt: string): Promise<string> {
   const summaries = await readSweepSummaries(db);
   const dir = reportsDir(runsDir);
   const entries: IndexEntry[] = summaries.map((summary) => {
@@ -110,6 +109,6 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildResult
     const indexFile = await writeIndex(db, opts.runsDir, generatedAt);
     return { reports, indexFile };
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -156,5 +156,8 @@ table.json th { background: var(--bg2); }
 pre { background: var(--bg2); padding: 10px; overflow: auto; font-size: 12px; }
 .vega-bind { margin: 4px 0; }
 .vega-bind-name { font-weight: 600; }
+h4 { font-size: 13px; margin: 14px 0 4px; }
+.warn { background: #fff4e0; border: 1px solid #f0c36d; padding: 6px 10px; border-radius: 4px; }
+table.counts td, table.counts th { min-width: 70px; }
 footer { margin: 40px auto 30px; color: var(--muted); font-size: 12px; }
 `;

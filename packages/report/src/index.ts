@@ -1,6 +1,6 @@
-export { buildReport, writeIndex, reportFolderName, reportsDir, TRACKING_FILE, type BuildReportOptions, type BuildResult, type BuiltReport } from './build.ts';
+export { buildReport, writeIndex, reportFolderName, reportsDir, type BuildReportOptions, type BuildResult, type BuiltReport } from './build.ts';
 export { reportSchemaPart, reportSettings, REPORT_DEFAULTS, type ReportSettings } from './schema.ts';
-export { openTrackingReader, readSweeps, resolveSweep, readSweepData, readSweepSummaries, type TrackingReader } from './data.ts';
+export { openTrackingReader, readSweeps, resolveSweep, readSweepData, readSweepSummaries } from './data.ts';
 export { renderReportPage, trialsTable, REPORT_CSP, type PageInput } from './page.ts';
 export { renderIndexPage, type IndexEntry } from './index-page.ts';
 export { esc, jsonForScript, scriptSafe, renderJson } from './html.ts';

@@ -2,6 +2,7 @@
 import type { VegaBundle } from './assets.ts';
 import type { ChartSection } from './charts/index.ts';
 import { BASE_CSS, esc, fmtDate, fmtNum, jsonForScript, renderJson, SORT_SCRIPT } from './html.ts';
+import { isIngestReport, renderIngest } from './ingest.ts';
 import { byTrial, cleanOf, isClean, meanNoisyOf, testEvaluations, worstNoisyOf } from './rows.ts';
 import type { StageArtifacts } from './stages.ts';
 import type { EvaluationInfo, SweepData, TrialInfo } from './types.ts';
@@ -120,6 +121,22 @@ function testSetsTable(evaluations: readonly EvaluationInfo[]): string {
   return `<table><thead><tr><th>evaluation set</th><th>noise kind</th><th>severity</th><th>images</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/**
+ * Sources, splits and duplicates: the ingest report, taken from the sweep's data_summary (tuning
+ * stores the ingest report.json there) or from the ingest stage folder; anything else generically.
+ */
+function dataBlock(summary: unknown, artifacts: StageArtifacts): string {
+  const file = artifacts.ingestReportFile;
+  if (isIngestReport(summary)) {
+    return `<h3>Sources, splits and duplicates <span class="muted">(ingest report ${esc(summary.key)}, stored with the sweep)</span></h3>\n${renderIngest(summary)}`;
+  }
+  const parts: string[] = [];
+  if (summary !== null && summary !== undefined) parts.push(`<h3>Data summary <span class="muted">(stored with the sweep)</span></h3>\n${renderJson(summary)}`);
+  if (file) parts.push(`<h3>Sources, splits and duplicates <span class="muted">(${esc(file)})</span></h3>\n${renderIngest(artifacts.ingestReport)}`);
+  if (parts.length === 0) parts.push('<h3>Sources, splits and duplicates</h3><p class="muted">No data summary stored with the sweep and no ingest report.json found.</p>');
+  return parts.join('\n');
+}
+
 function dataSection(data: SweepData, artifacts: StageArtifacts): string {
   const s = data.sweep;
   const backends = distinct([s.backend, ...data.trials.map((t) => t.backend)]);
@@ -144,10 +161,7 @@ function dataSection(data: SweepData, artifacts: StageArtifacts): string {
   return `
 <section id="data"><h2>Data and setup</h2>
 <div class="facts">${facts}</div>
-<h3>Sources, splits and duplicates (sweep summary)</h3>
-${renderJson(s.dataSummary)}
-<h3>Ingest report${artifacts.ingestReportFile ? ` <span class="muted">(${esc(artifacts.ingestReportFile)})</span>` : ''}</h3>
-${artifacts.ingestReportFile ? renderJson(artifacts.ingestReport) : '<p class="muted">The ingest stage folder or its report.json was not found.</p>'}
+${dataBlock(s.dataSummary, artifacts)}
 <h3>Noise settings</h3>
 ${renderJson(s.noiseSettings)}
 <h3>Evaluation sets</h3>

@@ -1,32 +1,14 @@
 /**
- * A synthetic sweep written into a DuckDB file through the documented tracking tables
- * (ARCHITECTURE.md "Tracking"): for the report's tests and benchmark. Numbers follow plausible
+ * A synthetic sweep written into a tracking database created by the tuning package's own store
+ * (its DDL = the tables of ARCHITECTURE.md "Tracking"): for the report's tests and benchmark. Numbers follow plausible
  * training dynamics; every random choice comes from a seeded RNG.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { createRng } from '@mri-robust/core';
+import type { IngestReport } from '@mri-robust/data';
+import { openTracking, type Tracking } from '@mri-robust/tuning';
 import sharp from 'sharp';
-
-/** The documented tables only (columns the report may rely on). */
-export const DOCUMENTED_DDL = [
-  `CREATE TABLE IF NOT EXISTS sweeps (sweep_id VARCHAR PRIMARY KEY, name VARCHAR, experiment_path VARCHAR, experiment_hash VARCHAR,
-    experiment_yaml VARCHAR, strategy VARCHAR, objective VARCHAR, seed BIGINT, status VARCHAR, git_commit VARCHAR, backend VARCHAR,
-    created_at TIMESTAMP, finished_at TIMESTAMP, n_trials INTEGER, data_summary JSON, noise_settings JSON, stages JSON)`,
-  `CREATE TABLE IF NOT EXISTS trials (sweep_id VARCHAR, trial_id VARCHAR, trial_index INTEGER, params JSON, learning_rate DOUBLE,
-    dropout DOUBLE, batch_size INTEGER, status VARCHAR, error VARCHAR, backend VARCHAR, seed BIGINT, config_hash VARCHAR,
-    git_commit VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, best_epoch INTEGER, objective DOUBLE, model_path VARCHAR,
-    log_path VARCHAR, PRIMARY KEY (sweep_id, trial_id))`,
-  `CREATE TABLE IF NOT EXISTS epochs (sweep_id VARCHAR, trial_id VARCHAR, epoch INTEGER, train_loss DOUBLE, train_accuracy DOUBLE,
-    val_loss DOUBLE, val_accuracy DOUBLE, val_noisy_accuracy DOUBLE, objective DOUBLE, learning_rate DOUBLE, seconds DOUBLE,
-    PRIMARY KEY (sweep_id, trial_id, epoch))`,
-  `CREATE TABLE IF NOT EXISTS evaluations (sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, noise_kind VARCHAR, severity DOUBLE,
-    n INTEGER, accuracy DOUBLE, ci_low DOUBLE, ci_high DOUBLE, macro_f1 DOUBLE, ece DOUBLE, ece_calibrated DOUBLE, per_class JSON,
-    PRIMARY KEY (sweep_id, trial_id, test_set))`,
-  `CREATE TABLE IF NOT EXISTS confusion (sweep_id VARCHAR, trial_id VARCHAR, test_set VARCHAR, true_label VARCHAR, pred_label VARCHAR,
-    count INTEGER)`,
-];
 
 /** Text meant to break naive HTML/JSON embedding; the report must show it as text. */
 export const HOSTILE_TEXT = 'bad </script><img src=x onerror="window.__pwned=1"> & \u2028 line';
@@ -56,12 +38,12 @@ function sql(v: unknown): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-async function insert(conn: Awaited<ReturnType<DuckDBInstance['connect']>>, table: string, rows: Record<string, unknown>[]): Promise<void> {
+async function insert(t: Tracking, table: string, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0]);
   for (let i = 0; i < rows.length; i += 2000) {
     const chunk = rows.slice(i, i + 2000);
-    await conn.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${chunk.map((r) => `(${cols.map((c) => sql(r[c])).join(', ')})`).join(',\n')}`);
+    await t.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${chunk.map((r) => `(${cols.map((c) => sql(r[c])).join(', ')})`).join(',\n')}`);
   }
 }
 
@@ -83,6 +65,49 @@ async function writeSheet(file: string, hue: number): Promise<void> {
   await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
 }
 
+function ingestReport(key: string): IngestReport {
+  const counts = {
+    train: { glioma: 1062, meningioma: 597, notumor: 343, pituitary: 708 },
+    val: { glioma: 187, meningioma: 105, notumor: 60, pituitary: 125 },
+    test: { glioma: 80, meningioma: 99, notumor: 71, pituitary: 28 },
+  };
+  const half = (c: typeof counts) => ({
+    train: Object.fromEntries(Object.entries(c.train).map(([k, v]) => [k, Math.floor(v / 2)])),
+    val: Object.fromEntries(Object.entries(c.val).map(([k, v]) => [k, Math.floor(v / 2)])),
+    test: Object.fromEntries(Object.entries(c.test).map(([k, v]) => [k, Math.floor(v / 2)])),
+  });
+  return {
+    stage: 'ingest',
+    key,
+    synthetic: [],
+    note: '',
+    classes: CLASSES,
+    image: { size: 96, channels: 1, fit: 'pad' },
+    split: { mode: 'source_test', train: 0.85, val: 0.15, test: 0.2, seed: 1234 },
+    totals: { files: 8976, decoded: 8975, skipped: 1, kept: 3465, dropped: 5510 },
+    counts,
+    sources: [
+      { name: 'nickparvar', kind: 'kaggle', synthetic: false, root: '../shared/datasets/nickparvar', layout: 'split folders (Training) with class folders', files: 5712, decoded: 5712, skipped: 0, kept: half(counts), found: { Training: { glioma: 1321, meningioma: 1339, notumor: 1595, pituitary: 1457 } } },
+      { name: 'sartaj', kind: 'kaggle', synthetic: false, root: '../shared/datasets/sartaj', layout: 'split folders (Testing, Training) with class folders', files: 3264, decoded: 3263, skipped: 1, kept: half(counts), found: { Training: { glioma: 826 }, Testing: { glioma: 100 } } },
+    ],
+    duplicates: {
+      settings: { exact: true, near: true, hamming: 6, min_correlation: 0.9, conflicts: 'drop' },
+      exact: { groups: 2100, copies: 6900, extraCopies: 4800, crossSourceGroups: 1500, labelConflicts: 12 },
+      near: { links: 900, rejectedByCorrelation: 40, groupsWithNearLinks: 300 },
+      groups: 2300,
+      imagesInGroups: 7700,
+      removedAsCopies: 5400,
+      largestGroup: 9,
+      crossSourceGroups: 1600,
+      touchingTestGroups: 180,
+      conflicts: { rule: 'drop', groups: 20, imagesDropped: 110, groupsKeptByMajority: 0 },
+      examples: [],
+    },
+    skipped: [{ source: 'sartaj', path: `Training/odd ${HOSTILE_TEXT}.jpg`, reason: 'not an image' }],
+    seconds: { list: 0.2, decode: 30, dedup: 4, write: 2, total: 36.2 },
+  };
+}
+
 /** Writes the sweep into `<runsDir>/tracking.duckdb` (appending to what is there). Returns the file. */
 export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<string> {
   const rng = createRng(o.seed ?? 7);
@@ -99,23 +124,11 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
     }
     await writeSheet(path.join(stages.noise.dir, 'contact-sheet.png'), 40);
     await writeSheet(path.join(stages.augment.dir, 'contact-sheet.png'), 0);
-    fs.writeFileSync(
-      path.join(stages.ingest.dir, 'report.json'),
-      JSON.stringify({
-        sources: [
-          { name: 'nickparvar', path: '../shared/datasets/nickparvar/Training', files: 5712 },
-          { name: 'sartaj', path: '../shared/datasets/sartaj', files: 3264 },
-        ],
-        counts: { train: { glioma: 900, meningioma: 880, notumor: 1000, pituitary: 950 }, val: { glioma: 190, meningioma: 185, notumor: 210, pituitary: 200 }, test: { glioma: 190, meningioma: 186, notumor: 211, pituitary: 201 } },
-        duplicates: { exact: 412, mirrored: 57, nearDuplicate: 1203, conflictingLabels: 9 },
-        skipped: [{ path: `odd ${HOSTILE_TEXT}.txt`, reason: 'not an image' }],
-      }),
-    );
   }
-  const instance = await DuckDBInstance.create(file);
-  const conn = await instance.connect();
+  const ingest = ingestReport(stages.ingest?.key ?? 'none');
+  if (stages.ingest) fs.writeFileSync(path.join(stages.ingest.dir, 'report.json'), JSON.stringify(ingest, null, 2));
+  const conn = await openTracking(file);
   try {
-    for (const ddl of DOCUMENTED_DDL) await conn.run(ddl);
     const sweepId = o.sweepId;
     const trials: Record<string, unknown>[] = [];
     const epochs: Record<string, unknown>[] = [];
@@ -187,8 +200,9 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
         sweep_id: sweepId, name: 'synthetic', experiment_path: 'experiments/synthetic.yaml', experiment_hash: 'e0', experiment_yaml: experimentYaml,
         strategy: 'random', objective: 'mean_clean_noisy_val_accuracy', seed: 7, status: 'finished', git_commit: 'abc123def4567890', backend: 'wasm',
         created_at: created, finished_at: new Date(t), n_trials: o.trials,
-        data_summary: { sources: ['nickparvar', `sartaj ${HOSTILE_TEXT}`], splits: { train: 3730, val: 785, test: 788 }, duplicates_removed: 1672, image_size: 96 },
-        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5 }, eval: NOISE.map((n) => ({ kind: n.kind, severities: n.severities })) },
+        direction: 'maximize', max_parallel: 1, updated_at: new Date(t),
+        data_summary: ingest,
+        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5, note: HOSTILE_TEXT }, eval: NOISE.map((n) => ({ kind: n.kind, severities: n.severities })) },
         stages,
       },
     ]);
@@ -196,10 +210,8 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
     await insert(conn, 'epochs', epochs);
     await insert(conn, 'evaluations', evaluations);
     await insert(conn, 'confusion', confusion);
-    await conn.run('CHECKPOINT');
   } finally {
-    conn.closeSync();
-    instance.closeSync();
+    await conn.close();
   }
   return file;
 }
