@@ -73,6 +73,8 @@ export interface IngestPlan {
   sources: ResolvedSource[];
   listings: SourceListing[];
   fingerprint: string;
+  /** Seconds spent listing the sources. */
+  listSeconds: number;
 }
 
 /** Lists the sources and computes the stage key, without decoding anything. */
@@ -90,7 +92,9 @@ export async function planIngest(experiment: Experiment): Promise<IngestPlan> {
   } catch (e) {
     throw new UserError(`${experiment.file}: ${(e as Error).message}`);
   }
+  const tList = Date.now();
   const listings = await listSources(sources, settings, experiment.seed);
+  const listSeconds = (Date.now() - tList) / 1000;
   const fingerprint = listingFingerprint(listings);
   const keySettings = {
     ...settings,
@@ -98,7 +102,7 @@ export async function planIngest(experiment: Experiment): Promise<IngestPlan> {
     sources: sources.map((s) => (s.kind === 'kaggle' ? { name: s.name, kind: s.kind, root: displayRoot(s.root) } : s)),
   };
   const key = stageKey({ stage: INGEST_STAGE, version: INGEST_VERSION, settings: keySettings, seed: experiment.seed, listing: fingerprint });
-  return { key, settings, sources, listings, fingerprint };
+  return { key, settings, sources, listings, fingerprint, listSeconds };
 }
 
 interface Decodedish {
@@ -405,7 +409,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
     },
     skipped: skipped.sort((a, b) => (a.source + a.path < b.source + b.path ? -1 : 1)),
     seconds: {
-      list: 0,
+      list: plan.listSeconds,
       decode: secDecode,
       dedup: secDedup,
       write: secWrite,
