@@ -4,6 +4,8 @@
  *   train    [--experiment FILE] [--out DIR] [--lr X --dropout X --batch-size N --epochs N]
  *   evaluate [--experiment FILE] [--model DIR]         clean + noisy test sets → evaluation.json
  *   predict  --model DIR --image FILE [--experiment FILE] [--json]
+ *   predict  ... --gradcam OUT.png                     also writes the Grad-CAM overlay (gradcam/)
+ *   serve    [--model DIR | --sweep ID] [--port N]     predict page + POST /predict (serve/)
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,14 +16,17 @@ import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { EVALUATION_JSON, evaluateModelDir, preprocessingOf, trainTrial } from './trial.ts';
 import { predictImage } from './predict.ts';
+import { writeGradCamFile } from './gradcam/explain.ts';
+import { serveMain, SERVE_USAGE } from './serve/run.ts';
 import type { EvaluationRecord } from './evaluate.ts';
 import type { Preprocessing } from './save.ts';
 
-const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
+const USAGE = `usage: cli.ts <embed|train|evaluate|predict|serve> [--experiment FILE] ...
   embed    [--experiment FILE]
   train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
   evaluate [--experiment FILE] [--model DIR]
-  predict  --model DIR --image FILE [--experiment FILE] [--json]`;
+  predict  --model DIR --image FILE [--experiment FILE] [--json] [--gradcam OUT.png]
+  ${SERVE_USAGE}`;
 
 function numberFlag(args: ReturnType<typeof parseArgs>, name: string): number | undefined {
   const v = stringFlag(args, name);
@@ -121,6 +126,11 @@ async function predict(argv: string[]): Promise<void> {
     };
   }
   const p = await predictImage(path.resolve(modelDir), path.resolve(image), expected);
+  const gradcamOut = stringFlag(args, 'gradcam');
+  if (gradcamOut) {
+    const g = await writeGradCamFile(path.resolve(modelDir), path.resolve(image), gradcamOut);
+    process.stderr.write(`grad-cam of '${g.class}' (layer ${g.cam.layerName}, ${g.cam.height}×${g.cam.width}) → ${g.file}\n`);
+  }
   if (args.json === true) {
     process.stdout.write(JSON.stringify(p, null, 2) + '\n');
     return;
@@ -140,6 +150,8 @@ export async function main(argv: string[]): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
+    case 'serve':
+      return serveMain(rest);
     default:
       throw new UserError(`${cmd ? `unknown subcommand '${cmd}'` : 'no subcommand'}\n${USAGE}`);
   }

@@ -116,3 +116,41 @@ export {
 } from './predict.ts';
 export { main as modelCliMain, formatEvaluations, defaultTrainDir } from './cli.ts';
 // --- end learning half ---
+
+// --- grad-cam and predict server (owner: serve helper) ---
+export {
+  gradCam,
+  explainImage,
+  writeGradCamFile,
+  overlayPng,
+  writeOverlayPng,
+  pngDataUri,
+  colorize,
+  camFromGradients,
+  normalizeMap,
+  resizeBilinear,
+  findFeatureLayer,
+  type GradCamOptions,
+  type GradCamResult,
+  type Explanation,
+  type ExplainOptions,
+  type ColormapName,
+} from './gradcam/index.ts';
+export {
+  startServer,
+  runServe,
+  serveMain,
+  loadPredictHandler,
+  resolveServeModel,
+  trainTinyModel,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_MAX_PIXELS,
+  type PredictHandler,
+  type PredictResponse,
+  type ServerOptions,
+  type RunningServer,
+  type ServeModelChoice,
+  type TinyModel,
+  type TinyModelOptions,
+} from './serve/index.ts';
+// --- end grad-cam and predict server ---

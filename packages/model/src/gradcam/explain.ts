@@ -3,11 +3,14 @@
  * forward + backward pass (class scores and the map of the predicted class), calibrated
  * probabilities (softmax of logits / temperature from metadata.json) and the overlay PNG.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
+import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { softmaxRows } from '../metrics/calibration.ts';
-import type { ModelMetadata } from '../save.ts';
-import { prepareImage, type PreparedImage } from '../serve/preprocess.ts';
+import { loadModel, type ModelMetadata } from '../save.ts';
+import { ImageInputError, prepareImage, type PreparedImage } from '../serve/preprocess.ts';
 import { gradCam, type GradCamResult } from './compute.ts';
 import { overlayPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
 
@@ -34,6 +37,8 @@ export interface ExplainOptions {
   minOverlaySize?: number;
   /** Feature layer (default: the last convolutional feature map). */
   layerName?: string;
+  /** Accept any format decodeImage reads (local files), not only JPEG/PNG (uploads). */
+  anyFormat?: boolean;
 }
 
 async function displayScan(scan: ScanPixels, minSize: number): Promise<ScanPixels> {
@@ -59,7 +64,7 @@ export async function explainImage(
   opts: ExplainOptions,
 ): Promise<Explanation> {
   const { model, metadata } = loaded;
-  const prepared = await prepareImage(bytes, metadata.preprocessing, opts.maxPixels);
+  const prepared = await prepareImage(bytes, metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat });
   const input = prepared.input;
   let result: GradCamResult;
   try {
@@ -89,4 +94,38 @@ export async function explainImage(
     },
     image: { kind: prepared.kind, origWidth: prepared.origWidth, origHeight: prepared.origHeight },
   };
+}
+
+/**
+ * `model:predict --gradcam out.png`: loads `modelDir`, explains `imageFile` and writes the overlay
+ * PNG to `outPng`. Returns the explanation (without the PNG bytes written).
+ */
+export async function writeGradCamFile(
+  modelDir: string,
+  imageFile: string,
+  outPng: string,
+  opts: Partial<ExplainOptions> = {},
+): Promise<Omit<Explanation, 'overlayPng'> & { file: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(imageFile);
+  } catch (e) {
+    throw new UserError(`${imageFile}: cannot read the image (${(e as Error).message})`);
+  }
+  const loaded = await loadModel(modelDir);
+  try {
+    let e: Explanation;
+    try {
+      e = await explainImage(loaded, bytes, { maxPixels: 50_000_000, anyFormat: true, ...opts });
+    } catch (err) {
+      if (err instanceof ImageInputError) throw new UserError(`${imageFile}: ${err.message}`);
+      throw err;
+    }
+    const file = path.resolve(outPng);
+    await writeFile(file, e.overlayPng);
+    const { overlayPng: _png, ...rest } = e;
+    return { ...rest, file };
+  } finally {
+    loaded.model.dispose();
+  }
 }

@@ -4,4 +4,4 @@ export { blendRgb, toRgb, type BlendOptions } from './blend.ts';
 export { flattenLayers, findFeatureLayer, outputLayer, type FoundLayer } from './layers.ts';
 export { gradCam, type GradCamOptions, type GradCamResult } from './compute.ts';
 export { overlayPixels, overlayPng, writeOverlayPng, pngDataUri, type ScanPixels, type OverlayOptions } from './overlay.ts';
-export { explainImage, type Explanation, type ExplainOptions } from './explain.ts';
+export { explainImage, writeGradCamFile, type Explanation, type ExplainOptions } from './explain.ts';

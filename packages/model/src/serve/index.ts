@@ -7,4 +7,4 @@ export { createSerialQueue, QueueFullError, type SerialQueue } from './queue.ts'
 export { prepareImage, sniffImage, ImageInputError, type PreparedImage } from './preprocess.ts';
 export { renderPage, type PageInfo } from './page.ts';
 export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './tiny-model.ts';
-export { runServe, type ServeArgs } from './run.ts';
+export { runServe, serveMain, SERVE_USAGE, type ServeArgs } from './run.ts';

@@ -25,6 +25,8 @@ export class ImageInputError extends Error {
 }
 
 export type ImageKind = 'jpeg' | 'png';
+/** 'image' when any format was allowed (local files) and the bytes are neither JPEG nor PNG. */
+export type PreparedKind = ImageKind | 'image';
 
 /** JPEG (FF D8 FF) or PNG (89 'PNG' 0D 0A 1A 0A) by signature, else null. */
 export function sniffImage(bytes: Uint8Array): ImageKind | null {
@@ -39,7 +41,7 @@ export interface PreparedImage {
   input: Tensor4D;
   /** The decoded scan at the decode size (what the overlay is drawn on). */
   scan: ScanPixels;
-  kind: ImageKind;
+  kind: PreparedKind;
   origWidth: number;
   origHeight: number;
 }
@@ -47,10 +49,19 @@ export interface PreparedImage {
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 /** Decodes and prepares one uploaded image. Throws ImageInputError for unusable input. */
-export async function prepareImage(bytes: Uint8Array, pre: Preprocessing, maxPixels: number): Promise<PreparedImage> {
+export async function prepareImage(
+  bytes: Uint8Array,
+  pre: Preprocessing,
+  maxPixels: number,
+  opts: { anyFormat?: boolean } = {},
+): Promise<PreparedImage> {
   if (pre.scaling !== PREPROCESSING) throw new Error(`model preprocessing: pixel scaling '${pre.scaling}' is not supported (only ${PREPROCESSING})`);
   if (bytes.length === 0) throw new ImageInputError('empty upload: no image bytes');
   const kind = sniffImage(bytes);
+  if (!kind && opts.anyFormat) {
+    // Local files (CLI): whatever decodeImage reads (BMP, WebP, TIFF, ...), still pixel-limited.
+    return finishPrepare(bytes, pre, maxPixels, 'image', 0, 0);
+  }
   if (!kind) throw new ImageInputError('not a JPEG or PNG image (unrecognised file signature)');
   const label = kind.toUpperCase();
   let meta: sharp.Metadata;
@@ -66,10 +77,18 @@ export async function prepareImage(bytes: Uint8Array, pre: Preprocessing, maxPix
   if (w * h > maxPixels) {
     throw new ImageInputError(`image of ${w}×${h} px exceeds the pixel limit of ${maxPixels} px (possible decompression bomb)`, 413);
   }
+  return finishPrepare(bytes, pre, maxPixels, kind, w, h);
+}
+
+async function finishPrepare(bytes: Uint8Array, pre: Preprocessing, maxPixels: number, kind: ImageKind | 'image', w: number, h: number): Promise<PreparedImage> {
+  const label = kind.toUpperCase();
   const { size, channels, fit } = pre.decode;
   let pixels: Uint8Array;
   try {
-    pixels = (await decodeImage(bytes, { size, channels, fit, maxPixels })).pixels;
+    const d = await decodeImage(bytes, { size, channels, fit, maxPixels });
+    pixels = d.pixels;
+    w = d.origWidth;
+    h = d.origHeight;
   } catch (e) {
     if (e instanceof BadImageError) {
       if (/pixel limit/i.test(e.reason)) throw new ImageInputError(`image exceeds the pixel limit of ${maxPixels} px`, 413);

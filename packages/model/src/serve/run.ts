@@ -4,7 +4,7 @@
  * and runs until SIGINT/SIGTERM.
  */
 import path from 'node:path';
-import { UserError, workspaceRoot } from '@mri-robust/core';
+import { parseArgs, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { selectBackend, type BackendPreference } from '../backend/select.ts';
 import { resolveServeModel } from './pointer.ts';
 import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
@@ -53,3 +53,27 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
     },
   };
 }
+
+/** CLI entry (`cli.ts serve ...`): starts the server and keeps it up until SIGINT/SIGTERM. */
+export async function serveMain(argv: string[]): Promise<void> {
+  const a = parseArgs(argv);
+  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'backend'];
+  const unknown = Object.keys(a).filter((k) => k !== '_' && !known.includes(k));
+  if (unknown.length) throw new UserError(`serve: unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}\n${SERVE_USAGE}`);
+  const args: ServeArgs = {};
+  for (const k of known) {
+    const v = stringFlag(a, k);
+    if (v !== undefined) (args as Record<string, string>)[k] = v;
+  }
+  const running = await runServe(args);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.stderr.write('[serve] stopping\n');
+      running.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export const SERVE_USAGE = `serve [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto]`;
