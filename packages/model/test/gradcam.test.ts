@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { blendRgb, toRgb } from '../src/gradcam/blend.ts';
+import { camFromGradients, normalizeMap, resizeBilinear } from '../src/gradcam/cam.ts';
+import { colorize, jet, turbo } from '../src/gradcam/colormap.ts';
+import { gradCam } from '../src/gradcam/compute.ts';
+import { explainImage } from '../src/gradcam/explain.ts';
+import { findFeatureLayer } from '../src/gradcam/layers.ts';
+import { loadModel, type ModelMetadata } from '../src/save.ts';
+import { prepareImage } from '../src/serve/preprocess.ts';
+import { trainTinyModel } from '../src/serve/tiny-model.ts';
+
+const shared = sharedDir();
+
+/** The (nested) model whose own layers include `name`. */
+function containerOf(model: LayersModel, name: string): LayersModel {
+  if (model.layers.some((l) => l.name === name)) return model;
+  for (const l of model.layers) {
+    if ((l as unknown as LayersModel).layers) {
+      const inner = containerOf(l as unknown as LayersModel, name);
+      if (inner) return inner;
+    }
+  }
+  return null as unknown as LayersModel;
+}
+const testImage = (cls: string, name: string) => path.join(shared, 'datasets', 'sartaj', 'Testing', cls, name);
+
+describe('colormaps (pure)', () => {
+  it('jet runs blue → green → red and clamps', () => {
+    expect(jet(0)).toEqual([0, 0, 128]);
+    expect(jet(0.5)).toEqual([128, 255, 128]);
+    expect(jet(1)).toEqual([128, 0, 0]);
+    expect(jet(-3)).toEqual(jet(0));
+    expect(jet(7)).toEqual(jet(1));
+    expect(jet(Number.NaN)).toEqual(jet(0));
+  });
+  it('turbo matches its polynomial at the ends (dark blue-black → dark red)', () => {
+    expect(turbo(0)).toEqual([35, 23, 27]);
+    const [r, g, b] = turbo(1);
+    expect(r).toBeGreaterThan(120);
+    expect(g).toBeLessThan(30);
+    expect(b).toBeLessThan(30);
+  });
+  it('colorize = the colormap per value (8-bit quantised), 3 bytes per value', () => {
+    const vals = [0, 0.25, 0.5, 0.75, 1];
+    const rgb = colorize(vals, 'jet');
+    expect(rgb.length).toBe(15);
+    vals.forEach((v, i) => expect(Array.from(rgb.subarray(i * 3, i * 3 + 3))).toEqual(jet(Math.round(v * 255) / 255)));
+    expect(Array.from(colorize([0.5], 'turbo'))).toEqual(turbo(128 / 255));
+  });
+});
+
+describe('Grad-CAM numeric core (pure)', () => {
+  it('weights channels by the mean gradient and applies ReLU (hand-computed)', () => {
+    // 1×2 map, 2 channels, HWC: pixel0 = (1, 2), pixel1 = (3, 4).
+    const acts = [1, 2, 3, 4];
+    // α0 = mean(1, 3) = 2, α1 = mean(-1, 1) = 0 → cam = (2·1, 2·3) = (2, 6).
+    expect(Array.from(camFromGradients(acts, [1, -1, 3, 1], 1, 2, 2))).toEqual([2, 6]);
+    // α0 = -1, α1 = 0.5 → (-1 + 1, -3 + 2) = (0, -1) → ReLU → (0, 0).
+    expect(Array.from(camFromGradients(acts, [-1, 0.5, -1, 0.5], 1, 2, 2))).toEqual([0, 0]);
+    expect(() => camFromGradients(acts, [1, 2], 1, 2, 2)).toThrow(/1×2×2/);
+  });
+  it('normalises to [0, 1] by the maximum and flags constant maps', () => {
+    const n = normalizeMap([0, 2, -1, 4]);
+    expect(Array.from(n.map)).toEqual([0, 0.5, 0, 1]);
+    expect(n.max).toBe(4);
+    expect(n.constant).toBe(false);
+    const z = normalizeMap([0, -2, 0, Number.NaN]);
+    expect(Array.from(z.map)).toEqual([0, 0, 0, 0]);
+    expect(z.constant).toBe(true);
+  });
+  it('resizes bilinearly with half-pixel centres and clamped edges', () => {
+    const up = resizeBilinear([0, 1, 2, 3], 2, 2, 4, 4);
+    expect(up[0]).toBe(0);
+    expect(up[3]).toBe(1);
+    expect(up[12]).toBe(2);
+    expect(up[15]).toBe(3);
+    // (1, 1) samples (0.25, 0.25): 0·.5625 + 1·.1875 + 2·.1875 + 3·.0625 = 0.75
+    expect(up[5]).toBeCloseTo(0.75, 6);
+    expect(Array.from(resizeBilinear([5, 6, 7, 8, 9, 10], 2, 3, 2, 3))).toEqual([5, 6, 7, 8, 9, 10]);
+  });
+  it('blends heat over the scan, optionally weighted per pixel', () => {
+    const scan = new Uint8Array([100, 100, 100, 10, 20, 30]);
+    const heat = new Uint8Array([200, 0, 0, 0, 0, 255]);
+    expect(Array.from(blendRgb(scan, heat, { alpha: 0.5 }))).toEqual([150, 50, 50, 5, 10, 143]);
+    // weight 0 with minWeight 0 leaves the scan; weight 1 gives the full alpha.
+    expect(Array.from(blendRgb(scan, heat, { alpha: 0.5, weights: [0, 1], minWeight: 0 }))).toEqual([100, 100, 100, 5, 10, 143]);
+    expect(() => blendRgb(scan, heat, { alpha: 2 })).toThrow(/alpha/);
+    expect(Array.from(toRgb(new Uint8Array([7, 9]), 2, 1, 1))).toEqual([7, 7, 7, 9, 9, 9]);
+  });
+});
+
+describe('Grad-CAM on real models and real scans', () => {
+  let dir: string;
+  let mobilenet: { model: LayersModel; metadata: ModelMetadata };
+  let cnn: { model: LayersModel; metadata: ModelMetadata };
+
+  beforeAll(async () => {
+    await selectBackend('auto');
+    dir = mkdtempSync(path.join(tmpdir(), 'gradcam-test-'));
+    await trainTinyModel({ outDir: path.join(dir, 'mobilenet'), sharedDir: shared, backbone: 'mobilenet_v2', perClass: 8 });
+    await trainTinyModel({ outDir: path.join(dir, 'cnn'), sharedDir: shared, backbone: 'cnn', epochs: 6 });
+    mobilenet = await loadModel(path.join(dir, 'mobilenet'));
+    cnn = await loadModel(path.join(dir, 'cnn'));
+  });
+  afterAll(() => {
+    mobilenet?.model.dispose();
+    cnn?.model.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('mobilenet_v2: a 7×7 map at out_relu in [0, 1], not constant, and a 224 px overlay PNG', async () => {
+    const bytes = readFileSync(testImage('pituitary_tumor', 'image(1).jpg'));
+    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
+    expect(e.cam.layerName).toBe('out_relu');
+    expect([e.cam.height, e.cam.width]).toEqual([7, 7]);
+    expect(e.cam.cam.length).toBe(49);
+    expect(Math.min(...e.cam.cam)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...e.cam.cam)).toBe(1);
+    expect(e.cam.constant).toBe(false);
+    expect(new Set(Array.from(e.cam.cam, (v) => v.toFixed(3))).size).toBeGreaterThan(5);
+    expect(e.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(e.classIndex).toBe(e.probabilities.indexOf(Math.max(...e.probabilities)));
+    const meta = await sharp(e.overlayPng).metadata();
+    expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 224, 224, 3]);
+    // The overlay is coloured: a grey scan alone would have r = g = b everywhere.
+    const { data } = await sharp(e.overlayPng).raw().toBuffer({ resolveWithObject: true });
+    let coloured = 0;
+    for (let i = 0; i < data.length; i += 3) if (Math.abs(data[i] - data[i + 2]) > 30) coloured++;
+    expect(coloured).toBeGreaterThan(224 * 5);
+  });
+
+  it('mobilenet_v2: equals ReLU(Σ_k W[k, c] · A_k) computed independently (GAP → Dense above out_relu)', async () => {
+    const bytes = readFileSync(testImage('glioma_tumor', 'image(1).jpg'));
+    const prepared = await prepareImage(bytes, mobilenet.metadata.preprocessing, 50_000_000);
+    const r = gradCam({ stages: [mobilenet.model], input: prepared.input });
+    // Independent path: activations of out_relu from a sub-model, Dense kernel of the head.
+    const backbone = containerOf(mobilenet.model, 'out_relu');
+    const head = containerOf(mobilenet.model, 'head_dense');
+    const sub = tf.model({ inputs: backbone.inputs, outputs: backbone.getLayer('out_relu').output });
+    const acts = sub.predict(prepared.input) as Tensor;
+    const a = acts.dataSync();
+    const w = head.getLayer('head_dense').getWeights()[0].dataSync();
+    const k = mobilenet.metadata.classes.length;
+    const [, h, wd, c] = acts.shape as number[];
+    const raw = new Float32Array(h * wd);
+    for (let p = 0; p < h * wd; p++) {
+      let s = 0;
+      for (let j = 0; j < c; j++) s += w[j * k + r.classIndex] * a[p * c + j];
+      raw[p] = Math.max(0, s);
+    }
+    const max = Math.max(...raw);
+    expect(max).toBeGreaterThan(0);
+    for (let p = 0; p < raw.length; p++) expect(Math.abs(r.cam[p] - raw[p] / max)).toBeLessThan(1e-4);
+    // The model is left as it was: predictions are still softmax probabilities.
+    const probs = (mobilenet.model.predict(prepared.input) as Tensor).dataSync();
+    expect(Array.from(probs).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+    for (let j = 0; j < k; j++) expect(probs[j]).toBeCloseTo(r.probabilities[j], 4);
+    tf.dispose([acts, prepared.input]);
+  });
+
+  it('cnn: the last conv block (nested trunk) gives a 24×24 map in [0, 1]; some class has a non-constant map', async () => {
+    expect(findFeatureLayer([cnn.model]).layer.name).toBe('block2_relu');
+    const bytes = readFileSync(testImage('meningioma_tumor', 'image(1).jpg'));
+    const prepared = await prepareImage(bytes, cnn.metadata.preprocessing, 50_000_000);
+    const maps = cnn.metadata.classes.map((_, classIndex) => gradCam({ stages: [cnn.model], input: prepared.input, classIndex }));
+    for (const m of maps) {
+      expect([m.height, m.width, m.cam.length]).toEqual([24, 24, 576]);
+      for (const v of m.cam) expect(v >= 0 && v <= 1).toBe(true);
+    }
+    expect(maps.some((m) => !m.constant && m.rawMax > 0)).toBe(true);
+    expect(() => gradCam({ stages: [cnn.model], input: prepared.input, layerName: 'no_such_layer' })).toThrow(/no layer named/);
+    const early = gradCam({ stages: [cnn.model], input: prepared.input, layerName: 'block1_relu' });
+    expect([early.height, early.width]).toEqual([48, 48]);
+    prepared.input.dispose();
+  });
+
+  it('`model:predict --gradcam` writes the overlay (real CLI child process)', async () => {
+    const out = path.join(dir, 'cli-overlay.png');
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'packages/model/src/cli.ts', 'predict', '--model', path.join(dir, 'cnn'), '--image', testImage('no_tumor', 'image(1).jpg'), '--gradcam', out],
+      { cwd: workspaceRoot() },
+    );
+    expect(stdout).toMatch(/class: (glioma|meningioma|notumor|pituitary)/);
+    expect(stderr).toMatch(/grad-cam of '\w+' \(layer block2_relu, 24×24\)/);
+    const meta = await sharp(out).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 224, 224]);
+  });
+});
