@@ -78,7 +78,10 @@ describe('nets on wasm', () => {
     const top = split.buildTop();
     const direct = backbone.model.predict(x) as Tensor;
     expect(tf.max(tf.abs(tf.sub(top.predict(act) as Tensor, direct))).dataSync()[0]).toBeLessThan(1e-4);
-    expect(top.trainableWeights.length).toBeGreaterThan(30);
+    expect(top.layers.some((l) => l.getClassName() === 'BatchNormalization')).toBe(false); // folded
+    const unfolded = split.buildTop({ foldBatchNorm: false });
+    expect(unfolded.layers.some((l) => l.getClassName() === 'BatchNormalization')).toBe(true);
+    expect(tf.max(tf.abs(tf.sub(unfolded.predict(act) as Tensor, direct))).dataSync()[0]).toBeLessThan(1e-4);
     const lt = await losses(classifier(top), act, y, 6);
     expect(lt[lt.length - 1]).toBeLessThan(lt[0]);
     // The backbone is untouched by training the top.
