@@ -63,7 +63,7 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     id: 'chart-learning-curves',
     section: 'curves',
     title: 'Learning curves',
-    caption: 'Loss and accuracy per epoch for the selected trial (train, validation, noisy validation); the dashed line is the best epoch.',
+    caption: 'Loss and accuracy per epoch for the selected trial (train, validation, noisy validation); the ring marks the best epoch.',
     spec: curveRows(epochs).length ? learningCurvesChart(epochs, trials, order) : null,
     empty: 'No epochs recorded.',
   });

@@ -1,6 +1,6 @@
 /**
  * Learning curves: train/val loss and accuracy per epoch for one trial, chosen with a select (default
- * the best trial); a dashed rule marks the trial's best epoch.
+ * the best trial); a ring marks the trial's best epoch.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { EpochInfo, TrialInfo } from '../types.ts';
@@ -12,13 +12,16 @@ export interface CurveRow {
   metric: 'loss' | 'accuracy';
   series: 'train' | 'val' | 'val noisy';
   value: number;
+  /** True at the trial's best epoch (marked with a ring). */
+  best: boolean;
 }
 
-export function curveRows(epochs: readonly EpochInfo[]): CurveRow[] {
+/** @param bestEpochs best epoch per trial id (trials without one get no ring). */
+export function curveRows(epochs: readonly EpochInfo[], bestEpochs: ReadonlyMap<string, number> = new Map()): CurveRow[] {
   const rows: CurveRow[] = [];
   const push = (e: EpochInfo, metric: CurveRow['metric'], series: CurveRow['series'], v: number | null) => {
     const value = round(v);
-    if (value !== null) rows.push({ trial: e.trialId, epoch: e.epoch, metric, series, value });
+    if (value !== null) rows.push({ trial: e.trialId, epoch: e.epoch, metric, series, value, best: bestEpochs.get(e.trialId) === e.epoch });
   };
   for (const e of epochs) {
     push(e, 'loss', 'train', e.trainLoss);
@@ -35,16 +38,14 @@ export function curveRows(epochs: readonly EpochInfo[]): CurveRow[] {
  *   without epochs are left out of the selector.
  */
 export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readonly TrialInfo[], order: readonly string[]): TopLevelSpec {
-  const rows = curveRows(epochs);
+  const bestEpochs = new Map(trials.filter((t) => t.bestEpoch !== null).map((t) => [t.trialId, t.bestEpoch as number]));
+  const rows = curveRows(epochs, bestEpochs);
   const withEpochs = new Set(rows.map((r) => r.trial));
   const options = order.filter((t) => withEpochs.has(t));
   const labels = options.map((t, i) => {
     const tr = trials.find((x) => x.trialId === t);
     return `${t}${i === 0 ? ' (best)' : ''}${tr && tr.status !== 'finished' ? ` [${tr.status}]` : ''}`;
   });
-  const best = trials
-    .filter((t) => t.bestEpoch !== null && withEpochs.has(t.trialId))
-    .map((t) => ({ trial: t.trialId, bestEpoch: t.bestEpoch as number }));
   const panel = (metric: CurveRow['metric']) => ({
     width: 340,
     height: 220,
@@ -53,7 +54,7 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
         transform: [{ filter: `datum.trial === trial_sel && datum.metric === '${metric}'` }],
         mark: { type: 'line' as const, point: { size: 16 } },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch' },
+          x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { format: 'd', tickMinStep: 1 } },
           y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
           color: { field: 'series', type: 'nominal' as const, scale: { domain: ['train', 'val', 'val noisy'] }, title: 'series' },
           tooltip: [
@@ -64,10 +65,15 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
         },
       },
       {
-        data: { values: best },
-        transform: [{ filter: 'datum.trial === trial_sel' }],
-        mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#888' },
-        encoding: { x: { field: 'bestEpoch', type: 'quantitative' as const }, tooltip: [{ field: 'bestEpoch', type: 'quantitative' as const, title: 'best epoch' }] },
+        // a ring on the best epoch: same rows as the line (never an empty layer), shown where best
+        transform: [{ filter: `datum.trial === trial_sel && datum.metric === '${metric}'` }],
+        mark: { type: 'point' as const, size: 110, strokeWidth: 2, filled: false },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative' as const },
+          y: { field: 'value', type: 'quantitative' as const },
+          color: { value: '#222' },
+          opacity: { condition: { test: 'datum.best', value: 1 }, value: 0 },
+        },
       },
     ],
   });
