@@ -116,6 +116,10 @@ export interface SweepOptions {
   out?: (text: string) => void;
   /** Upstream stage outputs already built by the caller (skips ensureStages). */
   stages?: StageOutputs;
+  /** Tracking database (default `<runs>/tracking.duckdb`). */
+  trackingFile?: string;
+  /** Folder of the trial folders (default `<runs>/trials/<sweep id>`). */
+  trialsDir?: string;
 }
 
 export interface SweepResult {
@@ -172,8 +176,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const plan = await loadSweep(opts.experimentFile);
   const { experiment, settings, sweepId, direction } = plan;
   const runsDir = experiment.runsDir;
-  const trackingFile = path.join(runsDir, TRACKING_FILE);
-  const trialsDir = path.join(runsDir, 'trials', sweepId);
+  const trackingFile = opts.trackingFile ?? path.join(runsDir, TRACKING_FILE);
+  const trialsDir = opts.trialsDir ?? path.join(runsDir, 'trials', sweepId);
   const commit = gitCommit();
 
   log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
