@@ -10,6 +10,7 @@ export {
   MAX_SEVERITY,
   type NoiseSpec,
 } from './models/registry.ts';
+export { drawMotion, rigidWarp, type MotionPose } from './models/kspace.ts';
 export { foregroundMean, otsuThreshold, samplePoisson } from './models/sampling.ts';
 export { fftPlan, fft2d, ifft2d, type Complex2D, type FftPlan } from './fft.ts';
 export { createImage, fromUint8, toUint8, isGrey, type FloatImage } from './image.ts';

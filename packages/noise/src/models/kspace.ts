@@ -1,21 +1,16 @@
 import type { Rng } from '@mri-robust/core';
-import type { NoiseModel } from './types.ts';
-import {
-  complexOf,
-  fft2d,
-  magnitudeOf,
-  signedFreq,
-  transformCols,
-  transformRows,
-  unshiftIndex,
-  type Complex2D,
-} from '../fft.ts';
+import type { NoiseModel, NoiseParams } from './types.ts';
+import { complexOf, fftPlan, signedFreq, transformCols, transformRows, unshiftIndex, type Complex2D } from '../fft.ts';
 
 /**
- * k-space artefacts. Each plane is transformed with an exact-size 2-D FFT (no padding), modified
- * in k-space and transformed back; the output is the magnitude image. Random draws are made once per
- * image, so every plane of a colour image gets the same artefact. None of these models short-cuts
- * a zero-strength setting: severity 0 runs the full FFT round trip (and is the identity to ~1e-7).
+ * k-space artefacts. Each is defined on the exact-size 2-D k-space of the plane (no padding; the
+ * output is the magnitude image). Where the k-space change depends only on the phase-encode line
+ * (motion segments, ghosting) or is separable (Gibbs truncation), the transforms along the other
+ * axis cancel and are skipped, and a spike's inverse transform is a plane wave written directly:
+ * the results equal the explicit 2-D FFT → modify → inverse 2-D FFT to rounding (a test checks
+ * this against the explicit form). Random draws are made once per image, so every plane of a colour
+ * image gets the same artefact. No model short-cuts a zero-strength setting: severity 0 runs the
+ * full FFT round trip (and is the identity to ~1e-7).
  *
  * "axis" is the phase-encode direction of the simulated acquisition: 0 = k-space rows (ky, the
  * image's vertical direction), 1 = k-space columns (kx). It is drawn at random when absent.
@@ -57,20 +52,55 @@ export function rigidWarp(p: Float32Array, height: number, width: number, deg: n
   return out;
 }
 
+/** 1-D transforms along the phase-encode axis: 0 = along y (every column), 1 = along x (every row). */
+function alongAxis(k: Complex2D, axis: 0 | 1, inverse: boolean): void {
+  if (axis === 0) transformCols(k, inverse);
+  else transformRows(k, inverse);
+}
+
+function magnitudePlane(k: Complex2D): Float32Array {
+  const out = new Float32Array(k.height * k.width);
+  const { re, im } = k;
+  for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(re[i] * re[i] + im[i] * im[i]);
+  return out;
+}
+
 /**
- * k-space lines `lines` (unshifted indices along `axis`) of a real plane. Only the transforms needed
- * for those lines are run: along the phase-encode axis first, then across for the chosen lines.
+ * Low-pass filter of a REAL plane along one axis with a symmetric 0/1 mask over signed frequency
+ * (keep(f) = keep(−f)): two lines share one complex FFT (a + i·b), since a real symmetric mask keeps
+ * both parts real.
  */
-function kspaceLines(plane: Float32Array, height: number, width: number, axis: 0 | 1, lines: number[]): Complex2D {
-  const k = complexOf(plane, height, width);
-  if (axis === 0) {
-    transformCols(k, false);
-    transformRows(k, false, lines);
-  } else {
-    transformRows(k, false);
-    transformCols(k, false, lines);
+function realLowpassAlong(p: Float32Array, height: number, width: number, axis: 0 | 1, keep: (signedFreq: number) => boolean): Float32Array {
+  const n = axis === 0 ? height : width;
+  const lines = axis === 0 ? width : height;
+  const stride = axis === 0 ? width : 1;
+  const step = axis === 0 ? 1 : width;
+  const plan = fftPlan(n);
+  const mask = Uint8Array.from({ length: n }, (_, i) => (keep(signedFreq(i, n)) ? 1 : 0));
+  const buf = new Float64Array(2 * n);
+  const out = new Float32Array(p.length);
+  for (let l = 0; l < lines; l += 2) {
+    const oa = l * step;
+    const ob = (l + 1) * step;
+    const hasB = l + 1 < lines;
+    for (let i = 0; i < n; i++) {
+      buf[2 * i] = p[oa + i * stride];
+      buf[2 * i + 1] = hasB ? p[ob + i * stride] : 0;
+    }
+    plan.forward(buf);
+    for (let i = 0; i < n; i++) {
+      if (!mask[i]) {
+        buf[2 * i] = 0;
+        buf[2 * i + 1] = 0;
+      }
+    }
+    plan.inverse(buf);
+    for (let i = 0; i < n; i++) {
+      out[oa + i * stride] = buf[2 * i];
+      if (hasB) out[ob + i * stride] = buf[2 * i + 1];
+    }
   }
-  return k;
+  return out;
 }
 
 function copyLine(dst: Complex2D, src: Complex2D, axis: 0 | 1, line: number): void {
@@ -87,6 +117,47 @@ function copyLine(dst: Complex2D, src: Complex2D, axis: 0 | 1, line: number): vo
       dst.im[y * width + line] = src.im[y * width + line];
     }
   }
+}
+
+/** A motion pose: rotation (degrees) and shift (px). */
+export interface MotionPose {
+  deg: number;
+  tx: number;
+  ty: number;
+}
+
+/**
+ * The random part of kspace_motion: phase-encode axis, poses (the unmoved one placed on the segment
+ * holding the k-space centre) and, per pose, its lines (unshifted indices along the axis).
+ */
+export function drawMotion(params: NoiseParams, rng: Rng, height: number, width: number): { axis: 0 | 1; poses: MotionPose[]; segmentLines: number[][] } {
+    const axis = pickAxis(params.axis, rng);
+    const count = Math.round(params.transforms);
+    const step = 1 / (count + 1);
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) times.push(step * (i + 1) + rng.uniform(-0.3 * step, 0.3 * step));
+    const poses: MotionPose[] = [{ deg: 0, tx: 0, ty: 0 }];
+    for (let i = 0; i < count; i++) {
+      poses.push({
+        deg: rng.uniform(-params.degrees, params.degrees),
+        tx: rng.uniform(-params.translation, params.translation),
+        ty: rng.uniform(-params.translation, params.translation),
+      });
+    }
+    // The pose whose segment contains the centre of k-space gets the unmoved object.
+    const centreSegment = (() => {
+      const i = times.findIndex((t) => t > 0.5);
+      return i < 0 ? count : i;
+    })();
+    [poses[0], poses[centreSegment]] = [poses[centreSegment], poses[0]];
+    const n = axis === 0 ? height : width;
+    const bounds = [0, ...times.map((t) => Math.min(n, Math.max(0, Math.floor(n * t)))), n];
+    const segmentLines = poses.map((_, j) => {
+      const lines: number[] = [];
+      for (let s = bounds[j]; s < bounds[j + 1]; s++) lines.push(unshiftIndex(s, n));
+      return lines;
+    });
+    return { axis, poses, segmentLines };
 }
 
 /**
@@ -115,42 +186,21 @@ export const kspaceMotion: NoiseModel = {
     { degrees: 10, translation: 10, transforms: 4 },
   ],
   apply(planes, params, { height, width, rng }) {
-    const axis = pickAxis(params.axis, rng);
-    const count = Math.round(params.transforms);
-    const step = 1 / (count + 1);
-    const times: number[] = [];
-    for (let i = 0; i < count; i++) times.push(step * (i + 1) + rng.uniform(-0.3 * step, 0.3 * step));
-    const poses: { deg: number; tx: number; ty: number }[] = [{ deg: 0, tx: 0, ty: 0 }];
-    for (let i = 0; i < count; i++) {
-      poses.push({
-        deg: rng.uniform(-params.degrees, params.degrees),
-        tx: rng.uniform(-params.translation, params.translation),
-        ty: rng.uniform(-params.translation, params.translation),
-      });
-    }
-    // The pose whose segment contains the centre of k-space gets the unmoved object.
-    const centreSegment = (() => {
-      const i = times.findIndex((t) => t > 0.5);
-      return i < 0 ? count : i;
-    })();
-    [poses[0], poses[centreSegment]] = [poses[centreSegment], poses[0]];
-    const n = axis === 0 ? height : width;
-    const bounds = [0, ...times.map((t) => Math.min(n, Math.max(0, Math.floor(n * t)))), n];
-    const segmentLines = poses.map((_, j) => {
-      const lines: number[] = [];
-      for (let s = bounds[j]; s < bounds[j + 1]; s++) lines.push(unshiftIndex(s, n));
-      return lines;
-    });
+    const { axis, poses, segmentLines } = drawMotion(params, rng, height, width);
     return planes.map((p) => {
+      // Lines of the phase-encode axis from each pose's k-space, joined, transformed back. Only the
+      // transforms along the phase-encode axis are needed (see the header).
       const result: Complex2D = complexOf(new Float32Array(p.length), height, width);
       poses.forEach((pose, j) => {
         const lines = segmentLines[j];
         if (lines.length === 0) return;
         const moved = pose.deg === 0 && pose.tx === 0 && pose.ty === 0 ? p : rigidWarp(p, height, width, pose.deg, pose.tx, pose.ty);
-        const k = kspaceLines(moved, height, width, axis, lines);
+        const k = complexOf(moved, height, width);
+        alongAxis(k, axis, false);
         for (const line of lines) copyLine(result, k, axis, line);
       });
-      return magnitudeOf(result);
+      alongAxis(result, axis, true);
+      return magnitudePlane(result);
     });
   },
 };
@@ -190,7 +240,7 @@ export const ghosting: NoiseModel = {
     for (let s = 0; s < n; s += g) if (s < keepLo || s >= keepHi) factor[unshiftIndex(s, n)] = 1 - params.intensity;
     return planes.map((p) => {
       const k = complexOf(p, height, width);
-      fft2d(k);
+      alongAxis(k, axis, false);
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < width; x++) {
           const f = factor[axis === 0 ? y : x];
@@ -200,7 +250,8 @@ export const ghosting: NoiseModel = {
           }
         }
       }
-      return magnitudeOf(k);
+      alongAxis(k, axis, true);
+      return magnitudePlane(k);
     });
   },
 };
@@ -229,12 +280,30 @@ export const spike: NoiseModel = {
     const positions: number[] = [];
     const total = height * width;
     for (let i = 0; i < Math.round(params.count); i++) positions.push(total > 1 ? 1 + rng.int(total - 1) : 0);
+    // A k-space point A at (ky, kx) adds the plane wave (A / HW)·e^{2πi(ky·y/H + kx·x/W)} to the
+    // image (inverse DFT), so no transform is needed: A = intensity · |DC| = intensity · Σ pixels.
     return planes.map((p) => {
-      const k = complexOf(p, height, width);
-      fft2d(k);
-      const dc = Math.sqrt(k.re[0] * k.re[0] + k.im[0] * k.im[0]);
-      for (const pos of positions) k.re[pos] += params.intensity * dc;
-      return magnitudeOf(k);
+      let dc = 0;
+      for (let i = 0; i < p.length; i++) dc += p[i];
+      const re = Float64Array.from(p);
+      const im = new Float64Array(p.length);
+      for (const pos of positions) {
+        const ky = Math.floor(pos / width);
+        const kx = pos % width;
+        const amp = (params.intensity * Math.abs(dc)) / (height * width);
+        const cy = Float64Array.from({ length: height }, (_, y) => Math.cos((2 * Math.PI * ky * y) / height));
+        const sy = Float64Array.from({ length: height }, (_, y) => Math.sin((2 * Math.PI * ky * y) / height));
+        const cx = Float64Array.from({ length: width }, (_, x) => Math.cos((2 * Math.PI * kx * x) / width));
+        const sx = Float64Array.from({ length: width }, (_, x) => Math.sin((2 * Math.PI * kx * x) / width));
+        for (let y = 0; y < height; y++) {
+          const o = y * width;
+          for (let x = 0; x < width; x++) {
+            re[o + x] += amp * (cy[y] * cx[x] - sy[y] * sx[x]);
+            im[o + x] += amp * (sy[y] * cx[x] + cy[y] * sx[x]);
+          }
+        }
+      }
+      return magnitudePlane({ height, width, re, im });
     });
   },
 };
@@ -252,19 +321,12 @@ export const gibbs: NoiseModel = {
   apply(planes, { alpha }, { height, width }) {
     const ry = ((1 - alpha) * height) / 2;
     const rx = ((1 - alpha) * width) / 2;
+    // The rectangular mask is separable and symmetric: filter along y, then along x (both real).
     return planes.map((p) => {
-      const k = complexOf(p, height, width);
-      fft2d(k);
-      for (let y = 0; y < height; y++) {
-        const keepY = Math.abs(signedFreq(y, height)) <= ry;
-        for (let x = 0; x < width; x++) {
-          if (!keepY || Math.abs(signedFreq(x, width)) > rx) {
-            k.re[y * width + x] = 0;
-            k.im[y * width + x] = 0;
-          }
-        }
-      }
-      return magnitudeOf(k);
+      const a = realLowpassAlong(p, height, width, 0, (f) => Math.abs(f) <= ry);
+      const b = realLowpassAlong(a, height, width, 1, (f) => Math.abs(f) <= rx);
+      for (let i = 0; i < b.length; i++) b[i] = Math.abs(b[i]);
+      return b;
     });
   },
 };
