@@ -89,6 +89,29 @@ describe('wasm training kernels vs cpu gradients', () => {
     }
   }
 
+  it('Tile (replaced on wasm by a broadcast) matches cpu', async () => {
+    const cases: [number[], number[]][] = [
+      [[1, 1, 1, 5], [2, 3, 4, 1]],
+      [[2, 3], [3, 2]],
+      [[2, 1, 3], [1, 4, 2]],
+      [[4], [3]],
+    ];
+    for (const [shape, reps] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = randomArray(n, `tile${shape}`);
+      const run = async (b: string, dtype: 'float32' | 'int32') => {
+        expect(await tf.setBackend(b)).toBe(true);
+        const v = dtype === 'float32' ? values : Int32Array.from(values, (x) => Math.round(x * 100));
+        return tf.tidy(() => Array.from(tf.tile(tf.tensor(v, shape, dtype), reps).dataSync()));
+      };
+      for (const dtype of ['float32', 'int32'] as const) {
+        const ref = await run('cpu', dtype);
+        expect(ref.length).toBe(n * reps.reduce((a, b) => a * b, 1));
+        expect(await run('wasm', dtype)).toEqual(ref);
+      }
+    }
+  });
+
   it('refuses dilation > 1 with a clear message', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     const x = tf.ones([1, 6, 6, 2]) as tf.Tensor4D;

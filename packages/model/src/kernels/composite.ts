@@ -221,7 +221,7 @@ export function depthwiseBackpropInputComposite(
     }
     // dx[h] = Σ_k up[h + padTop − (fh−1) + k] · Wflip[k]
     const upW = window2d(up, 1, 2, fh - 1 - g.padTop, fw - 1 - g.padLeft, h + fh - 1, w + fw - 1) as tf.Tensor4D;
-    const flipped = tf.reverse(filter, [0, 1]);
+    const flipped = fh === 1 && fw === 1 ? filter : tf.reverse(filter, [0, 1]); // wasm's Reverse is slow
     const f = tf.reshape(flipped, [fh, fw, c * m, 1]) as tf.Tensor4D;
     const r = tf.depthwiseConv2d(upW, f, 1, 'valid'); // [N, H, W, C·M]
     return m === 1 ? r : tf.sum(tf.reshape(r, [n, h, w, c, m]), 4);
@@ -277,7 +277,8 @@ export function conv2dBackpropInputViaConv(
       up = tf.reshape(up, [n, g.oh * g.sh, g.ow * g.sw, cout]);
     }
     const upW = window2d(up, 1, 2, fh - 1 - g.padTop, fw - 1 - g.padLeft, h + fh - 1, w + fw - 1) as tf.Tensor4D;
-    const f = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [fh, fw, Cout, Cin]
+    const flipped = fh === 1 && fw === 1 ? filter : tf.reverse(filter, [0, 1]); // wasm's Reverse is slow
+    const f = tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D; // [fh, fw, Cout, Cin]
     return tf.conv2d(upW, f, 1, 'valid');
   });
 }
