@@ -43,7 +43,17 @@ export function createSerialQueue(maxWaiting: number): SerialQueue {
           } catch (e) {
             p = Promise.reject(e);
           }
-          p.then(resolve, reject).finally(next);
+          // Start the next job before the caller sees this one's outcome.
+          p.then(
+            (v) => {
+              next();
+              resolve(v);
+            },
+            (e: unknown) => {
+              next();
+              reject(e);
+            },
+          );
         };
         if (running) waiting.push(start);
         else start();

@@ -56,10 +56,14 @@ export interface RunningServer {
   url: string;
   port: number;
   host: string;
+  /** Predictions running (0 or 1) plus waiting. */
+  pending(): number;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+/** How long a refused upload's connection is kept (paused) so the client can read the answer. */
+const UNREAD_BODY_GRACE_MS = 1000;
 
 class HttpError extends Error {
   constructor(
@@ -165,14 +169,24 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
       else if (e instanceof BodyReadError) [status, message] = [400, e.message];
       else if (e instanceof QueueFullError) [status, message, headers] = [503, e.message, { 'Retry-After': '2' }];
       else log(`error on ${req.method} ${rawPath.slice(0, 200)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      // The body may still be arriving (413, early errors): answer, then close the connection
-      // instead of reading the rest.
-      const unread = !req.complete;
-      if (unread) headers = { ...headers, Connection: 'close' };
-      sendJson(res, status, { error: message }, headers);
-      if (unread) {
-        res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
-      }
+      if (req.complete) return sendJson(res, status, { error: message }, headers);
+      // The body is still arriving (413, early refusals): do not read the rest. The request stays
+      // paused (TCP backpressure stops the client), the complete answer (Content-Length) is written
+      // without ending the response — ending it would make Node drain the body or reset the
+      // connection before the client reads the answer — and the connection is dropped shortly after.
+      req.pause();
+      if (res.headersSent) return void req.socket.destroy();
+      const data = JSON.stringify({ error: message });
+      res.writeHead(status, {
+        ...SECURITY_HEADERS,
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(data),
+        Connection: 'close',
+        ...headers,
+      });
+      res.write(data);
+      log(`${req.method} ${rawPath.slice(0, 200)} ${status} (body not read) ${Math.round(performance.now() - t0)}ms`);
+      setTimeout(() => req.socket.destroy(), UNREAD_BODY_GRACE_MS).unref();
     });
   };
 
@@ -206,6 +220,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     host: addr.address,
     port: addr.port,
     url: `http://${urlHost}:${addr.port}/`,
+    pending: () => queue.size,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
