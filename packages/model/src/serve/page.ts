@@ -19,13 +19,15 @@ const esc = (s: string): string =>
 const STYLE = `
 :root { font-family: system-ui, sans-serif; color: #1c2430; background: #f5f6f8; }
 body { max-width: 980px; margin: 0 auto; padding: 1.2rem; }
+[hidden] { display: none !important; }
 h1 { font-size: 1.35rem; margin: 0 0 .2rem; }
 .sub { color: #5b6675; font-size: .9rem; margin-bottom: 1rem; }
-#drop { border: 2px dashed #8a96a8; border-radius: 10px; padding: 1.4rem; text-align: center; background: #fff; cursor: pointer; }
+#drop { display: block; border: 2px dashed #8a96a8; border-radius: 10px; padding: 1.4rem; text-align: center; background: #fff; cursor: pointer; }
 #drop.over { border-color: #2f6fed; background: #eef3ff; }
 #drop input { display: block; margin: .6rem auto 0; }
 .row { display: flex; gap: 1.2rem; flex-wrap: wrap; margin-top: 1.2rem; }
-.card { background: #fff; border-radius: 10px; padding: 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); flex: 1 1 280px; }
+.card { background: #fff; border-radius: 10px; padding: 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); flex: 1 1 250px; min-width: 0; }
+#probs { display: block; width: 100%; max-width: 308px; height: auto; }
 .card h2 { font-size: 1rem; margin: 0 0 .6rem; color: #3b4656; }
 .card img { width: 100%; max-width: 320px; image-rendering: auto; border-radius: 6px; display: block; }
 #pred-class { font-size: 1.6rem; font-weight: 700; }
@@ -56,9 +58,9 @@ const SCRIPT = `
     const svg = document.getElementById('probs');
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const names = Object.keys(probs);
-    const rowH = 34, labelW = 120, barW = 220, pad = 6;
-    svg.setAttribute('viewBox', '0 0 ' + (labelW + barW + 70) + ' ' + (names.length * rowH + pad));
-    svg.setAttribute('height', String(names.length * rowH + pad));
+    const rowH = 30, labelW = 96, barW = 150, pad = 6;
+    svg.setAttribute('viewBox', '0 0 ' + (labelW + barW + 62) + ' ' + (names.length * rowH + pad));
+    svg.setAttribute('data-bar-width', String(barW));
     names.forEach((name, i) => {
       const p = probs[name];
       const y = i * rowH + pad;
@@ -146,7 +148,7 @@ export function renderPage(info: PageInfo): Page {
 <div id="error" role="alert"></div>
 <div id="results" class="row" hidden>
   <div class="card"><h2>Prediction</h2><div id="pred-class"></div><div id="pred-conf"></div>
-    <svg id="probs" xmlns="http://www.w3.org/2000/svg" width="100%" role="img" aria-label="calibrated class probabilities"></svg>
+    <svg id="probs" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="calibrated class probabilities"></svg>
     <div class="note">Probabilities are calibrated (temperature scaling fitted on validation data). Research prototype, not a medical device.</div></div>
   <div class="card"><h2>Grad-CAM</h2><img id="overlay" alt="Grad-CAM overlay of the predicted class">
     <div class="note">Regions that raised the score of the predicted class (red = most).</div></div>
