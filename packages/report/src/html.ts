@@ -133,7 +133,7 @@ nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
 a { color: var(--accent); }
 .muted { color: var(--muted); }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 6px 18px; margin: 12px 0; }
-.facts div { background: var(--bg2); padding: 6px 10px; border-radius: 4px; }
+.facts div { background: var(--bg2); padding: 6px 10px; border-radius: 4px; overflow-wrap: anywhere; }
 .facts b { display: block; font-size: 11px; text-transform: uppercase; color: var(--muted); font-weight: 600; }
 .best { background: #eef5ff; border: 1px solid #c9dcf7; border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 table { border-collapse: collapse; font-size: 13px; }
