@@ -8,8 +8,8 @@ import { noisePixels } from './worker.ts';
 
 /**
  * contact-sheet.png of a noise output: a few images per class (columns), clean, then under every
- * evaluation set (read back from the written sets) and under each training kind at each severity
- * of its range (computed here with a fixed seed).
+ * evaluation set (read back from the written sets) and under each training kind at the severities
+ * of its range (all of a short range, ends and middle of a long one) (computed here with a fixed seed).
  */
 export async function writeNoiseSheet(input: ImageSet, outDir: string, sets: NoiseSets, settings: NoiseSettings): Promise<void> {
   const { height, width, channels, classes } = input.header;
@@ -29,7 +29,9 @@ export async function writeNoiseSheet(input: ImageSet, outDir: string, sets: Noi
   }
   for (const k of settings.train.fraction > 0 ? settings.train.kinds : []) {
     const [lo, hi] = Array.isArray(k.severity) ? k.severity : [k.severity, k.severity];
-    for (let s = lo; s <= hi; s++) {
+    // every severity of a short range; the ends and the middle of a long one
+    const shown = hi - lo <= 2 ? Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) : [lo, Math.round((lo + hi) / 2), hi];
+    for (const s of shown) {
       const params = resolveNoiseParams({ kind: k.kind, severity: s });
       rows.push({ label: `train ${k.kind} s${s}`, tiles: clean.map((px, j) => noisePixels({ pixels: px, kind: k.kind, params, seed: 1000 + j }, shape)) });
     }

@@ -113,8 +113,12 @@ class MixedPlan extends BasePlan {
   private readonly fft: FFT | null;
   private readonly twRe: Float64Array;
   private readonly twIm: Float64Array;
-  private readonly dftRe: Float64Array; // q × q table of e^{-2πi·a·b/q}
-  private readonly dftIm: Float64Array;
+  private readonly cosT: Float64Array; // (h+1) × (h+1): cos(2π·k·m/q), sin(2π·k·m/q)
+  private readonly sinT: Float64Array;
+  private readonly sRe: Float64Array;
+  private readonly sIm: Float64Array;
+  private readonly dRe: Float64Array;
+  private readonly dIm: Float64Array;
   private readonly work: Float64Array; // q rows of length p (interleaved)
   private readonly a: Float64Array;
   private readonly out: Float64Array;
@@ -134,15 +138,20 @@ class MixedPlan extends BasePlan {
         this.twIm[qi * p + k1] = Math.sin(ang);
       }
     }
-    this.dftRe = new Float64Array(q * q);
-    this.dftIm = new Float64Array(q * q);
-    for (let a = 0; a < q; a++) {
-      for (let b = 0; b < q; b++) {
-        const ang = (-2 * Math.PI * ((a * b) % q)) / q;
-        this.dftRe[a * q + b] = Math.cos(ang);
-        this.dftIm[a * q + b] = Math.sin(ang);
+    const h = (q - 1) >> 1;
+    this.cosT = new Float64Array((h + 1) * (h + 1));
+    this.sinT = new Float64Array((h + 1) * (h + 1));
+    for (let k = 0; k <= h; k++) {
+      for (let m = 0; m <= h; m++) {
+        const ang = (2 * Math.PI * ((k * m) % q)) / q;
+        this.cosT[k * (h + 1) + m] = Math.cos(ang);
+        this.sinT[k * (h + 1) + m] = Math.sin(ang);
       }
     }
+    this.sRe = new Float64Array(h + 1);
+    this.sIm = new Float64Array(h + 1);
+    this.dRe = new Float64Array(h + 1);
+    this.dIm = new Float64Array(h + 1);
     this.work = new Float64Array(2 * n);
     this.a = new Float64Array(2 * p);
     this.out = new Float64Array(2 * p);
@@ -150,7 +159,7 @@ class MixedPlan extends BasePlan {
     this.colIm = new Float64Array(q);
   }
   forward(buf: Float64Array): void {
-    const { p, q, work, a, out, twRe, twIm, dftRe, dftIm, colRe, colIm } = this;
+    const { p, q, work, a, out, twRe, twIm, colRe, colIm } = this;
     // Inner power-of-two transforms over pi for each residue qi (x[q·pi + qi]), then twiddles.
     for (let qi = 0; qi < q; qi++) {
       for (let pi = 0; pi < p; pi++) {
@@ -169,25 +178,50 @@ class MixedPlan extends BasePlan {
         work[2 * (base + k1) + 1] = re * s + im * c;
       }
     }
-    // Outer length-q DFTs across residues for each k1: X[k1 + p·k2].
+    // Outer length-q DFTs across residues for each k1: X[k1 + p·k2]. q is odd, so the DFT uses the
+    // symmetric form: with s_m = x_m + x_{q−m}, d_m = x_m − x_{q−m} (m = 1…h, h = (q−1)/2),
+    // X[k] = x_0 + Σ s_m cos(2πmk/q) − i Σ d_m sin(2πmk/q) and X[q−k] its mirror.
+    const h = (q - 1) >> 1;
+    const { cosT, sinT, sRe, sIm, dRe, dIm } = this;
     for (let k1 = 0; k1 < p; k1++) {
       for (let qi = 0; qi < q; qi++) {
         colRe[qi] = work[2 * (qi * p + k1)];
         colIm[qi] = work[2 * (qi * p + k1) + 1];
       }
-      for (let k2 = 0; k2 < q; k2++) {
-        let re = 0;
-        let im = 0;
-        const row = k2 * q;
-        for (let qi = 0; qi < q; qi++) {
-          const c = dftRe[row + qi];
-          const s = dftIm[row + qi];
-          re += colRe[qi] * c - colIm[qi] * s;
-          im += colRe[qi] * s + colIm[qi] * c;
+      const x0r = colRe[0];
+      const x0i = colIm[0];
+      let sumR = x0r;
+      let sumI = x0i;
+      for (let m = 1; m <= h; m++) {
+        sRe[m] = colRe[m] + colRe[q - m];
+        sIm[m] = colIm[m] + colIm[q - m];
+        dRe[m] = colRe[m] - colRe[q - m];
+        dIm[m] = colIm[m] - colIm[q - m];
+        sumR += sRe[m];
+        sumI += sIm[m];
+      }
+      buf[2 * k1] = sumR;
+      buf[2 * k1 + 1] = sumI;
+      for (let k = 1; k <= h; k++) {
+        let ar = x0r;
+        let ai = x0i;
+        let br = 0;
+        let bi = 0;
+        const row = k * (h + 1);
+        for (let m = 1; m <= h; m++) {
+          const c = cosT[row + m];
+          const sn = sinT[row + m];
+          ar += sRe[m] * c;
+          ai += sIm[m] * c;
+          br += dRe[m] * sn;
+          bi += dIm[m] * sn;
         }
-        const dst = 2 * (k1 + p * k2);
-        buf[dst] = re;
-        buf[dst + 1] = im;
+        const lo = 2 * (k1 + p * k);
+        const hi = 2 * (k1 + p * (q - k));
+        buf[lo] = ar + bi;
+        buf[lo + 1] = ai - br;
+        buf[hi] = ar - bi;
+        buf[hi + 1] = ai + br;
       }
     }
   }

@@ -23,13 +23,11 @@ export function fromUint8(pixels: Uint8Array, height: number, width: number, cha
 
 /** Float image → uint8 (clipped to [0, 1], rounded). */
 export function toUint8(img: FloatImage): Uint8Array {
+  // A clamped array clips to [0, 255] and rounds (half to even) on assignment; NaN becomes 0.
+  const out = new Uint8ClampedArray(img.data.length);
   const d = img.data;
-  const out = new Uint8Array(d.length);
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i];
-    out[i] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
-  }
-  return out;
+  for (let i = 0; i < d.length; i++) out[i] = d[i] * 255;
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Splits HWC data into one plane per channel. */

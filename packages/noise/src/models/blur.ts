@@ -94,21 +94,43 @@ export const motionBlur: NoiseModel = {
     }
     const clampX = (x: number) => (x < 0 ? 0 : x >= width ? width - 1 : x);
     const clampY = (y: number) => (y < 0 ? 0 : y >= height ? height - 1 : y);
+    // Per tap: the four bilinear weights and the flat offset of the top-left sample.
+    const w00 = new Float64Array(taps);
+    const w01 = new Float64Array(taps);
+    const w10 = new Float64Array(taps);
+    const w11 = new Float64Array(taps);
+    const off = new Int32Array(taps);
+    let reach = 0;
+    for (let t = 0; t < taps; t++) {
+      w00[t] = ((1 - fx[t]) * (1 - fy[t])) / taps;
+      w01[t] = (fx[t] * (1 - fy[t])) / taps;
+      w10[t] = ((1 - fx[t]) * fy[t]) / taps;
+      w11[t] = (fx[t] * fy[t]) / taps;
+      off[t] = oy[t] * width + ox[t];
+      reach = Math.max(reach, Math.abs(ox[t]) + 1, Math.abs(oy[t]) + 1);
+    }
     return planes.map((p) => {
       const out = new Float32Array(p.length);
       for (let y = 0; y < height; y++) {
+        const inner = y >= reach && y < height - reach;
         for (let x = 0; x < width; x++) {
           let s = 0;
-          for (let t = 0; t < taps; t++) {
-            const x0 = clampX(x + ox[t]);
-            const x1 = clampX(x + ox[t] + 1);
-            const y0 = clampY(y + oy[t]) * width;
-            const y1 = clampY(y + oy[t] + 1) * width;
-            const a = fx[t];
-            const b = fy[t];
-            s += (1 - b) * ((1 - a) * p[y0 + x0] + a * p[y0 + x1]) + b * ((1 - a) * p[y1 + x0] + a * p[y1 + x1]);
+          if (inner && x >= reach && x < width - reach) {
+            const base = y * width + x;
+            for (let t = 0; t < taps; t++) {
+              const i = base + off[t];
+              s += w00[t] * p[i] + w01[t] * p[i + 1] + w10[t] * p[i + width] + w11[t] * p[i + width + 1];
+            }
+          } else {
+            for (let t = 0; t < taps; t++) {
+              const x0 = clampX(x + ox[t]);
+              const x1 = clampX(x + ox[t] + 1);
+              const y0 = clampY(y + oy[t]) * width;
+              const y1 = clampY(y + oy[t] + 1) * width;
+              s += w00[t] * p[y0 + x0] + w01[t] * p[y0 + x1] + w10[t] * p[y1 + x0] + w11[t] * p[y1 + x1];
+            }
           }
-          out[y * width + x] = s / taps;
+          out[y * width + x] = s;
         }
       }
       return out;

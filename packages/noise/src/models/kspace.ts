@@ -52,6 +52,47 @@ export function rigidWarp(p: Float32Array, height: number, width: number, deg: n
   return out;
 }
 
+/**
+ * Forward 1-D transforms of a REAL plane along `axis` (0: every column, along y; 1: every row, along
+ * x). Two lines share one complex FFT: with Z = FFT(a + i·b), A[k] = (Z[k] + conj Z[−k]) / 2 and
+ * B[k] = (Z[k] − conj Z[−k]) / 2i.
+ */
+function realForwardAlong(p: Float32Array, height: number, width: number, axis: 0 | 1): Complex2D {
+  const n = axis === 0 ? height : width;
+  const lines = axis === 0 ? width : height;
+  const stride = axis === 0 ? width : 1;
+  const step = axis === 0 ? 1 : width;
+  const plan = fftPlan(n);
+  const buf = new Float64Array(2 * n);
+  const re = new Float64Array(p.length);
+  const im = new Float64Array(p.length);
+  for (let l = 0; l < lines; l += 2) {
+    const oa = l * step;
+    const ob = (l + 1) * step;
+    const hasB = l + 1 < lines;
+    for (let i = 0; i < n; i++) {
+      buf[2 * i] = p[oa + i * stride];
+      buf[2 * i + 1] = hasB ? p[ob + i * stride] : 0;
+    }
+    plan.forward(buf);
+    for (let k = 0; k < n; k++) {
+      const j = k === 0 ? 0 : n - k;
+      const zr = buf[2 * k];
+      const zi = buf[2 * k + 1];
+      const cr = buf[2 * j];
+      const ci = -buf[2 * j + 1];
+      re[oa + k * stride] = (zr + cr) / 2;
+      im[oa + k * stride] = (zi + ci) / 2;
+      if (hasB) {
+        // (Z − conj Z[−k]) / 2i = (dI, −dR) / 2 with d = Z − conj Z[−k]
+        re[ob + k * stride] = (zi - ci) / 2;
+        im[ob + k * stride] = -(zr - cr) / 2;
+      }
+    }
+  }
+  return { height, width, re, im };
+}
+
 /** 1-D transforms along the phase-encode axis: 0 = along y (every column), 1 = along x (every row). */
 function alongAxis(k: Complex2D, axis: 0 | 1, inverse: boolean): void {
   if (axis === 0) transformCols(k, inverse);
@@ -195,8 +236,7 @@ export const kspaceMotion: NoiseModel = {
         const lines = segmentLines[j];
         if (lines.length === 0) return;
         const moved = pose.deg === 0 && pose.tx === 0 && pose.ty === 0 ? p : rigidWarp(p, height, width, pose.deg, pose.tx, pose.ty);
-        const k = complexOf(moved, height, width);
-        alongAxis(k, axis, false);
+        const k = realForwardAlong(moved, height, width, axis);
         for (const line of lines) copyLine(result, k, axis, line);
       });
       alongAxis(result, axis, true);
@@ -239,8 +279,7 @@ export const ghosting: NoiseModel = {
     const g = Math.max(1, Math.round(params.ghosts));
     for (let s = 0; s < n; s += g) if (s < keepLo || s >= keepHi) factor[unshiftIndex(s, n)] = 1 - params.intensity;
     return planes.map((p) => {
-      const k = complexOf(p, height, width);
-      alongAxis(k, axis, false);
+      const k = realForwardAlong(p, height, width, axis);
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < width; x++) {
           const f = factor[axis === 0 ? y : x];
