@@ -12,6 +12,7 @@ import {
   formatProgress,
   gitCommit,
   loadExperiment,
+  UserError,
   workspaceRoot,
   type Experiment,
   type ExperimentIssue,
@@ -21,7 +22,7 @@ import { isBetter, objectiveDirection, objectiveValue, type Direction } from './
 import { allSchemaParts } from './parts.ts';
 import { runAugment, runIngest } from '@mri-robust/data';
 import { runNoise } from '@mri-robust/noise';
-import { runEmbed } from '@mri-robust/model';
+import { openEmbedOutput, runEmbed } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
 import { createPruner, type Pruner } from './pruner.ts';
@@ -191,6 +192,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         .join(', '),
   );
 
+  if (settings.objective === 'mean_clean_noisy_val_accuracy') {
+    const features = await openEmbedOutput(stages.embed.dir);
+    if (!features.evalSets().some((s) => s.split === 'val')) {
+      throw new UserError(
+        `${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`,
+      );
+    }
+  }
+
   const tracking = await openTracking(trackingFile);
   try {
     await beginSweep(
@@ -284,6 +294,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           live.set(job.trialId, { objectives: new Map(), prunedAt: null, error: null });
           pruner.reset(job.trialId);
           await startTrial(tracking, sweepId, job.trialId, path.join(trialsDir, job.trialId, 'trial.log'), commit);
+          log(`${job.trialId} started: learning_rate=${job.params.learningRate} dropout=${job.params.dropout} batch_size=${job.params.batchSize}`);
         },
         async (job: TrialJob, outcome: TrialOutcome) => {
           const st = live.get(job.trialId)!;

@@ -41,6 +41,16 @@ export const TRACKING_DDL: readonly string[] = [
     PRIMARY KEY (sweep_id, trial_id, test_set, true_label, pred_label))`,
 ];
 
+/** Columns added after the first version of the tables (idempotent). */
+const TRACKING_MIGRATIONS: readonly string[] = [
+  ...['direction VARCHAR', 'max_parallel INTEGER', 'settings JSON', 'updated_at TIMESTAMP'].map(
+    (c) => `ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS ${c}`,
+  ),
+  ...['attempts INTEGER', 'epochs_run INTEGER', 'pruned_at_epoch INTEGER', 'temperature DOUBLE', 'train_seconds DOUBLE'].map(
+    (c) => `ALTER TABLE trials ADD COLUMN IF NOT EXISTS ${c}`,
+  ),
+];
+
 export type TrialStatus = 'pending' | 'running' | 'finished' | 'failed' | 'pruned';
 
 export interface SweepRow {
@@ -177,7 +187,11 @@ export class Tracking {
     }
     const conn = await instance.connect();
     const t = new Tracking(file, readOnly, instance, conn);
-    if (!readOnly) for (const ddl of TRACKING_DDL) await conn.run(ddl);
+    if (!readOnly) {
+      for (const ddl of TRACKING_DDL) await conn.run(ddl);
+      // A file made by an earlier version of the DDL gets the columns added since.
+      for (const m of TRACKING_MIGRATIONS) await conn.run(m);
+    }
     return t;
   }
 

@@ -130,10 +130,11 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     const kills: string[] = [];
     for (let k = 0; k < 4; k++) {
       const p = sweepCli(file);
-      // Wait until the stages are ready (the first run builds them), then a random moment; kill 1
+      // Wait until the stages are ready (the first run builds them), then a random moment. Kill 1
       // comes right after a trial ended, while the other lane's trial is part-way (its epochs
       // committed, its trial row 'running'), which the rerun must redo from scratch.
-      const marker = k === 1 ? / trials\/s .*\| best / : /stages ready/;
+      // Kill 2 comes part-way into a trial (a random moment after one started).
+      const marker = k === 1 ? / trials\/s .*\| best / : k === 2 ? / started: / : /stages ready/;
       await new Promise<void>((resolve) => {
         let text = '';
         p.stderr.on('data', (b: Buffer) => {
@@ -142,7 +143,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
         });
         p.on('exit', () => resolve());
       });
-      const delay = k === 1 ? 0 : rng.uniform(0, 9000);
+      const delay = k === 1 ? 0 : k === 2 ? rng.uniform(0, 2500) : rng.uniform(0, 9000);
       await new Promise((r) => setTimeout(r, delay));
       const workers = childrenOf(p.pid!);
       p.kill('SIGKILL');
