@@ -30,7 +30,7 @@ export function paramRows(trials: readonly TrialInfo[]): ParamRow[] {
 
 export function hyperparamChart(trials: readonly TrialInfo[], objective: string | null, direction: Direction): TopLevelSpec {
   const rows = paramRows(trials);
-  const y = { field: 'objective', type: 'quantitative' as const, scale: { zero: false }, title: objectiveTitle(objective, direction) };
+  const y = { field: 'objective', type: 'quantitative' as const, scale: { zero: false, padding: 8 }, title: objectiveTitle(objective, direction) };
   const color = { field: 'status', type: 'nominal' as const, title: 'status' };
   const tooltip = [
     { field: 'trial', type: 'nominal' as const },
@@ -52,14 +52,14 @@ export function hyperparamChart(trials: readonly TrialInfo[], objective: string 
         height: 200,
         transform: [{ filter: 'isValid(datum.learningRate) && datum.learningRate > 0' }],
         mark,
-        encoding: { x: { field: 'learningRate', type: 'quantitative', scale: { type: 'log' }, title: 'learning rate (log)', axis: { format: '.0e' } }, y, color, tooltip },
+        encoding: { x: { field: 'learningRate', type: 'quantitative', scale: { type: 'log', padding: 10, nice: false }, title: 'learning rate (log)', axis: { format: '.0e', tickCount: 4 } }, y, color, tooltip },
       },
       {
         width: 240,
         height: 200,
         transform: [{ filter: 'isValid(datum.dropout)' }],
         mark,
-        encoding: { x: { field: 'dropout', type: 'quantitative', title: 'dropout' }, y, color, tooltip },
+        encoding: { x: { field: 'dropout', type: 'quantitative', title: 'dropout', scale: { padding: 10 } }, y, color, tooltip },
       },
       {
         width: 160,

@@ -43,7 +43,12 @@ export function robustnessChart(evaluations: readonly EvaluationInfo[], trials: 
   const rows = robustnessRows(evaluations, trials);
   const shown = trials.filter((t) => rows.some((r) => r.trial === t));
   const x = { field: 'severity', type: 'quantitative' as const, title: 'noise severity (0 = clean)' };
-  const color = { field: 'kind', type: 'nominal' as const, title: 'noise kind' };
+  const color = {
+    field: 'kind',
+    type: 'nominal' as const,
+    title: 'noise kind',
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
   return {
     $schema: VL_SCHEMA,
     description: 'Accuracy against noise severity, one line per noise kind, for the best trials',
@@ -52,17 +57,16 @@ export function robustnessChart(evaluations: readonly EvaluationInfo[], trials: 
     spec: {
       width: 260,
       height: 220,
-      encoding: { x },
+      encoding: { x, color },
       layer: [
         {
           mark: { type: 'area', opacity: 0.15 },
-          encoding: { y: { field: 'ciLow', type: 'quantitative', title: 'test accuracy' }, y2: { field: 'ciHigh' }, color: { ...color, legend: null } },
+          encoding: { y: { field: 'ciLow', type: 'quantitative', title: 'test accuracy' }, y2: { field: 'ciHigh' } },
         },
         {
           mark: { type: 'line', point: true },
           encoding: {
             y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'test accuracy' },
-            color,
             tooltip: [
               { field: 'set', type: 'nominal', title: 'test set' },
               { field: 'kind', type: 'nominal' },
