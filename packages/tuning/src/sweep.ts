@@ -181,28 +181,29 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const trialsDir = opts.trialsDir ?? path.join(runsDir, 'trials', sweepId);
   const commit = gitCommit();
 
-  log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
-  const tStages = performance.now();
-  const stages = opts.stages ?? (await ensureStages(experiment, log));
-  const stageSeconds = (performance.now() - tStages) / 1000;
-  log(
-    `stages ready in ${stageSeconds.toFixed(1)} s: ` +
-      Object.entries(stages)
-        .map(([k, v]) => `${k} ${v.key}${v.hit ? ' (cached)' : ''}`)
-        .join(', '),
-  );
-
-  if (settings.objective === 'mean_clean_noisy_val_accuracy') {
-    const features = await openEmbedOutput(stages.embed.dir);
-    if (!features.evalSets().some((s) => s.split === 'val')) {
-      throw new UserError(
-        `${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`,
-      );
-    }
-  }
-
+  // Opened first: a second sweep on the same runs folder fails here, before any work.
   const tracking = await openTracking(trackingFile);
   try {
+    log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
+    const tStages = performance.now();
+    const stages = opts.stages ?? (await ensureStages(experiment, log));
+    const stageSeconds = (performance.now() - tStages) / 1000;
+    log(
+      `stages ready in ${stageSeconds.toFixed(1)} s: ` +
+        Object.entries(stages)
+          .map(([k, v]) => `${k} ${v.key}${v.hit ? ' (cached)' : ''}`)
+          .join(', '),
+    );
+
+    if (settings.objective === 'mean_clean_noisy_val_accuracy') {
+      const features = await openEmbedOutput(stages.embed.dir);
+      if (!features.evalSets().some((s) => s.split === 'val')) {
+        throw new UserError(
+          `${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`,
+        );
+      }
+    }
+
     await beginSweep(
       tracking,
       {

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { UserError } from '@mri-robust/core';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 
 export const TRACKING_FILE = 'tracking.duckdb';
@@ -173,7 +174,7 @@ export class Tracking {
 
   static async open(file: string, options: OpenOptions = {}): Promise<Tracking> {
     const readOnly = options.readOnly ?? false;
-    if (readOnly && !fs.existsSync(file)) throw new Error(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
+    if (readOnly && !fs.existsSync(file)) throw new UserError(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
     if (!readOnly) fs.mkdirSync(path.dirname(file), { recursive: true });
     let instance: DuckDBInstance;
     try {
@@ -181,7 +182,7 @@ export class Tracking {
     } catch (e) {
       const msg = (e as Error).message;
       if (/lock/i.test(msg)) {
-        throw new Error(`${file} is in use by another process (a running sweep is its only writer): ${msg}`);
+        throw new UserError(`${file} is in use by another process (a running sweep is its only writer): ${msg}`);
       }
       throw e;
     }
