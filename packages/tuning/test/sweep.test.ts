@@ -150,7 +150,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
       const res = await p;
       kills.push(`kill ${k} at +${delay.toFixed(0)} ms: ${res.signal ?? res.exitCode}, ${workers.length} children`);
       // The workers notice the closed IPC channel and exit.
-      expect(await waitFor(() => workers.every((w) => !isAlive(w)), 15_000)).toBe(true);
+      expect(await waitFor(() => workers.every((w) => !isAlive(w)), 30_000)).toBe(true);
       if (!fs.existsSync(trackingFile)) continue;
       const snap = await snapshotDb(trackingFile, sweepId);
       expect(snap.problems).toEqual([]);
@@ -201,7 +201,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
   strategy: grid
   space: { learning_rate: [0.01, 0.003, 0.001], dropout: [0.0, 0.3], batch_size: [16] }
   max_parallel: 2
-  trial_timeout_s: 20
+  trial_timeout_s: 25
 `),
     );
     const lines: string[] = [];
@@ -217,7 +217,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     const byIndex = new Map(snap.trials.map((t) => [t.trial_index, t]));
     expect(byIndex.get(1)).toMatchObject({ status: 'failed', error: expect.stringMatching(/injected failure/) });
     expect(byIndex.get(2)).toMatchObject({ status: 'failed', error: expect.stringMatching(/killed by SIGKILL/) });
-    expect(byIndex.get(4)).toMatchObject({ status: 'failed', error: expect.stringMatching(/timed out after 20 s/) });
+    expect(byIndex.get(4)).toMatchObject({ status: 'failed', error: expect.stringMatching(/timed out after 25 s/) });
     for (const i of [0, 3, 5]) expect(byIndex.get(i)?.status).toBe('finished');
     // The trial's own log holds its output.
     expect(fs.readFileSync(byIndex.get(1)!.log_path!, 'utf8')).toMatch(/injected failure/);
