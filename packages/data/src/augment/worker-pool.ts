@@ -56,6 +56,8 @@ export class WorkerPool<Req, Res> {
   private nextId = 0;
   private inline: WorkerHandlerModule<Req, Res> | null = null;
   private closed = false;
+  /** Set when a worker died: every later request fails with it instead of waiting forever. */
+  private broken: Error | null = null;
 
   private constructor(
     private readonly entry: string,
@@ -79,6 +81,9 @@ export class WorkerPool<Req, Res> {
       const slot: Slot = { worker, busy: false };
       worker.on('message', (m: Reply) => pool.onReply(slot, m));
       worker.on('error', (e) => pool.failAll(e instanceof Error ? e : new Error(String(e))));
+      worker.on('exit', (code) => {
+        if (!pool.closed) pool.failAll(new Error(`worker thread exited with code ${code}`));
+      });
       pool.slots.push(slot);
     }
     return pool;
@@ -87,6 +92,7 @@ export class WorkerPool<Req, Res> {
   /** Runs one request; results of concurrent calls come back in any order (await them in yours). */
   run(request: Req): Promise<Res> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     if (this.inline) {
       const h = this.inline;
       return Promise.resolve().then(() => h.handle(request));
@@ -124,6 +130,7 @@ export class WorkerPool<Req, Res> {
   }
 
   private failAll(e: Error): void {
+    this.broken ??= e;
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
     for (const q of this.queue) q.reject(e);
