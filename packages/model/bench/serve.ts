@@ -1,0 +1,170 @@
+// Load check of the predict server: `model:serve` in a child process (the shared MobileNetV2-0.35,
+// head mode, a head trained on a few scans, saved as `model:train` saves predictors), 200 POST
+// /predict of real scans from ../shared/datasets/sartaj/Testing, 4 at a time, each answered with
+// class, calibrated probabilities and a Grad-CAM PNG. The server's RSS (/proc/<pid>/status) is
+// sampled before (after 5 warm-up predictions), during (every 250 ms) and after; latency median
+// and p95 per request. Writes runs/bench/serve.json. `-- --backbone cnn` benches the small CNN.
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createProgress, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
+import { trainTinyModel } from '../src/serve/tiny-model.ts';
+
+const args = parseArgs(process.argv.slice(2));
+const backbone = (stringFlag(args, 'backbone') ?? 'mobilenet_v2') as 'cnn' | 'mobilenet_v2';
+const TOTAL = Number(stringFlag(args, 'n') ?? 200);
+const CONCURRENCY = Number(stringFlag(args, 'concurrency') ?? 4);
+const root = workspaceRoot();
+const shared = sharedDir();
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+const quantile = (sorted: number[], q: number) => {
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  return sorted[lo] + (sorted[Math.min(sorted.length - 1, lo + 1)] - sorted[lo]) * (i - lo);
+};
+
+/**
+ * The same predictions in this process, where tfjs can be asked: live tensors and the wasm heap
+ * before and after 40 predictions (a leak of tensors or wasm memory would show here first).
+ */
+async function tensorCheck(modelDir: string) {
+  const { explainImage, loadModel, selectBackend, tf } = await import('../src/index.ts');
+  await selectBackend('auto');
+  const loaded = await loadModel(modelDir);
+  const state = () => ({
+    tensors: tf.memory().numTensors,
+    wasmHeapMiB: ((tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0) / 1048576,
+  });
+  for (let i = 0; i < 3; i++) await explainImage(loaded, images[i], { maxPixels: 40_000_000 });
+  const before = state();
+  for (let i = 0; i < 40; i++) await explainImage(loaded, images[i % images.length], { maxPixels: 40_000_000 });
+  const after = state();
+  loaded.model.dispose();
+  return { predictions: 40, before, after };
+}
+
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'serve-bench-'));
+const testDir = path.join(shared, 'datasets', 'sartaj', 'Testing');
+const images: Buffer[] = [];
+for (const cls of (await readdir(testDir)).sort()) {
+  const names = (await readdir(path.join(testDir, cls))).filter((n) => /\.jpe?g$/i.test(n)).sort().slice(0, 12);
+  for (const n of names) images.push(await readFile(path.join(testDir, cls, n)));
+}
+
+let child: ReturnType<typeof spawn> | null = null;
+try {
+  const modelDir = path.join(tmp, 'model');
+  const t0 = Date.now();
+  const tiny = await trainTinyModel({ outDir: modelDir, sharedDir: shared, backbone, perClass: 8 });
+  process.stderr.write(`[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`);
+  child = spawn(process.execPath, ['--import', 'tsx', 'packages/model/src/cli.ts', 'serve', '--model', modelDir, '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const pid = child.pid as number;
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child!.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /listening on (http:\/\/[^\s]+\/)/.exec(stderr);
+      if (m) resolve(m[1]);
+    });
+    child!.on('exit', (code) => reject(new Error(`server exited (${code}): ${stderr}`)));
+  });
+  const backend = /backend (\S+)/.exec(stderr)?.[1] ?? 'unknown';
+  const predictUrl = new URL('predict', url).href;
+
+  const post = async (i: number) => {
+    const t = performance.now();
+    const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: images[i % images.length] });
+    const body = (await res.json()) as { class?: string; gradcam?: string; ms?: number; error?: string };
+    return { status: res.status, ms: performance.now() - t, serverMs: body.ms ?? Number.NaN, ok: res.status === 200 && typeof body.gradcam === 'string' && !!body.class };
+  };
+
+  for (let i = 0; i < 5; i++) await post(i);
+  const rssBefore = await rssMiB(pid);
+  const samples: { t: number; done: number; rss: number }[] = [];
+  let done = 0;
+  const start = performance.now();
+  const sampler = setInterval(() => {
+    rssMiB(pid).then((rss) => samples.push({ t: (performance.now() - start) / 1000, done, rss }), () => {});
+  }, 250);
+  const progress = createProgress('serve bench', TOTAL);
+  const results: Awaited<ReturnType<typeof post>>[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < TOTAL) {
+        const i = next++;
+        results.push(await post(i));
+        done++;
+        progress.tick();
+      }
+    }),
+  );
+  progress.done();
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  const rssEnd = await rssMiB(pid);
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssAfter = await rssMiB(pid);
+
+  const lat = results.map((r) => r.ms).sort((a, b) => a - b);
+  const srv = results.map((r) => r.serverMs).sort((a, b) => a - b);
+  const during = samples.map((s) => s.rss);
+  // Memory trend per quarter of the run: the minimum (after garbage collections) would climb with
+  // a leak; the maximum follows V8's collection timing.
+  const quarters = [0, 1, 2, 3].map((k) => {
+    const xs = samples.filter((s) => s.done >= (k * TOTAL) / 4 && s.done < ((k + 1) * TOTAL) / 4 + (k === 3 ? 1 : 0)).map((s) => s.rss);
+    return { quarter: k + 1, min: +Math.min(...xs).toFixed(1), max: +Math.max(...xs).toFixed(1), samples: xs.length };
+  });
+  const result = {
+    backbone,
+    backend,
+    requests: TOTAL,
+    concurrency: CONCURRENCY,
+    answered: results.length,
+    ok: results.filter((r) => r.ok).length,
+    statuses: results.reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {}),
+    seconds,
+    predictionsPerSecond: TOTAL / seconds,
+    latencyMs: { median: quantile(lat, 0.5), p95: quantile(lat, 0.95), min: lat[0], max: lat[lat.length - 1] },
+    serverMs: { median: quantile(srv, 0.5), p95: quantile(srv, 0.95) },
+    rssMiB: {
+      before: rssBefore,
+      duringMin: Math.min(...during),
+      duringMax: Math.max(...during),
+      quarters,
+      end: rssEnd,
+      after2s: rssAfter,
+      samples: samples.length,
+    },
+    rssSeries: samples.filter((_, i) => i % 4 === 0).map((s) => ({ t: +s.t.toFixed(2), done: s.done, rss: +s.rss.toFixed(1) })),
+    tensorCheck: await tensorCheck(modelDir),
+    images: images.length,
+    cpus: os.cpus().length,
+    node: process.version,
+  };
+  const outDir = path.join(root, 'runs', 'bench');
+  await mkdir(outDir, { recursive: true });
+  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, TOTAL === 200 ? '' : `n${TOTAL}`].filter(Boolean).join('-');
+  await writeFile(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  const { rssSeries: _s, ...summary } = result;
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  if (result.ok !== TOTAL) process.exitCode = 1;
+} finally {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await rm(tmp, { recursive: true, force: true });
+}
