@@ -49,6 +49,7 @@ export function renderIndexPage(entries: readonly IndexEntry[], generatedAt: str
 <tbody>
 ${rows}
 </tbody></table>
+<p class="muted">A sweep without a report: <code>npx nx run report:build --sweep=&lt;id&gt;</code>, or <code>--all</code> for every sweep.</p>
 </main>
 <footer>Generated ${esc(generatedAt)} by report:build.</footer>
 <script>${SORT_SCRIPT}</script>
