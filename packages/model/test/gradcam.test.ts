@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { ImageSetWriter, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { decodeImage } from '@mri-robust/data';
+import { applyNoise, fromUint8, toUint8 } from '@mri-robust/noise';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { selectBackend } from '../src/backend/select.ts';
@@ -15,6 +17,7 @@ import { camFromGradients, normalizeMap, resizeBilinear } from '../src/gradcam/c
 import { colorize, jet, turbo } from '../src/gradcam/colormap.ts';
 import { gradCam } from '../src/gradcam/compute.ts';
 import { explainImage } from '../src/gradcam/explain.ts';
+import { writeGradCamGallery } from '../src/gradcam/gallery.ts';
 import { findFeatureLayer } from '../src/gradcam/layers.ts';
 import { loadModel, type ModelMetadata } from '../src/save.ts';
 import { prepareImage } from '../src/serve/preprocess.ts';
@@ -196,5 +199,50 @@ describe('Grad-CAM on real models and real scans', () => {
     expect(stderr).toMatch(/grad-cam of '\w+' \(layer block2_relu, 24×24\)/);
     const meta = await sharp(out).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 224, 224]);
+  });
+
+  it('gallery: the same test scans per class, clean and noisy (a real noise-stage layout), with predictions', async () => {
+    // A noise-stage output in miniature: train/ (clean test split) and one noisy eval set.
+    const noiseDir = path.join(dir, 'noise');
+    const size = cnn.metadata.preprocessing.decode.size;
+    const shape = { height: size, width: size, channels: 1, classes: cnn.metadata.classes };
+    const clean = await ImageSetWriter.create(path.join(noiseDir, 'train'), shape);
+    const noisy = await ImageSetWriter.create(path.join(noiseDir, 'eval', 'test-rician-snr5'), shape);
+    const folders: Record<string, string> = { glioma: 'glioma_tumor', meningioma: 'meningioma_tumor', notumor: 'no_tumor', pituitary: 'pituitary_tumor' };
+    for (const label of cnn.metadata.classes) {
+      for (const name of ['image(1).jpg', 'image(2).jpg', 'image(3).jpg']) {
+        const { pixels } = await decodeImage(readFileSync(testImage(folders[label], name)), { size, channels: 1, fit: 'pad', maxPixels: 50_000_000 });
+        const rec = { id: `${label}/${name}`, label, split: 'test' as const, source: 'sartaj', path: name, noise: null };
+        await clean.add(pixels, rec);
+        const n = toUint8(applyNoise(fromUint8(pixels, size, size, 1), { kind: 'rician', snr: 5 }, rec.id));
+        await noisy.add(n, { ...rec, noise: { kind: 'rician', snr: 5 } });
+      }
+    }
+    await clean.close();
+    await noisy.close();
+    mkdirSync(noiseDir, { recursive: true });
+    writeFileSync(
+      path.join(noiseDir, 'sets.json'),
+      JSON.stringify({ eval: [{ id: 'test-rician-snr5', split: 'test', kind: 'rician', severity: 4, snr: 5, params: { snr: 5 }, dir: 'eval/test-rician-snr5', count: 12 }] }),
+    );
+    const out = path.join(dir, 'gallery');
+    const g = await writeGradCamGallery({ modelDir: path.join(dir, 'cnn'), noiseDir, outDir: out, perClass: 2 });
+    expect(g.sets.map((x) => x.id)).toEqual(['clean', 'test-rician-snr5']);
+    expect(g.items.length).toBe(16);
+    const ids = (set: string) => g.items.filter((i) => i.set === set).map((i) => i.id);
+    expect(ids('clean')).toEqual(ids('test-rician-snr5'));
+    for (const label of cnn.metadata.classes) expect(g.items.filter((i) => i.set === 'clean' && i.label === label).length).toBe(2);
+    for (const item of g.items) {
+      expect(cnn.metadata.classes).toContain(item.predicted);
+      expect(item.correct).toBe(item.predicted === item.label);
+      const meta = await sharp(path.join(out, item.file)).metadata();
+      expect([meta.format, meta.width]).toEqual(['png', 224]);
+    }
+    // Clean and noisy overlays of the same scan differ (the noise changes scan and map).
+    const a = readFileSync(path.join(out, g.items[0].file));
+    const b = readFileSync(path.join(out, g.items.find((i) => i.set !== 'clean' && i.id === g.items[0].id)!.file));
+    expect(Buffer.compare(a, b)).not.toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'gallery.json'), 'utf8')).items.length).toBe(16);
+    await expect(writeGradCamGallery({ modelDir: path.join(dir, 'cnn'), noiseDir, outDir: out, sets: ['test-blur-s9'] })).rejects.toThrow(/no test set test-blur-s9/);
   });
 });

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { softmaxRows } from '../metrics/calibration.ts';
+import { imagesToTensor } from '../nets/preprocess.ts';
 import { loadModel, type ModelMetadata } from '../save.ts';
 import { ImageInputError, prepareImage, type PreparedImage } from '../serve/preprocess.ts';
 import { gradCam, type GradCamResult } from './compute.ts';
@@ -63,8 +64,36 @@ export async function explainImage(
   bytes: Uint8Array,
   opts: ExplainOptions,
 ): Promise<Explanation> {
+  const prepared = await prepareImage(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat });
+  return explainPrepared(loaded, prepared, opts);
+}
+
+/**
+ * Explains already-decoded pixels (uint8 HWC at the model's decode size, e.g. one image of an
+ * image set written by the ingest or noise stage).
+ */
+export async function explainPixels(
+  loaded: { model: LayersModel; metadata: ModelMetadata },
+  scan: ScanPixels,
+  opts: Omit<ExplainOptions, 'maxPixels' | 'anyFormat'> = {},
+): Promise<Explanation> {
+  const d = loaded.metadata.preprocessing.decode;
+  if (scan.width !== d.size || scan.height !== d.size || scan.channels !== d.channels) {
+    throw new UserError(
+      `pixels of ${scan.width}×${scan.height}×${scan.channels} do not match the model's decode size ${d.size}×${d.size}×${d.channels} (metadata.json preprocessing)`,
+    );
+  }
+  const p = loaded.metadata.preprocessing;
+  const input = imagesToTensor(scan.pixels, 1, scan, { inputSize: p.inputSize, inputChannels: p.inputChannels });
+  return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: scan.width, origHeight: scan.height }, { ...opts, maxPixels: 0 });
+}
+
+async function explainPrepared(
+  loaded: { model: LayersModel; metadata: ModelMetadata },
+  prepared: PreparedImage,
+  opts: ExplainOptions,
+): Promise<Explanation> {
   const { model, metadata } = loaded;
-  const prepared = await prepareImage(bytes, metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat });
   const input = prepared.input;
   let result: GradCamResult;
   try {
