@@ -121,7 +121,9 @@ export { main as modelCliMain, formatEvaluations, defaultTrainDir } from './cli.
 export {
   gradCam,
   explainImage,
+  explainPixels,
   writeGradCamFile,
+  writeGradCamGallery,
   overlayPng,
   writeOverlayPng,
   pngDataUri,
@@ -135,6 +137,9 @@ export {
   type Explanation,
   type ExplainOptions,
   type ColormapName,
+  type Gallery,
+  type GalleryItem,
+  type GalleryOptions,
 } from './gradcam/index.ts';
 export {
   startServer,
