@@ -80,6 +80,7 @@ async function train(argv: string[]): Promise<void> {
     params,
     seed: experiment.seed,
     outDir,
+    progress: true,
     onEpoch: (e) => {
       process.stderr.write(
         `[train] epoch ${e.epoch}: loss ${e.trainLoss.toFixed(4)} acc ${pct(e.trainAccuracy)} | val loss ${e.valLoss.toFixed(4)} acc ${pct(e.valAccuracy)}` +

@@ -30,6 +30,8 @@ export interface TrainTrialOptions {
   /** Trial folder: the model is saved in `<outDir>/model`, the results in `<outDir>/evaluation.json`. */
   outDir: string;
   onEpoch?: OnEpoch;
+  /** Show training progress on stderr (CLI). */
+  progress?: boolean;
 }
 
 export interface TrialResult {
@@ -123,6 +125,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       valNoisy,
       evalBatchSize: Math.max(params.batchSize, 64),
       onEpoch: opts.onEpoch,
+      progressLabel: opts.progress ? `train (${manifest.mode}, ${backend.name})` : undefined,
     });
 
     const evalBatch = Math.max(params.batchSize, 64);

@@ -4,7 +4,7 @@
  * callback that may stop training (pruning). Written over `optimizer.minimize` rather than
  * `model.fit`, whose shuffling and dropout use Math.random.
  */
-import { createRng, deriveSeed } from '@mri-robust/core';
+import { createProgress, createRng, deriveSeed, type Progress } from '@mri-robust/core';
 import type { Tensor, Scalar, Variable, AdamOptimizer } from '@tensorflow/tfjs-core';
 import { tf } from '../backend/tf.ts';
 import type { BatchSource } from './data.ts';
@@ -27,6 +27,8 @@ export interface LoopOptions {
   /** Batch size for inference passes (validation). Default max(batchSize, 64). */
   evalBatchSize?: number;
   onEpoch?: OnEpoch;
+  /** Print per-epoch progress on stderr (every 10 s) with this label. */
+  progressLabel?: string;
 }
 
 export interface LoopResult {
@@ -140,6 +142,9 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
       shuffleRng.shuffle(order);
       let lossSum = 0;
       let correctSum = 0;
+      const progress: Progress | null = opts.progressLabel
+        ? createProgress(`${opts.progressLabel} epoch ${epoch}`, train.n, { intervalMs: 10_000, unit: 'img' })
+        : null;
       for (let start = 0; start < train.n; start += opts.batchSize) {
         const idx = order.slice(start, start + opts.batchSize);
         const seed = dropoutRng.seed();
@@ -158,8 +163,10 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         lossSum += (cost!.dataSync()[0] as number) * idx.length;
         correctSum += (correct as unknown as Tensor).dataSync()[0] as number;
         tf.dispose([x, y, cost!, correct as unknown as Tensor]);
+        progress?.tick(idx.length);
         if ((start / opts.batchSize) % 8 === 7) await new Promise((r) => setImmediate(r));
       }
+      progress?.done();
       const valProbs = predictSource(clf, val, evalBatch);
       const v = lossAndAccuracy(valProbs, val.labels, k);
       const rec: EpochRecord = {
