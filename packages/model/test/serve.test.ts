@@ -358,6 +358,25 @@ describe('predict server on 127.0.0.1', () => {
     }
   });
 
+  it('503 before reading the body when too many uploads are in flight', async () => {
+    const small = await startServer(handler, { port: 0, maxInFlight: 1 });
+    const hanging = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' }, agent: false });
+    hanging.on('error', () => {});
+    hanging.write(scan('glioma_tumor').subarray(0, 1000));
+    try {
+      let refused: Reply | null = null;
+      for (let i = 0; i < 100 && !refused; i++) {
+        const r = await request(small.port, { method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg' }, body: scan('no_tumor') });
+        if (r.status === 503) refused = r;
+        else await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(refused?.json().error).toMatch(/busy/);
+    } finally {
+      hanging.destroy();
+      await small.close();
+    }
+  });
+
   it('is still up and predicting after all of the above', async () => {
     const r = await request(srv.port, { method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg' }, body: scan('meningioma_tumor', 'image(2).jpg') });
     expect(r.status).toBe(200);

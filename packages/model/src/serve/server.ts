@@ -42,6 +42,11 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Predictions allowed to wait behind the running one (default 8); more → 503. */
   queueLimit?: number;
+  /**
+   * POST /predict requests handled at once, uploads still arriving included (default queueLimit + 2);
+   * more → 503 before their body is read. Bounds the memory held by uploads to about this × the size limit.
+   */
+  maxInFlight?: number;
   /** Whole-request timeout in ms (default 30 s): a slow client cannot hold a connection forever. */
   requestTimeoutMs?: number;
   /** Most simultaneous connections (default 64). */
@@ -110,7 +115,10 @@ export function extractImage(body: Buffer, contentType: string | undefined): Buf
 export async function startServer(handler: PredictHandler, opts: ServerOptions = {}): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const maxBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
-  const queue = createSerialQueue(opts.queueLimit ?? 8);
+  const queueLimit = opts.queueLimit ?? 8;
+  const queue = createSerialQueue(queueLimit);
+  const maxInFlight = opts.maxInFlight ?? queueLimit + 2;
+  let inFlight = 0;
   const log = opts.log ?? (() => {});
   const page = renderPage({
     title: opts.title ?? 'Brain MRI tumour classifier',
@@ -133,12 +141,17 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
 
   const predict = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
-    if (queue.full()) throw new QueueFullError(opts.queueLimit ?? 8);
+    if (queue.full() || inFlight >= maxInFlight) throw new QueueFullError(queueLimit);
     checkDeclaredLength(req, maxBytes);
-    const body = await readBody(req, maxBytes);
-    const image = extractImage(body, req.headers['content-type']);
-    const result = await queue.run(() => handler.predict(image));
-    sendJson(res, 200, { ...result, ms: Math.round(performance.now() - t0) });
+    inFlight++;
+    try {
+      const body = await readBody(req, maxBytes);
+      const image = extractImage(body, req.headers['content-type']);
+      const result = await queue.run(() => handler.predict(image));
+      sendJson(res, 200, { ...result, ms: Math.round(performance.now() - t0) });
+    } finally {
+      inFlight--;
+    }
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
