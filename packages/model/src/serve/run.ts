@@ -66,6 +66,10 @@ export async function serveMain(argv: string[]): Promise<void> {
     if (v !== undefined) (args as Record<string, string>)[k] = v;
   }
   const running = await runServe(args);
+  // Last-resort nets: every request is already handled in its own try/catch; should anything escape
+  // (a stray rejection, a socket error without listener), log it and keep serving.
+  process.on('unhandledRejection', (e) => process.stderr.write(`[serve] unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
+  process.on('uncaughtException', (e) => process.stderr.write(`[serve] uncaught exception: ${e.stack ?? e.message}\n`));
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.stderr.write('[serve] stopping\n');
