@@ -17,6 +17,7 @@ export { createImage, fromUint8, toUint8, isGrey, type FloatImage } from './imag
 export { noiseSchemaPart, noiseSchema, noiseSettings, type NoiseSettings, type TrainNoiseSettings, type EvalNoiseSettings } from './schema.ts';
 export {
   planTrainNoise,
+  inSources,
   evalSetSpecs,
   evalImageSeed,
   checkNoiseSettings,

@@ -35,6 +35,18 @@ export function checkNoiseSettings(s: NoiseSettings, sourceNames: readonly strin
 }
 
 /**
+ * Whether a record belongs to one of `sources` (empty = all). After de-duplication one kept image
+ * stands for copies found in several sources; when ingest lists them (`groupSources`, or `sources`)
+ * the image counts as part of every one of them, so "noise on the second data set" also reaches the
+ * images that set shares with the first.
+ */
+export function inSources(r: ImageRecord, sources: readonly string[]): boolean {
+  if (sources.length === 0 || sources.includes(r.source)) return true;
+  const group = Array.isArray(r.groupSources) ? r.groupSources : Array.isArray(r.sources) ? r.sources : [];
+  return group.some((g) => sources.includes(String(g)));
+}
+
+/**
  * Which records get training noise, and how. Eligible records (listed splits and sources) are
  * shuffled with the training-noise seed and the first round(fraction · n) are chosen; each gets one
  * kind (weighted by `probability`), a severity (uniform integer in its range), and its own seed
@@ -47,7 +59,7 @@ export function planTrainNoise(records: readonly ImageRecord[], s: TrainNoiseSet
   const rng = createRng(base);
   const eligible = records
     .map((r, i) => ({ r, i }))
-    .filter(({ r }) => s.splits.includes(r.split) && (s.sources.length === 0 || s.sources.includes(r.source)))
+    .filter(({ r }) => s.splits.includes(r.split) && inSources(r, s.sources))
     .map(({ i }) => i);
   rng.shuffle(eligible);
   const chosen = eligible.slice(0, Math.round(s.fraction * eligible.length)).sort((a, b) => a - b);
