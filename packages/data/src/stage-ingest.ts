@@ -35,7 +35,7 @@ import { assignSplits, checkSplitSettings } from './split.ts';
 
 export const INGEST_STAGE = 'ingest';
 /** Bump when the output of the same inputs changes (decoding, hashing, dedup, split, phantom code). */
-export const INGEST_VERSION = 3;
+export const INGEST_VERSION = 4;
 export const REPORT_FILE = 'report.json';
 
 /** Fields ingest adds to core's ImageRecord. */
@@ -47,6 +47,8 @@ export interface IngestRecord extends ImageRecord {
   /** Duplicate group id (shared by all copies, only one of which is kept), or the image's own sha prefix. */
   group: string;
   groupSize: number;
+  /** Every source that holds a copy of this image (sorted); the kept copy's source is one of them. */
+  groupSources: string[];
   /** The split folder the file came from: "train" (Training), "test" (Testing) or null. */
   origSplit: 'train' | 'test' | null;
   /** True for phantom images (generated, not real MRI). */
@@ -211,6 +213,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
     forcedTest: boolean;
     group: string;
     groupSize: number;
+    groupSources: string[];
   }
   const kept: Kept[] = [];
   let conflictGroups = 0;
@@ -227,13 +230,14 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
       if (conflictExamples.length < 5) conflictExamples.push(dup.groupOf[members[0]]);
     }
     if (res.keep !== null) {
-      kept.push({ item: res.keep, label: res.label!, forcedTest: res.touchesTest, group: gid, groupSize: members.length });
+      const groupSources = [...new Set(members.map((m) => ok[m].file.source))].sort();
+      kept.push({ item: res.keep, label: res.label!, forcedTest: res.touchesTest, group: gid, groupSize: members.length, groupSources });
     }
     return { members, res, gid };
   });
   ok.forEach((d, i) => {
     if (dup.groupOf[i] !== -1) return;
-    kept.push({ item: i, label: d.file.label, forcedTest: cands[i].fromTest, group: 's' + d.sha.slice(0, 12), groupSize: 1 });
+    kept.push({ item: i, label: d.file.label, forcedTest: cands[i].fromTest, group: 's' + d.sha.slice(0, 12), groupSize: 1, groupSources: [d.file.source] });
   });
   kept.sort((a, b) => a.item - b.item);
 
@@ -291,6 +295,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
       origHeight: d.origHeight,
       group: kk.group,
       groupSize: kk.groupSize,
+      groupSources: kk.groupSources,
       origSplit: d.file.origSplit,
       synthetic: isPhantomFile(d.file),
     };

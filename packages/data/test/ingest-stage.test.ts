@@ -115,6 +115,23 @@ describe('ingest stage', () => {
     set.close();
   });
 
+  it('lists every source holding a copy of a kept image (groupSources)', async () => {
+    const root2 = path.join(tmp, 'data2');
+    await mkdir(path.join(root2, 'Training/glioma_tumor'), { recursive: true });
+    const rel = 'Training/glioma_tumor/gg (100).jpg';
+    const original = await readFile(path.join(tmp, 'data', rel));
+    await writeFile(path.join(root2, 'Training/glioma_tumor/mirrored copy.jpg'), await sharp(original).flop().jpeg({ quality: 80 }).toBuffer());
+    const two = await writeExperiment('two.yaml', BASE.replace('    - { name: ph,', '    - { name: kag2, root: data2 }\n    - { name: ph,'));
+    const set = await openImageSet((await runIngest(load(two), quiet)).dir);
+    const recs = set.records as IngestRecord[];
+    const kept = recs.filter((r) => r.groupSources.includes('kag2'));
+    expect(kept).toHaveLength(1);
+    expect(kept[0].groupSources).toEqual(['kag', 'kag2']);
+    expect(kept[0].groupSize).toBe(2);
+    expect(recs.filter((r) => r.groupSize === 1).every((r) => r.groupSources.length === 1 && r.groupSources[0] === r.source)).toBe(true);
+    set.close();
+  });
+
   it('a rerun with unchanged inputs is a cache hit; touching a file changes the key', async () => {
     const again = await runIngest(load(file), quiet);
     expect(again).toMatchObject({ hit: true, dir });
