@@ -7,7 +7,8 @@
  * - training images/s per mode: head (Dropout + Dense on cached embeddings), partial (top above the
  *   cut, from cached activations; default cut and block_15_add), full (cnn from scratch at 128 px,
  *   and the whole MobileNetV2 at 128 px) — on wasm these use the project's backprop kernels.
- * cpu runs on a handful of images only (it is ~20× slower).
+ * cpu runs on a handful of images only (≈20× slower to embed, 100–300× slower to train: its conv
+ * backprop kernels are plain JavaScript), without warm-up, and one cut only.
  *
  *   node --import tsx packages/model/bench/embed.ts            all backends
  *   node --import tsx packages/model/bench/embed.ts --only=wasm
@@ -59,7 +60,8 @@ async function realPixels(n: number, size: number): Promise<Uint8Array> {
 }
 
 async function measure(what: string, backend: string, images: number, batch: number, run: () => Promise<void>): Promise<Measure> {
-  await run(); // warm-up (kernel setup, XNNPACK operator creation)
+  // Warm-up (model build, XNNPACK operator creation); skipped on cpu, where a step takes minutes.
+  if (backend !== 'cpu') await run();
   const seconds: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const t = performance.now();
@@ -114,7 +116,7 @@ async function worker(name: BackendName): Promise<Measure[]> {
   out.push(await measure(`embed partial ${DEFAULT_CUT_LAYER} mobilenet_v2@224`, sel.name, nEmbed, bEmbed, embedWith(split.bottom)));
 
   // Training throughput per mode (one epoch over `n` samples = n / batch steps).
-  const bTrain = slow ? 8 : 32;
+  const bTrain = slow ? 4 : 32;
   const headX = tf.randomNormal([256, 1280]);
   {
     const inp = tf.input({ shape: [1280] });
@@ -124,7 +126,7 @@ async function worker(name: BackendName): Promise<Measure[]> {
     m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
     out.push(await measure('train head (dropout+dense on 1280-d embeddings)', sel.name, 256, 32, () => trainRun(m, headX, labels(256), 32)));
   }
-  for (const cut of [DEFAULT_CUT_LAYER, 'block_15_add']) {
+  for (const cut of slow ? [DEFAULT_CUT_LAYER] : [DEFAULT_CUT_LAYER, 'block_15_add']) {
     const s = splitAtLayer(backbone.model, cut);
     const m = classifier(s.buildTop());
     const x = tf.randomUniform([bTrain, ...s.cutShape], 0, 2);
@@ -136,7 +138,7 @@ async function worker(name: BackendName): Promise<Measure[]> {
     out.push(await measure('train full cnn [16,32,64] @128 grey', sel.name, bTrain, bTrain, () => trainRun(m, x, labels(bTrain), bTrain)));
   }
   {
-    const bFull = slow ? 4 : 16;
+    const bFull = slow ? 2 : 16;
     const full = trainableBackbone((await loadMobileNetV2(WEIGHTS, { inputSize: 128 })).model);
     const m = classifier(full);
     const x = imagesToTensor(await realPixels(bFull, 128), bFull, { height: 128, width: 128, channels: 1 }, { inputSize: 128, inputChannels: 3 });
@@ -148,7 +150,13 @@ async function worker(name: BackendName): Promise<Measure[]> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args.worker === 'string') {
-    const res = await worker(args.worker as BackendName);
+    let res: Measure[];
+    try {
+      res = await worker(args.worker as BackendName);
+    } catch (e) {
+      process.stdout.write('\n@@SKIP ' + (e as Error).message.split('\n')[0] + '\n');
+      return;
+    }
     process.stdout.write('\n@@RESULT ' + JSON.stringify(res) + '\n');
     return;
   }
@@ -167,6 +175,8 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'pipe', 'inherit'],
         maxBuffer: 64 * 1024 * 1024,
       }).toString();
+      const skip = stdout.split('\n').find((l) => l.startsWith('@@SKIP '));
+      if (skip) throw new Error(skip.slice(7));
       const line = stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (!line) throw new Error('no result line');
       measures.push(...(JSON.parse(line.slice(9)) as Measure[]));
