@@ -14,7 +14,7 @@
  *   node --import tsx packages/model/bench/embed.ts --only=wasm
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,13 @@ async function main(): Promise<void> {
   const dir = path.join(workspaceRoot(), 'runs', 'bench');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'model-embed.json');
+  if (only && existsSync(file)) {
+    // A partial rerun keeps the other backends' figures from the previous run.
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as { measures?: Measure[]; skipped?: Record<string, string> };
+    const kept = (prev.measures ?? []).filter((m) => !only.includes(m.backend));
+    measures.unshift(...kept);
+    for (const [b, why] of Object.entries(prev.skipped ?? {})) if (!only.includes(b)) skipped[b] = why;
+  }
   writeFileSync(
     file,
     JSON.stringify(
