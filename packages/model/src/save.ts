@@ -95,6 +95,11 @@ export function fileSaveHandler(dir: string, onSaved?: (hash: string) => void): 
 
 /** An IOHandler that reads `model.json` and its weight files from `dir`. Reports the model hash. */
 export function fileLoadHandler(dir: string, onLoaded?: (hash: string) => void): io.IOHandler {
+  return fileLoadHandlerChecked(dir, null, onLoaded);
+}
+
+/** As fileLoadHandler, refusing (before tfjs parses anything) files whose model hash is not `expectedHash`. */
+function fileLoadHandlerChecked(dir: string, expectedHash: string | null, onLoaded?: (hash: string) => void): io.IOHandler {
   return {
     async load(): Promise<io.ModelArtifacts> {
       const file = path.join(dir, MODEL_JSON);
@@ -117,7 +122,13 @@ export function fileLoadHandler(dir: string, onLoaded?: (hash: string) => void):
         }
       }
       const weights = concatWeightData(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
-      onLoaded?.(modelHashOf(json.modelTopology, weights));
+      const hash = modelHashOf(json.modelTopology, weights);
+      if (expectedHash !== null && hash !== expectedHash) {
+        throw new UserError(
+          `${path.join(dir, METADATA_JSON)}: the model files (${MODEL_JSON}, ${WEIGHTS_BIN}) do not match this metadata (model hash ${hash.slice(0, 12)} ≠ ${expectedHash.slice(0, 12)}): the folder mixes files of different models`,
+        );
+      }
+      onLoaded?.(hash);
       return {
         modelTopology: json.modelTopology as io.ModelArtifacts['modelTopology'],
         format: json.format,
@@ -160,14 +171,7 @@ export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
  */
 export async function loadModel(dir: string): Promise<{ model: LayersModel; metadata: ModelMetadata }> {
   const metadata = await readModelMetadata(dir);
-  let hash = '';
-  const model = await tf.loadLayersModel(fileLoadHandler(dir, (h) => (hash = h)));
-  if (hash !== metadata.modelHash) {
-    model.dispose();
-    throw new UserError(
-      `${path.join(dir, METADATA_JSON)}: the model files (${MODEL_JSON}, ${WEIGHTS_BIN}) do not match this metadata (model hash ${hash.slice(0, 12)} ≠ ${String(metadata.modelHash).slice(0, 12)}): the folder mixes files of different models`,
-    );
-  }
+  const model = await tf.loadLayersModel(fileLoadHandlerChecked(dir, String(metadata.modelHash)));
   const shape = model.inputs[0].shape;
   const p = metadata.preprocessing;
   if (shape[1] !== p.inputSize || shape[2] !== p.inputSize || shape[3] !== p.inputChannels) {
