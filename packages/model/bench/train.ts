@@ -46,6 +46,7 @@ const MODES: ModeSpec[] = [
     mode: 'full-cnn-128',
     batch: 32,
     steps: 2,
+    skip: ['cpu'],
     build: async () => ({ trunk: buildCnn({ inputShape: [128, 128, 1], widths: [16, 32, 64], seed: 1 }), sampleShape: [128, 128, 1], trunkTraining: true }),
   },
   {
