@@ -1,7 +1,8 @@
 /**
  * Bench (not a test): a 27-trial grid (3 learning rates × 3 dropouts × 3 batch sizes, up to 30
  * epochs each, early stopping as in the experiment) in `head` mode on the cached embeddings of
- * experiments/brain-mri.yaml, max_parallel 2. Upstream stages are ensured first and timed apart
+ * experiments/brain-mri.yaml, max_parallel 2, no pruning. The grid is one for a dense head on
+ * 1280-d embeddings (lr 0.01/0.003/0.001, batch 64/128/256), not the partial-mode grid of the file. Upstream stages are ensured first and timed apart
  * (a cold cache builds them: ingest, noise, augment and a MobileNetV2 pass over every image).
  * Each run is a fresh sweep (own tracking file). Writes runs/bench/sweep.json.
  *
@@ -31,7 +32,7 @@ cfg.model = { ...cfg.model, mode: 'head' };
 delete cfg.model.cut_layer;
 cfg.sweep = {
   strategy: 'grid',
-  space: { learning_rate: [0.003, 0.001, 0.0003], dropout: [0.0, 0.2, 0.4], batch_size: [32, 64, 128] },
+  space: { learning_rate: [0.01, 0.003, 0.001], dropout: [0.0, 0.2, 0.4], batch_size: [64, 128, 256] },
   epochs: 30,
   max_parallel: 2,
   objective: 'val_accuracy',
