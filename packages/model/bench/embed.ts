@@ -75,7 +75,7 @@ async function measure(what: string, backend: string, images: number, batch: num
 
 function classifier(trunk: LayersModel, dropout = 0.2): LayersModel {
   let x = trunk.outputs[0];
-  x = tf.layers.dropout({ rate: dropout }).apply(x) as SymbolicTensor;
+  x = tf.layers.dropout({ rate: dropout, seed: 13 }).apply(x) as SymbolicTensor;
   const out = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(x) as SymbolicTensor;
   const m = tf.model({ inputs: trunk.inputs, outputs: out });
   m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -117,10 +117,10 @@ async function worker(name: BackendName): Promise<Measure[]> {
 
   // Training throughput per mode (one epoch over `n` samples = n / batch steps).
   const bTrain = slow ? 4 : 32;
-  const headX = tf.randomNormal([256, 1280]);
+  const headX = tf.randomNormal([256, 1280], 0, 1, 'float32', 11);
   {
     const inp = tf.input({ shape: [1280] });
-    const d = tf.layers.dropout({ rate: 0.2 }).apply(inp) as SymbolicTensor;
+    const d = tf.layers.dropout({ rate: 0.2, seed: 13 }).apply(inp) as SymbolicTensor;
     const o = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(d) as SymbolicTensor;
     const m = tf.model({ inputs: inp, outputs: o });
     m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -129,7 +129,7 @@ async function worker(name: BackendName): Promise<Measure[]> {
   for (const cut of slow ? [DEFAULT_CUT_LAYER] : [DEFAULT_CUT_LAYER, 'block_15_add']) {
     const s = splitAtLayer(backbone.model, cut);
     const m = classifier(s.buildTop());
-    const x = tf.randomUniform([bTrain, ...s.cutShape], 0, 2);
+    const x = tf.randomUniform([bTrain, ...s.cutShape], 0, 2, 'float32', 12);
     out.push(await measure(`train partial top above ${cut} (from cached activations)`, sel.name, bTrain, bTrain, () => trainRun(m, x, labels(bTrain), bTrain)));
   }
   {

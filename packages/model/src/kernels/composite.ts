@@ -105,38 +105,6 @@ export function conv2dBackpropFilterViaConv(
 }
 
 /**
- * dL/dW of conv2d(x, W) by explicit patches: for each filter tap a strided slice of the padded input
- * laid out [Cin, N·OH·OW] times dy [N·OH·OW, Cout] — no transposed matMul (slow on wasm).
- */
-export function conv2dBackpropFilterViaSlices(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: [number, number, number, number],
-  strides: Pair,
-  pad: Pad,
-  dimRoundingMode?: Rounding,
-): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [n, , , cin] = x.shape;
-    const cout = dy.shape[3];
-    const g = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
-    const needH = (g.oh - 1) * g.sh + g.fh;
-    const needW = (g.ow - 1) * g.sw + g.fw;
-    const xT = tf.transpose(x, [3, 0, 1, 2]); // [Cin, N, H, W]
-    const xW = window2d(xT, 2, 3, g.padTop, g.padLeft, needH, needW);
-    const dy2 = tf.reshape(dy, [n * g.oh * g.ow, cout]);
-    const taps: tf.Tensor[] = [];
-    for (let i = 0; i < g.fh; i++) {
-      for (let j = 0; j < g.fw; j++) {
-        const s = tf.stridedSlice(xW, [0, 0, i, j], [cin, n, i + (g.oh - 1) * g.sh + 1, j + (g.ow - 1) * g.sw + 1], [1, 1, g.sh, g.sw]);
-        taps.push(tf.matMul(tf.reshape(s, [cin, n * g.oh * g.ow]), dy2));
-      }
-    }
-    return tf.reshape(tf.stack(taps), [g.fh, g.fw, cin, cout]);
-  });
-}
-
-/**
  * dL/dW of depthwiseConv2d(x, W), W [fh, fw, C, M]: per filter tap, the strided slice of the padded
  * input times dy, summed over batch and space.
  */
