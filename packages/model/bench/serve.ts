@@ -84,7 +84,7 @@ try {
 
   const post = async (i: number) => {
     const t = performance.now();
-    const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: images[i % images.length] });
+    const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array(images[i % images.length]) });
     const body = (await res.json()) as { class?: string; gradcam?: string; ms?: number; error?: string };
     return { status: res.status, ms: performance.now() - t, serverMs: body.ms ?? Number.NaN, ok: res.status === 200 && typeof body.gradcam === 'string' && !!body.class };
   };
