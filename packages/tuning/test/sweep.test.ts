@@ -130,11 +130,10 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     const kills: string[] = [];
     for (let k = 0; k < 4; k++) {
       const p = sweepCli(file);
-      // Wait until the stages are ready (the first run builds them), then a random moment. Kill 1
-      // comes right after a trial ended, while the other lane's trial is part-way (its epochs
-      // committed, its trial row 'running'), which the rerun must redo from scratch.
-      // Kill 2 comes part-way into a trial (a random moment after one started).
-      const marker = k === 1 ? / trials\/s .*\| best / : k === 2 ? / started: / : /stages ready/;
+      // Moments: kill 0 a random time after the stages are ready (the first run builds them; its
+      // workers are starting); kill 1 right after a trial ended, while the other lane's trial is
+      // part-way (epochs committed, row 'running'); kills 2 and 3 a random time after a trial started.
+      const marker = k === 0 ? /stages ready/ : k === 1 ? / trials\/s .*\| best / : / started: /;
       await new Promise<void>((resolve) => {
         let text = '';
         p.stderr.on('data', (b: Buffer) => {
@@ -143,7 +142,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
         });
         p.on('exit', () => resolve());
       });
-      const delay = k === 1 ? 0 : k === 2 ? rng.uniform(0, 2500) : rng.uniform(0, 9000);
+      const delay = [rng.uniform(0, 6000), 0, rng.uniform(0, 1500), rng.uniform(0, 3000)][k];
       await new Promise((r) => setTimeout(r, delay));
       const workers = childrenOf(p.pid!);
       p.kill('SIGKILL');
