@@ -151,6 +151,10 @@ table.json th { background: var(--bg2); }
 .chart { margin: 8px 0 16px; min-height: 40px; }
 .chart-error { color: #a11; white-space: pre-wrap; }
 .sheets { display: flex; flex-wrap: wrap; gap: 18px; }
+.gallery { overflow-x: auto; }
+table.gradcam td, table.gradcam th { text-align: center; vertical-align: top; font-size: 12px; padding: 4px; }
+table.gradcam td.bad div { color: #b00020; }
+table.gradcam img { display: block; margin: 0 auto; image-rendering: pixelated; }
 .sheets figure { margin: 0; }
 .sheets img { max-width: 100%; border: 1px solid var(--line); image-rendering: pixelated; }
 pre { background: var(--bg2); padding: 10px; overflow: auto; font-size: 12px; }

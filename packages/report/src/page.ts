@@ -29,6 +29,7 @@ const SECTIONS: { id: string; title: string }[] = [
   { id: 'params', title: 'Hyper-parameters' },
   { id: 'confusion', title: 'Confusion' },
   { id: 'trials', title: 'Trials' },
+  { id: 'gradcam', title: 'Grad-CAM' },
   { id: 'examples', title: 'Examples' },
   { id: 'experiment', title: 'Experiment' },
 ];
@@ -195,6 +196,30 @@ function examplesSection(artifacts: StageArtifacts): string {
   return `<section id="examples"><h2>Examples (contact sheets)</h2><div class="sheets">${figs}</div></section>`;
 }
 
+function gradcamSection(artifacts: StageArtifacts): string {
+  const g = artifacts.gallery;
+  const title = '<h2>Grad-CAM of the best trial</h2>';
+  if (!g || g.cells.length === 0) {
+    return `<section id="gradcam">${title}<p class="muted">The sweep wrote no Grad-CAM gallery.</p></section>`;
+  }
+  const cellOf = new Map(g.cells.map((c) => [`${c.set}\u0000${c.id}`, c]));
+  const head = `<tr><th>scan (true class)</th>${g.sets.map((s) => `<th>${esc(s)}</th>`).join('')}</tr>`;
+  const rows = g.scans
+    .map((scan) => {
+      const tds = g.sets
+        .map((set) => {
+          const c = cellOf.get(`${set}\u0000${scan.id}`);
+          if (!c) return '<td class="muted">—</td>';
+          const img = c.dataUri ? `<img src="${c.dataUri}" alt="${esc(`${set}: ${scan.id}`)}" width="96" height="96">` : '<span class="muted">missing</span>';
+          return `<td class="${c.correct ? 'ok' : 'bad'}">${img}<div>${c.correct ? '✓' : '✗'} ${esc(c.predicted)} ${(100 * c.probability).toFixed(0)}%</div></td>`;
+        })
+        .join('');
+      return `<tr><th>${esc(scan.label)}<div class="muted">${esc(scan.id)}</div></th>${tds}</tr>`;
+    })
+    .join('');
+  return `<section id="gradcam">${title}<p class="muted">Class-activation heat maps (Grad-CAM on the last convolutional feature map) over clean test scans, and over the same scans in every noisy test set; under each, the predicted class and its calibrated probability (✓ correct, ✗ wrong). Model: ${esc(g.model)}.</p><div class="gallery"><table class="gradcam">${head}${rows}</table></div></section>`;
+}
+
 /** The bootstrap script: embeds every chart as SVG and marks the page ready when all are done. */
 const EMBED_SCRIPT = `
 (function () {
@@ -249,6 +274,7 @@ ${chartSection('curves', 'Learning curves', charts)}
 ${chartSection('params', 'Hyper-parameters', charts)}
 ${chartSection('confusion', 'Confusion matrices', charts)}
 <section id="trials"><h2>Trials (${data.trials.length})</h2><p class="muted">Click a column header to sort. Accuracies are on the test split.</p>${trialsTable(data)}</section>
+${gradcamSection(artifacts)}
 ${examplesSection(artifacts)}
 <section id="experiment"><h2>Experiment file</h2>${s.experimentYaml ? `<details><summary>${esc(s.experimentPath ?? 'experiment')}</summary><pre>${esc(s.experimentYaml)}</pre></details>` : '<p class="muted">Not recorded.</p>'}</section>
 </main>

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SweepInfo } from './types.ts';
+import { readGallery, type GradCamGallery } from './gradcam.ts';
 
 export interface ContactSheet {
   stage: string;
@@ -20,6 +21,8 @@ export interface StageArtifacts {
   sheets: ContactSheet[];
   ingestReport: unknown;
   ingestReportFile: string | null;
+  /** The best trial's Grad-CAM overlays, when the sweep wrote them. */
+  gallery: GradCamGallery | null;
 }
 
 const SHEETS: { stage: string; caption: string }[] = [
@@ -37,7 +40,7 @@ export function resolveStageDir(dir: string, bases: readonly string[]): string |
   return null;
 }
 
-export function readStageArtifacts(sweep: SweepInfo, bases: readonly string[]): StageArtifacts {
+export function readStageArtifacts(sweep: SweepInfo, bases: readonly string[], runsDir?: string): StageArtifacts {
   const dirs: Record<string, string> = {};
   for (const [stage, ref] of Object.entries(sweep.stages)) {
     const d = ref.dir ? resolveStageDir(ref.dir, bases) : null;
@@ -64,5 +67,6 @@ export function readStageArtifacts(sweep: SweepInfo, bases: readonly string[]): 
       }
     }
   }
-  return { dirs, sheets, ingestReport, ingestReportFile };
+  const gallery = runsDir ? readGallery(runsDir, sweep.sweepId) : null;
+  return { dirs, sheets, ingestReport, ingestReportFile, gallery };
 }

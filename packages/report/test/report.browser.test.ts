@@ -137,8 +137,16 @@ describe('report in headless Chromium', () => {
     // the table shows every trial in the database
     expect(await page.locator('#trials-table tbody tr').count()).toBe(trialsInDb);
     // the noise and augment contact sheets, inlined
-    expect(await page.locator('img').count()).toBe(2);
-    expect(await page.locator('img[src^="data:image/png;base64,"]').count()).toBe(2);
+    expect(await page.locator('#examples img').count()).toBe(2);
+    expect(await page.locator('#examples img[src^="data:image/png;base64,"]').count()).toBe(2);
+    // the best trial's Grad-CAM gallery (written by the sweep), one overlay per scan per test set
+    const gallery = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'gradcam', 'gallery.json'), 'utf8')) as { items: unknown[] };
+    expect(gallery.items.length).toBeGreaterThan(0);
+    expect(await page.locator('#gradcam img[src^="data:image/png;base64,"]').count()).toBe(gallery.items.length);
+    // and the pointer files model:serve reads
+    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', 'latest.json'), 'utf8'))).toEqual({ sweep: sweepId });
+    const bestPointer = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'best.json'), 'utf8')) as { trial: string; modelDir: string };
+    expect(fs.existsSync(path.join(bestPointer.modelDir, 'metadata.json'))).toBe(true);
     // the data the numbers rest on: split counts and the backend
     const dataText = await page.locator('#data').textContent();
     expect(dataText).toContain('Images per split and class');
@@ -184,7 +192,7 @@ describe('report in headless Chromium', () => {
     const { page, consoleErrors, requests } = await open(path.join(runsDir, 'reports', 'synthetic-hostile', 'index.html'));
     await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
-    expect(await page.locator('img').count()).toBe(2);
+    expect(await page.locator('#examples img').count()).toBe(2);
     expect(await page.locator('#trials-table').textContent()).toContain('</script><img src=x');
     expect(await page.locator('[data-rendered=ok]').count()).toBe(6);
     expect(consoleErrors).toEqual([]);

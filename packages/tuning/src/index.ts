@@ -49,3 +49,4 @@ export {
 } from './tracking.ts';
 export { summaryTable, bestTrialReport } from './summary.ts';
 export { runSweep, loadSweep, ensureStages, type SweepOptions, type SweepResult, type LoadedSweep } from './sweep.ts';
+export { writeSweepPointers, writeBestGallery, LATEST_POINTER, BEST_POINTER, GALLERY_DIR } from './pointers.ts';

@@ -29,7 +29,8 @@ import { createPruner, type Pruner } from './pruner.ts';
 import { addEpoch, beginSweep, endSweep, failTrial, finishTrial, startTrial } from './record.ts';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
-import { listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from './tracking.ts';
+import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from './tracking.ts';
+import { GALLERY_DIR, writeBestGallery, writeSweepPointers } from './pointers.ts';
 
 export interface LoadedSweep {
   experiment: Experiment;
@@ -121,6 +122,8 @@ export interface SweepOptions {
   trackingFile?: string;
   /** Folder of the trial folders (default `<runs>/trials/<sweep id>`). */
   trialsDir?: string;
+  /** Write the best trial's Grad-CAM gallery at the end (default true). */
+  gallery?: boolean;
 }
 
 export interface SweepResult {
@@ -338,6 +341,17 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const finalRows = await listTrials(tracking, sweepId);
     const allDone = finalRows.every((r) => DONE.has(r.status));
     await endSweep(tracking, sweepId, allDone ? 'finished' : 'incomplete', backend);
+    const bestRow = await bestTrial(tracking, sweepId);
+    await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
+    if (bestRow?.model_path && (opts.gallery ?? true)) {
+      try {
+        const g = await writeBestGallery({ trialsDir, best: bestRow, noiseDir: stages.noise.dir, seed: experiment.seed });
+        log(`Grad-CAM gallery of ${bestRow.trial_id}: ${g.items.length} overlays in ${path.relative(process.cwd(), path.join(trialsDir, GALLERY_DIR))}`);
+      } catch (e) {
+        // The sweep's results are recorded already; a gallery failure is reported, not fatal.
+        log(`Grad-CAM gallery of ${bestRow.trial_id} failed: ${(e as Error).message}`);
+      }
+    }
     result.wallSeconds = (performance.now() - t0) / 1000;
     out(await summaryTable(tracking, sweepId, 10));
     log(
