@@ -15,7 +15,7 @@ import {
   listTrials,
   openTracking,
   type Tracking,
-} from '@mri-robust/tuning';
+} from '@mri-robust/tuning/tracking';
 import {
   byTrial,
   cleanOf,
