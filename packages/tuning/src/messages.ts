@@ -1,5 +1,6 @@
 /** Messages between the sweep orchestrator and its trial workers (Node IPC, JSON serialization). */
 import type { Experiment } from '@mri-robust/core';
+import type { EpochRecord, EvaluationRecord } from '@mri-robust/model';
 import type { TrialParams } from './sampler.ts';
 
 /** One trial as a worker runs it. */
@@ -30,33 +31,9 @@ export type ToWorker =
   | { type: 'decision'; trialId: string; epoch: number; action: 'continue' | 'stop' }
   | { type: 'shutdown' };
 
-/** Epoch metrics as sent by the model package's trainTrial (ARCHITECTURE.md, EpochRecord). */
-export interface EpochMessageRecord {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  valLoss: number;
-  valAccuracy: number;
-  valNoisyAccuracy?: number;
-  learningRate: number;
-  seconds: number;
-}
-
-export interface EvaluationMessageRecord {
-  testSet: string;
-  noiseKind: string;
-  severity: number;
-  n: number;
-  accuracy: number;
-  ciLow: number;
-  ciHigh: number;
-  macroF1: number;
-  ece: number;
-  eceCalibrated: number;
-  perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
-  confusion: number[][];
-  classes: string[];
-}
+/** Epoch and evaluation records exactly as the model package's trainTrial produces them. */
+export type EpochMessageRecord = EpochRecord;
+export type EvaluationMessageRecord = EvaluationRecord;
 
 export interface TrialResultMessage {
   bestEpoch: number;
