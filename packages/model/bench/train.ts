@@ -36,6 +36,7 @@ const MODES: ModeSpec[] = [
     mode: 'partial',
     batch: 32,
     steps: 3,
+    skip: ['cpu'],
     build: async () => {
       const b = await loadMobileNetV2(weights(), { inputSize: 224 });
       const s = splitAtLayer(b.model, 'block_12_add');
