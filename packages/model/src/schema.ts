@@ -32,6 +32,10 @@ export interface TrainSettings {
   early_stopping: { monitor: 'val_accuracy' | 'val_loss'; patience: number; restore_best: boolean };
   reduce_lr: { factor: number; patience: number; min_lr: number };
   class_weights: 'none' | 'balanced';
+  /** Label smoothing ε ∈ [0, 1). */
+  label_smoothing: number;
+  /** Mixup α: 0 = off; > 0 mixes each batch with a permutation of itself, λ ~ Beta(α, α). */
+  mixup: number;
 }
 
 export interface EvaluateSettings {
@@ -56,6 +60,8 @@ export const TRAIN_DEFAULTS: TrainSettings = {
   early_stopping: { monitor: 'val_accuracy', patience: 6, restore_best: true },
   reduce_lr: { factor: 0.5, patience: 3, min_lr: 1e-6 },
   class_weights: 'none',
+  label_smoothing: 0,
+  mixup: 0,
 };
 
 export const EVALUATE_DEFAULTS: EvaluateSettings = { bootstrap_samples: 1000, ece_bins: 15 };
@@ -182,6 +188,21 @@ export const trainSchemaPart: ModelSchemaPart = {
         enum: ['none', 'balanced'],
         default: TRAIN_DEFAULTS.class_weights,
         description: "'balanced' weights each sample's loss by n / (classes × count of its class).",
+      },
+      label_smoothing: {
+        type: 'number',
+        minimum: 0,
+        exclusiveMaximum: 1,
+        default: TRAIN_DEFAULTS.label_smoothing,
+        description: 'Label smoothing ε in [0, 1): training targets are (1 − ε)·onehot + ε / classes (as Keras).',
+      },
+      mixup: {
+        type: 'number',
+        minimum: 0,
+        maximum: 10,
+        default: TRAIN_DEFAULTS.mixup,
+        description:
+          'Mixup α (0 = off): each training batch is blended with a seeded permutation of itself, weight λ ~ Beta(α, α) (folded to ≥ 0.5), inputs and targets alike. On cached activations this is manifold mixup at the cut layer. Typical 0.2–0.4.',
       },
     },
   },

@@ -120,6 +120,8 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       earlyStopping: { ...ts.early_stopping, restoreBest: ts.early_stopping.restore_best },
       reduceLr: { factor: ts.reduce_lr.factor, patience: ts.reduce_lr.patience, minLr: ts.reduce_lr.min_lr },
       classWeights: ts.class_weights === 'balanced' ? balancedClassWeights(train.labels, classes.length) : null,
+      labelSmoothing: ts.label_smoothing,
+      mixupAlpha: ts.mixup,
       seed,
       trunkTraining: nets.trunkTraining,
       valNoisy,

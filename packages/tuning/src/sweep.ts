@@ -237,16 +237,21 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     await replayPruner(tracking, sweepId, rows, pruner);
     const todo = plan.trials.filter((tr) => !DONE.has(status.get(tr.trialId)?.status ?? 'pending'));
     const skipped = plan.trials.length - todo.length;
-    let best: { trialId: string; objective: number } | null = null;
-    for (const r of rows) {
-      if (DONE.has(r.status) && r.objective !== null && isBetter(direction, r.objective, best?.objective)) {
-        best = { trialId: r.trial_id, objective: r.objective };
+    // Best so far, with the ranking's tie rule (objective, then trial index) so the progress line,
+    // the summary table and tuning:best name the same trial.
+    const bestSoFar: { current: { trialId: string; objective: number; index: number } | null } = { current: null };
+    const offer = (trialId: string, index: number, objective: number | null) => {
+      const b = bestSoFar.current;
+      if (objective === null || !Number.isFinite(objective)) return;
+      if (isBetter(direction, objective, b?.objective) || (b !== null && objective === b.objective && index < b.index)) {
+        bestSoFar.current = { trialId, objective, index };
       }
-    }
+    };
+    for (const r of rows) if (DONE.has(r.status)) offer(r.trial_id, r.trial_index, r.objective);
     if (skipped > 0) log(`resuming: ${skipped} of ${plan.trials.length} trials already done, ${todo.length} to run`);
 
     const result: SweepResult = {
-      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, best,
+      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, best: null,
       wallSeconds: 0, stageSeconds, trainSeconds: 0, trialWallSeconds: 0, pool: { workersStarted: 0, workerStartSeconds: [] },
     };
 
@@ -322,7 +327,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             });
             if (statusNow === 'pruned') result.pruned++;
             else result.finished++;
-            if (objective !== null && isBetter(direction, objective, result.best?.objective)) result.best = { trialId: job.trialId, objective };
+            offer(job.trialId, job.index, objective);
             line = `${job.trialId} ${statusNow}${st.prunedAt !== null ? `@${st.prunedAt}` : ''} ${settings.objective}=${fmt(objective)} (${r.epochs.length} epochs, ${outcome.wallSeconds.toFixed(1)} s)`;
           } else {
             const error = st.error ?? (outcome.ok ? 'unknown error' : outcome.error);
@@ -332,7 +337,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           }
           result.ran++;
           const progress = formatProgress(`sweep ${sweepId}`, result.ran, todo.length, performance.now() - tRun, 'trials');
-          const bestText = result.best ? `best ${result.best.trialId} ${settings.objective}=${fmt(result.best.objective)}` : 'best -';
+          const b = bestSoFar.current;
+          const bestText = b ? `best ${b.trialId} ${settings.objective}=${fmt(b.objective)}` : 'best -';
           log(`${progress} | ${bestText} | ${line}`);
         },
       );
@@ -342,6 +348,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const allDone = finalRows.every((r) => DONE.has(r.status));
     await endSweep(tracking, sweepId, allDone ? 'finished' : 'incomplete', backend);
     const bestRow = await bestTrial(tracking, sweepId);
+    result.best = bestRow && bestRow.objective !== null ? { trialId: bestRow.trial_id, objective: bestRow.objective } : null;
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
     if (bestRow?.model_path && (opts.gallery ?? true)) {
       try {

@@ -10,6 +10,7 @@ import { tf } from '../backend/tf.ts';
 import type { BatchSource } from './data.ts';
 import type { Classifier } from './classifier.ts';
 import type { EpochRecord, OnEpoch } from './types.ts';
+import { drawMixup, mixRows, smoothTargets } from './regularize.ts';
 
 export interface LoopOptions {
   epochs: number;
@@ -19,6 +20,10 @@ export interface LoopOptions {
   reduceLr: { factor: number; patience: number; minLr: number };
   /** Per-class loss weights (length = classes), or null. */
   classWeights?: Float32Array | null;
+  /** Label smoothing ε ∈ [0, 1): targets (1 − ε)·onehot + ε / k. Default 0. */
+  labelSmoothing?: number;
+  /** Mixup α (> 0 mixes every batch with a permutation of itself, λ ~ Beta(α, α)); 0 = off (default). */
+  mixupAlpha?: number;
   seed: number;
   /** Run the trunk's batch-norm layers in training mode (batch statistics). Default false. */
   trunkTraining?: boolean;
@@ -47,6 +52,17 @@ export function crossEntropy(probs: Tensor, labels: Tensor, numClasses: number, 
     const ce = tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), -1));
     const weighted = classWeights ? tf.mul(ce, tf.gather(classWeights, tf.cast(labels, 'int32'))) : ce;
     return tf.mean(weighted) as Scalar;
+  });
+}
+
+/**
+ * Mean categorical cross-entropy against target distributions `[n, k]` (soft labels: smoothing,
+ * mixup), optionally weighted per sample; probabilities clipped to [ε, 1-ε] as Keras.
+ */
+export function softCrossEntropy(probs: Tensor, targets: Tensor, sampleWeights?: Tensor | null): Scalar {
+  return tf.tidy(() => {
+    const ce = tf.neg(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), -1));
+    return tf.mean(sampleWeights ? tf.mul(ce, sampleWeights) : ce) as Scalar;
   });
 }
 
@@ -118,6 +134,10 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   const k = clf.numClasses;
   const shuffleRng = createRng(deriveSeed(opts.seed, 'train', 'shuffle'));
   const dropoutRng = createRng(deriveSeed(opts.seed, 'train', 'dropout'));
+  const mixupRng = createRng(deriveSeed(opts.seed, 'train', 'mixup'));
+  const smoothing = opts.labelSmoothing ?? 0;
+  const mixupAlpha = opts.mixupAlpha ?? 0;
+  const soft = smoothing > 0 || mixupAlpha > 0;
   const evalBatch = opts.evalBatchSize ?? Math.max(opts.batchSize, 64);
   const trunkTraining = opts.trunkTraining ?? false;
   let lr = opts.learningRate;
@@ -135,6 +155,22 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   let waitLr = 0;
   let stoppedBy: LoopResult['stoppedBy'] = 'epochs';
   const order = Array.from({ length: train.n }, (_, i) => i);
+  const cw = opts.classWeights ?? null;
+
+  /** Soft targets (smoothing) and, with mixup, the batch mixed with a permutation of itself. */
+  const softBatch = (x0: Tensor, labels: Int32Array): { x: Tensor; targets: Tensor; weights: Tensor | null } => {
+    let t = smoothTargets(labels, k, smoothing);
+    let w: Float32Array | null = cw ? Float32Array.from(labels, (c) => cw[c]) : null;
+    let x = x0;
+    if (mixupAlpha > 0 && labels.length > 1) {
+      const draw = drawMixup(mixupRng, labels.length, mixupAlpha);
+      t = mixRows(t, k, draw);
+      if (w) w = mixRows(w, 1, draw);
+      x = tf.tidy(() => tf.add(tf.mul(x0, draw.lambda), tf.mul(tf.gather(x0, draw.partner), 1 - draw.lambda)));
+      x0.dispose();
+    }
+    return { x, targets: tf.tensor2d(t, [labels.length, k]), weights: w ? tf.tensor1d(w) : null };
+  };
 
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
@@ -148,14 +184,16 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
       for (let start = 0; start < train.n; start += opts.batchSize) {
         const idx = order.slice(start, start + opts.batchSize);
         const seed = dropoutRng.seed();
-        const x = train.batch(idx);
-        const y = tf.tensor1d(Int32Array.from(idx, (i) => train.labels[i]), 'int32');
+        const labels = Int32Array.from(idx, (i) => train.labels[i]);
+        const y = tf.tensor1d(labels, 'int32');
+        const batch = soft ? softBatch(train.batch(idx), labels) : { x: train.batch(idx), targets: null, weights: null };
+        const x = batch.x;
         let correct: Tensor | null = null;
         const cost = optimizer.minimize(
           () => {
             const probs = forwardTrain(clf, x, seed, trunkTraining);
             correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), y), 'float32')));
-            return crossEntropy(probs, y, k, classWeights);
+            return batch.targets ? softCrossEntropy(probs, batch.targets, batch.weights) : crossEntropy(probs, y, k, classWeights);
           },
           true,
           vars,
@@ -163,6 +201,8 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         lossSum += (cost!.dataSync()[0] as number) * idx.length;
         correctSum += (correct as unknown as Tensor).dataSync()[0] as number;
         tf.dispose([x, y, cost!, correct as unknown as Tensor]);
+        if (batch.targets) tf.dispose(batch.targets);
+        if (batch.weights) tf.dispose(batch.weights);
         progress?.tick(idx.length);
         if ((start / opts.batchSize) % 8 === 7) await new Promise((r) => setImmediate(r));
       }
