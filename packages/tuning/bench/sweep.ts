@@ -4,7 +4,8 @@
  * experiments/brain-mri.yaml, max_parallel 2, no pruning. The grid is one for a dense head on
  * 1280-d embeddings (lr 0.01/0.003/0.001, batch 64/128/256), not the partial-mode grid of the file. Upstream stages are ensured first and timed apart
  * (a cold cache builds them: ingest, noise, augment and a MobileNetV2 pass over every image).
- * Each run is a fresh sweep (own tracking file). Writes runs/bench/sweep.json.
+ * Each run is a fresh sweep (own tracking file); BENCH_REPEATS runs (default 3), medians and every run in
+ * runs/bench/sweep.json.
  *
  * Overhead figures:
  * - perTrialDispatchS: mean over trials of (dispatch → result as seen by the orchestrator) minus
@@ -48,33 +49,54 @@ const stages = await ensureStages(plan.experiment);
 const stageSeconds = (performance.now() - t0) / 1000;
 process.stderr.write(`stages in ${stageSeconds.toFixed(1)} s (${Object.entries(stages).map(([k, v]) => `${k}:${v.hit ? 'hit' : 'built'}`).join(' ')})\n`);
 
-const tSweep = performance.now();
-const r = await runSweep({
-  experimentFile: file,
-  stages,
-  trackingFile: path.join(tmp, 'tracking.duckdb'),
-  trialsDir: path.join(tmp, 'trials'),
-});
-const wall = (performance.now() - tSweep) / 1000;
-const lanes = Math.min(2, r.ran);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const runs = [];
+for (let rep = 0; rep < REPEATS; rep++) {
+  // A fresh sweep each time: own tracking file and trials folder.
+  const tSweep = performance.now();
+  const r = await runSweep({
+    experimentFile: file,
+    stages,
+    trackingFile: path.join(tmp, `tracking-${rep}.duckdb`),
+    trialsDir: path.join(tmp, `trials-${rep}`),
+  });
+  const wall = (performance.now() - tSweep) / 1000;
+  const lanes = Math.min(2, r.ran);
+  runs.push({
+    trials: r.total,
+    ran: r.ran,
+    finished: r.finished,
+    failed: r.failed,
+    sweepWallSeconds: wall,
+    trainSecondsSum: r.trainSeconds,
+    trialWallSecondsSum: r.trialWallSeconds,
+    workersStarted: r.pool.workersStarted,
+    workerStartS: r.pool.workerStartSeconds,
+    perTrialDispatchS: r.ran ? (r.trialWallSeconds - r.trainSeconds) / r.ran : null,
+    overheadPerTrialS: r.ran ? (wall * lanes - r.trainSeconds) / r.ran : null,
+    best: r.best,
+    loadAverage1m: os.loadavg()[0],
+  });
+  process.stderr.write(`run ${rep + 1}/${REPEATS}: ${wall.toFixed(1)} s wall, overhead ${runs.at(-1)!.overheadPerTrialS?.toFixed(3)} s/trial\n`);
+}
 const out = {
   what: '27-trial grid (3 lr × 3 dropout × 3 batch, ≤30 epochs, early stopping), head mode, brain-mri cached embeddings, max_parallel 2',
   machine: { cores: os.availableParallelism(), loadavg: os.loadavg(), node: process.version },
-  trials: r.total,
-  ran: r.ran,
-  finished: r.finished,
-  failed: r.failed,
+  repeats: REPEATS,
   stagesSeconds: stageSeconds,
   stagesHit: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, v.hit])),
-  sweepWallSeconds: wall,
-  trainSecondsSum: r.trainSeconds,
-  trialWallSecondsSum: r.trialWallSeconds,
-  workersStarted: r.pool.workersStarted,
-  workerStartS: r.pool.workerStartSeconds,
-  perTrialDispatchS: r.ran ? (r.trialWallSeconds - r.trainSeconds) / r.ran : null,
-  overheadPerTrialS: r.ran ? (wall * lanes - r.trainSeconds) / r.ran : null,
-  best: r.best,
-  under3Minutes: wall < 180,
+  median: {
+    sweepWallSeconds: median(runs.map((r) => r.sweepWallSeconds)),
+    overheadPerTrialS: median(runs.map((r) => r.overheadPerTrialS ?? Number.NaN)),
+    perTrialDispatchS: median(runs.map((r) => r.perTrialDispatchS ?? Number.NaN)),
+    trainSecondsSum: median(runs.map((r) => r.trainSecondsSum)),
+  },
+  runs,
+  under3Minutes: median(runs.map((r) => r.sweepWallSeconds)) < 180,
 };
 fs.mkdirSync(path.join(root, 'runs', 'bench'), { recursive: true });
 fs.writeFileSync(path.join(root, 'runs', 'bench', 'sweep.json'), JSON.stringify(out, null, 2) + '\n');
