@@ -15,6 +15,14 @@ export {
   type RunStageOptions,
 } from './stage.ts';
 export {
+  nxOutputDir,
+  nxOutputRoot,
+  publishNxOutput,
+  adoptFromNxOutput,
+  restoreFromNxOutput,
+  type PublishNxOutputOptions,
+} from './nx-output.ts';
+export {
   ImageSetWriter,
   openImageSet,
   shardStream,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashObject } from './hash.ts';
+import { adoptFromNxOutput } from './nx-output.ts';
 
 /** Marks a stage folder as complete; written last, inside the temp folder, before the rename. */
 export const STAGE_MARKER = 'stage.json';
@@ -31,6 +32,11 @@ export interface RunStageOptions {
   build: (tmpDir: string) => Promise<void>;
   /** Where to say "cache hit" / "building"; default stderr. */
   log?: (line: string) => void;
+  /**
+   * Workspace whose Nx output replicas (runs/nx/<stage>/…, see nx-output.ts) may hold this folder
+   * after an Nx cache restore; null: do not look. Default: the workspace root.
+   */
+  nxRoot?: string | null;
 }
 
 /** A stage key: 16 hex chars of the hash of everything the output depends on. */
@@ -61,6 +67,13 @@ export async function runStage(options: RunStageOptions): Promise<StageResult> {
   if (isStageComplete(dir)) {
     log(`[${stage}] cache hit ${key}`);
     return { stage, key, dir, hit: true };
+  }
+  if (options.nxRoot !== null) {
+    const adopted = await adoptFromNxOutput(runsDir, stage, key, options.nxRoot);
+    if (adopted) {
+      log(`[${stage}] cache hit ${key} (restored from the Nx cache)`);
+      return { stage, key, dir, hit: true };
+    }
   }
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });

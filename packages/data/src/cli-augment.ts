@@ -5,8 +5,8 @@
  * or --input: a noise output folder (its train/ set is read) or any image-set folder.
  */
 import path from 'node:path';
-import { defaultExperimentFile, loadExperiment, parseArgs, readStageMeta, runMain, stringFlag, UserError } from '@mri-robust/core';
-import { readNoisePointer } from './augment/pointer.ts';
+import { defaultExperimentFile, loadExperiment, parseArgs, publishNxOutput, readStageMeta, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { readNoisePointer, recoverNoisePointer } from './augment/pointer.ts';
 import { augmentSchemaPart } from './augment/schema.ts';
 import { dataSchemaPart } from './schema.ts';
 import { runAugment } from './stage-augment.ts';
@@ -25,6 +25,9 @@ runMain(async () => {
     const meta = await readStageMeta(dir).catch(() => null);
     upstream = { key: meta?.key ?? path.basename(dir), dir };
   } else {
+    // After an Nx cache restore the pointer and the noise folder may only exist in noise:apply's
+    // Nx output replica: put them back first.
+    await recoverNoisePointer(experiment, file);
     upstream = readNoisePointer(experiment);
     if (!upstream) {
       throw new UserError(
@@ -35,6 +38,7 @@ runMain(async () => {
   const workers = stringFlag(args, 'workers');
   const t = Date.now();
   const res = await runAugment(experiment, upstream, workers === undefined ? {} : { workers: Number(workers) });
+  if (args.nxOutput) await publishNxOutput({ stage: 'augment', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir] });
   process.stdout.write(`${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
   process.stdout.write(`contact sheet: ${path.join(res.dir, 'contact-sheet.png')}\n`);
 });

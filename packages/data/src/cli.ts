@@ -3,7 +3,7 @@
  *   ingest [--experiment=experiments/default.yaml]   run the ingest stage, print counts/duplicates/skipped
  *   fingerprint                                       print the hash of all experiments' source listings
  */
-import { defaultExperimentFile, loadExperiment, parseArgs, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { defaultExperimentFile, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
 import { dataSchemaPart } from './schema.ts';
 import { dataFingerprint } from './fingerprint.ts';
 import { formatReport, readIngestReport, runIngest } from './stage-ingest.ts';
@@ -16,6 +16,7 @@ runMain(async () => {
     const experiment = loadExperiment(file, [dataSchemaPart]);
     const t = Date.now();
     const res = await runIngest(experiment);
+    if (args.nxOutput) await publishNxOutput({ stage: 'ingest', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir] });
     const report = await readIngestReport(res.dir);
     process.stdout.write(formatReport(report) + '\n');
     process.stdout.write(`\n${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);

@@ -21,6 +21,7 @@ import {
   loadExperiment,
   openImageSet,
   parseArgs,
+  publishNxOutput,
   readStageMeta,
   runStage,
   stageKey,
@@ -336,6 +337,7 @@ export async function embedMain(argv: string[]): Promise<void> {
   const experiment = loadExperiment(file, EMBED_SCHEMA_PARTS);
   const t = Date.now();
   const res = await ensureEmbed(experiment);
+  if (args.nxOutput) await publishNxOutput({ stage: 'embed', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir] });
   for (const s of res.sets) process.stdout.write(`${s.name.padEnd(28)} ${String(s.n).padStart(6)}  ${s.noiseKind}${s.severity ? ` s${s.severity}` : ''}\n`);
   process.stdout.write(`${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
 }

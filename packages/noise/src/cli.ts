@@ -4,8 +4,8 @@
  *                                             the noise stage; prints the sets it wrote
  */
 import path from 'node:path';
-import { defaultExperimentFile, loadExperiment, parseArgs, runMain, stringFlag, UserError } from '@mri-robust/core';
-import { augmentSchemaPart, dataSchemaPart, runIngest, writeNoisePointer } from '@mri-robust/data';
+import { defaultExperimentFile, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { augmentSchemaPart, dataSchemaPart, noisePointerFile, runIngest, writeNoisePointer } from '@mri-robust/data';
 import { noiseSchemaPart } from './schema.ts';
 import { runNoise, SETS_FILE, type NoiseSets } from './stage.ts';
 import { readFile } from 'node:fs/promises';
@@ -22,6 +22,9 @@ runMain(async () => {
   const ingest = await runIngest(experiment);
   const res = await runNoise(experiment, ingest, workers === undefined ? {} : { workers: Number(workers) });
   await writeNoisePointer(experiment, res);
+  if (args.nxOutput) {
+    await publishNxOutput({ stage: 'noise', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir, noisePointerFile(experiment)] });
+  }
   const sets = JSON.parse(await readFile(path.join(res.dir, SETS_FILE), 'utf8')) as NoiseSets;
   const lines = [
     `train: ${sets.train.count} images (${sets.train.noisy} with noise, mode ${sets.train.mode})`,

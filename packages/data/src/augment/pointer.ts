@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { hashObject, type Experiment } from '@mri-robust/core';
+import { adoptFromNxOutput, hashObject, restoreFromNxOutput, type Experiment } from '@mri-robust/core';
 
 /**
  * Where the noise CLI records its latest output for an experiment, so that the data package's
@@ -36,4 +36,17 @@ export function readNoisePointer(experiment: Experiment): { key: string; dir: st
   const p = JSON.parse(readFileSync(file, 'utf8')) as { key: string; dir: string; check: string };
   if (p.check !== noisePointerCheck(experiment) || !existsSync(path.join(p.dir, 'stage.json'))) return null;
   return { key: p.key, dir: p.dir };
+}
+
+/**
+ * Puts back, from noise:apply's Nx output replica (see core's nx-output.ts), a pointer file and the
+ * noise folder it names when an Nx cache restore brought them back only there. No-op otherwise.
+ */
+export async function recoverNoisePointer(experiment: Experiment, experimentArg: string): Promise<void> {
+  const file = noisePointerFile(experiment);
+  if (!(await restoreFromNxOutput('noise', experimentArg, experiment.runsDir, file))) return;
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { key: string; dir: string; check: string };
+  if (p.check === noisePointerCheck(experiment) && !existsSync(path.join(p.dir, 'stage.json'))) {
+    await adoptFromNxOutput(experiment.runsDir, 'noise', p.key);
+  }
 }
