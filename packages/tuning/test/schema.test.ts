@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExperimentError, parseExperiment, type SchemaPart } from '@mri-robust/core';
+import { ExperimentError, parseExperiment, workspaceRoot, type SchemaPart } from '@mri-robust/core';
 import { resolveSweepSettings, sweepSchemaPart } from '../src/schema.ts';
 import { loadSweep } from '../src/sweep.ts';
 
@@ -82,5 +82,14 @@ describe('sweep schema', () => {
     const s = resolveSweepSettings({ strategy: 'grid', space: { batch_size: [4] } }, { learningRate: 0.01, dropout: 0.1, batchSize: 8 }, 99, 6);
     expect(s).toMatchObject({ objective: 'val_accuracy', maxParallel: 6, seed: 99, epochs: null, trialTimeoutS: null, trials: null });
     expect(s.pruner.kind).toBe('none');
+  });
+});
+
+describe('the shipped experiments', () => {
+  it.each(['default.yaml', 'brain-mri.yaml'])('experiments/%s validates against every package’s schema and plans its sweep', async (name) => {
+    const file = path.join(workspaceRoot(), 'experiments', name);
+    const plan = await loadSweep(file);
+    expect(plan.trials.length).toBeGreaterThan(1);
+    expect(new Set(plan.trials.map((t) => t.trialId)).size).toBe(plan.trials.length);
   });
 });
