@@ -37,7 +37,9 @@ const rows = (r: unknown[]): Row[] => r as Row[];
 export async function openTrackingReader(file: string): Promise<Tracking> {
   if (!fs.existsSync(file)) throw new UserError(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
   try {
-    return await openTracking(file, { readOnly: true });
+    const db = await openTracking(file, { readOnly: true, snapshotIfLocked: true });
+    if (db.snapshotAt) process.stderr.write(`note: ${file} is held by a running sweep; reading its state committed at ${db.snapshotAt.toISOString()}\n`);
+    return db;
   } catch (e) {
     throw new UserError(`cannot open tracking database ${file}: ${(e as Error).message}`);
   }

@@ -1,7 +1,7 @@
 /**
  * The best trial's Grad-CAM gallery, written by the sweep to `<runs>/trials/<sweep>/gradcam/`
- * (gallery.json + overlay PNGs): a few clean test scans per class and the same scans under every
- * noisy test set. The report inlines the PNGs as data: URIs.
+ * (gallery.json + overlay JPEGs, or PNGs from older sweeps): a few clean test scans per class and the same scans under every
+ * noisy test set. The report inlines the images as data: URIs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,7 +55,8 @@ export function readGallery(runsDir: string, sweepId: string): GradCamGallery | 
     const png = path.resolve(dir, it.file);
     // Only files inside the gallery folder are read.
     const inside = png.startsWith(dir + path.sep) && fs.existsSync(png);
-    const dataUri = inside ? `data:image/png;base64,${fs.readFileSync(png).toString('base64')}` : null;
+    const mime = /\.jpe?g$/i.test(png) ? 'image/jpeg' : 'image/png';
+    const dataUri = inside ? `data:${mime};base64,${fs.readFileSync(png).toString('base64')}` : null;
     return { set: it.set, id: it.id, label: it.label, predicted: it.predicted, probability: it.probability, correct: it.correct, dataUri };
   });
   return { file, model: json.model, sets, scans, cells };

@@ -142,7 +142,7 @@ describe('report in headless Chromium', () => {
     // the best trial's Grad-CAM gallery (written by the sweep), one overlay per scan per test set
     const gallery = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'gradcam', 'gallery.json'), 'utf8')) as { items: unknown[] };
     expect(gallery.items.length).toBeGreaterThan(0);
-    expect(await page.locator('#gradcam img[src^="data:image/png;base64,"]').count()).toBe(gallery.items.length);
+    expect(await page.locator('#gradcam img[src^="data:image/jpeg;base64,"]').count()).toBe(gallery.items.length);
     // and the pointer files model:serve reads
     expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', 'latest.json'), 'utf8'))).toEqual({ sweep: sweepId });
     const bestPointer = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'best.json'), 'utf8')) as { trial: string; modelDir: string };

@@ -38,9 +38,10 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
     runsDir = plan.experiment.runsDir;
   }
   const file = stringFlag(args, 'tracking') ?? path.join(runsDir, TRACKING_FILE);
-  const t = await openTracking(file, { readOnly: true }).catch((e: Error) => {
+  const t = await openTracking(file, { readOnly: true, snapshotIfLocked: true }).catch((e: Error) => {
     throw new UserError(e.message);
   });
+  if (t.snapshotAt) process.stderr.write(`note: ${file} is held by a running sweep; reading its state committed at ${t.snapshotAt.toISOString()}\n`);
   try {
     if (!sweepId) {
       const latest = await latestSweep(t);

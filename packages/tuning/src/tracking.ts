@@ -5,6 +5,7 @@
  * any moment leaves the committed state of the last finished operation.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '@mri-robust/core';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
@@ -158,7 +159,15 @@ function normalize(row: Record<string, unknown>): Record<string, unknown> {
 
 export interface OpenOptions {
   readOnly?: boolean;
+  /**
+   * Read-only only: when a running sweep holds the file (DuckDB lets one process open it at a
+   * time), read a snapshot instead — a copy of the file and its WAL, whose replay gives the
+   * transactions committed when it was taken. Default false.
+   */
+  snapshotIfLocked?: boolean;
 }
+
+const isLockError = (e: unknown) => /lock/i.test((e as Error).message);
 
 /** A DuckDB connection whose operations run one at a time, in call order. */
 export class Tracking {
@@ -172,6 +181,10 @@ export class Tracking {
     private readonly conn: DuckDBConnection,
   ) {}
 
+  /** Set when this connection reads a snapshot (see OpenOptions.snapshotIfLocked): when it was taken. */
+  snapshotAt: Date | null = null;
+  private snapshotDir: string | null = null;
+
   static async open(file: string, options: OpenOptions = {}): Promise<Tracking> {
     const readOnly = options.readOnly ?? false;
     if (readOnly && !fs.existsSync(file)) throw new UserError(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
@@ -181,7 +194,8 @@ export class Tracking {
       instance = await DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {});
     } catch (e) {
       const msg = (e as Error).message;
-      if (/lock/i.test(msg)) {
+      if (isLockError(e)) {
+        if (readOnly && options.snapshotIfLocked) return Tracking.openSnapshot(file);
         throw new UserError(`${file} is in use by another process (a running sweep is its only writer): ${msg}`);
       }
       throw e;
@@ -194,6 +208,36 @@ export class Tracking {
       for (const m of TRACKING_MIGRATIONS) await conn.run(m);
     }
     return t;
+  }
+
+  /**
+   * Copies the file and its WAL into a temp folder and opens the copy (read-write, so that DuckDB
+   * replays the WAL into it; the original is never touched). A copy taken in the middle of the
+   * writer's checkpoint can be unreadable: then it is taken again, up to 5 times.
+   */
+  private static async openSnapshot(file: string): Promise<Tracking> {
+    let last: unknown = null;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracking-snapshot-'));
+      const copy = path.join(dir, path.basename(file));
+      try {
+        const at = new Date();
+        fs.copyFileSync(file, copy);
+        if (fs.existsSync(`${file}.wal`)) fs.copyFileSync(`${file}.wal`, `${copy}.wal`);
+        const instance = await DuckDBInstance.create(copy);
+        const conn = await instance.connect();
+        await conn.run('SELECT count(*) FROM sweeps');
+        const t = new Tracking(file, true, instance, conn);
+        t.snapshotAt = at;
+        t.snapshotDir = dir;
+        return t;
+      } catch (e) {
+        last = e;
+        fs.rmSync(dir, { recursive: true, force: true });
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
+    throw new UserError(`${file} is in use by a running sweep and no readable snapshot of it could be taken: ${(last as Error).message}`);
   }
 
   /** Runs `fn` after every operation queued before it. */
@@ -244,6 +288,7 @@ export class Tracking {
     if (!this.readOnly) await this.conn.run('CHECKPOINT').catch(() => undefined);
     this.conn.closeSync();
     this.instance.closeSync();
+    if (this.snapshotDir) fs.rmSync(this.snapshotDir, { recursive: true, force: true });
   }
 }
 

@@ -3,10 +3,11 @@
  * noisy evaluation set of the noise stage, with the same scans in every set so that clean and noisy
  * maps can be compared side by side. Reads the noise stage output (`sets.json`, its `train/` image
  * set for the clean test split and `eval/<set-id>/` for the noisy copies) and a saved model folder;
- * writes `<outDir>/gallery.json` and `<outDir>/<set-id>/<n>.png`.
+ * writes `<outDir>/gallery.json` and `<outDir>/<set-id>/<n>.jpg`.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { createRng, deriveSeed, openImageSet, UserError, type ImageSet } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { loadModel, type ModelMetadata } from '../save.ts';
@@ -88,8 +89,10 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
         if (index === undefined) continue;
         const rec = set.records[index];
         const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels });
-        const file = path.join(setId, `${n}.png`);
-        await writeFile(path.join(opts.outDir, file), e.overlayPng);
+        // JPEG (q 85): the gallery is for looking at, and the report inlines every overlay — PNGs of
+        // noisy scans made it ~5× larger (~190 KB each, 12 MB for the quick start's report).
+        const file = path.join(setId, `${n}.jpg`);
+        await writeFile(path.join(opts.outDir, file), await sharp(e.overlayPng).jpeg({ quality: 85 }).toBuffer());
         items.push({ set: setId, id, label: rec.label, predicted: e.class, probability: e.probabilities[e.classIndex], correct: e.class === rec.label, file });
       }
     };
