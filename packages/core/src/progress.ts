@@ -5,7 +5,10 @@ export interface Progress {
 }
 
 export interface ProgressOptions {
-  /** Minimum milliseconds between lines (default 500). */
+  /**
+   * Minimum milliseconds between lines. Default: 500 on a terminal; 5,000 when the stream is a
+   * file or pipe (trial logs, CI, Nx's captured output), where every line is kept, not redrawn.
+   */
   intervalMs?: number;
   stream?: NodeJS.WritableStream;
   /** Unit shown after the rate (default "items"). */
@@ -30,10 +33,15 @@ export function formatProgress(label: string, done: number, total: number, elaps
   return `${label}: ${done}/${total} (${pct}%) ${rate.toFixed(1)} ${unit}/s ${tail}`;
 }
 
+/** Pure: the default interval between progress lines for a stream. */
+export function defaultProgressInterval(stream: NodeJS.WritableStream): number {
+  return (stream as { isTTY?: boolean }).isTTY ? 500 : 5000;
+}
+
 /** Progress on stderr: done/total, rate and ETA, at most every intervalMs, always at the end. */
 export function createProgress(label: string, total: number, options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
-  const interval = options.intervalMs ?? 500;
+  const interval = options.intervalMs ?? defaultProgressInterval(stream);
   const start = Date.now();
   let done = 0;
   let last = 0;

@@ -91,7 +91,9 @@ export function formatReport(r: IngestReport, maxSkipped = 50): string {
     `duplicates (exact=${d.settings.exact}, near=${d.settings.near}: hamming ≤ ${d.settings.hamming} and thumbnail correlation ≥ ${d.settings.min_correlation}):`,
     `  exact: ${d.exact.groups} groups of identical pixels holding ${d.exact.copies} files (${d.exact.extraCopies} extra copies; ${d.exact.crossSourceGroups} groups span sources; ${d.exact.labelConflicts} with conflicting labels)`,
     `  near: ${d.near.links} near-duplicate links (${d.near.rejectedByCorrelation} hash matches rejected by the correlation check); ${d.near.groupsWithNearLinks} groups contain near links`,
-    `  all: ${d.groups} groups holding ${d.imagesInGroups} images; ${d.removedAsCopies} removed as copies; largest group ${d.largestGroup}; ${d.crossSourceGroups} span sources; ${d.touchingTestGroups} touch a Testing folder`,
+    `  all: ${d.groups} groups holding ${d.imagesInGroups} images; ${d.removedAsCopies} removed as copies; largest group ${d.largestGroup}; ${d.crossSourceGroups} span sources${
+      r.split.mode === 'source_test' ? `; ${d.touchingTestGroups} touch a Testing folder (kept copy in test)` : ' (split fractions: Testing folders are pooled, one copy per group is split)'
+    }`,
     `  label conflicts: ${d.conflicts.groups} groups (rule "${d.conflicts.rule}": ${d.conflicts.imagesDropped} images dropped, ${d.conflicts.groupsKeptByMajority} kept by majority)`,
   );
   out.push('', `skipped files: ${r.skipped.length}`);

@@ -78,7 +78,7 @@ async function buildOne(db: Tracking, sweep: SweepInfo, opts: BuildReportOptions
   const settings = { ...storedSettings(sweep), ...(opts.settings ?? {}) };
   const charts = buildCharts(data, { bestTrials: settings.best_trials });
   const bases = [opts.runsDir, path.dirname(opts.runsDir), workspaceRoot()];
-  const artifacts = readStageArtifacts(sweep, bases, opts.runsDir);
+  const artifacts = await readStageArtifacts(sweep, bases, opts.runsDir);
   const html = renderReportPage({ data, charts, artifacts, bundles: vegaBundles(), generatedAt, indexHref: '../index.html' });
   const file = path.join(reportsDir(opts.runsDir), reportFolderName(sweep.sweepId), 'index.html');
   const bytes = writeAtomic(file, html);

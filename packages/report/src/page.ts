@@ -189,7 +189,7 @@ function examplesSection(artifacts: StageArtifacts): string {
   const figs = artifacts.sheets
     .map((s) =>
       s.dataUri
-        ? `<figure><img src="${s.dataUri}" alt="${esc(s.caption)}"><figcaption>${esc(s.caption)}</figcaption></figure>`
+        ? `<figure><img src="${s.dataUri}" alt="${esc(s.caption)}"><figcaption>${esc(s.caption)} <span class="muted">(JPEG copy of ${esc(s.file)})</span></figcaption></figure>`
         : `<figure><figcaption>${esc(s.caption)}: <span class="muted">not found (${esc(s.file)})</span></figcaption></figure>`,
     )
     .join('');

@@ -4,13 +4,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { SweepInfo } from './types.ts';
 import { readGallery, type GradCamGallery } from './gradcam.ts';
 
 export interface ContactSheet {
   stage: string;
   caption: string;
-  /** data: URI of the PNG, or null when the file is missing. */
+  /** data: URI of the sheet re-encoded as JPEG (see sheetDataUri), or null when the file is missing. */
   dataUri: string | null;
   file: string;
 }
@@ -40,7 +41,22 @@ export function resolveStageDir(dir: string, bases: readonly string[]): string |
   return null;
 }
 
-export function readStageArtifacts(sweep: SweepInfo, bases: readonly string[], runsDir?: string): StageArtifacts {
+/**
+ * The contact sheet PNG (1–2 MB of noisy pixels each) inlined as JPEG q 80, about 5× smaller, so
+ * that the report stays small enough to mail; the PNG next to the stage output stays the original.
+ * An unreadable PNG is inlined as it is, for the browser to show or not.
+ */
+async function sheetDataUri(file: string): Promise<string> {
+  const png = fs.readFileSync(file);
+  try {
+    const jpeg = await sharp(png).flatten({ background: '#ffffff' }).jpeg({ quality: 80 }).toBuffer();
+    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+  } catch {
+    return `data:image/png;base64,${png.toString('base64')}`;
+  }
+}
+
+export async function readStageArtifacts(sweep: SweepInfo, bases: readonly string[], runsDir?: string): Promise<StageArtifacts> {
   const dirs: Record<string, string> = {};
   for (const [stage, ref] of Object.entries(sweep.stages)) {
     const d = ref.dir ? resolveStageDir(ref.dir, bases) : null;
@@ -51,7 +67,7 @@ export function readStageArtifacts(sweep: SweepInfo, bases: readonly string[], r
     const ref = sweep.stages[stage];
     if (!ref) continue;
     const file = dirs[stage] ? path.join(dirs[stage], 'contact-sheet.png') : path.join(ref.dir ?? '?', 'contact-sheet.png');
-    const dataUri = dirs[stage] && fs.existsSync(file) ? `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` : null;
+    const dataUri = dirs[stage] && fs.existsSync(file) ? await sheetDataUri(file) : null;
     sheets.push({ stage, caption, dataUri, file });
   }
   let ingestReport: unknown = null;

@@ -138,7 +138,7 @@ describe('report in headless Chromium', () => {
     expect(await page.locator('#trials-table tbody tr').count()).toBe(trialsInDb);
     // the noise and augment contact sheets, inlined
     expect(await page.locator('#examples img').count()).toBe(2);
-    expect(await page.locator('#examples img[src^="data:image/png;base64,"]').count()).toBe(2);
+    expect(await page.locator('#examples img[src^="data:image/jpeg;base64,"]').count()).toBe(2);
     // the best trial's Grad-CAM gallery (written by the sweep), one overlay per scan per test set
     const gallery = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'gradcam', 'gallery.json'), 'utf8')) as { items: unknown[] };
     expect(gallery.items.length).toBeGreaterThan(0);

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createProgress, formatProgress } from '../src/progress.ts';
+
+function sink(isTTY: boolean) {
+  const lines: string[] = [];
+  const write = (chunk: string) => {
+    lines.push(...chunk.split('\n').filter(Boolean));
+    return true;
+  };
+  return { lines, isTTY, write } as unknown as NodeJS.WritableStream & { lines: string[] };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('progress', () => {
+  it('formats done/total, rate and ETA', () => {
+    expect(formatProgress('ingest', 0, 10, 0)).toBe('ingest: 0/10 (0.0%) 0.0 items/s ETA ?');
+    expect(formatProgress('x', 3, 4, 7_200_000, 'img')).toBe('x: 3/4 (75.0%) 0.0 img/s ETA 40m00s');
+  });
+
+  it('redraws every 500 ms on a terminal and every 5 s into a file or pipe, and always prints a line at done()', async () => {
+    const tty = sink(true);
+    const pipe = sink(false);
+    const a = createProgress('a', 100, { stream: tty });
+    const b = createProgress('b', 100, { stream: pipe });
+    for (let i = 0; i < 10; i++) {
+      a.tick();
+      b.tick();
+    }
+    expect(tty.lines.length).toBe(1);
+    expect(tty.lines[0]).toMatch(/^a: 1\/100 \(1\.0%\) /);
+    expect(pipe.lines.length).toBe(1);
+    await sleep(600);
+    a.tick();
+    b.tick();
+    expect(tty.lines.length).toBe(2);
+    expect(pipe.lines.length).toBe(1);
+    a.done();
+    b.done();
+    expect(tty.lines.at(-1)).toMatch(/^a: 11\/100 \(11\.0%\) /);
+    expect(pipe.lines.at(-1)).toMatch(/^b: 11\/100 \(11\.0%\) /);
+    expect(pipe.lines.length).toBe(2);
+  });
+});
