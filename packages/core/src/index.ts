@@ -2,6 +2,7 @@ export { stableStringify, hashBytes, hashString, hashObject } from './hash.ts';
 export { createRng, deriveSeed, type Rng } from './rng.ts';
 export { UserError, isUserFacingError } from './errors.ts';
 export { createProgress, formatProgress, type Progress, type ProgressOptions } from './progress.ts';
+export { median } from './stats.ts';
 export { workspaceRoot, resolveFrom, sharedDir, gitCommit } from './paths.ts';
 export {
   runStage,

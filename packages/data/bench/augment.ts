@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createRng, parseExperiment, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { createRng, median, parseExperiment, sharedDir, workspaceRoot } from '@mri-robust/core';
 import { applyAugment, augmentSchemaPart, floatFromUint8, floatToUint8, IDENTITY_PLAN, planAugment, type AugmentPlan, type AugmentSettings } from '../src/index.ts';
 
 const SIZE = 224;
@@ -18,10 +18,6 @@ const images = await Promise.all(
 );
 const defaults = parseExperiment('name: b\naugment: {}\n', '/tmp/b.yaml', [augmentSchemaPart]).config.augment as AugmentSettings;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 function rate(plan: (i: number) => AugmentPlan, n = 40, rounds = 5): number {
   const run = (i: number) => floatToUint8(applyAugment(floatFromUint8(images[i % images.length], SIZE, SIZE, 1), plan(i)));
   for (let i = 0; i < 8; i++) run(i);

@@ -10,6 +10,7 @@
  * An image and its mirror therefore get the identical hash, and plain Hamming distance is a
  * mirror-invariant distance. Bit 63 is always 0.
  */
+import { median } from '@mri-robust/core';
 
 export const PHASH_SIZE = 32;
 const K = 8;
@@ -49,12 +50,6 @@ export function lowDct(grey: ArrayLike<number>): Float64Array {
     }
   }
   return out;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** 64-bit mirror-invariant hash of a 32×32 grey thumbnail, as 16 lowercase hex chars. */

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { parseArgs, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { median, parseArgs, sharedDir, workspaceRoot } from '@mri-robust/core';
 import { selectBackend, type BackendName } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { buildCnn } from '../src/nets/cnn.ts';
@@ -41,11 +41,6 @@ interface Measure {
   /** Median images per second over the runs. */
   imagesPerSecond: number;
   seconds: number[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function realPixels(n: number, size: number): Promise<Uint8Array> {

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { sharedDir } from '@mri-robust/core';
+import { median, sharedDir } from '@mri-robust/core';
 
 /** Real slices from ../shared/datasets (nickparvar Training, round-robin over classes), decoded to size² × channels. */
 export async function realImages(count: number, size: number, channels: 1 | 3): Promise<{ label: string; pixels: Uint8Array }[]> {
@@ -17,12 +17,6 @@ export async function realImages(count: number, size: number, channels: 1 | 3): 
     out.push({ label: classes[c], pixels: new Uint8Array(data) });
   }
   return out;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** CPU seconds (user + system) of this process so far, all threads included. */

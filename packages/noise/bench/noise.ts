@@ -12,7 +12,8 @@ import path from 'node:path';
 import { ImageSetWriter, parseExperiment, workspaceRoot } from '@mri-robust/core';
 import { augmentSchemaPart, defaultWorkerCount, runAugment } from '@mri-robust/data';
 import { NOISE_KINDS, noisePixels, noiseSchemaPart, resolveNoiseParams, runNoise } from '../src/index.ts';
-import { cpuSeconds, median, realImages, throughput } from './common.ts';
+import { median } from '@mri-robust/core';
+import { cpuSeconds, realImages, throughput } from './common.ts';
 
 const SIZE = 224;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);

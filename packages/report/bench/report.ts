@@ -10,19 +10,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gitCommit, workspaceRoot } from '@mri-robust/core';
+import { gitCommit, median, workspaceRoot } from '@mri-robust/core';
 import { buildReport } from '../src/index.ts';
 import { writeSyntheticSweep } from '../test/synthetic.ts';
 
 const RUNS = 5;
 const TRIALS = 100;
 const LIMIT_S = 5;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main(): Promise<void> {
   const root = workspaceRoot();

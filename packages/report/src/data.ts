@@ -3,7 +3,6 @@
  * tuning package's read API (tables: ARCHITECTURE.md "Tracking"). Rows are mapped to the report's
  * own types by the pure functions in rows.ts.
  */
-import fs from 'node:fs';
 import { UserError } from '@mri-robust/core';
 import {
   getSweep,
@@ -13,9 +12,11 @@ import {
   listEvaluations,
   listSweeps,
   listTrials,
-  openTracking,
   type Tracking,
 } from '@mri-robust/tuning/tracking';
+
+/** The tracking database opened for reading (a snapshot while a sweep holds it). */
+export { openTrackingReader } from '@mri-robust/tuning/tracking';
 import {
   byTrial,
   cleanOf,
@@ -32,18 +33,6 @@ import type { SweepData, SweepInfo, SweepSummary } from './types.ts';
 
 type Row = Record<string, unknown>;
 const rows = (r: unknown[]): Row[] => r as Row[];
-
-/** Opens the tracking database read-only; a UserError when it is missing or held by a running sweep. */
-export async function openTrackingReader(file: string): Promise<Tracking> {
-  if (!fs.existsSync(file)) throw new UserError(`no tracking database at ${file}: run a sweep first (npx nx run tuning:sweep)`);
-  try {
-    const db = await openTracking(file, { readOnly: true, snapshotIfLocked: true });
-    if (db.snapshotAt) process.stderr.write(`note: ${file} is held by a running sweep; reading its state committed at ${db.snapshotAt.toISOString()}\n`);
-    return db;
-  } catch (e) {
-    throw new UserError(`cannot open tracking database ${file}: ${(e as Error).message}`);
-  }
-}
 
 /** Every sweep, newest first. */
 export async function readSweeps(db: Tracking): Promise<SweepInfo[]> {

@@ -52,11 +52,11 @@ export function readGallery(runsDir: string, sweepId: string): GradCamGallery | 
   const cells = json.items.map((it): GalleryCell => {
     if (!sets.includes(it.set)) sets.push(it.set);
     if (!scans.some((s) => s.id === it.id)) scans.push({ id: it.id, label: it.label });
-    const png = path.resolve(dir, it.file);
+    const image = path.resolve(dir, it.file);
     // Only files inside the gallery folder are read.
-    const inside = png.startsWith(dir + path.sep) && fs.existsSync(png);
-    const mime = /\.jpe?g$/i.test(png) ? 'image/jpeg' : 'image/png';
-    const dataUri = inside ? `data:${mime};base64,${fs.readFileSync(png).toString('base64')}` : null;
+    const inside = image.startsWith(dir + path.sep) && fs.existsSync(image);
+    const mime = /\.jpe?g$/i.test(image) ? 'image/jpeg' : 'image/png';
+    const dataUri = inside ? `data:${mime};base64,${fs.readFileSync(image).toString('base64')}` : null;
     return { set: it.set, id: it.id, label: it.label, predicted: it.predicted, probability: it.probability, correct: it.correct, dataUri };
   });
   return { file, model: json.model, sets, scans, cells };

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { resolveFrom, workspaceRoot } from '@mri-robust/core';
+import { median, resolveFrom, workspaceRoot } from '@mri-robust/core';
 import { ensureStages, loadSweep, runSweep } from '../src/sweep.ts';
 
 const root = workspaceRoot();
@@ -50,10 +50,6 @@ const stageSeconds = (performance.now() - t0) / 1000;
 process.stderr.write(`stages in ${stageSeconds.toFixed(1)} s (${Object.entries(stages).map(([k, v]) => `${k}:${v.hit ? 'hit' : 'built'}`).join(' ')})\n`);
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
-const median = (xs: number[]) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 const runs = [];
 for (let rep = 0; rep < REPEATS; rep++) {
   // A fresh sweep each time: own tracking file and trials folder.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { bestTrialReport } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
-import { latestSweep, openTracking, TRACKING_FILE } from './tracking.ts';
+import { latestSweep, openTrackingReader, TRACKING_FILE } from './tracking.ts';
 
 function experimentFile(args: ReturnType<typeof parseArgs>): string {
   const e = stringFlag(args, 'experiment');
@@ -38,10 +38,7 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
     runsDir = plan.experiment.runsDir;
   }
   const file = stringFlag(args, 'tracking') ?? path.join(runsDir, TRACKING_FILE);
-  const t = await openTracking(file, { readOnly: true, snapshotIfLocked: true }).catch((e: Error) => {
-    throw new UserError(e.message);
-  });
-  if (t.snapshotAt) process.stderr.write(`note: ${file} is held by a running sweep; reading its state committed at ${t.snapshotAt.toISOString()}\n`);
+  const t = await openTrackingReader(file);
   try {
     if (!sweepId) {
       const latest = await latestSweep(t);

@@ -28,6 +28,7 @@ export { planTrials, experimentHash, sweepIdOf, trialExperiment, type PlannedTri
 export {
   Tracking,
   openTracking,
+  openTrackingReader,
   TRACKING_DDL,
   TRACKING_FILE,
   listSweeps,

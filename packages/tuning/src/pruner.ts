@@ -9,6 +9,7 @@
  *   rung continues only if its value there is in the top 1/η of all values recorded at that rung so
  *   far (the best one always continues).
  */
+import { median } from '@mri-robust/core';
 import { oriented, type Direction } from './objective.ts';
 import type { PrunerSettings } from './schema.ts';
 
@@ -21,12 +22,6 @@ export interface Pruner {
   complete(trialId: string): void;
   /** The trial is being rerun from scratch: forget what it reported. */
   reset(trialId: string): void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function createMedianPruner(direction: Direction, warmupEpochs: number, minTrials: number): Pruner {

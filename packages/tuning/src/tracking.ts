@@ -296,6 +296,22 @@ export function openTracking(file: string, options: OpenOptions = {}): Promise<T
   return Tracking.open(file, options);
 }
 
+/**
+ * Opens `file` for reading (report, `tuning:best`): read-only, or a snapshot when a running sweep
+ * holds it, which a note on stderr says. Every error is a UserError naming the file.
+ */
+export async function openTrackingReader(file: string): Promise<Tracking> {
+  let t: Tracking;
+  try {
+    t = await Tracking.open(file, { readOnly: true, snapshotIfLocked: true });
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot open tracking database ${file}: ${(e as Error).message}`);
+  }
+  if (t.snapshotAt) process.stderr.write(`note: ${file} is held by a running sweep; reading its state committed at ${t.snapshotAt.toISOString()}\n`);
+  return t;
+}
+
 // ---- read API (used by the report package and `tuning:best`) ----
 
 export function listSweeps(t: Tracking): Promise<SweepRow[]> {
