@@ -23,14 +23,25 @@ function formatSeconds(s: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** Pure: the progress line for `done` of `total` after `elapsedMs`. */
+/**
+ * No ETA before this much measured time: the first items of a stage carry its start-up (loading
+ * weights, compiling wasm kernels, filling caches), so a rate from the first second or two
+ * extrapolates to nonsense ("ETA 1h18m" for a stage that takes 8 s).
+ */
+export const MIN_ETA_MS = 3000;
+
+/**
+ * Pure: the progress line for `done` of `total` after `elapsedMs`. The ETA is shown only once
+ * `MIN_ETA_MS` have passed and at least one item is done; before that the line ends with the rate.
+ */
 export function formatProgress(label: string, done: number, total: number, elapsedMs: number, unit = 'items'): string {
   const secs = elapsedMs / 1000;
   const rate = secs > 0 ? done / secs : 0;
-  const eta = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
   const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
-  const tail = done >= total ? `in ${formatSeconds(secs)}` : `ETA ${formatSeconds(eta)}`;
-  return `${label}: ${done}/${total} (${pct}%) ${rate.toFixed(1)} ${unit}/s ${tail}`;
+  const head = `${label}: ${done}/${total} (${pct}%) ${rate.toFixed(1)} ${unit}/s`;
+  if (done >= total) return `${head} in ${formatSeconds(secs)}`;
+  if (elapsedMs < MIN_ETA_MS || rate <= 0) return head;
+  return `${head} ETA ${formatSeconds((total - done) / rate)}`;
 }
 
 /** Pure: the default interval between progress lines for a stream. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, formatProgress } from '../src/progress.ts';
+import { createProgress, formatProgress, MIN_ETA_MS } from '../src/progress.ts';
 
 function sink(isTTY: boolean) {
   const lines: string[] = [];
@@ -14,8 +14,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('progress', () => {
   it('formats done/total, rate and ETA', () => {
-    expect(formatProgress('ingest', 0, 10, 0)).toBe('ingest: 0/10 (0.0%) 0.0 items/s ETA ?');
+    expect(formatProgress('ingest', 0, 10, 0)).toBe('ingest: 0/10 (0.0%) 0.0 items/s');
     expect(formatProgress('x', 3, 4, 7_200_000, 'img')).toBe('x: 3/4 (75.0%) 0.0 img/s ETA 40m00s');
+  });
+
+  it('prints no ETA before a few seconds of measured rate', () => {
+    // one slow first item (start-up) would extrapolate to hours; the line shows only the rate
+    expect(formatProgress('embed', 1, 1000, 400, 'img')).toBe('embed: 1/1000 (0.1%) 2.5 img/s');
+    expect(formatProgress('embed', 1, 1000, MIN_ETA_MS - 1, 'img')).not.toContain('ETA');
+    expect(formatProgress('embed', 0, 1000, 60_000, 'img')).toBe('embed: 0/1000 (0.0%) 0.0 img/s');
+    expect(formatProgress('embed', 300, 1000, MIN_ETA_MS, 'img')).toBe('embed: 300/1000 (30.0%) 100.0 img/s ETA 7s');
+    expect(formatProgress('embed', 1000, 1000, 500, 'img')).toBe('embed: 1000/1000 (100.0%) 2000.0 img/s in 1s');
   });
 
   it('redraws every 500 ms on a terminal and every 5 s into a file or pipe, and always prints a line at done()', async () => {
