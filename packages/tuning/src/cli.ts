@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { bestTrialReport } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
-import { latestSweep, openTrackingReader, TRACKING_FILE } from './tracking.ts';
+import { getSweep, latestSweep, listSweeps, openTrackingReader, TRACKING_FILE } from './tracking.ts';
 
 function experimentFile(args: ReturnType<typeof parseArgs>): string {
   const e = stringFlag(args, 'experiment');
@@ -44,6 +44,10 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
       const latest = await latestSweep(t);
       if (!latest) throw new UserError(`${file} holds no sweep yet: run npx nx run tuning:sweep`);
       sweepId = latest.sweep_id;
+    } else if (!(await getSweep(t, sweepId))) {
+      const known = (await listSweeps(t)).map((s) => s.sweep_id);
+      const shown = known.slice(0, 20).join(', ') || '(none)';
+      throw new UserError(`--sweep ${sweepId}: no such sweep in ${file}; known sweeps, newest first: ${shown}${known.length > 20 ? `, … (${known.length} in all)` : ''}`);
     }
     const { text, best } = await bestTrialReport(t, sweepId);
     process.stdout.write(text);
