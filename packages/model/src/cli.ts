@@ -5,7 +5,6 @@
  *   evaluate [--experiment FILE] [--model DIR]         clean + noisy test sets → evaluation.json
  *   predict  --model DIR --image FILE [--experiment FILE] [--json]
  *   predict  ... --gradcam OUT.png                     also writes the Grad-CAM overlay (gradcam/)
- *   serve    [--model DIR | --sweep ID] [--port N]     predict page + POST /predict (serve/)
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,16 +16,14 @@ import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { EVALUATION_JSON, evaluateModelDir, preprocessingOf, trainTrial } from './trial.ts';
 import { predictImage } from './predict.ts';
 import { writeGradCamFile } from './gradcam/explain.ts';
-import { serveMain, SERVE_USAGE } from './serve/run.ts';
 import type { EvaluationRecord } from './evaluate.ts';
 import type { Preprocessing } from './save.ts';
 
-const USAGE = `usage: cli.ts <embed|train|evaluate|predict|serve> [--experiment FILE] ...
+const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
   embed    [--experiment FILE]
   train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
   evaluate [--experiment FILE] [--model DIR]
-  predict  --model DIR --image FILE [--experiment FILE] [--json] [--gradcam OUT.png]
-  ${SERVE_USAGE}`;
+  predict  --model DIR --image FILE [--experiment FILE] [--json] [--gradcam OUT.png]`;
 
 function numberFlag(args: ReturnType<typeof parseArgs>, name: string): number | undefined {
   const v = stringFlag(args, name);
@@ -151,8 +148,6 @@ export async function main(argv: string[]): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
-    case 'serve':
-      return serveMain(rest);
     default:
       throw new UserError(`${cmd ? `unknown subcommand '${cmd}'` : 'no subcommand'}\n${USAGE}`);
   }

@@ -141,21 +141,6 @@ export {
   type GalleryItem,
   type GalleryOptions,
 } from './gradcam/index.ts';
-export {
-  startServer,
-  runServe,
-  serveMain,
-  loadPredictHandler,
-  resolveServeModel,
-  trainTinyModel,
-  DEFAULT_MAX_UPLOAD_BYTES,
-  DEFAULT_MAX_PIXELS,
-  type PredictHandler,
-  type PredictResponse,
-  type ServerOptions,
-  type RunningServer,
-  type ServeModelChoice,
-  type TinyModel,
-  type TinyModelOptions,
-} from './serve/index.ts';
+export { prepareImage, sniffImage, ImageInputError, type PreparedImage } from './prepare-image.ts';
+export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './testing/tiny-model.ts';
 // --- end grad-cam and predict server ---

@@ -9,9 +9,9 @@
 import sharp from 'sharp';
 import { BadImageError, decodeImage } from '@mri-robust/data';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { imagesToTensor, PREPROCESSING } from '../nets/preprocess.ts';
-import type { Preprocessing } from '../save.ts';
-import type { ScanPixels } from '../gradcam/overlay.ts';
+import { imagesToTensor, PREPROCESSING } from './nets/preprocess.ts';
+import type { Preprocessing } from './save.ts';
+import type { ScanPixels } from './gradcam/overlay.ts';
 
 /** A request image that cannot be used; `status` is the HTTP status to answer with. */
 export class ImageInputError extends Error {

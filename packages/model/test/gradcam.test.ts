@@ -20,8 +20,8 @@ import { explainImage } from '../src/gradcam/explain.ts';
 import { writeGradCamGallery } from '../src/gradcam/gallery.ts';
 import { findFeatureLayer } from '../src/gradcam/layers.ts';
 import { loadModel, type ModelMetadata } from '../src/save.ts';
-import { prepareImage } from '../src/serve/preprocess.ts';
-import { trainTinyModel } from '../src/serve/tiny-model.ts';
+import { prepareImage } from '../src/prepare-image.ts';
+import { trainTinyModel } from '../src/testing/tiny-model.ts';
 
 const shared = sharedDir();
 

@@ -143,7 +143,7 @@ describe('report in headless Chromium', () => {
     const gallery = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'gradcam', 'gallery.json'), 'utf8')) as { items: unknown[] };
     expect(gallery.items.length).toBeGreaterThan(0);
     expect(await page.locator('#gradcam img[src^="data:image/jpeg;base64,"]').count()).toBe(gallery.items.length);
-    // and the pointer files model:serve reads
+    // and the pointer files serve:start reads
     expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', 'latest.json'), 'utf8'))).toEqual({ sweep: sweepId });
     const bestPointer = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'best.json'), 'utf8')) as { trial: string; modelDir: string };
     expect(fs.existsSync(path.join(bestPointer.modelDir, 'metadata.json'))).toBe(true);

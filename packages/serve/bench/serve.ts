@@ -1,4 +1,4 @@
-// Load check of the predict server: `model:serve` in a child process (the shared MobileNetV2-0.35,
+// Load check of the predict server: `serve:start` in a child process (the shared MobileNetV2-0.35,
 // head mode, a head trained on a few scans, saved as `model:train` saves predictors), 200 POST
 // /predict of real scans from ../shared/datasets/sartaj/Testing, 4 at a time, each answered with
 // class, calibrated probabilities and a Grad-CAM PNG. The server's RSS (/proc/<pid>/status) is
@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { createProgress, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
-import { trainTinyModel } from '../src/serve/tiny-model.ts';
+import { trainTinyModel } from '@mri-robust/model';
 
 const args = parseArgs(process.argv.slice(2));
 const backbone = (stringFlag(args, 'backbone') ?? 'mobilenet_v2') as 'cnn' | 'mobilenet_v2';
@@ -36,7 +36,7 @@ const quantile = (sorted: number[], q: number) => {
  * before and after 40 predictions (a leak of tensors or wasm memory would show here first).
  */
 async function tensorCheck(modelDir: string) {
-  const { explainImage, loadModel, selectBackend, tf } = await import('../src/index.ts');
+  const { explainImage, loadModel, selectBackend, tf } = await import('@mri-robust/model');
   await selectBackend('auto');
   const loaded = await loadModel(modelDir);
   const state = () => ({
@@ -65,7 +65,7 @@ try {
   const t0 = Date.now();
   const tiny = await trainTinyModel({ outDir: modelDir, sharedDir: shared, backbone, perClass: 8 });
   process.stderr.write(`[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`);
-  child = spawn(process.execPath, ['--import', 'tsx', 'packages/model/src/cli.ts', 'serve', '--model', modelDir, '--port', '0'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--model', modelDir, '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

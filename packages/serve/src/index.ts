@@ -1,10 +1,5 @@
-export { startServer, extractImage, DEFAULT_MAX_UPLOAD_BYTES, type PredictHandler, type PredictResponse, type ServerOptions, type RunningServer } from './server.ts';
-export { loadPredictHandler, DEFAULT_MAX_PIXELS, type ModelHandler } from './predictor.ts';
-export { resolveServeModel, type ServeModelChoice } from './pointer.ts';
-export { parseMultipart, multipartBoundary, headerParams, MultipartError, type MultipartPart } from './multipart.ts';
-export { readBody, BodyTooLargeError, BodyReadError } from './body.ts';
-export { createSerialQueue, QueueFullError, type SerialQueue } from './queue.ts';
-export { prepareImage, sniffImage, ImageInputError, type PreparedImage } from './preprocess.ts';
-export { renderPage, type PageInfo } from './page.ts';
-export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './tiny-model.ts';
-export { runServe, serveMain, SERVE_USAGE, type ServeArgs } from './run.ts';
+// The predict server: the top of the DAG, so no other package imports it; this entry is for users who
+// embed the server in their own Node program (the CLI is src/cli.ts).
+export { startServer, type PredictHandler, type PredictResponse, type ServerOptions, type RunningServer } from './server.ts';
+export { loadPredictHandler, type ModelHandler } from './predictor.ts';
+export { runServe, type ServeArgs } from './run.ts';

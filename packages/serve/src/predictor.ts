@@ -3,9 +3,7 @@
  * one Grad-CAM pass (class scores + map), calibrated probabilities and the overlay PNG.
  */
 import path from 'node:path';
-import { explainImage, type ExplainOptions } from '../gradcam/explain.ts';
-import { pngDataUri } from '../gradcam/overlay.ts';
-import { loadModel } from '../save.ts';
+import { explainImage, loadModel, pngDataUri, type ExplainOptions } from '@mri-robust/model';
 import type { PredictHandler } from './server.ts';
 
 /** Default pixel limit of an upload: 40 megapixels (an MRI slice has well under one). */

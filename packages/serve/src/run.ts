@@ -1,11 +1,11 @@
 /**
- * `nx run model:serve [--model <dir> | --sweep <id>] [--port N] [--host 127.0.0.1]
+ * `nx run serve:start [--model <dir> | --sweep <id>] [--port N] [--host 127.0.0.1]
  *   [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8]`: loads the model, starts the server
  * and runs until SIGINT/SIGTERM.
  */
 import path from 'node:path';
 import { parseArgs, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
-import { selectBackend, type BackendPreference } from '../backend/select.ts';
+import { selectBackend, type BackendPreference } from '@mri-robust/model';
 import { resolveServeModel } from './pointer.ts';
 import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from './server.ts';
@@ -80,4 +80,4 @@ export async function serveMain(argv: string[]): Promise<void> {
   });
 }
 
-export const SERVE_USAGE = `serve [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto]`;
+export const SERVE_USAGE = `start [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto]`;

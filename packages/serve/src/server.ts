@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { BodyReadError, BodyTooLargeError, checkDeclaredLength, readBody } from './body.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { renderPage } from './page.ts';
-import { ImageInputError } from './preprocess.ts';
+import { ImageInputError } from '@mri-robust/model';
 import { QueueFullError, createSerialQueue } from './queue.ts';
 
 export interface PredictResponse {

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
-import { selectBackend } from '../src/backend/select.ts';
-import { loadPredictHandler, type ModelHandler } from '../src/serve/predictor.ts';
-import { startServer, type RunningServer } from '../src/serve/server.ts';
-import { trainTinyModel } from '../src/serve/tiny-model.ts';
+import { selectBackend } from '@mri-robust/model';
+import { loadPredictHandler, type ModelHandler } from '../src/predictor.ts';
+import { startServer, type RunningServer } from '../src/server.ts';
+import { trainTinyModel } from '@mri-robust/model';
 
 const CHROMIUM = '/usr/bin/chromium';
 const shared = sharedDir();

@@ -15,13 +15,13 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
-import { selectBackend } from '../src/backend/select.ts';
-import { multipartBoundary, parseMultipart, MultipartError } from '../src/serve/multipart.ts';
-import { resolveServeModel } from '../src/serve/pointer.ts';
-import { loadPredictHandler, type ModelHandler } from '../src/serve/predictor.ts';
-import { createSerialQueue, QueueFullError } from '../src/serve/queue.ts';
-import { startServer, type PredictHandler, type RunningServer } from '../src/serve/server.ts';
-import { trainTinyModel, TINY_CLASSES } from '../src/serve/tiny-model.ts';
+import { selectBackend } from '@mri-robust/model';
+import { multipartBoundary, parseMultipart, MultipartError } from '../src/multipart.ts';
+import { resolveServeModel } from '../src/pointer.ts';
+import { loadPredictHandler, type ModelHandler } from '../src/predictor.ts';
+import { createSerialQueue, QueueFullError } from '../src/queue.ts';
+import { startServer, type PredictHandler, type RunningServer } from '../src/server.ts';
+import { trainTinyModel, TINY_CLASSES } from '@mri-robust/model';
 
 const shared = sharedDir();
 const scan = (cls: string, name = 'image(1).jpg') => readFileSync(path.join(shared, 'datasets', 'sartaj', 'Testing', cls, name));
@@ -410,13 +410,13 @@ describe('which model to serve', () => {
     expect(() => resolveServeModel({ runsDir: runs, root, model: 'a', sweep: 'b' })).toThrow(/not both/);
   });
 
-  it('`cli.ts serve` (model:serve) starts on 127.0.0.1 with the latest sweep\'s best model and stops on SIGTERM', async () => {
+  it('`cli.ts start` (serve:start) starts on 127.0.0.1 with the latest sweep\'s best model and stops on SIGTERM', async () => {
     const modelDir = path.join(runs, 'trials', 's2', 'best-model');
     await selectBackend('auto');
     await trainTinyModel({ outDir: modelDir, sharedDir: shared, epochs: 1, perClass: 4 });
     writeFileSync(path.join(runs, 'trials', 'latest.json'), JSON.stringify({ sweep: 's2' }));
     writeFileSync(path.join(runs, 'trials', 's2', 'best.json'), JSON.stringify({ trial: 't1', modelDir }));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/model/src/cli.ts', 'serve', '--runs', runs, '--port', '0'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--runs', runs, '--port', '0'], {
       cwd: workspaceRoot(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -24,7 +24,7 @@ async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
   process.stderr.write(
     `next: npx nx run report:build --sweep=${r.sweepId}   (HTML report)\n` +
       `      npx nx run tuning:best --sweep=${r.sweepId}    (best trial)\n` +
-      `      npx nx run model:serve                         (predict page with the best model)\n`,
+      `      npx nx run serve:start                         (predict page with the best model)\n`,
   );
   return r.failed > 0 && r.finished + r.pruned + r.skipped === 0 ? 1 : 0;
 }

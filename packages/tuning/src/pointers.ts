@@ -1,5 +1,5 @@
 // Pointer files the sweep leaves for readers that must not open DuckDB (it allows one writing process,
-// and the model package may not import tuning): `model:serve` without --model, and the report's
+// and the model package may not import tuning): `serve:start` without --model, and the report's
 // Grad-CAM gallery. Layout in ARCHITECTURE.md ("Pointer files of the sweep").
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -11,7 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { softmaxRows } from '../metrics/calibration.ts';
 import { imagesToTensor } from '../nets/preprocess.ts';
 import { loadModel, type ModelMetadata } from '../save.ts';
-import { ImageInputError, prepareImage, type PreparedImage } from '../serve/preprocess.ts';
+import { ImageInputError, prepareImage, type PreparedImage } from '../prepare-image.ts';
 import { gradCam, type GradCamResult } from './compute.ts';
 import { overlayPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
 

@@ -19,7 +19,7 @@ import { arraySource } from '../train/data.ts';
 import { lossAndAccuracy, predictSource, trainLoop } from '../train/loop.ts';
 import { fitTemperature, logitsFromProbabilities } from '../metrics/calibration.ts';
 import { saveModel, type ModelMetadata, type Preprocessing } from '../save.ts';
-import { prepareImage } from './preprocess.ts';
+import { prepareImage } from '../prepare-image.ts';
 
 export const TINY_CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'] as const;
 
