@@ -1,9 +1,15 @@
 /**
  * Registers, for the wasm backend, the backprop kernels it lacks so that convolution nets can
  * train there: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
- * DepthwiseConv2dNativeBackpropInput, composed from kernels wasm has (see composite.ts). It also
- * replaces wasm's own Conv2DBackpropInput, which is 5–10× slower than the same gradient computed
- * with its forward (XNNPACK) Conv2D.
+ * DepthwiseConv2dNativeBackpropInput. The common cases (1×1 conv filter gradient, depthwise
+ * gradients with channel multiplier 1) run as WebAssembly SIMD loops on the backend's heap
+ * (simd.ts); the others are composed from kernels wasm has (composite.ts). It also replaces wasm's
+ * own Conv2DBackpropInput, which is 5–10× slower than the same gradient computed with its forward
+ * (XNNPACK) Conv2D, and the gradients of Relu and ClipByValue (ReLU6), whose tfjs formulas
+ * (step/mul, greaterEqual/lessEqual/logicalAnd/where) took a third of a MobileNetV2 training step
+ * on wasm, with one fused SIMD pass each.
+ * `MRI_WASM_KERNELS=composite` (read at registration) keeps the composites everywhere, for
+ * benchmarks that compare the two.
  * Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (otherwise the backend's own kernel
  * registrations would run later and win). Idempotent.
  */
@@ -15,6 +21,7 @@ import {
   depthwiseBackpropInputComposite,
 } from './composite.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
+import { clipGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, reluGrad, type DepthwiseGeometry } from './simd.ts';
 
 type Attrs = Record<string, unknown>;
 type Pair = number | [number, number];
@@ -34,6 +41,41 @@ function asTensor(t: tf.TensorInfo | undefined): tf.Tensor {
   return t instanceof tf.Tensor ? t : tf.engine().makeTensorFromTensorInfo(t);
 }
 
+/** Geometry of a depthwise conv (multiplier 1, NHWC), or null where the SIMD kernels do not apply. */
+function depthwiseGeometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: Pair,
+  pad: Pad,
+  dimRoundingMode: Rounding,
+): DepthwiseGeometry | null {
+  if (filterShape[3] !== 1) return null;
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, true, 'channelsLast');
+  return {
+    n: xShape[0],
+    h: xShape[1],
+    w: xShape[2],
+    c: xShape[3],
+    oh: info.outHeight,
+    ow: info.outWidth,
+    fh: info.filterHeight,
+    fw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/** True for a 1×1, stride-1, unpadded conv: its filter gradient is xᵀ·dy. */
+function isPointwise(xShape: number[], filterShape: number[], strides: Pair, pad: Pad, dimRoundingMode: Rounding): boolean {
+  if (filterShape[0] !== 1 || filterShape[1] !== 1) return false;
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  return info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight === xShape[1] && info.outWidth === xShape[2];
+}
+
+let useSimd = true;
+
 /** Kernel names this module provides for wasm. */
 export const WASM_TRAINING_KERNELS = [
   'Conv2DBackpropFilter',
@@ -51,6 +93,10 @@ const configs: tf.KernelConfig[] = [
       let x = asTensor(inputs.x) as tf.Tensor4D;
       let dy = asTensor(inputs.dy) as tf.Tensor4D;
       const nchw = a.dataFormat === 'NCHW';
+      const fs = a.filterShape as [number, number, number, number];
+      if (useSimd && !nchw && x.dtype === 'float32' && isPointwise(x.shape, fs, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)) {
+        return matmulTN(x, dy, fs[2], fs[3], fs);
+      }
       if (nchw) {
         x = tf.transpose(x, [0, 2, 3, 1]);
         dy = tf.transpose(dy, [0, 2, 3, 1]);
@@ -76,9 +122,15 @@ const configs: tf.KernelConfig[] = [
     kernelFunc: ({ inputs, attrs }) => {
       const a = attrs as Attrs;
       checkDilation('DepthwiseConv2dNativeBackpropFilter', a);
+      const x = asTensor(inputs.x) as tf.Tensor4D;
+      const dy = asTensor(inputs.dy) as tf.Tensor4D;
+      const g = useSimd && x.dtype === 'float32'
+        ? depthwiseGeometry(x.shape, a.filterShape as [number, number, number, number], a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
+        : null;
+      if (g) return depthwiseFilterGrad(x, dy, g);
       return depthwiseBackpropFilterViaConv(
-        asTensor(inputs.x) as tf.Tensor4D,
-        asTensor(inputs.dy) as tf.Tensor4D,
+        x,
+        dy,
         a.filterShape as [number, number, number, number],
         a.strides as Pair,
         a.pad as Pad,
@@ -92,9 +144,15 @@ const configs: tf.KernelConfig[] = [
     kernelFunc: ({ inputs, attrs }) => {
       const a = attrs as Attrs;
       checkDilation('DepthwiseConv2dNativeBackpropInput', a);
+      const dy = asTensor(inputs.dy) as tf.Tensor4D;
+      const filter = asTensor(inputs.filter) as tf.Tensor4D;
+      const g = useSimd && dy.dtype === 'float32'
+        ? depthwiseGeometry(a.inputShape as [number, number, number, number], filter.shape, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
+        : null;
+      if (g) return depthwiseInputGrad(dy, filter, g);
       return depthwiseBackpropInputComposite(
-        asTensor(inputs.dy) as tf.Tensor4D,
-        asTensor(inputs.filter) as tf.Tensor4D,
+        dy,
+        filter,
         a.inputShape as [number, number, number, number],
         a.strides as Pair,
         a.pad as Pad,
@@ -132,18 +190,67 @@ const configs: tf.KernelConfig[] = [
   },
 ];
 
+/** Kernels (wasm only) behind the fused Relu / ClipByValue gradients. */
+export const RELU_GRAD_KERNEL = 'MriReluGrad';
+export const CLIP_GRAD_KERNEL = 'MriClipByValueGrad';
+
+const maskKernels: tf.KernelConfig[] = [
+  {
+    kernelName: RELU_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs }) => reluGrad(inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo),
+  },
+  {
+    kernelName: CLIP_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = attrs as { clipValueMin: number; clipValueMax: number };
+      return clipGrad(inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, a.clipValueMin, a.clipValueMax);
+    },
+  },
+];
+
+/**
+ * Gradients of Relu and ClipByValue that run one fused kernel on wasm (float32, same shapes) and
+ * tfjs's own formula elsewhere (the gradient registry is global, not per backend).
+ */
+function registerMaskGradients(): void {
+  const wrap = (kernelName: string, fused: string, attrsOf: (attrs: tf.NamedAttrMap) => tf.NamedAttrMap) => {
+    const original = tf.getGradient(kernelName);
+    if (!original) throw new Error(`tfjs-core registers no gradient for ${kernelName}`);
+    tf.registerGradient({
+      ...original,
+      gradFunc: (dy, saved, attrs) => {
+        const x = (saved as tf.Tensor[])[0];
+        const d = dy as tf.Tensor;
+        if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || d.dtype !== 'float32' || !tf.util.arraysEqual(x.shape, d.shape)) {
+          return original.gradFunc(dy, saved, attrs);
+        }
+        return { x: () => tf.engine().runKernel(fused, { x, dy: d }, attrsOf(attrs)) as tf.Tensor };
+      },
+    });
+  };
+  wrap(tf.Relu, RELU_GRAD_KERNEL, () => ({}));
+  wrap(tf.ClipByValue, CLIP_GRAD_KERNEL, (a) => ({ clipValueMin: a.clipValueMin, clipValueMax: a.clipValueMax }));
+}
+
 let registered = false;
 
 /**
  * Register the project's wasm training kernels (after the wasm backend was imported), and the
- * faster Tile/Sum/Mean of wasm-speed.ts.
+ * faster Tile of wasm-speed.ts.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  useSimd = process.env.MRI_WASM_KERNELS !== 'composite';
   registerWasmSpeedKernels();
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
     tf.registerKernel(cfg);
+  }
+  if (useSimd) {
+    for (const cfg of maskKernels) if (!tf.getKernel(cfg.kernelName, 'wasm')) tf.registerKernel(cfg);
+    registerMaskGradients();
   }
   registered = true;
 }

@@ -1,0 +1,117 @@
+/**
+ * Per-kernel time of one partial training step on wasm → runs/bench/train-profile.json.
+ *
+ * The step is the production one (forwardTrain → crossEntropy → Adam over the trainable weights),
+ * split as forward / backward / optimizer, on MobileNetV2-0.35's top above a cut layer (default
+ * block_9_add: 14×14×24 in, blocks 10–16 + Conv_1, batch norm folded), batch 32, inputs from a
+ * seeded normal draw. Every kernel registered for wasm is wrapped in a timer; a kernel's *self*
+ * time excludes the kernels it calls (the project's composite kernels call others), so the shares
+ * add up to the step. Medians over the timed steps (after warm-up steps).
+ *
+ *   node --import tsx packages/model/bench/train-profile.ts [--cut=block_9_add] [--steps=5] [--batch=32]
+ *   MRI_WASM_KERNELS=composite …   profile with the composite backprop kernels instead of the fast ones
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRng, median, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { loadMobileNetV2, splitAtLayer } from '../src/nets/mobilenet.ts';
+import { buildClassifier, crossEntropy, forwardTrain } from '../src/train/index.ts';
+import { kernelTimer } from '../src/kernels/timer.ts';
+
+type Phase = 'forward' | 'backward' | 'optimizer';
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const cut = stringFlag(args, 'cut') ?? 'block_9_add';
+  const steps = Number(stringFlag(args, 'steps') ?? 5);
+  const warmup = 2;
+  const batch = Number(stringFlag(args, 'batch') ?? 32);
+  const sel = await selectBackend('wasm');
+  const b = await loadMobileNetV2(path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224'), { inputSize: 224 });
+  const split = splitAtLayer(b.model, cut);
+  const clf = buildClassifier({ inputShape: split.cutShape, numClasses: 4, dropout: 0.2, seed: 1, trunk: split.buildTop() });
+  const rng = createRng('train-profile');
+  const size = split.cutShape.reduce((a, c) => a * c, 1);
+  const xData = Float32Array.from({ length: batch * size }, () => rng.normal());
+  const yData = Int32Array.from({ length: batch }, (_, i) => i % 4);
+  const optimizer = tf.train.adam(1e-4);
+  const vars = clf.model.trainableWeights.map((w) => w.read() as Variable);
+  const timer = kernelTimer('wasm');
+  const perStep: Map<string, number>[] = [];
+  const stepMs: number[] = [];
+  try {
+    for (let s = 0; s < warmup + steps; s++) {
+      const x = tf.tensor(xData, [batch, ...split.cutShape]);
+      const y = tf.tensor1d(yData, 'int32');
+      timer.reset();
+      const t0 = performance.now();
+      timer.phase = 'forward' satisfies Phase;
+      const { value, grads } = optimizer.computeGradients(() => {
+        const probs = forwardTrain(clf, x, 1000 + s, false);
+        const loss = crossEntropy(probs, y, 4);
+        timer.phase = 'backward' satisfies Phase;
+        return loss;
+      }, vars);
+      timer.phase = 'optimizer' satisfies Phase;
+      optimizer.applyGradients(grads);
+      value.dataSync();
+      const ms = performance.now() - t0;
+      tf.dispose([x, y, value, ...Object.values(grads)] as Tensor[]);
+      if (s >= warmup) {
+        perStep.push(new Map(timer.selfMs()));
+        stepMs.push(ms);
+      }
+      process.stderr.write(`[train-profile] step ${s + 1}/${warmup + steps}: ${ms.toFixed(0)} ms${s < warmup ? ' (warm-up)' : ''}\n`);
+    }
+  } finally {
+    timer.restore();
+  }
+  const keys = new Set(perStep.flatMap((m) => [...m.keys()]));
+  const rows = [...keys]
+    .map((key) => {
+      const [phase, kernel] = key.split('|');
+      const ms = median(perStep.map((m) => m.get(key) ?? 0));
+      const calls = timer.calls().get(key) ?? 0;
+      return { phase, kernel, ms, calls: Math.round(calls / (warmup + steps)) };
+    })
+    .sort((a, b2) => b2.ms - a.ms);
+  const kernelTotal = rows.reduce((a, r) => a + r.ms, 0);
+  const step = median(stepMs);
+  const table = rows.map((r) => ({ ...r, ms: Number(r.ms.toFixed(3)), share: Number((r.ms / step).toFixed(4)) }));
+  const phases = Object.fromEntries(
+    (['forward', 'backward', 'optimizer'] as Phase[]).map((p) => [p, Number(rows.filter((r) => r.phase === p).reduce((a, r) => a + r.ms, 0).toFixed(2))]),
+  );
+  const out = {
+    name: 'train-profile',
+    what: `one partial training step above ${cut} (MobileNetV2-0.35, batch norm folded, batch ${batch}, Adam), wasm, self time per kernel`,
+    backend: sel.name,
+    details: sel.details,
+    kernels: process.env.MRI_WASM_KERNELS || 'fast',
+    cut,
+    batch,
+    steps,
+    stepMs: Number(step.toFixed(2)),
+    imagesPerSecond: Number(((batch * 1000) / step).toFixed(2)),
+    kernelMs: Number(kernelTotal.toFixed(2)),
+    outsideKernelsMs: Number((step - kernelTotal).toFixed(2)),
+    phases,
+    stepRunsMs: stepMs.map((v) => Number(v.toFixed(2))),
+    machine: { cpus: os.cpus().length, node: process.version, load: os.loadavg() },
+    measuredAt: new Date().toISOString(),
+    rows: table,
+  };
+  const file = path.join(workspaceRoot(), 'runs', 'bench', 'train-profile.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  process.stderr.write(`[train-profile] step ${step.toFixed(1)} ms = ${out.imagesPerSecond} img/s; kernels ${kernelTotal.toFixed(1)} ms\n`);
+  for (const r of table.slice(0, 25)) {
+    process.stderr.write(`  ${r.phase.padEnd(9)} ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ms ${(r.share * 100).toFixed(1).padStart(5)} % ×${r.calls}\n`);
+  }
+  process.stderr.write(`[train-profile] wrote ${file}\n`);
+}
+
+await main();

@@ -1,0 +1,121 @@
+/**
+ * The project's WebAssembly SIMD training kernels (simd/kernels.c, built to simd/kernels.wasm by
+ * simd/build.sh) run directly on the tfjs wasm backend's heap: the module imports that backend's
+ * memory, and every argument is the heap offset of a tensor, so nothing is copied. Each function
+ * here takes tensors of the active wasm backend and returns a new one, like a kernel.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+
+interface Exports {
+  matmul_tn(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  depthwise_filter_grad(
+    x: number, dy: number, dw: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+  ): void;
+  depthwise_input_grad(
+    dy: number, w: number, dx: number, n: number, h: number, ww: number, c: number, oh: number, ow: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+  ): void;
+  clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+  relu_grad(x: number, dy: number, dx: number, n: number): void;
+}
+
+/** What the kernels need of the tfjs wasm backend (internal fields, stable across tfjs 4.x). */
+interface WasmBackend {
+  wasm: { asm: { memory: WebAssembly.Memory } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+export const SIMD_WASM_FILE = fileURLToPath(new URL('./simd/kernels.wasm', import.meta.url));
+
+let instance: { memory: WebAssembly.Memory; fns: Exports } | null = null;
+
+function backend(): WasmBackend {
+  const b = tf.backend() as unknown as WasmBackend;
+  if (tf.getBackend() !== 'wasm' || !b.wasm?.asm?.memory) throw new Error('project SIMD kernels: the active backend is not wasm');
+  return b;
+}
+
+function kernels(b: WasmBackend): Exports {
+  const memory = b.wasm.asm.memory;
+  if (!instance || instance.memory !== memory) {
+    const module = new WebAssembly.Module(readFileSync(SIMD_WASM_FILE));
+    const inst = new WebAssembly.Instance(module, { env: { memory } });
+    instance = { memory, fns: inst.exports as unknown as Exports };
+  }
+  return instance.fns;
+}
+
+function offset(b: WasmBackend, t: tf.TensorInfo): number {
+  if (t.dtype !== 'float32') throw new Error(`project SIMD kernels: float32 only, got ${t.dtype}`);
+  const d = b.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('project SIMD kernels: tensor not on the wasm backend');
+  return d.memoryOffset;
+}
+
+const size = (s: readonly number[]) => s.reduce((a, v) => a * v, 1);
+
+/** C [K, N] = Aᵀ·B for A [M, K], B [M, N] (any shapes whose leading dims multiply to M). */
+export function matmulTN(a: tf.TensorInfo, b: tf.TensorInfo, k: number, n: number, outShape: number[]): tf.TensorInfo {
+  const be = backend();
+  const m = size(a.shape) / k;
+  if (size(b.shape) !== m * n) throw new Error(`matmulTN: [${a.shape}] and [${b.shape}] do not share ${m} rows`);
+  const fns = kernels(be);
+  const out = be.makeOutput(outShape, 'float32');
+  fns.matmul_tn(offset(be, a), offset(be, b), offset(be, out), m, k, n);
+  return out;
+}
+
+export interface DepthwiseGeometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** dW [fh, fw, c, 1] of a depthwise convolution (multiplier 1) from x [n, h, w, c] and dy [n, oh, ow, c]. */
+export function depthwiseFilterGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: DepthwiseGeometry): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput([g.fh, g.fw, g.c, 1], 'float32');
+  fns.depthwise_filter_grad(offset(be, x), offset(be, dy), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft);
+  return out;
+}
+
+/** dx [n, h, w, c] of a depthwise convolution (multiplier 1) from dy [n, oh, ow, c] and W [fh, fw, c, 1]. */
+export function depthwiseInputGrad(dy: tf.TensorInfo, filter: tf.TensorInfo, g: DepthwiseGeometry): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput([g.n, g.h, g.w, g.c], 'float32');
+  fns.depthwise_input_grad(offset(be, dy), offset(be, filter), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft);
+  return out;
+}
+
+/** (lo ≤ x ≤ hi) ? dy : 0, elementwise (same shapes). */
+export function clipGrad(x: tf.TensorInfo, dy: tf.TensorInfo, lo: number, hi: number): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput(dy.shape.slice(), 'float32');
+  fns.clip_grad(offset(be, x), offset(be, dy), offset(be, out), size(dy.shape), lo, hi);
+  return out;
+}
+
+/** x > 0 ? dy : 0, elementwise (same shapes). */
+export function reluGrad(x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput(dy.shape.slice(), 'float32');
+  fns.relu_grad(offset(be, x), offset(be, dy), offset(be, out), size(dy.shape));
+  return out;
+}
