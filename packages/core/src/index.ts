@@ -56,3 +56,18 @@ export {
   type ExperimentConfig,
   type ExperimentIssue,
 } from './experiment/load.ts';
+export {
+  PIPELINE,
+  stageDecl,
+  stageChain,
+  downstreamOf,
+  codeHash,
+  packageClosure,
+  ensurePipeline,
+  type StageName,
+  type StageDecl,
+  type StageRunner,
+  type StageOutputRef,
+  type PipelineContext,
+} from './pipeline.ts';
+export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './worker-pool.ts';

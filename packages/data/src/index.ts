@@ -3,11 +3,11 @@
 export { dataSchemaPart, dataSchema, type DataSettings, type SourceSettings, type KaggleSource, type PhantomSource } from './schema.ts';
 export {
   runIngest,
+  ingestRunner,
   planIngest,
   readIngestReport,
   formatReport,
   INGEST_STAGE,
-  INGEST_VERSION,
   REPORT_FILE,
   type IngestRecord,
   type IngestResult,
@@ -18,6 +18,7 @@ export type { IngestReport, SkippedFile, GroupExample, SplitClassCounts } from '
 export { renderPhantom, PHANTOM_CLASSES, type PhantomOptions } from './phantom.ts';
 export { decodeImage, processRaw, BadImageError, type DecodeOptions, type Decoded, type Fit } from './decode.ts';
 export { decodeBmp, isBmp } from './bmp.ts';
+export { decodeDicom, readDicomHeader, isDicom, DicomError, type DicomImage, type DicomHeader, type DicomWindow } from './dicom.ts';
 export { phashFromThumb, hamming, PHASH_SIZE } from './phash.ts';
 export { findDuplicateGroups, resolveGroup, mirrorCorrelation, normalizeThumb, type DedupOptions, type DedupResult } from './dedup.ts';
 export { assignSplits, apportion, type SplitItem, type SplitSettings } from './split.ts';
@@ -26,14 +27,4 @@ export { dataSettings, resolveSources, listSources, listingFingerprint, type Res
 export { dataFingerprint, experimentFiles } from './fingerprint.ts';
 // --- end ingest ---
 
-// --- augment (owner: augment helper) ---
-export { runAugment, augmentKey, augmentInputDir, augmentCopySeed, AUGMENT_STAGE_VERSION, type AugmentContext } from './stage-augment.ts';
-export { augmentSchemaPart, augmentSettings } from './augment/schema.ts';
-export { applyAugment, planAugment, affinePlane, IDENTITY_PLAN, type AugmentPlan, type AugmentSettings } from './augment/ops.ts';
-export { clahePlane } from './augment/clahe.ts';
-export { augmentPixels } from './augment/worker.ts';
-export { floatFromUint8, floatToUint8, type FloatImage } from './augment/image.ts';
-export { writeContactSheet, sampleByClass, type ContactRow, type ContactSheetOptions } from './augment/contact-sheet.ts';
-export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './augment/worker-pool.ts';
-export { writeNoisePointer, readNoisePointer, noisePointerFile } from './augment/pointer.ts';
-// --- end augment ---
+export { writeContactSheet, sampleByClass, type ContactRow, type ContactSheetOptions } from './contact-sheet.ts';

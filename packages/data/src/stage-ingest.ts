@@ -15,6 +15,8 @@ import {
   type Experiment,
   type ImageRecord,
   type Split,
+  codeHash,
+  type StageRunner,
 } from '@mri-robust/core';
 import { BadImageError, decodeImage, processRaw, type DecodeOptions } from './decode.ts';
 import { findDuplicateGroups, resolveGroup, type Candidate } from './dedup.ts';
@@ -34,8 +36,6 @@ import {
 import { assignSplits, checkSplitSettings } from './split.ts';
 
 export const INGEST_STAGE = 'ingest';
-/** Bump when the output of the same inputs changes (decoding, hashing, dedup, split, phantom code). */
-export const INGEST_VERSION = 4;
 export const REPORT_FILE = 'report.json';
 
 /** Fields ingest adds to core's ImageRecord. */
@@ -103,7 +103,7 @@ export async function planIngest(experiment: Experiment): Promise<IngestPlan> {
     root: undefined,
     sources: sources.map((s) => (s.kind === 'kaggle' ? { name: s.name, kind: s.kind, root: displayRoot(s.root) } : s)),
   };
-  const key = stageKey({ stage: INGEST_STAGE, version: INGEST_VERSION, settings: keySettings, seed: experiment.seed, listing: fingerprint });
+  const key = stageKey({ stage: INGEST_STAGE, code: codeHash('ingest'), settings: keySettings, seed: experiment.seed, listing: fingerprint });
   return { key, settings, sources, listings, fingerprint, listSeconds };
 }
 
@@ -178,7 +178,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
           } catch (e) {
             throw new BadImageError(`unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
           }
-          d = await decodeImage(bytes, opts);
+          d = await decodeImage(bytes, f.frame === undefined ? opts : { ...opts, frame: f.frame });
         }
         await scratch.write(d.pixels, 0, imageBytes, i * imageBytes);
         decoded[i] = { file: f, order: i, sha: d.sha, phash: d.phash, thumb: d.thumb, origWidth: d.origWidth, origHeight: d.origHeight };
@@ -439,7 +439,7 @@ export async function runIngest(experiment: Experiment, ctx: IngestContext = {})
     runsDir: experiment.runsDir,
     stage: INGEST_STAGE,
     key: plan.key,
-    meta: { version: INGEST_VERSION, experiment: experiment.file, listing: plan.fingerprint, settings: plan.settings, seed: experiment.seed },
+    meta: { code: codeHash('ingest'), experiment: experiment.file, listing: plan.fingerprint, settings: plan.settings, seed: experiment.seed },
     log,
     build: async (tmp) => {
       await buildIngest(tmp, plan, experiment, log, ctx.concurrency ?? 4);
@@ -449,3 +449,6 @@ export async function runIngest(experiment: Experiment, ctx: IngestContext = {})
 }
 
 export { formatReport };
+
+/** The ingest stage as the pipeline runs it (core/pipeline.ts): no upstream stage. */
+export const ingestRunner: StageRunner = (experiment, _upstream, ctx) => runIngest(experiment, { log: ctx.log });

@@ -24,10 +24,10 @@ export {
 export {
   runEmbed,
   ensureEmbed,
+  embedRunner,
   embedMain,
   embedBatchSize,
   EMBED_STAGE,
-  EMBED_STAGE_VERSION,
   EMBED_SCHEMA_PARTS,
   type EmbedUpstream,
   type EmbedContext,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageSetWriter, openImageSet, parseExperiment, sharedDir, type Experiment } from '@mri-robust/core';
-import { augmentSchemaPart, runAugment } from '@mri-robust/data';
+import { augmentSchemaPart, runAugment } from '@mri-robust/augment';
 import { noiseSchemaPart, runNoise } from '@mri-robust/noise';
 import { modelSchemaParts } from '../src/schema.ts';
 import { runEmbed, type EmbedUpstream } from '../src/stage-embed.ts';

@@ -3,28 +3,28 @@
  *   apply [--experiment=FILE] [--workers=N]   ensure ingest (cache hit when unchanged), then build
  *                                             the noise stage; prints the sets it wrote
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defaultExperimentFile, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
-import { augmentSchemaPart, dataSchemaPart, noisePointerFile, runIngest, writeNoisePointer } from '@mri-robust/data';
+import { defaultExperimentFile, ensurePipeline, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { dataSchemaPart, ingestRunner } from '@mri-robust/data';
 import { noiseSchemaPart } from './schema.ts';
 import { runNoise, SETS_FILE, type NoiseSets } from './stage.ts';
-import { readFile } from 'node:fs/promises';
 
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
   const [cmd] = args._;
   if (cmd !== 'apply') throw new UserError(`usage: cli.ts apply [--experiment=FILE] [--workers=N] (got "${cmd ?? ''}")`);
   const file = stringFlag(args, 'experiment') ?? defaultExperimentFile();
-  const experiment = loadExperiment(file, [dataSchemaPart, noiseSchemaPart, augmentSchemaPart]);
+  const experiment = loadExperiment(file, [dataSchemaPart, noiseSchemaPart]);
   const workers = stringFlag(args, 'workers');
   if (workers !== undefined && !/^\d+$/.test(workers)) throw new UserError(`--workers must be a whole number, got "${workers}"`);
   const t = Date.now();
-  const ingest = await runIngest(experiment);
-  const res = await runNoise(experiment, ingest, workers === undefined ? {} : { workers: Number(workers) });
-  await writeNoisePointer(experiment, res);
-  if (args.nxOutput) {
-    await publishNxOutput({ stage: 'noise', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir, noisePointerFile(experiment)] });
-  }
+  const stages = await ensurePipeline(experiment, 'noise', {
+    ingest: ingestRunner,
+    noise: (exp, up, ctx) => runNoise(exp, up.ingest!, { log: ctx.log, ...(workers === undefined ? {} : { workers: Number(workers) }) }),
+  });
+  const res = stages.noise!;
+  if (args.nxOutput) await publishNxOutput({ stage: 'noise', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir] });
   const sets = JSON.parse(await readFile(path.join(res.dir, SETS_FILE), 'utf8')) as NoiseSets;
   const lines = [
     `train: ${sets.train.count} images (${sets.train.noisy} with noise, mode ${sets.train.mode})`,

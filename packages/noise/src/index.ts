@@ -26,5 +26,5 @@ export {
   type NoiseTag,
   type PlannedNoise,
 } from './plan.ts';
-export { runNoise, noiseKey, NOISE_STAGE_VERSION, SETS_FILE, type NoiseSets, type NoiseContext, type StageOutput } from './stage.ts';
+export { runNoise, noiseRunner, noiseKey, SETS_FILE, type NoiseSets, type NoiseContext, type StageOutput } from './stage.ts';
 export { noisePixels } from './worker.ts';

@@ -9,15 +9,17 @@ import {
   type Experiment,
   type ImageRecord,
   type ImageSet,
+  codeHash,
+  defaultWorkerCount,
+  mapOrdered,
+  WorkerPool,
+  type StageRunner,
 } from '@mri-robust/core';
-import { defaultWorkerCount, mapOrdered, WorkerPool } from '@mri-robust/data';
 import { writeNoiseSheet } from './contact-sheet.ts';
 import { checkNoiseSettings, evalImageSeed, evalSetSpecs, planTrainNoise, type EvalSetSpec, type NoiseTag } from './plan.ts';
 import { noiseSettings, type NoiseSettings } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
 
-/** Bump when the noise stage's output for the same inputs changes (models, layout). */
-export const NOISE_STAGE_VERSION = 1;
 const BATCH = 16;
 
 export interface StageOutput {
@@ -43,7 +45,7 @@ export const SETS_FILE = 'sets.json';
 export function noiseKey(experiment: Experiment, ingestKey: string): string {
   return stageKey({
     stage: 'noise',
-    version: NOISE_STAGE_VERSION,
+    code: codeHash('noise'),
     settings: noiseSettings(experiment.config),
     upstream: ingestKey,
     seed: experiment.seed,
@@ -72,7 +74,7 @@ export async function runNoise(experiment: Experiment, ingest: { key: string; di
     stage: 'noise',
     key,
     log: ctx.log,
-    meta: { settings, upstream: { key: ingest.key, dir: ingest.dir }, seed: experiment.seed, version: NOISE_STAGE_VERSION },
+    meta: { settings, upstream: { key: ingest.key, dir: ingest.dir }, seed: experiment.seed, code: codeHash('noise') },
     build: async (tmp) => {
       const set = await openImageSet(ingest.dir);
       try {
@@ -179,3 +181,9 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
 function range(a: number, b: number): number[] {
   return Array.from({ length: b - a }, (_, k) => a + k);
 }
+
+/** The noise stage as the pipeline runs it (core/pipeline.ts): upstream ingest. */
+export const noiseRunner: StageRunner = (experiment, upstream, ctx) => {
+  if (!upstream.ingest) throw new Error('noise: the pipeline passed no ingest output');
+  return runNoise(experiment, upstream.ingest, { log: ctx.log });
+};

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExperiment, openImageSet, type ImageRecord } from '@mri-robust/core';
-import { augmentSchemaPart, runAugment } from '@mri-robust/data';
 import { noiseKey, noiseSchemaPart, runNoise, type NoiseSets } from '../src/index.ts';
 import { writeExperiment, writeRealImageSet } from './fixture.ts';
 
-const parts = [noiseSchemaPart, augmentSchemaPart];
+const parts = [noiseSchemaPart];
 const NOISE = `noise:
   train:
     sources: [sartaj]
@@ -24,9 +23,6 @@ const NOISE = `noise:
     kinds:
       - {kind: rician, snr: [10, 3]}
       - {kind: ghosting, severities: [2]}
-augment:
-  copies: 2
-  clahe: {p: 0.5}
 `;
 
 let root: string;
@@ -105,32 +101,6 @@ describe('noise stage', () => {
   });
 });
 
-describe('augment stage on the noise output', () => {
-  it('adds K copies of train images only; val/test untouched; reruns hit', async () => {
-    const exp = await writeExperiment(path.join(root, 'aug'), NOISE, parts);
-    const noise = await runNoise(exp, ingest(), { workers: 0 });
-    const input = await openImageSet(path.join(noise.dir, 'train'));
-    const out = await runAugment(exp, noise, { workers: 2 });
-    expect(out.hit).toBe(false);
-    const aug = await openImageSet(out.dir);
-    const trainIn = input.records.filter((r) => r.split === 'train').length;
-    expect(aug.records).toHaveLength(input.records.length + 2 * trainIn);
-    const copies = aug.records.filter((r) => r.augment !== null);
-    expect(copies.every((r) => r.split === 'train')).toBe(true);
-    for (const [i, r] of input.records.entries()) {
-      const j = aug.records.findIndex((a) => a.id === r.id);
-      expect(aug.records[j].augment).toBeNull();
-      expect(Buffer.from(aug.get(j)).equals(Buffer.from(input.get(i)))).toBe(true);
-      const n = aug.records.filter((a) => a.augmentOf === r.id).length;
-      expect(n).toBe(r.split === 'train' ? 2 : 0);
-    }
-    expect(existsSync(path.join(out.dir, 'contact-sheet.png'))).toBe(true);
-    aug.close();
-    input.close();
-    expect((await runAugment(exp, noise, { workers: 0 })).hit).toBe(true);
-  });
-});
-
 describe('with the real ingest stage', () => {
   it('a noise-setting change reruns noise but not ingest', async () => {
     const { dataSchemaPart, runIngest } = await import('@mri-robust/data');
@@ -138,7 +108,7 @@ describe('with the real ingest stage', () => {
     const data = 'data:\n  sources: [{name: phantom, kind: phantom, count_per_class: 8, size: 48}]\n  image: {size: 48, channels: 1}\n  min_per_class: 1\n';
     const make = (noise: string, name: string) =>
       writeFile(path.join(dir, name), `name: t\nseed: 3\nruns: ./runs\n${data}${noise}`).then(() =>
-        loadExperiment(path.join(dir, name), [dataSchemaPart, noiseSchemaPart, augmentSchemaPart]),
+        loadExperiment(path.join(dir, name), [dataSchemaPart, noiseSchemaPart]),
       );
     await mkdir(dir, { recursive: true });
     const noiseA = 'noise:\n  eval:\n    kinds: [{kind: rician, snr: [5]}]\n';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseExperiment, workspaceRoot } from '@mri-robust/core';
 import { vegaBundles } from './assets.ts';
 import { buildCharts } from './charts/index.ts';
-import { TRACKING_FILE, type Tracking } from '@mri-robust/tuning/tracking';
+import { TRACKING_FILE, type Tracking } from '@mri-robust/tracking';
 import { openTrackingReader, readSweepData, readSweepSummaries, readSweeps, resolveSweep } from './data.ts';
 import { renderIndexPage, type IndexEntry } from './index-page.ts';
 import { renderReportPage } from './page.ts';

@@ -13,10 +13,10 @@ import {
   listSweeps,
   listTrials,
   type Tracking,
-} from '@mri-robust/tuning/tracking';
+} from '@mri-robust/tracking';
 
 /** The tracking database opened for reading (a snapshot while a sweep holds it). */
-export { openTrackingReader } from '@mri-robust/tuning/tracking';
+export { openTrackingReader } from '@mri-robust/tracking';
 import {
   byTrial,
   cleanOf,

@@ -16,7 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
-import { listTrials, openTracking, runSweep } from '@mri-robust/tuning';
+import { listTrials, openTracking } from '@mri-robust/tracking';
+import { runSweep } from '@mri-robust/tuning';
 import { buildReport } from '../src/index.ts';
 import { writeSyntheticSweep } from './synthetic.ts';
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRng } from '@mri-robust/core';
 import type { IngestReport } from '@mri-robust/data';
-import { openTracking, type Tracking } from '@mri-robust/tuning';
+import { openTracking, type Tracking } from '@mri-robust/tracking';
 import sharp from 'sharp';
 
 /** Text meant to break naive HTML/JSON embedding; the report must show it as text. */

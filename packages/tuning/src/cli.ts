@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { bestTrialReport } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
-import { getSweep, latestSweep, listSweeps, openTrackingReader, TRACKING_FILE } from './tracking.ts';
+import { getSweep, latestSweep, listSweeps, openTrackingReader, TRACKING_FILE } from '@mri-robust/tracking';
 
 function experimentFile(args: ReturnType<typeof parseArgs>): string {
   const e = stringFlag(args, 'experiment');

@@ -25,29 +25,6 @@ export {
 } from './pruner.ts';
 export { objectiveValue, objectiveDirection, isBetter, type Direction } from './objective.ts';
 export { planTrials, experimentHash, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
-export {
-  Tracking,
-  openTracking,
-  openTrackingReader,
-  TRACKING_DDL,
-  TRACKING_FILE,
-  listSweeps,
-  getSweep,
-  latestSweep,
-  listTrials,
-  listEpochs,
-  listEvaluations,
-  listConfusion,
-  rankedTrials,
-  bestTrial,
-  type SweepRow,
-  type TrialRow,
-  type EpochRow,
-  type EvaluationRow,
-  type ConfusionRow,
-  type TrialStatus,
-  type OpenOptions,
-} from './tracking.ts';
 export { summaryTable, bestTrialReport } from './summary.ts';
 export { runSweep, loadSweep, ensureStages, type SweepOptions, type SweepResult, type LoadedSweep } from './sweep.ts';
 export { writeSweepPointers, writeBestGallery, LATEST_POINTER, BEST_POINTER, GALLERY_DIR } from './pointers.ts';

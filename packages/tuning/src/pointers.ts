@@ -4,7 +4,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeGradCamGallery, type Gallery } from '@mri-robust/model';
-import type { TrialRow } from './tracking.ts';
+import type { TrialRow } from '@mri-robust/tracking';
 
 export const LATEST_POINTER = 'latest.json';
 export const BEST_POINTER = 'best.json';

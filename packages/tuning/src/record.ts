@@ -5,7 +5,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { EpochMessageRecord, EvaluationMessageRecord, TrialResultMessage } from './messages.ts';
 import type { PlannedTrial } from './plan.ts';
-import type { Tracking, TrialStatus } from './tracking.ts';
+import type { Tracking, TrialStatus } from '@mri-robust/tracking';
 
 const now = (): string => new Date().toISOString();
 const ts = (p: string) => `CAST(${p} AS TIMESTAMP)`;

@@ -3,6 +3,7 @@
  * which turns violations into file/line/field errors) and the resolved, defaulted settings.
  */
 import os from 'node:os';
+import type { SchemaPart } from '@mri-robust/core';
 
 export const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy'] as const;
 export type ObjectiveKind = (typeof OBJECTIVES)[number];
@@ -117,7 +118,7 @@ export const sweepSchema = {
   ],
 } as const;
 
-export const sweepSchemaPart = { section: 'sweep', schema: sweepSchema as unknown as Record<string, unknown> };
+export const sweepSchemaPart: SchemaPart = { section: 'sweep', schema: sweepSchema as unknown as Record<string, unknown> };
 
 /** The `sweep` section as written in YAML (after schema validation). */
 export interface SweepSection {

@@ -1,6 +1,6 @@
 /** Text summaries of a sweep read from the tracking store: the top-trials table and the best trial. */
 import { formatTable } from './table.ts';
-import { getSweep, listEpochs, listEvaluations, listTrials, rankedTrials, type Tracking, type TrialRow } from './tracking.ts';
+import { getSweep, listEpochs, listEvaluations, listTrials, rankedTrials, type Tracking, type TrialRow } from '@mri-robust/tracking';
 
 const f4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
 

@@ -12,6 +12,7 @@ import {
   formatProgress,
   gitCommit,
   loadExperiment,
+  ensurePipeline,
   UserError,
   workspaceRoot,
   type Experiment,
@@ -19,17 +20,18 @@ import {
 } from '@mri-robust/core';
 import type { EpochMessageRecord, StageRef, TrialJob } from './messages.ts';
 import { isBetter, objectiveDirection, objectiveValue, type Direction } from './objective.ts';
-import { allSchemaParts } from './parts.ts';
-import { runAugment, runIngest } from '@mri-robust/data';
-import { runNoise } from '@mri-robust/noise';
-import { openEmbedOutput, runEmbed } from '@mri-robust/model';
+import { ALL_SCHEMA_PARTS } from './parts.ts';
+import { ingestRunner } from '@mri-robust/data';
+import { noiseRunner } from '@mri-robust/noise';
+import { augmentRunner } from '@mri-robust/augment';
+import { embedRunner, openEmbedOutput } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
 import { createPruner, type Pruner } from './pruner.ts';
 import { addEpoch, beginSweep, endSweep, failTrial, finishTrial, startTrial } from './record.ts';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
-import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from './tracking.ts';
+import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from '@mri-robust/tracking';
 import { GALLERY_DIR, writeBestGallery, writeSweepPointers } from './pointers.ts';
 
 export interface LoadedSweep {
@@ -58,7 +60,7 @@ function lineOf(experiment: Experiment, pointer: string): { line: number; column
 
 /** Loads the experiment with every package's schema part and resolves the sweep plan. */
 export async function loadSweep(experimentFile: string): Promise<LoadedSweep> {
-  const experiment = loadExperiment(experimentFile, await allSchemaParts());
+  const experiment = loadExperiment(experimentFile, [...ALL_SCHEMA_PARTS]);
   const section = experiment.config.sweep as SweepSection | undefined;
   const shown = path.relative(process.cwd(), experiment.file) || experiment.file;
   if (!section || !section.strategy) {
@@ -94,16 +96,12 @@ export interface StageOutputs {
 
 /** Runs (or finds cached) ingest → noise → augment → embed in this process. */
 export async function ensureStages(experiment: Experiment, log?: (line: string) => void): Promise<StageOutputs> {
-  const ingest = await runIngest(experiment, { log });
-  const noise = await runNoise(experiment, ingest, { log });
-  const augment = await runAugment(experiment, noise, { log });
-  const embed = await runEmbed(
-    experiment,
-    { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key },
-    { log },
-  );
-  const ref = (r: StageRef): StageRef => ({ key: r.key, dir: r.dir, hit: r.hit });
-  return { ingest: ref(ingest), noise: ref(noise), augment: ref(augment), embed: ref(embed) };
+  const out = await ensurePipeline(experiment, 'embed', { ingest: ingestRunner, noise: noiseRunner, augment: augmentRunner, embed: embedRunner }, { log });
+  const ref = (r: StageRef | undefined): StageRef => {
+    if (!r) throw new Error('sweep: the pipeline left a stage out');
+    return { key: r.key, dir: r.dir, hit: r.hit };
+  };
+  return { ingest: ref(out.ingest), noise: ref(out.noise), augment: ref(out.augment), embed: ref(out.embed) };
 }
 
 export interface SweepOptions {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { workspaceRoot } from '@mri-robust/core';
-import { openTracking } from '../src/tracking.ts';
+import { openTracking } from '@mri-robust/tracking';
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'best-cli-'));

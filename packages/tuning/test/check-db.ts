@@ -1,5 +1,5 @@
 /** Test helper: reads a tracking file and checks its invariants (no duplicate or missing epochs). */
-import { listEpochs, listEvaluations, listTrials, openTracking, type EpochRow, type TrialRow } from '../src/tracking.ts';
+import { listEpochs, listEvaluations, listTrials, openTracking, type EpochRow, type TrialRow } from '@mri-robust/tracking';
 
 export interface DbSnapshot {
   trials: TrialRow[];

@@ -12,16 +12,16 @@ import {
   type Experiment,
   type ImageRecord,
   type ImageSet,
+  codeHash,
+  type StageRunner,
 } from '@mri-robust/core';
-import { sampleByClass, writeContactSheet, type ContactRow } from './augment/contact-sheet.ts';
-import { floatFromUint8, floatToUint8 } from './augment/image.ts';
-import { applyAugment, IDENTITY_PLAN, type AugmentPlan, type AugmentSettings } from './augment/ops.ts';
-import { augmentSettings } from './augment/schema.ts';
-import { augmentPixels, type AugmentRequest, type AugmentResponse } from './augment/worker.ts';
-import { defaultWorkerCount, mapOrdered, WorkerPool } from './augment/worker-pool.ts';
+import { sampleByClass, writeContactSheet, type ContactRow } from '@mri-robust/data';
+import { floatFromUint8, floatToUint8 } from './image.ts';
+import { applyAugment, IDENTITY_PLAN, type AugmentPlan, type AugmentSettings } from './ops.ts';
+import { augmentSettings } from './schema.ts';
+import { augmentPixels, type AugmentRequest, type AugmentResponse } from './worker.ts';
+import { defaultWorkerCount, mapOrdered, WorkerPool } from '@mri-robust/core';
 
-/** Bump when the augment stage's output for the same inputs changes. */
-export const AUGMENT_STAGE_VERSION = 1;
 const BATCH = 16;
 
 export interface StageOutput {
@@ -50,7 +50,7 @@ export function augmentInputDir(upstreamDir: string): string {
 export function augmentKey(experiment: Experiment, upstreamKey: string): string {
   return stageKey({
     stage: 'augment',
-    version: AUGMENT_STAGE_VERSION,
+    code: codeHash('augment'),
     settings: augmentSettings(experiment.config),
     upstream: upstreamKey,
     seed: experiment.seed,
@@ -77,7 +77,7 @@ export async function runAugment(experiment: Experiment, upstream: { key: string
     stage: 'augment',
     key,
     log: ctx.log,
-    meta: { settings, upstream: { key: upstream.key, dir: upstream.dir }, seed: experiment.seed, version: AUGMENT_STAGE_VERSION },
+    meta: { settings, upstream: { key: upstream.key, dir: upstream.dir }, seed: experiment.seed, code: codeHash('augment') },
     build: async (tmp) => {
       const set = await openImageSet(inputDir);
       try {
@@ -100,7 +100,7 @@ async function buildAugmented(set: ImageSet, outDir: string, experiment: Experim
   const trainCount = records.filter((r) => r.split === 'train').length;
   const progress = createProgress('augment', records.length + trainCount * settings.copies, { unit: 'img' });
   const workers = settings.copies === 0 ? 0 : (ctx.workers ?? (trainCount * settings.copies < 64 ? 0 : defaultWorkerCount()));
-  const pool = await WorkerPool.start<AugmentRequest, AugmentResponse>(new URL('./augment/worker.ts', import.meta.url), workers);
+  const pool = await WorkerPool.start<AugmentRequest, AugmentResponse>(new URL('./worker.ts', import.meta.url), workers);
   try {
     const batches: number[][] = [];
     for (let i = 0; i < records.length; i += BATCH) batches.push(Array.from({ length: Math.min(BATCH, records.length - i) }, (_, k) => i + k));
@@ -171,3 +171,9 @@ async function writeAugmentSheet(set: ImageSet, file: string, settings: AugmentS
     title: `augment: K = ${settings.copies} copies per training image (val/test untouched)`,
   });
 }
+
+/** The augment stage as the pipeline runs it (core/pipeline.ts): upstream noise (its train/ set). */
+export const augmentRunner: StageRunner = (experiment, upstream, ctx) => {
+  if (!upstream.noise) throw new Error('augment: the pipeline passed no noise output');
+  return runAugment(experiment, upstream.noise, { log: ctx.log });
+};

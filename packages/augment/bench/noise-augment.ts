@@ -1,5 +1,5 @@
 /**
- * Noise benchmark (`npm run bench -- noise`), writes runs/bench/noise.json:
+ * Noise + augment benchmark (`npm run bench -- noise`), writes runs/bench/noise.json:
  * 1. images/s of every noise model at 224×224 (grey, severity 3), one thread, median of rounds;
  * 2. the pipeline figure: 10,000 training images at 224×224 through the noise stage (every image,
  *    one of the twelve kinds each, severity 1–5) and then the augment stage (K = 1, default ops),
@@ -10,10 +10,11 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageSetWriter, parseExperiment, workspaceRoot } from '@mri-robust/core';
-import { augmentSchemaPart, defaultWorkerCount, runAugment } from '@mri-robust/data';
-import { NOISE_KINDS, noisePixels, noiseSchemaPart, resolveNoiseParams, runNoise } from '../src/index.ts';
+import { defaultWorkerCount } from '@mri-robust/core';
+import { augmentSchemaPart, runAugment } from '../src/index.ts';
+import { NOISE_KINDS, noisePixels, noiseSchemaPart, resolveNoiseParams, runNoise } from '@mri-robust/noise';
 import { median } from '@mri-robust/core';
-import { cpuSeconds, realImages, throughput } from './common.ts';
+import { cpuSeconds, realImages, throughput } from '../../noise/bench/common.ts';
 
 const SIZE = 224;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);

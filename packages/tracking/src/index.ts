@@ -1,0 +1,25 @@
+// Public API of @mri-robust/tracking: the DuckDB tracking store (schema, writer connection, read API).
+// The sweep orchestrator (tuning) is its only writer; the report and tuning:best read it.
+export {
+  Tracking,
+  openTracking,
+  openTrackingReader,
+  TRACKING_DDL,
+  TRACKING_FILE,
+  listSweeps,
+  getSweep,
+  latestSweep,
+  listTrials,
+  listEpochs,
+  listEvaluations,
+  listConfusion,
+  rankedTrials,
+  bestTrial,
+  type SweepRow,
+  type TrialRow,
+  type EpochRow,
+  type EvaluationRow,
+  type ConfusionRow,
+  type TrialStatus,
+  type OpenOptions,
+} from './tracking.ts';
