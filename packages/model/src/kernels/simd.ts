@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 
 interface Exports {
-  matmul_tn(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  matmul_tn(a: number, b: number, c: number, m: number, k: number, n: number, scratch: number): void;
   depthwise_filter_grad(
     x: number, dy: number, dw: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
@@ -20,6 +20,7 @@ interface Exports {
   ): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   relu_grad(x: number, dy: number, dx: number, n: number): void;
+  col_sum(x: number, out: number, m: number, n: number): void;
 }
 
 /** What the kernels need of the tfjs wasm backend (internal fields, stable across tfjs 4.x). */
@@ -27,6 +28,7 @@ interface WasmBackend {
   wasm: { asm: { memory: WebAssembly.Memory } };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(id: object): boolean;
 }
 
 export const SIMD_WASM_FILE = fileURLToPath(new URL('./simd/kernels.wasm', import.meta.url));
@@ -56,6 +58,9 @@ function offset(b: WasmBackend, t: tf.TensorInfo): number {
   return d.memoryOffset;
 }
 
+/** Floats of matmul_tn's packed panel (MB × 8 in kernels.c). */
+const MATMUL_SCRATCH = 256 * 8;
+
 const size = (s: readonly number[]) => s.reduce((a, v) => a * v, 1);
 
 /** C [K, N] = Aᵀ·B for A [M, K], B [M, N] (any shapes whose leading dims multiply to M). */
@@ -65,7 +70,12 @@ export function matmulTN(a: tf.TensorInfo, b: tf.TensorInfo, k: number, n: numbe
   if (size(b.shape) !== m * n) throw new Error(`matmulTN: [${a.shape}] and [${b.shape}] do not share ${m} rows`);
   const fns = kernels(be);
   const out = be.makeOutput(outShape, 'float32');
-  fns.matmul_tn(offset(be, a), offset(be, b), offset(be, out), m, k, n);
+  const scratch = be.makeOutput([MATMUL_SCRATCH], 'float32');
+  try {
+    fns.matmul_tn(offset(be, a), offset(be, b), offset(be, out), m, k, n, offset(be, scratch));
+  } finally {
+    be.disposeData(scratch.dataId);
+  }
   return out;
 }
 
@@ -117,5 +127,15 @@ export function reluGrad(x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
   const fns = kernels(be);
   const out = be.makeOutput(dy.shape.slice(), 'float32');
   fns.relu_grad(offset(be, x), offset(be, dy), offset(be, out), size(dy.shape));
+  return out;
+}
+
+/** Sum of x over every axis but the last → shape `outShape` (last dim's size). */
+export function columnSum(x: tf.TensorInfo, outShape: number[]): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const n = x.shape[x.shape.length - 1];
+  const out = be.makeOutput(outShape, 'float32');
+  fns.col_sum(offset(be, x), offset(be, out), size(x.shape) / n, n);
   return out;
 }

@@ -243,7 +243,7 @@ let registered = false;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   useSimd = process.env.MRI_WASM_KERNELS !== 'composite';
-  registerWasmSpeedKernels();
+  registerWasmSpeedKernels({ simd: useSimd });
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
     tf.registerKernel(cfg);

@@ -28,80 +28,77 @@ static void zero(f32 *p, int n) {
 
 /*
  * C[K][N] = sum_m A[m][K] * B[m][N]   (Aᵀ·B without a transpose: the filter gradient of a 1×1
- * convolution, A = x as [M, Cin], B = dy as [M, Cout]). Register blocks of 4 rows × 16 columns of
- * C; M is walked in chunks so that the A and B panels stay in cache.
+ * convolution, A = x as [M, Cin], B = dy as [M, Cout]). M is walked in chunks of MB rows; within a
+ * chunk, for each panel of NB columns of B (kept in cache), every block of KB rows of C is
+ * accumulated in registers (6 × 2 vectors: few enough not to spill on 16 SIMD registers).
+ * P: scratch of MB × 8 floats (the packed panel).
  */
-EXPORT void matmul_tn(const f32 *A, const f32 *B, f32 *C, int M, int K, int N) {
+#define MB 256
+EXPORT void matmul_tn(const f32 *A, const f32 *B, f32 *C, int M, int K, int N, f32 *P) {
   zero(C, K * N);
-  const int MB = 512;
   for (int m0 = 0; m0 < M; m0 += MB) {
     const int m1 = m0 + MB < M ? m0 + MB : M;
-    int k = 0;
-    for (; k + 4 <= K; k += 4) {
-      int n = 0;
-      for (; n + 16 <= N; n += 16) {
-        v128_t c00 = wasm_v128_load(C + (k + 0) * N + n), c01 = wasm_v128_load(C + (k + 0) * N + n + 4);
-        v128_t c02 = wasm_v128_load(C + (k + 0) * N + n + 8), c03 = wasm_v128_load(C + (k + 0) * N + n + 12);
-        v128_t c10 = wasm_v128_load(C + (k + 1) * N + n), c11 = wasm_v128_load(C + (k + 1) * N + n + 4);
-        v128_t c12 = wasm_v128_load(C + (k + 1) * N + n + 8), c13 = wasm_v128_load(C + (k + 1) * N + n + 12);
-        v128_t c20 = wasm_v128_load(C + (k + 2) * N + n), c21 = wasm_v128_load(C + (k + 2) * N + n + 4);
-        v128_t c22 = wasm_v128_load(C + (k + 2) * N + n + 8), c23 = wasm_v128_load(C + (k + 2) * N + n + 12);
-        v128_t c30 = wasm_v128_load(C + (k + 3) * N + n), c31 = wasm_v128_load(C + (k + 3) * N + n + 4);
-        v128_t c32 = wasm_v128_load(C + (k + 3) * N + n + 8), c33 = wasm_v128_load(C + (k + 3) * N + n + 12);
+    int n = 0;
+    for (; n + 8 <= N; n += 8) {
+      /* Pack the panel B[m0..m1][n..n+8] contiguously: rows of B N floats apart (N = 1280: 5 KiB)
+         would all fall in a few cache sets and evict each other. */
+      for (int m = m0; m < m1; m++) {
+        wasm_v128_store(P + (m - m0) * 8, wasm_v128_load(B + m * N + n));
+        wasm_v128_store(P + (m - m0) * 8 + 4, wasm_v128_load(B + m * N + n + 4));
+      }
+      int k = 0;
+      for (; k + 6 <= K; k += 6) {
+        f32 *c0 = C + k * N + n;
+        v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
+        v128_t c10 = wasm_v128_load(c0 + N), c11 = wasm_v128_load(c0 + N + 4);
+        v128_t c20 = wasm_v128_load(c0 + 2 * N), c21 = wasm_v128_load(c0 + 2 * N + 4);
+        v128_t c30 = wasm_v128_load(c0 + 3 * N), c31 = wasm_v128_load(c0 + 3 * N + 4);
+        v128_t c40 = wasm_v128_load(c0 + 4 * N), c41 = wasm_v128_load(c0 + 4 * N + 4);
+        v128_t c50 = wasm_v128_load(c0 + 5 * N), c51 = wasm_v128_load(c0 + 5 * N + 4);
         for (int m = m0; m < m1; m++) {
-          const f32 *b = B + m * N + n;
+          const f32 *b = P + (m - m0) * 8;
           const f32 *a = A + m * K + k;
-          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load(b + 8), b3 = wasm_v128_load(b + 12);
+          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
           v128_t a0 = wasm_f32x4_splat(a[0]);
-          c00 = fma4(c00, a0, b0); c01 = fma4(c01, a0, b1); c02 = fma4(c02, a0, b2); c03 = fma4(c03, a0, b3);
+          c00 = fma4(c00, a0, b0); c01 = fma4(c01, a0, b1);
           v128_t a1 = wasm_f32x4_splat(a[1]);
-          c10 = fma4(c10, a1, b0); c11 = fma4(c11, a1, b1); c12 = fma4(c12, a1, b2); c13 = fma4(c13, a1, b3);
+          c10 = fma4(c10, a1, b0); c11 = fma4(c11, a1, b1);
           v128_t a2 = wasm_f32x4_splat(a[2]);
-          c20 = fma4(c20, a2, b0); c21 = fma4(c21, a2, b1); c22 = fma4(c22, a2, b2); c23 = fma4(c23, a2, b3);
+          c20 = fma4(c20, a2, b0); c21 = fma4(c21, a2, b1);
           v128_t a3 = wasm_f32x4_splat(a[3]);
-          c30 = fma4(c30, a3, b0); c31 = fma4(c31, a3, b1); c32 = fma4(c32, a3, b2); c33 = fma4(c33, a3, b3);
+          c30 = fma4(c30, a3, b0); c31 = fma4(c31, a3, b1);
+          v128_t a4 = wasm_f32x4_splat(a[4]);
+          c40 = fma4(c40, a4, b0); c41 = fma4(c41, a4, b1);
+          v128_t a5 = wasm_f32x4_splat(a[5]);
+          c50 = fma4(c50, a5, b0); c51 = fma4(c51, a5, b1);
         }
-        wasm_v128_store(C + (k + 0) * N + n, c00); wasm_v128_store(C + (k + 0) * N + n + 4, c01);
-        wasm_v128_store(C + (k + 0) * N + n + 8, c02); wasm_v128_store(C + (k + 0) * N + n + 12, c03);
-        wasm_v128_store(C + (k + 1) * N + n, c10); wasm_v128_store(C + (k + 1) * N + n + 4, c11);
-        wasm_v128_store(C + (k + 1) * N + n + 8, c12); wasm_v128_store(C + (k + 1) * N + n + 12, c13);
-        wasm_v128_store(C + (k + 2) * N + n, c20); wasm_v128_store(C + (k + 2) * N + n + 4, c21);
-        wasm_v128_store(C + (k + 2) * N + n + 8, c22); wasm_v128_store(C + (k + 2) * N + n + 12, c23);
-        wasm_v128_store(C + (k + 3) * N + n, c30); wasm_v128_store(C + (k + 3) * N + n + 4, c31);
-        wasm_v128_store(C + (k + 3) * N + n + 8, c32); wasm_v128_store(C + (k + 3) * N + n + 12, c33);
+        wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
+        wasm_v128_store(c0 + N, c10); wasm_v128_store(c0 + N + 4, c11);
+        wasm_v128_store(c0 + 2 * N, c20); wasm_v128_store(c0 + 2 * N + 4, c21);
+        wasm_v128_store(c0 + 3 * N, c30); wasm_v128_store(c0 + 3 * N + 4, c31);
+        wasm_v128_store(c0 + 4 * N, c40); wasm_v128_store(c0 + 4 * N + 4, c41);
+        wasm_v128_store(c0 + 5 * N, c50); wasm_v128_store(c0 + 5 * N + 4, c51);
       }
-      for (; n + 4 <= N; n += 4) {
-        v128_t c0 = wasm_v128_load(C + (k + 0) * N + n), c1 = wasm_v128_load(C + (k + 1) * N + n);
-        v128_t c2 = wasm_v128_load(C + (k + 2) * N + n), c3 = wasm_v128_load(C + (k + 3) * N + n);
+      for (; k < K; k++) {
+        f32 *c0 = C + k * N + n;
+        v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
         for (int m = m0; m < m1; m++) {
-          const f32 *a = A + m * K + k;
-          v128_t b0 = wasm_v128_load(B + m * N + n);
-          c0 = fma4(c0, wasm_f32x4_splat(a[0]), b0);
-          c1 = fma4(c1, wasm_f32x4_splat(a[1]), b0);
-          c2 = fma4(c2, wasm_f32x4_splat(a[2]), b0);
-          c3 = fma4(c3, wasm_f32x4_splat(a[3]), b0);
+          const f32 *b = P + (m - m0) * 8;
+          v128_t a0 = wasm_f32x4_splat(A[m * K + k]);
+          c00 = fma4(c00, a0, wasm_v128_load(b)); c01 = fma4(c01, a0, wasm_v128_load(b + 4));
         }
-        wasm_v128_store(C + (k + 0) * N + n, c0); wasm_v128_store(C + (k + 1) * N + n, c1);
-        wasm_v128_store(C + (k + 2) * N + n, c2); wasm_v128_store(C + (k + 3) * N + n, c3);
-      }
-      for (; n < N; n++) {
-        f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int m = m0; m < m1; m++) {
-          const f32 bv = B[m * N + n];
-          const f32 *a = A + m * K + k;
-          s0 += a[0] * bv; s1 += a[1] * bv; s2 += a[2] * bv; s3 += a[3] * bv;
-        }
-        C[(k + 0) * N + n] += s0; C[(k + 1) * N + n] += s1; C[(k + 2) * N + n] += s2; C[(k + 3) * N + n] += s3;
+        wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
       }
     }
-    for (; k < K; k++) {
-      int n = 0;
-      for (; n + 4 <= N; n += 4) {
+    for (; n + 4 <= N; n += 4) {
+      for (int k = 0; k < K; k++) {
         v128_t c0 = wasm_v128_load(C + k * N + n);
         for (int m = m0; m < m1; m++) c0 = fma4(c0, wasm_f32x4_splat(A[m * K + k]), wasm_v128_load(B + m * N + n));
         wasm_v128_store(C + k * N + n, c0);
       }
-      for (; n < N; n++) {
+    }
+    for (; n < N; n++) {
+      for (int k = 0; k < K; k++) {
         f32 s = 0;
         for (int m = m0; m < m1; m++) s += A[m * K + k] * B[m * N + n];
         C[k * N + n] += s;
@@ -199,4 +196,31 @@ EXPORT void relu_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
     wasm_v128_store(dx + i, wasm_v128_and(keep, wasm_v128_load(dy + i)));
   }
   for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* out[n] = sum_m x[m][n]: a sum over every axis but the last (bias gradients). */
+EXPORT void col_sum(const f32 *x, f32 *out, int M, int N) {
+  int n = 0;
+  for (; n + 16 <= N; n += 16) {
+    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    for (int m = 0; m < M; m++) {
+      const f32 *r = x + m * N + n;
+      s0 = wasm_f32x4_add(s0, wasm_v128_load(r));
+      s1 = wasm_f32x4_add(s1, wasm_v128_load(r + 4));
+      s2 = wasm_f32x4_add(s2, wasm_v128_load(r + 8));
+      s3 = wasm_f32x4_add(s3, wasm_v128_load(r + 12));
+    }
+    wasm_v128_store(out + n, s0); wasm_v128_store(out + n + 4, s1);
+    wasm_v128_store(out + n + 8, s2); wasm_v128_store(out + n + 12, s3);
+  }
+  for (; n + 4 <= N; n += 4) {
+    v128_t s0 = wasm_f32x4_splat(0.0f);
+    for (int m = 0; m < M; m++) s0 = wasm_f32x4_add(s0, wasm_v128_load(x + m * N + n));
+    wasm_v128_store(out + n, s0);
+  }
+  for (; n < N; n++) {
+    f32 s = 0;
+    for (int m = 0; m < M; m++) s += x[m * N + n];
+    out[n] = s;
+  }
 }
