@@ -1,11 +1,31 @@
 /**
  * Pixels (uint8 HWC, as in core image sets) → network input tensor: resized (bilinear) to the
- * input size, channels adapted (grey replicated to 3; RGB averaged to 1), scaled to [-1, 1]
- * (x / 127.5 − 1, MobileNetV2's preprocessing).
+ * input size, channels adapted (grey replicated to 3; RGB averaged to 1), scaled as the backbone
+ * expects (`target.scaling`, default [-1, 1] = x / 127.5 − 1, MobileNetV2's preprocessing):
+ *   'scale_-1_1'     x / 127.5 − 1 (Keras mode 'tf': MobileNet v1/v2, InceptionV3)
+ *   'caffe_bgr_mean' RGB → BGR, minus the ImageNet mean [103.939, 116.779, 123.68] (Keras mode
+ *                    'caffe': VGG16, ResNet50); grey images become three equal channels first
+ *   'raw_0_255'      unchanged [0, 255] floats (EfficientNet: its own rescaling/normalisation layers)
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 export const PREPROCESSING = 'scale_-1_1' as const;
+
+/** Pixel scaling applied before a backbone (what Keras's `preprocess_input` does for it). */
+export type PixelScaling = 'scale_-1_1' | 'caffe_bgr_mean' | 'raw_0_255';
+export const PIXEL_SCALINGS: readonly PixelScaling[] = ['scale_-1_1', 'caffe_bgr_mean', 'raw_0_255'];
+/** Keras's caffe-mode ImageNet mean, in BGR order. */
+export const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
+
+/** Scale float pixels [N, h, w, c] in [0, 255] as `scaling` says (caffe needs c = 3). */
+export function scalePixels(x: tf.Tensor4D, scaling: PixelScaling): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (scaling === 'scale_-1_1') return tf.sub(tf.div(x, 127.5), 1);
+    if (scaling === 'raw_0_255') return tf.clone(x);
+    if (x.shape[3] !== 3) throw new Error(`caffe_bgr_mean preprocessing needs 3 channels, got ${x.shape[3]}`);
+    return tf.sub(tf.reverse(x, 3), tf.tensor1d([...CAFFE_MEAN_BGR]));
+  });
+}
 
 export interface PixelShape {
   height: number;
@@ -17,7 +37,7 @@ export function imagesToTensor(
   pixels: Uint8Array,
   count: number,
   shape: PixelShape,
-  target: { inputSize: number; inputChannels: number },
+  target: { inputSize: number; inputChannels: number; scaling?: PixelScaling },
 ): tf.Tensor4D {
   const { height, width, channels } = shape;
   if (pixels.length !== count * height * width * channels) {
@@ -33,6 +53,6 @@ export function imagesToTensor(
       else if (target.inputChannels === 1) x = tf.mean(x, 3, true);
       else throw new Error(`imagesToTensor: cannot map ${channels} channels to ${target.inputChannels}`);
     }
-    return tf.sub(tf.div(x, 127.5), 1);
+    return scalePixels(x, target.scaling ?? PREPROCESSING);
   });
 }
