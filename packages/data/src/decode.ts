@@ -1,7 +1,8 @@
 /**
  * Decoding one image file into the configured shape, plus the hashes de-duplication needs.
  *
- * - sharp decodes JPEG, PNG, WebP, TIFF (and GIF); BMP goes through the pure decoder in bmp.ts.
+ * - sharp decodes JPEG, PNG, WebP, TIFF (and GIF); BMP goes through the pure decoder in bmp.ts;
+ *   DICOM (Part 10, uncompressed) through dicom.ts (rescale, window, MONOCHROME1 inverted) to 8 bits.
  * - Colour: CMYK and RGB(A) are converted to sRGB; alpha is flattened onto black; 16-bit samples
  *   are reduced to 8 bits; then the image is converted to the configured channels (1 = luminance,
  *   3 = RGB, a grey image repeated). EXIF orientation is applied.
@@ -15,6 +16,7 @@
 import sharp from 'sharp';
 import { hashBytes } from '@mri-robust/core';
 import { decodeBmp, isBmp, BmpError } from './bmp.ts';
+import { decodeDicom, DicomError, isDicom, readDicomHeader } from './dicom.ts';
 import { phashFromThumb, PHASH_SIZE } from './phash.ts';
 
 export type Fit = 'pad' | 'crop' | 'fill';
@@ -24,6 +26,11 @@ export interface DecodeOptions {
   channels: 1 | 3;
   fit: Fit;
   maxPixels: number;
+  /**
+   * DICOM only: the frame (0-based) of a multi-frame file. Without it, a multi-frame file is
+   * refused (ingest lists each frame as its own file, see layout.ts).
+   */
+  frame?: number;
 }
 
 export interface Decoded {
@@ -112,6 +119,21 @@ async function finish(norm: Buffer, width: number, height: number, ch: number, o
 /** Decodes the bytes of one image file. Throws BadImageError (with a reason) for unusable files. */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<Decoded> {
   if (bytes.length === 0) throw new BadImageError('empty file');
+  if (isDicom(bytes)) {
+    let img;
+    try {
+      const maxInflated = Math.max(64 * 1024 * 1024, options.maxPixels * 8);
+      if (options.frame === undefined) {
+        const frames = readDicomHeader(bytes, maxInflated).frames;
+        if (frames > 1) throw new DicomError(`multi-frame DICOM (${frames} frames): choose one frame`);
+      }
+      img = decodeDicom(bytes, options.frame ?? 0, maxInflated);
+    } catch (e) {
+      if (e instanceof DicomError) throw new BadImageError(e.reason);
+      throw e;
+    }
+    return processRaw(img.pixels, img.width, img.height, img.channels, options);
+  }
   if (isBmp(bytes)) {
     let img;
     try {

@@ -4,11 +4,13 @@
  *   <root>/<class>/<files>                                                   (no split folders).
  * A root holding nothing but one folder (a zip's wrapper folder) is descended into. Folder names are
  * matched case-insensitively; class folders are mapped to class names through the aliases.
+ * A multi-frame DICOM file is listed once per frame (`<path>#frame=<n>`, n from 1; `frame` 0-based).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '@mri-robust/core';
+import { isDicom, readDicomHeader } from './dicom.ts';
 
 export type OrigSplit = 'train' | 'test' | null;
 
@@ -23,6 +25,8 @@ export interface SourceFile {
   mtimeMs: number;
   /** Set when the file could not even be stat'ed (dangling link, permission): it is skipped. */
   error?: string;
+  /** One frame (0-based) of a multi-frame DICOM file; relPath then ends in `#frame=<frame + 1>`. */
+  frame?: number;
 }
 
 /** A file found outside any class folder (reported as skipped, not ingested). */
@@ -39,6 +43,49 @@ export interface SourceListing {
   layout: string;
   files: SourceFile[];
   stray: StrayFile[];
+}
+
+/** Names that may hold DICOM: .dcm/.dicom/.ima, or no extension at all (scanner exports). */
+const MAYBE_DICOM = /(\.(dcm|dicom|ima)|(^|\/)[^./]+)$/i;
+const HEADER_PROBE_BYTES = 64 * 1024;
+
+/**
+ * The number of frames of a DICOM file (1 for anything else or an unreadable header: decoding then
+ * says why). Reads the first 64 KiB (the whole file when the header is longer), never the pixels'
+ * worth of a large file unless it must.
+ */
+export async function dicomFrames(absPath: string): Promise<number> {
+  let head: Buffer;
+  let size: number;
+  try {
+    const fh = await open(absPath, 'r');
+    try {
+      size = (await fh.stat()).size;
+      head = Buffer.alloc(Math.min(size, HEADER_PROBE_BYTES));
+      await fh.read(head, 0, head.length, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return 1;
+  }
+  if (!isDicom(head)) return 1;
+  for (const bytes of [head, ...(size > head.length ? [null] : [])]) {
+    try {
+      return readDicomHeader(bytes ?? (await readFile(absPath))).frames;
+    } catch {
+      // header longer than the probe (or not decodable): try the whole file, else let decoding say why
+    }
+  }
+  return 1;
+}
+
+/** One entry per frame for a multi-frame DICOM file, else the entry itself. */
+async function expandFrames(f: SourceFile): Promise<SourceFile[]> {
+  if (f.error || !MAYBE_DICOM.test(f.relPath)) return [f];
+  const frames = await dicomFrames(f.absPath);
+  if (frames <= 1) return [f];
+  return Array.from({ length: frames }, (_, k) => ({ ...f, relPath: `${f.relPath}#frame=${k + 1}`, frame: k }));
 }
 
 /** Built-in folder-name → class aliases (lower case keys, matched after lower-casing). */
@@ -161,7 +208,8 @@ export async function listKaggleSource(
       await walk(abs, root, rels);
       // stat in parallel batches: listing is on the hot path of every (cached) run
       for (let i = 0; i < rels.length; i += 64) {
-        files.push(...(await Promise.all(rels.slice(i, i + 64).map((r) => fileEntry(source, root, r, label, origSplit)))));
+        const entries = await Promise.all(rels.slice(i, i + 64).map(async (r) => expandFrames(await fileEntry(source, root, r, label, origSplit))));
+        files.push(...entries.flat());
       }
     }
   };
