@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         return loss;
       }, vars);
       timer.phase = 'optimizer' satisfies Phase;
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
       value.dataSync();
       const ms = performance.now() - t0;
       tf.dispose([x, y, value, ...Object.values(grads)] as Tensor[]);

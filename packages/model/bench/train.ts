@@ -1,18 +1,21 @@
 /**
  * Training throughput (images/s) per backend and mode, through the production training loop
  * (trainLoop: seeded shuffling, Adam, dropout, validation), on inputs shaped as the brain-mri
- * experiment's: head [1280] embeddings, partial activations at block_12_add (14×14×32 at 224 px),
- * full mode with the `cnn` at 128 px and with MobileNetV2 at 224 px. Each backend runs in its own
- * child process (one backend per process). Median of 3 timed epochs after a warm-up epoch.
+ * experiment's: head [1280] embeddings, partial activations at block_9_add (14×14×24 at 224 px,
+ * the shipped cut) and block_12_add (14×14×32), full mode with the `cnn` at 128 px and with
+ * MobileNetV2 at 224 px. Each backend runs in its own child process (one backend per process);
+ * `wasm-composite` is wasm with MRI_WASM_KERNELS=composite (the composite backprop kernels, no
+ * SIMD kernels), so one bench run measures both on the same (shared, noisy) machine, and the
+ * summary gives each mode's ratio. Median of 3 timed epochs after a warm-up epoch.
  * Writes runs/bench/model-train.json.
- *   node --import tsx packages/model/bench/train.ts [--backends=wasm,cpu] [--modes=head,partial,...]
+ *   node --import tsx packages/model/bench/train.ts [--backends=wasm,wasm-composite,cpu] [--modes=head,partial-block_9_add,...]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { createRng, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
+import { createRng, median, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
 import { selectBackend, type BackendPreference } from '../src/backend/select.ts';
 import { loadMobileNetV2, splitAtLayer, trainableBackbone } from '../src/nets/mobilenet.ts';
 import { buildCnn } from '../src/nets/cnn.ts';
@@ -32,17 +35,19 @@ const weights = () => path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224')
 
 const MODES: ModeSpec[] = [
   { mode: 'head', batch: 32, steps: 60, build: async () => ({ trunk: null, sampleShape: [1280], trunkTraining: false }) },
-  {
-    mode: 'partial',
-    batch: 32,
-    steps: 3,
-    skip: ['cpu'],
-    build: async () => {
-      const b = await loadMobileNetV2(weights(), { inputSize: 224 });
-      const s = splitAtLayer(b.model, 'block_12_add');
-      return { trunk: s.buildTop(), sampleShape: s.cutShape, trunkTraining: false };
-    },
-  },
+  ...['block_9_add', 'block_12_add'].map(
+    (cut): ModeSpec => ({
+      mode: `partial-${cut}`,
+      batch: 32,
+      steps: 4,
+      skip: ['cpu'],
+      build: async () => {
+        const b = await loadMobileNetV2(weights(), { inputSize: 224 });
+        const s = splitAtLayer(b.model, cut);
+        return { trunk: s.buildTop(), sampleShape: s.cutShape, trunkTraining: false };
+      },
+    }),
+  ),
   {
     mode: 'full-cnn-128',
     batch: 32,
@@ -92,21 +97,28 @@ async function measure(backend: string, spec: ModeSpec): Promise<Row> {
     trunkTraining,
   });
   const runs = r.epochs.slice(1).map((e) => n / e.seconds);
-  const sorted = [...runs].sort((a, b) => a - b);
   clf.model.dispose();
-  return { backend, mode: spec.mode, batch: spec.batch, imagesPerEpoch: n, imagesPerSecond: sorted[1], runs };
+  return { backend, mode: spec.mode, batch: spec.batch, imagesPerEpoch: n, imagesPerSecond: median(runs), runs };
 }
 
-async function worker(backend: string, modes: string[]): Promise<void> {
-  const sel = await selectBackend(backend as BackendPreference);
+/** Bench variants: a backend, or wasm with the composite kernels (MRI_WASM_KERNELS=composite). */
+const VARIANTS: Record<string, { backend: BackendPreference; env: Record<string, string> }> = {
+  wasm: { backend: 'wasm', env: { MRI_WASM_KERNELS: '' } },
+  'wasm-composite': { backend: 'wasm', env: { MRI_WASM_KERNELS: 'composite' } },
+  cpu: { backend: 'cpu', env: {} },
+};
+
+async function worker(variant: string, modes: string[]): Promise<void> {
+  const sel = await selectBackend(VARIANTS[variant]?.backend ?? (variant as BackendPreference));
+  const label = variant === 'wasm-composite' ? variant : sel.name;
   const rows: Row[] = [];
   for (const spec of MODES.filter((m) => modes.includes(m.mode))) {
     if (spec.skip?.includes(sel.name)) {
-      rows.push({ backend: sel.name, mode: spec.mode, batch: spec.batch, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: 'skipped: too slow on this backend' });
+      rows.push({ backend: label, mode: spec.mode, batch: spec.batch, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: 'skipped: too slow on this backend' });
       continue;
     }
-    const row = await measure(sel.name, spec);
-    process.stderr.write(`[bench train] ${sel.name} ${spec.mode}: ${row.imagesPerSecond?.toFixed(1)} img/s (${row.runs.map((v) => v.toFixed(1)).join(', ')})\n`);
+    const row = await measure(label, spec);
+    process.stderr.write(`[bench train] ${label} ${spec.mode}: ${row.imagesPerSecond?.toFixed(1)} img/s (${row.runs.map((v) => v.toFixed(1)).join(', ')})\n`);
     rows.push(row);
   }
   process.stdout.write(JSON.stringify(rows));
@@ -117,14 +129,14 @@ async function main(): Promise<void> {
   const modes = (stringFlag(args, 'modes') ?? MODES.map((m) => m.mode).join(',')).split(',');
   const w = stringFlag(args, 'worker');
   if (w) return worker(w, modes);
-  const backends = (stringFlag(args, 'backends') ?? 'wasm,cpu').split(',');
+  const backends = (stringFlag(args, 'backends') ?? 'wasm,wasm-composite,cpu').split(',');
   const rows: Row[] = [];
   for (const b of backends) {
     try {
       const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `--worker=${b}`, `--modes=${modes.join(',')}`], {
         cwd: workspaceRoot(),
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, MRI_BACKEND: '' },
+        env: { ...process.env, MRI_BACKEND: '', ...(VARIANTS[b]?.env ?? {}) },
         maxBuffer: 1 << 24,
       });
       rows.push(...(JSON.parse(out.toString()) as Row[]));
@@ -134,10 +146,28 @@ async function main(): Promise<void> {
   }
   const file = path.join(workspaceRoot(), 'runs', 'bench', 'model-train.json');
   mkdirSync(path.dirname(file), { recursive: true });
+  // Fast (SIMD) kernels against the composites, per mode, from the same bench run.
+  const speedup: Record<string, number> = {};
+  for (const r of rows.filter((x) => x.backend === 'wasm' && x.imagesPerSecond)) {
+    const c = rows.find((x) => x.backend === 'wasm-composite' && x.mode === r.mode)?.imagesPerSecond;
+    if (c) speedup[r.mode] = Number((r.imagesPerSecond! / c).toFixed(2));
+  }
   writeFileSync(
     file,
-    JSON.stringify({ name: 'model-train', unit: 'training images/s (median of 3 epochs)', machine: { cpus: os.cpus().length, node: process.version }, measuredAt: new Date().toISOString(), rows }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        name: 'model-train',
+        unit: 'training images/s (median of 3 epochs)',
+        machine: { cpus: os.cpus().length, node: process.version, load: os.loadavg() },
+        measuredAt: new Date().toISOString(),
+        simdOverComposite: speedup,
+        rows,
+      },
+      null,
+      2,
+    ) + '\n',
   );
+  if (Object.keys(speedup).length) process.stderr.write(`[bench train] wasm SIMD kernels / composites: ${JSON.stringify(speedup)}\n`);
   process.stderr.write(`[bench train] wrote ${file}\n`);
 }
 
