@@ -4,16 +4,17 @@
  *                                             build the augment stage
  */
 import path from 'node:path';
-import { defaultExperimentFile, ensurePipeline, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { defaultExperimentFile, ensurePipeline, loadExperiment, parseFlags, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
 import { dataSchemaPart, ingestRunner } from '@mri-robust/data';
 import { noiseRunner, noiseSchemaPart } from '@mri-robust/noise';
 import { augmentSchemaPart } from './schema.ts';
 import { runAugment } from './stage.ts';
 
 runMain(async () => {
-  const args = parseArgs(process.argv.slice(2));
+  const usage = 'usage: cli.ts apply [--experiment=FILE] [--workers=N] [--nx-output]';
+  const args = parseFlags(process.argv.slice(2), { experiment: 'string', workers: 'string', 'nx-output': 'boolean' });
   const [cmd] = args._;
-  if (cmd !== 'apply') throw new UserError(`usage: cli.ts apply [--experiment=FILE] [--workers=N] (got "${cmd ?? ''}")`);
+  if (cmd !== 'apply') throw new UserError(`${usage} (got "${cmd ?? ''}")`);
   const file = stringFlag(args, 'experiment') ?? defaultExperimentFile();
   const experiment = loadExperiment(file, [dataSchemaPart, noiseSchemaPart, augmentSchemaPart]);
   const workers = stringFlag(args, 'workers');

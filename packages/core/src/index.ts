@@ -11,10 +11,22 @@ export {
   isStageComplete,
   readStageMeta,
   STAGE_MARKER,
+  damagedDirOf,
   type StageMeta,
   type StageResult,
   type RunStageOptions,
 } from './stage.ts';
+export {
+  verifyStageDir,
+  describeProblems,
+  defaultVerifyMode,
+  autoHashLimitBytes,
+  hashFile,
+  type VerifyMode,
+  type VerifyReport,
+  type VerifyProblem,
+  type StageFileRecord,
+} from './stage-verify.ts';
 export {
   nxOutputDir,
   nxOutputRoot,
@@ -71,3 +83,4 @@ export {
   type PipelineContext,
 } from './pipeline.ts';
 export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './worker-pool.ts';
+export { parseFlags, type FlagSpec, type FlagKind } from './args.ts';

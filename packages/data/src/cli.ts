@@ -3,13 +3,14 @@
  *   ingest [--experiment=experiments/default.yaml]   run the ingest stage, print counts/duplicates/skipped
  *   fingerprint                                       print the hash of all experiments' source listings
  */
-import { defaultExperimentFile, loadExperiment, parseArgs, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
+import { defaultExperimentFile, loadExperiment, parseFlags, publishNxOutput, runMain, stringFlag, UserError } from '@mri-robust/core';
 import { dataSchemaPart } from './schema.ts';
 import { dataFingerprint } from './fingerprint.ts';
 import { formatReport, readIngestReport, runIngest } from './stage-ingest.ts';
 
 runMain(async () => {
-  const args = parseArgs(process.argv.slice(2));
+  const usage = 'usage: cli.ts ingest [--experiment=FILE] [--nx-output] | cli.ts fingerprint';
+  const args = parseFlags(process.argv.slice(2), { experiment: 'string', 'nx-output': 'boolean' });
   const [cmd] = args._;
   if (cmd === 'ingest') {
     const file = stringFlag(args, 'experiment') ?? defaultExperimentFile();
@@ -26,5 +27,5 @@ runMain(async () => {
     process.stdout.write((await dataFingerprint()) + '\n');
     return;
   }
-  throw new UserError(`usage: cli.ts ingest [--experiment=FILE] | cli.ts fingerprint (got "${cmd ?? ''}")`);
+  throw new UserError(`${usage} (got "${cmd ?? ''}")`);
 });

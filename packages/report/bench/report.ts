@@ -2,7 +2,7 @@
  * Benchmark: build the report of a 100-trial sweep (synthetic rows written into a temp tracking
  * database through the tuning store). Timed 5 times in-process (read DuckDB, build specs, write the
  * HTML: the median must be under 5 s) and, for information, 5 times through the CLI (a fresh
- * process: module loading included) and 5 times a process that only imports @mri-robust/tuning
+ * process: module loading included) and 5 times a process that only imports @mri-robust/tracking
  * (whose index loads tfjs via model/data/noise), which is most of the CLI's time.
  * JSON → runs/bench/report.json.
  */
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const importOnly: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const s = performance.now();
-      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('@mri-robust/tuning')"], { cwd: root, stdio: 'ignore' });
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('@mri-robust/tracking')"], { cwd: root, stdio: 'ignore' });
       importOnly.push((performance.now() - s) / 1000);
     }
     const result = {

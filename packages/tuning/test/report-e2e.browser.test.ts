@@ -17,9 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
 import { listTrials, openTracking } from '@mri-robust/tracking';
-import { runSweep } from '@mri-robust/tuning';
-import { buildReport } from '../src/index.ts';
-import { writeSyntheticSweep } from './synthetic.ts';
+import { runSweep } from '../src/index.ts';
+import { buildReport } from '@mri-robust/report';
+import { writeSyntheticSweep } from '../../report/test/synthetic.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
