@@ -10,13 +10,17 @@
  * stage produced under the runs folder (`cache/<stage>/<key>/…`, and pointer files), at the same
  * relative paths. When Nx restores it (say after `rm -rf runs/cache`), `runStage` adopts a stage
  * folder from it instead of rebuilding, and `restoreFromNxOutput` puts pointer files back.
+ *
+ * Restore-by-verify: a hard link shares its inode with the cache file, so bytes damaged in place in
+ * one are damaged in the other. Adoption therefore checks every sha256 of the replica against its
+ * stage.json (the record written at build time) and refuses a replica that fails, with a one-line
+ * warning naming the file: deleting a damaged cache folder rebuilds it, never brings the damage back.
  */
 import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { workspaceRoot } from './paths.ts';
-
-const STAGE_MARKER = 'stage.json';
+import { describeProblems, STAGE_MARKER, verifyStageDir } from './stage-verify.ts';
 
 /** Root of the Nx output replicas of one stage: <workspace>/runs/nx/<stage>. */
 export function nxOutputRoot(stage: string, root: string = workspaceRoot()): string {
@@ -110,10 +114,17 @@ async function findReplica(base: string, stage: string, key: string): Promise<st
 }
 
 /**
- * If an Nx-restored replica holds the complete folder `cache/<stage>/<key>`, links it into
- * `runsDir` (temp folder + rename, as a build would) and returns its path; otherwise null.
+ * If an Nx-restored replica holds the complete folder `cache/<stage>/<key>` and every file matches
+ * the sha256 its stage.json records, links it into `runsDir` (temp folder + rename, as a build
+ * would) and returns its path; otherwise null (a damaged replica is named on `log`).
  */
-export async function adoptFromNxOutput(runsDir: string, stage: string, key: string, root: string = workspaceRoot()): Promise<string | null> {
+export async function adoptFromNxOutput(
+  runsDir: string,
+  stage: string,
+  key: string,
+  root: string = workspaceRoot(),
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<string | null> {
   if (!isWorkspaceRuns(runsDir, root)) return null;
   const base = nxOutputRoot(stage, root);
   if (!existsSync(base)) return null;
@@ -124,6 +135,13 @@ export async function adoptFromNxOutput(runsDir: string, stage: string, key: str
   await rm(tmp, { recursive: true, force: true });
   try {
     await linkTree(found, tmp);
+    const check = await verifyStageDir(tmp, 'full');
+    if (!check.ok) {
+      // Only the links just made are removed; the replica stays for Nx to replace on its next run.
+      await rm(tmp, { recursive: true, force: true });
+      log(`warning: [${stage}] the Nx replica of ${key} is damaged too: ${describeProblems(check).replace(tmp, found)}; not restoring it`);
+      return null;
+    }
     if (existsSync(dest)) await rm(dest, { recursive: true, force: true });
     await rename(tmp, dest);
   } catch (e) {

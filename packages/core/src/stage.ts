@@ -3,15 +3,26 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashObject } from './hash.ts';
 import { adoptFromNxOutput } from './nx-output.ts';
+import {
+  defaultVerifyMode,
+  describeProblems,
+  recordOutputFiles,
+  STAGE_MARKER,
+  verifyStageDir,
+  type StageFileRecord,
+  type VerifyMode,
+} from './stage-verify.ts';
 
 /** Marks a stage folder as complete; written last, inside the temp folder, before the rename. */
-export const STAGE_MARKER = 'stage.json';
+export { STAGE_MARKER };
 
 export interface StageMeta {
   stage: string;
   key: string;
   createdAt: string;
   meta: unknown;
+  /** Size, sha256 and mtime of every output file (absent in folders built before content records). */
+  files?: Record<string, StageFileRecord>;
 }
 
 export interface StageResult {
@@ -37,6 +48,8 @@ export interface RunStageOptions {
    * after an Nx cache restore; null: do not look. Default: the workspace root.
    */
   nxRoot?: string | null;
+  /** How a cache hit is checked (see stage-verify.ts); default `full` when MRI_VERIFY is set, else `auto`. */
+  verify?: VerifyMode;
 }
 
 /** A stage key: 16 hex chars of the hash of everything the output depends on. */
@@ -56,22 +69,43 @@ export async function readStageMeta(dir: string): Promise<StageMeta> {
   return JSON.parse(await readFile(path.join(dir, STAGE_MARKER), 'utf8')) as StageMeta;
 }
 
+/** `<stage folder>/../.damaged-<key>-<stamp>`: where a folder that failed its check is moved (never deleted). */
+export function damagedDirOf(dir: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return path.join(path.dirname(dir), `.damaged-${path.basename(dir)}-${stamp}-${process.pid}`);
+}
+
 /**
  * DVC-like cached stage: runs/cache/<stage>/<key>/. Built in a temp folder beside it and renamed
- * into place when complete, so a killed stage never leaves a folder that looks done.
+ * into place when complete, so a killed stage never leaves a folder that looks done. `stage.json`
+ * records the size and sha256 of every output file; a hit is checked against it (`verify`), and a
+ * folder that fails is moved aside with a one-line warning naming the file, then rebuilt.
  */
 export async function runStage(options: RunStageOptions): Promise<StageResult> {
   const { runsDir, stage, key } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const dir = stageDir(runsDir, stage, key);
+  const mode = options.verify ?? defaultVerifyMode();
   if (isStageComplete(dir)) {
-    log(`[${stage}] cache hit ${key}`);
-    return { stage, key, dir, hit: true };
+    const check = await verifyStageDir(dir, mode);
+    if (check.ok) {
+      log(`[${stage}] cache hit ${key}${mode === 'full' ? ' (verified)' : ''}`);
+      return { stage, key, dir, hit: true };
+    }
+    const aside = damagedDirOf(dir);
+    try {
+      await rename(dir, aside);
+      log(`warning: [${stage}] cache ${key} is damaged: ${describeProblems(check)}; moved aside to ${aside}, rebuilding`);
+    } catch (e) {
+      // Another process moved it first (it rebuilds too; the rename below keeps one result).
+      if (existsSync(dir)) throw e;
+      log(`warning: [${stage}] cache ${key} is damaged: ${describeProblems(check)}; rebuilding`);
+    }
   }
   if (options.nxRoot !== null) {
-    const adopted = await adoptFromNxOutput(runsDir, stage, key, options.nxRoot);
+    const adopted = await adoptFromNxOutput(runsDir, stage, key, options.nxRoot, log);
     if (adopted) {
-      log(`[${stage}] cache hit ${key} (restored from the Nx cache)`);
+      log(`[${stage}] cache hit ${key} (restored from the Nx cache, verified)`);
       return { stage, key, dir, hit: true };
     }
   }
@@ -83,7 +117,8 @@ export async function runStage(options: RunStageOptions): Promise<StageResult> {
   log(`[${stage}] building ${key}`);
   try {
     await options.build(tmp);
-    const marker: StageMeta = { stage, key, createdAt: new Date().toISOString(), meta: options.meta ?? null };
+    const files = await recordOutputFiles(tmp);
+    const marker: StageMeta = { stage, key, createdAt: new Date().toISOString(), meta: options.meta ?? null, files };
     await writeFile(path.join(tmp, STAGE_MARKER), JSON.stringify(marker, null, 2));
     // A leftover incomplete folder (no marker) from an older, killed layout is replaced.
     if (existsSync(dir) && !isStageComplete(dir)) await rm(dir, { recursive: true, force: true });
