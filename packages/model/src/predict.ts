@@ -9,10 +9,11 @@ import { UserError, stableStringify } from '@mri-robust/core';
 import { BadImageError, decodeImage } from '@mri-robust/data';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { tf } from './backend/tf.ts';
 import { currentBackend, selectBackend } from './backend/select.ts';
+import { inferenceRecord, selectInference, type InferencePreference, type InferenceRecord } from './backend/inference.ts';
 import { logitsFromProbabilities, softmaxRows } from './metrics/index.ts';
 import { imagesToTensor } from './nets/preprocess.ts';
+import { createForward, type Forward } from './onnx/forward.ts';
 import { loadModel, type ModelMetadata, type Preprocessing } from './save.ts';
 
 export interface Prediction {
@@ -24,34 +25,71 @@ export interface Prediction {
   /** The network's own softmax output, by class name. */
   uncalibrated: Record<string, number>;
   temperature: number;
+  /** Engine of the forward pass. */
+  inference: InferenceRecord;
 }
 
 export interface LoadedPredictor {
   dir: string;
+  /** The tfjs model (Grad-CAM's gradient path, and the fallback engine). */
   model: LayersModel;
   metadata: ModelMetadata;
+  /** image → probabilities (+ `cam` where the head allows it) on the selected engine. */
+  forward: Forward;
+  inference: InferenceRecord;
+  dispose(): Promise<void>;
+}
+
+export interface PredictorOptions {
+  /** Preprocessing the model must have been trained with (refused otherwise). */
+  expected?: Preprocessing;
+  inference?: InferencePreference;
+  threads?: number;
+  log?: (line: string) => void;
 }
 
 /** Default pixel limit for decoding (the data section's default). */
 export const PREDICT_MAX_PIXELS = 50_000_000;
 
 /**
- * Loads a model folder for prediction. With `expected`, the recorded preprocessing must equal it
- * (e.g. the preprocessing of the experiment the caller works with): a model from another
- * preprocessing is refused with a message naming the differences.
+ * Loads a model folder for prediction: the tfjs model, checked (model hash, preprocessing), and a
+ * forward pass on the selected engine — ONNX Runtime runs the folder's model.onnx (exported on the
+ * fly for folders saved before model.onnx existed), tfjs the layers model. With `expected`, the
+ * recorded preprocessing must equal it (e.g. the preprocessing of the experiment the caller works
+ * with): a model from another preprocessing is refused with a message naming the differences.
  */
-export async function loadPredictor(dir: string, expected?: Preprocessing): Promise<LoadedPredictor> {
+export async function loadPredictor(dir: string, opts: PredictorOptions | Preprocessing = {}): Promise<LoadedPredictor> {
+  const o: PredictorOptions = 'decode' in opts ? { expected: opts } : opts;
   if (!existsSync(dir)) throw new UserError(`model folder ${dir} does not exist (train one with model:train)`);
   if (!currentBackend()) await selectBackend('auto');
-  const { model, metadata } = await loadModel(dir);
-  if (expected) {
-    const diffs = preprocessingDiffs(metadata.preprocessing, expected);
-    if (diffs.length) {
-      model.dispose();
-      throw new UserError(`${dir}: the model was trained with another preprocessing: ${diffs.join('; ')}`);
+  const { model, metadata, onnx } = await loadModel(dir);
+  try {
+    if (o.expected) {
+      const diffs = preprocessingDiffs(metadata.preprocessing, o.expected);
+      if (diffs.length) throw new UserError(`${dir}: the model was trained with another preprocessing: ${diffs.join('; ')}`);
     }
+    let engine = await selectInference(o.inference ?? 'auto', o.threads, o.log);
+    if (engine.engine === 'onnxruntime' && !onnx && metadata.onnx === null) {
+      // Saved without model.onnx: a layer the exporter lacks (metadata.onnxUnavailable says which).
+      (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(`[inference] ${dir}: no model.onnx (${metadata.onnxUnavailable ?? 'not exported'}); using tfjs`);
+      engine = { engine: 'tfjs', threads: 1, ort: null };
+    }
+    const forward = await createForward(model, engine, onnx ? { onnx } : { cam: true });
+    return {
+      dir,
+      model,
+      metadata,
+      forward,
+      inference: inferenceRecord(engine),
+      async dispose() {
+        await forward.dispose();
+        model.dispose();
+      },
+    };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
-  return { dir, model, metadata };
 }
 
 /** Human-readable differences between two preprocessing records ("decode.size 128 ≠ 224"). */
@@ -92,9 +130,10 @@ export async function imageFileToInput(file: string, p: Preprocessing, maxPixels
 export async function predictWith(pred: LoadedPredictor, imageFile: string): Promise<Prediction> {
   const { metadata } = pred;
   const x = await imageFileToInput(imageFile, metadata.preprocessing);
-  const y = tf.tidy(() => pred.model.predict(x) as Tensor);
-  const probs = Float32Array.from(y.dataSync() as Float32Array);
-  tf.dispose([x, y]);
+  const input = (await x.data()) as Float32Array;
+  x.dispose();
+  const [y] = await pred.forward.run(input, 1);
+  const probs = Float32Array.from(y.data);
   const k = metadata.classes.length;
   const calibrated = softmaxRows(logitsFromProbabilities(probs), k, metadata.temperature);
   let best = 0;
@@ -106,15 +145,16 @@ export async function predictWith(pred: LoadedPredictor, imageFile: string): Pro
     probabilities: byClass(calibrated),
     uncalibrated: byClass(probs),
     temperature: metadata.temperature,
+    inference: pred.inference,
   };
 }
 
 /** Loads `modelDir` and predicts the class of `imageFile` (calibrated probabilities). */
-export async function predictImage(modelDir: string, imageFile: string, expected?: Preprocessing): Promise<Prediction> {
-  const pred = await loadPredictor(modelDir, expected);
+export async function predictImage(modelDir: string, imageFile: string, opts: PredictorOptions | Preprocessing = {}): Promise<Prediction> {
+  const pred = await loadPredictor(modelDir, opts);
   try {
     return await predictWith(pred, imageFile);
   } finally {
-    pred.model.dispose();
+    await pred.dispose();
   }
 }

@@ -10,6 +10,8 @@ import { deriveSeed, UserError, type Experiment } from '@mri-robust/core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
+import { inferenceRecord, selectInference, type InferenceRecord } from './backend/inference.ts';
+import { createForward, forwardSource, type Forward } from './onnx/forward.ts';
 import { openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
@@ -17,7 +19,7 @@ import { loadModel, saveModel, type ModelMetadata, type Preprocessing } from './
 import { resolveEvaluateSettings, resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { balancedClassWeights, type BatchSource } from './train/data.ts';
 import { buildClassifier, type Classifier } from './train/classifier.ts';
-import { predictSource, trainLoop } from './train/loop.ts';
+import { trainLoop } from './train/loop.ts';
 import { buildTrialNets } from './train/nets.ts';
 import { concatSources, sourceForSet } from './train/sources.ts';
 import type { EpochRecord, OnEpoch, TrialParams } from './train/types.ts';
@@ -39,6 +41,8 @@ export interface TrialResult {
   epochs: EpochRecord[];
   modelDir: string;
   backend: string;
+  /** Engine of the evaluation forward passes (validation for the temperature, every test set). */
+  inference: InferenceRecord;
   evaluations: EvaluationRecord[];
   temperature: number;
 }
@@ -131,7 +135,10 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     });
 
     const evalBatch = Math.max(params.batchSize, 64);
-    const valProbs = predictSource(clf, val, evalBatch);
+    // Evaluation forward passes on the inference engine (the trained classifier exported to ONNX).
+    const engine = await selectInference(ms.inference, ms.threads);
+    const forward = await createForward(clf.model, engine);
+    const valProbs = await forwardSource(forward, val, evalBatch);
     const temperature = fitTemperature(logitsFromProbabilities(valProbs), val.labels, classes.length);
 
     const testSets = testSetsOf(features);
@@ -143,7 +150,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
           testSet: s.name,
           noiseKind: s.noiseKind,
           severity: s.severity,
-          probs: predictSource(clf, src, evalBatch),
+          probs: await forwardSource(forward, src, evalBatch),
           labels: src.labels,
           classes,
           temperature,
@@ -153,6 +160,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
         }),
       );
     }
+    await forward.dispose();
 
     const modelDir = path.join(opts.outDir, 'model');
     const predictor = composePredictor(nets.frozen, clf, [manifest.inputSize, manifest.inputSize, manifest.inputChannels]);
@@ -172,6 +180,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       epochs: loop.epochs,
       modelDir,
       backend: backend.name,
+      inference: inferenceRecord(engine),
       evaluations,
       temperature,
     };
@@ -216,16 +225,20 @@ export async function evaluateModelDir(opts: {
   features: EmbedOutput;
   experiment: Experiment;
   seed?: number;
-}): Promise<{ evaluations: EvaluationRecord[]; temperature: number; backend: string }> {
+}): Promise<{ evaluations: EvaluationRecord[]; temperature: number; backend: string; inference: InferenceRecord }> {
   const { features, modelDir } = opts;
   const ms = resolveModelSettings(opts.experiment.config);
   const es = resolveEvaluateSettings(opts.experiment.config);
   const backend = await selectBackend(ms.backend);
-  const { model, metadata } = await loadModel(modelDir);
+  const { model, metadata, onnx } = await loadModel(modelDir);
+  const engine = await selectInference(ms.inference, ms.threads);
+  let forward: Forward | null = null;
   try {
     checkModelMatchesFeatures(metadata, features, modelDir);
-    const inner = features.manifest.kind === 'pixels' ? model : (model.getLayer('classifier') as unknown as LayersModel);
-    const clf = { model: inner, numClasses: metadata.classes.length } as Classifier;
+    const pixels = features.manifest.kind === 'pixels';
+    const inner = pixels ? model : (model.getLayer('classifier') as unknown as LayersModel);
+    // On cached features only the nested classifier runs (exported now); on pixels, the folder's model.onnx.
+    forward = await createForward(inner, engine, pixels && onnx ? { onnx, outputs: ['output'] } : {});
     const seed = opts.seed ?? metadata.seed;
     const evaluations: EvaluationRecord[] = [];
     for (const s of testSetsOf(features)) {
@@ -235,7 +248,7 @@ export async function evaluateModelDir(opts: {
           testSet: s.name,
           noiseKind: s.noiseKind,
           severity: s.severity,
-          probs: predictSource(clf, src, 64),
+          probs: await forwardSource(forward, src, 64),
           labels: src.labels,
           classes: metadata.classes,
           temperature: metadata.temperature,
@@ -245,8 +258,9 @@ export async function evaluateModelDir(opts: {
         }),
       );
     }
-    return { evaluations, temperature: metadata.temperature, backend: backend.name };
+    return { evaluations, temperature: metadata.temperature, backend: backend.name, inference: inferenceRecord(engine) };
   } finally {
+    await forward?.dispose();
     model.dispose();
   }
 }

@@ -93,10 +93,39 @@ describe('predictImage', () => {
     const meta = JSON.parse(await readFile(path.join(other, 'metadata.json'), 'utf8'));
     meta.preprocessing.inputSize = 96;
     await writeFile(path.join(other, 'metadata.json'), JSON.stringify(meta));
-    await expect(predictImage(other, file)).rejects.toThrow(/another preprocessing/);
+    await expect(predictImage(other, file)).rejects.toThrow(/metadata\.json was edited or the folder mixes files/);
+    meta.preprocessing.inputSize = 64;
     // the caller's experiment uses another decode size
     const expected = { ...meta.preprocessing, inputSize: 64, decode: { ...meta.preprocessing.decode, size: 128 } };
     await expect(predictImage(dirs.head.modelDir, file, expected)).rejects.toThrow(/another preprocessing: decode\.size is 64 in the model, 128 expected/);
+  });
+
+  it('refuses an edited metadata.json (classes, temperature) and a stale or unlisted model.onnx', async () => {
+    const file = imgs.sets.test.files[0];
+    const copy = async (name: string) => {
+      const dir = path.join(root, name);
+      await cp(dirs.head.modelDir, dir, { recursive: true });
+      return { dir, meta: JSON.parse(await readFile(path.join(dir, 'metadata.json'), 'utf8')) };
+    };
+    const write = (dir: string, meta: unknown) => writeFile(path.join(dir, 'metadata.json'), JSON.stringify(meta));
+    // Two class names swapped: every prediction of those classes would be reported as the other.
+    const swapped = await copy('swapped-classes');
+    swapped.meta.classes = [swapped.meta.classes[1], swapped.meta.classes[0], ...swapped.meta.classes.slice(2)];
+    await write(swapped.dir, swapped.meta);
+    await expect(predictImage(swapped.dir, file)).rejects.toThrow(/metadata\.json: .*do not match this metadata \(classes, preprocessing/);
+    const hot = await copy('temperature');
+    hot.meta.temperature = hot.meta.temperature * 2;
+    await write(hot.dir, hot.meta);
+    await expect(predictImage(hot.dir, file)).rejects.toThrow(/metadata\.json was edited/);
+    // model.onnx of another model (the partial one) in the head model's folder
+    const stale = await copy('stale-onnx');
+    await copyFile(path.join(dirs.partial.modelDir, 'model.onnx'), path.join(stale.dir, 'model.onnx'));
+    await expect(predictImage(stale.dir, file)).rejects.toThrow(/model\.onnx: sha256 .* model\.onnx is stale or comes from another folder/);
+    // metadata that does not list the model.onnx beside it
+    const unlisted = await copy('unlisted-onnx');
+    unlisted.meta.onnx = null;
+    await write(unlisted.dir, unlisted.meta);
+    await expect(predictImage(unlisted.dir, file)).rejects.toThrow(/metadata\.json does not list this model\.onnx/);
   });
 
   it('works from the CLI (nx model:predict runs this command)', async () => {

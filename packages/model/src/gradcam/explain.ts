@@ -1,7 +1,10 @@
 /**
- * One image through a saved model with Grad-CAM: decode as the model's preprocessing says, one
- * forward + backward pass (class scores and the map of the predicted class), calibrated
- * probabilities (softmax of logits / temperature from metadata.json) and the overlay PNG.
+ * One image through a saved model with Grad-CAM: decode as the model's preprocessing says, then
+ * - fast path (a LoadedPredictor whose forward pass has the `cam` output: ONNX Runtime, GAP → Dense
+ *   head): one forward pass gives the probabilities and every class's map (the Grad-CAM weights of
+ *   such a head are the dense weights, onnx/export.ts);
+ * - otherwise one tfjs forward + backward pass (class scores and the map of the predicted class);
+ * then calibrated probabilities (softmax of logits / temperature from metadata.json) and the overlay PNG.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,9 +13,14 @@ import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { softmaxRows } from '../metrics/calibration.ts';
 import { imagesToTensor } from '../nets/preprocess.ts';
-import { loadModel, type ModelMetadata } from '../save.ts';
+import type { ModelMetadata } from '../save.ts';
+import { logitsFromProbabilities } from '../metrics/calibration.ts';
+import { CAM_OUTPUT } from '../onnx/export.ts';
+import type { Forward } from '../onnx/forward.ts';
+import { loadPredictor } from '../predict.ts';
 import { ImageInputError, prepareImage, type PreparedImage } from '../prepare-image.ts';
 import { gradCam, type GradCamResult } from './compute.ts';
+import { normalizeMap } from './cam.ts';
 import { overlayPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
 
 export interface Explanation {
@@ -28,6 +36,15 @@ export interface Explanation {
   overlayPng: Buffer;
   cam: Pick<GradCamResult, 'cam' | 'height' | 'width' | 'layerName' | 'rawMax' | 'constant'>;
   image: Pick<PreparedImage, 'kind' | 'origWidth' | 'origHeight'>;
+  /** 'onnxruntime' (one pass, map from the dense weights) or 'tfjs' (gradient pass). */
+  engine: 'onnxruntime' | 'tfjs';
+}
+
+/** A loaded model: `{ model, metadata }` (tfjs gradient path) or a LoadedPredictor (its forward pass's `cam` output when it has one). */
+export interface Explainable {
+  model: LayersModel;
+  metadata: ModelMetadata;
+  forward?: Forward;
 }
 
 export interface ExplainOptions {
@@ -60,7 +77,7 @@ async function displayScan(scan: ScanPixels, minSize: number): Promise<ScanPixel
 
 /** Explains one image (bytes of a JPEG/PNG). Throws ImageInputError for an unusable image. */
 export async function explainImage(
-  loaded: { model: LayersModel; metadata: ModelMetadata },
+  loaded: Explainable,
   bytes: Uint8Array,
   opts: ExplainOptions,
 ): Promise<Explanation> {
@@ -73,7 +90,7 @@ export async function explainImage(
  * image set written by the ingest or noise stage).
  */
 export async function explainPixels(
-  loaded: { model: LayersModel; metadata: ModelMetadata },
+  loaded: Explainable,
   scan: ScanPixels,
   opts: Omit<ExplainOptions, 'maxPixels' | 'anyFormat'> = {},
 ): Promise<Explanation> {
@@ -88,16 +105,47 @@ export async function explainPixels(
   return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: scan.width, origHeight: scan.height }, { ...opts, maxPixels: 0 });
 }
 
-async function explainPrepared(
-  loaded: { model: LayersModel; metadata: ModelMetadata },
-  prepared: PreparedImage,
-  opts: ExplainOptions,
-): Promise<Explanation> {
+/** The forward pass's `cam` output can stand in for the gradient pass (same feature layer). */
+function camForward(loaded: Explainable, layerName: string | undefined): Forward | null {
+  const f = loaded.forward;
+  if (!f || f.engine !== 'onnxruntime' || !f.outputNames.includes(CAM_OUTPUT)) return null;
+  const camLayer = loaded.metadata.onnx?.cam?.layer;
+  if (layerName && camLayer !== layerName) return null;
+  return f;
+}
+
+/** Grad-CAM of the predicted class from one pass with the `cam` output ([1, K, h, w]). */
+export async function camPass(forward: Forward, input: Float32Array, layerName: string): Promise<GradCamResult> {
+  const outs = await forward.run(input, 1);
+  const probabilities = Float32Array.from(outs[0].data);
+  const cam = outs[forward.outputNames.indexOf(CAM_OUTPUT)];
+  const [, k, h, w] = cam.dims;
+  let cls = 0;
+  for (let j = 1; j < k; j++) if (probabilities[j] > probabilities[cls]) cls = j;
+  const norm = normalizeMap(cam.data.subarray(cls * h * w, (cls + 1) * h * w));
+  return {
+    classIndex: cls,
+    // log p = logits − logsumexp: the same scores up to a constant, as calibration needs.
+    logits: logitsFromProbabilities(probabilities),
+    probabilities,
+    cam: norm.map,
+    height: h,
+    width: w,
+    layerName,
+    rawMax: norm.max,
+    constant: norm.constant,
+  };
+}
+
+async function explainPrepared(loaded: Explainable, prepared: PreparedImage, opts: ExplainOptions): Promise<Explanation> {
   const { model, metadata } = loaded;
   const input = prepared.input;
+  const fast = camForward(loaded, opts.layerName);
   let result: GradCamResult;
   try {
-    result = gradCam({ stages: [model], input, layerName: opts.layerName });
+    result = fast
+      ? await camPass(fast, (await input.data()) as Float32Array, metadata.onnx?.cam?.layer ?? 'cam')
+      : gradCam({ stages: [model], input, layerName: opts.layerName });
   } finally {
     input.dispose();
   }
@@ -122,6 +170,7 @@ async function explainPrepared(
       constant: result.constant,
     },
     image: { kind: prepared.kind, origWidth: prepared.origWidth, origHeight: prepared.origHeight },
+    engine: fast ? 'onnxruntime' : 'tfjs',
   };
 }
 
@@ -141,7 +190,7 @@ export async function writeGradCamFile(
   } catch (e) {
     throw new UserError(`${imageFile}: cannot read the image (${(e as Error).message})`);
   }
-  const loaded = await loadModel(modelDir);
+  const loaded = await loadPredictor(modelDir);
   try {
     let e: Explanation;
     try {
@@ -155,6 +204,6 @@ export async function writeGradCamFile(
     const { overlayPng: _png, ...rest } = e;
     return { ...rest, file };
   } finally {
-    loaded.model.dispose();
+    await loaded.dispose();
   }
 }

@@ -9,8 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { createRng, deriveSeed, openImageSet, UserError, type ImageSet } from '@mri-robust/core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { loadModel, type ModelMetadata } from '../save.ts';
+import { loadPredictor } from '../predict.ts';
 import { explainPixels } from './explain.ts';
 
 export interface GalleryOptions {
@@ -67,7 +66,7 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
     const missing = opts.sets.filter((id) => !noisy.some((s) => s.id === id));
     if (missing.length) throw new UserError(`${path.join(opts.noiseDir, 'sets.json')}: no test set ${missing.join(', ')}`);
   }
-  const loaded: { model: LayersModel; metadata: ModelMetadata } = await loadModel(opts.modelDir);
+  const loaded = await loadPredictor(opts.modelDir);
   const opened: ImageSet[] = [];
   try {
     const clean = await openImageSet(path.join(opts.noiseDir, 'train'));
@@ -112,6 +111,6 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
     return gallery;
   } finally {
     for (const s of opened) s.close();
-    loaded.model.dispose();
+    await loaded.dispose();
   }
 }

@@ -20,6 +20,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readArray, UserError } from '@mri-robust/core';
+import type { InferenceRecord } from '../backend/inference.ts';
+import type { Backbone } from '../schema.ts';
 
 export const EMBED_MANIFEST = 'embed.json';
 export const EMBED_FORMAT = 'mri-robust/embed@1';
@@ -44,7 +46,7 @@ export interface EmbedSetInfo {
 export interface EmbedManifest {
   format: typeof EMBED_FORMAT;
   kind: FeatureKind;
-  backbone: 'cnn' | 'mobilenet_v2';
+  backbone: Backbone;
   mode: 'head' | 'partial' | 'full';
   classes: string[];
   /** Shape of one sample: [D], [h, w, c], or the network input [s, s, ch] for 'pixels'. */
@@ -61,6 +63,8 @@ export interface EmbedManifest {
   weights: { location: string; hash: string } | null;
   /** Backend that computed the features, and images/s. */
   backend: string;
+  /** Inference engine of the forward passes (absent in outputs written before engines existed; null for 'pixels'). */
+  inference?: InferenceRecord | null;
   imagesPerSecond: number | null;
   sets: EmbedSetInfo[];
 }
