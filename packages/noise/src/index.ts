@@ -22,9 +22,13 @@ export {
   evalImageSeed,
   checkNoiseSettings,
   ricianSeverityForSnr,
+  benchmarkSetSpecs,
+  BENCHMARKS,
+  MRI_C_SEED,
+  type BenchmarkName,
   type EvalSetSpec,
   type NoiseTag,
   type PlannedNoise,
 } from './plan.ts';
-export { runNoise, noiseRunner, noiseKey, SETS_FILE, type NoiseSets, type NoiseContext, type StageOutput } from './stage.ts';
+export { runNoise, noiseRunner, noiseKey, benchmarkOf, SETS_FILE, type NoiseSets, type NoiseContext, type StageOutput } from './stage.ts';
 export { noisePixels } from './worker.ts';

@@ -1,6 +1,6 @@
 import { createRng, deriveSeed, UserError, type ImageRecord } from '@mri-robust/core';
 import { MAX_SEVERITY, noiseModels, resolveNoiseParams } from './models/registry.ts';
-import type { NoiseKind, NoiseParams } from './models/types.ts';
+import { NOISE_KINDS, type NoiseKind, type NoiseParams } from './models/types.ts';
 import type { EvalNoiseSettings, NoiseSettings, TrainNoiseSettings } from './schema.ts';
 
 /** What a record's `noise` field holds. */
@@ -95,6 +95,38 @@ export interface EvalSetSpec {
   severity: number;
   snr: number | null;
   params: NoiseParams;
+  /** The benchmark this set belongs to (`mri-c`), or null for an ad-hoc set of `noise.eval.kinds`. */
+  benchmark: string | null;
+}
+
+/** Benchmarks an experiment can opt into with `evaluate.benchmark`. */
+export const BENCHMARKS = ['none', 'mri-c'] as const;
+export type BenchmarkName = (typeof BENCHMARKS)[number];
+
+/**
+ * Seed of every mri-c image: a constant, independent of the experiment's seeds, so two experiments
+ * with the same test images are scored on byte-identical corrupted copies (compare across sweeps).
+ */
+export const MRI_C_SEED = deriveSeed('mri-c', 1);
+
+/**
+ * The `mri-c` benchmark: every noise kind of this package at severities 1–5 (Rician as its SNR
+ * levels 30/20/10/5/3), applied to each listed split with the fixed MRI_C_SEED — ImageNet-C's
+ * protocol (fixed corruptions × 5 severities) for brain MRI. Set ids: `<split>-mri-c-<kind>-s<k>`.
+ */
+export function benchmarkSetSpecs(benchmark: BenchmarkName, splits: readonly ('train' | 'val' | 'test')[]): EvalSetSpec[] {
+  if (benchmark === 'none') return [];
+  const out: EvalSetSpec[] = [];
+  for (const split of splits) {
+    for (const kind of NOISE_KINDS) {
+      for (let severity = 1; severity <= MAX_SEVERITY; severity++) {
+        const params = resolveNoiseParams({ kind, severity });
+        const snr = kind === 'rician' ? (noiseModels.rician.levels[severity].snr as number) : null;
+        out.push({ id: `${split}-${benchmark}-${kind}-s${severity}`, split, kind, severity, snr, params, benchmark });
+      }
+    }
+  }
+  return out;
 }
 
 /** Severity level whose rician SNR is nearest (in log) to `snr`. */
@@ -111,18 +143,19 @@ export function ricianSeverityForSnr(snr: number): number {
   return best;
 }
 
-export function evalSetSpecs(s: EvalNoiseSettings): EvalSetSpec[] {
+export function evalSetSpecs(s: EvalNoiseSettings, benchmark: BenchmarkName = 'none'): EvalSetSpec[] {
   const out: EvalSetSpec[] = [];
   for (const split of s.splits) {
     for (const k of s.kinds) {
       for (const snr of k.snr) {
-        out.push({ id: `${split}-${k.kind}-snr${snr}`, split, kind: k.kind, severity: ricianSeverityForSnr(snr), snr, params: resolveNoiseParams({ kind: k.kind, snr }) });
+        out.push({ id: `${split}-${k.kind}-snr${snr}`, split, kind: k.kind, severity: ricianSeverityForSnr(snr), snr, params: resolveNoiseParams({ kind: k.kind, snr }), benchmark: null });
       }
       for (const severity of k.severities) {
-        out.push({ id: `${split}-${k.kind}-s${severity}`, split, kind: k.kind, severity, snr: null, params: resolveNoiseParams({ kind: k.kind, severity }) });
+        out.push({ id: `${split}-${k.kind}-s${severity}`, split, kind: k.kind, severity, snr: null, params: resolveNoiseParams({ kind: k.kind, severity }), benchmark: null });
       }
     }
   }
+  out.push(...benchmarkSetSpecs(benchmark, s.splits));
   const ids = new Set<string>();
   for (const e of out) {
     if (ids.has(e.id)) throw new UserError(`noise.eval: the set ${e.id} is listed twice`);

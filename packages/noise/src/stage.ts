@@ -14,9 +14,10 @@ import {
   mapOrdered,
   WorkerPool,
   type StageRunner,
+  UserError,
 } from '@mri-robust/core';
 import { writeNoiseSheet } from './contact-sheet.ts';
-import { checkNoiseSettings, evalImageSeed, evalSetSpecs, planTrainNoise, type EvalSetSpec, type NoiseTag } from './plan.ts';
+import { BENCHMARKS, checkNoiseSettings, evalImageSeed, evalSetSpecs, MRI_C_SEED, planTrainNoise, type BenchmarkName, type EvalSetSpec, type NoiseTag } from './plan.ts';
 import { noiseSettings, type NoiseSettings } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
 
@@ -42,11 +43,25 @@ export interface NoiseSets {
 
 export const SETS_FILE = 'sets.json';
 
+/**
+ * The benchmark the experiment opts into (`evaluate.benchmark`, a key of the model package's
+ * evaluate section that the noise stage reads because it builds the corrupted sets).
+ */
+export function benchmarkOf(experiment: Experiment): BenchmarkName {
+  const b = (experiment.config.evaluate as { benchmark?: unknown } | undefined)?.benchmark;
+  if (b === undefined || b === null) return 'none';
+  if (typeof b !== 'string' || !(BENCHMARKS as readonly string[]).includes(b)) {
+    throw new UserError(`${experiment.file}: /evaluate/benchmark: unknown benchmark ${JSON.stringify(b)} (allowed: ${BENCHMARKS.join(', ')})`);
+  }
+  return b as BenchmarkName;
+}
+
 export function noiseKey(experiment: Experiment, ingestKey: string): string {
   return stageKey({
     stage: 'noise',
     code: codeHash('noise'),
     settings: noiseSettings(experiment.config),
+    benchmark: benchmarkOf(experiment),
     upstream: ingestKey,
     seed: experiment.seed,
   });
@@ -100,7 +115,7 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
   const shape = { height, width, channels, classes };
   const records = set.records;
   const plan = planTrainNoise(records, settings.train, experiment.seed);
-  const specs = evalSetSpecs(settings.eval);
+  const specs = evalSetSpecs(settings.eval, benchmarkOf(experiment));
   const trainWriter = await ImageSetWriter.create(path.join(outDir, 'train'), shape, {
     info: { stage: 'noise', part: 'train', mode: settings.train.mode, noisy: plan.size },
   });
@@ -127,7 +142,7 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
       });
     }
     const s = specs[b.target];
-    return b.indices.map((i) => ({ pixels: set.get(i), kind: s.kind, params: s.params, seed: evalImageSeed(settings.eval.seed, s.id, records[i].id) }));
+    return b.indices.map((i) => ({ pixels: set.get(i), kind: s.kind, params: s.params, seed: evalImageSeed(s.benchmark ? MRI_C_SEED : settings.eval.seed, s.id, records[i].id) }));
   };
   try {
     await mapOrdered(
