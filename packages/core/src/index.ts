@@ -84,3 +84,12 @@ export {
 } from './pipeline.ts';
 export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './worker-pool.ts';
 export { parseFlags, type FlagSpec, type FlagKind } from './args.ts';
+export {
+  corruptionSummary,
+  mcnemarExact,
+  pairedComparison,
+  levelAtDrop,
+  type CorruptionAccuracy,
+  type CorruptionSummary,
+  type PairedComparison,
+} from './robustness.ts';
