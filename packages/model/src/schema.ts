@@ -7,7 +7,7 @@ import type { JSONSchema, SchemaPart } from '@mri-robust/core';
 
 export type ModelSchemaPart = SchemaPart;
 
-export type Backbone = 'cnn' | 'mobilenet_v2';
+export type Backbone = 'cnn' | 'mobilenet_v2' | 'mobilenet_v1' | 'efficientnet_b0' | 'vgg16' | 'resnet50' | 'inception_v3';
 export type TrainMode = 'head' | 'partial' | 'full';
 export type BackendChoice = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
@@ -19,6 +19,8 @@ export interface ModelSettings {
   mode: TrainMode;
   /** Layer name where `partial` mode cuts the backbone (activations cached below, trained above). */
   cut_layer?: string;
+  /** `head` mode: layers whose globally pooled activations are concatenated into the embedding. */
+  features?: string[];
   cnn: { widths: number[] };
   backend: BackendChoice;
   embed_batch_size: number;
@@ -81,14 +83,15 @@ export const modelSchemaPart: ModelSchemaPart = {
     description: 'Network, pretrained weights, training mode and TensorFlow.js backend.',
     properties: {
       backbone: {
-        enum: ['cnn', 'mobilenet_v2'],
+        enum: ['cnn', 'mobilenet_v2', 'mobilenet_v1', 'efficientnet_b0', 'vgg16', 'resnet50', 'inception_v3'],
         default: MODEL_DEFAULTS.backbone,
-        description: "'mobilenet_v2' (ImageNet weights from `weights`) or 'cnn' (small CNN trained from scratch, widths in `cnn`).",
+        description:
+          "A pretrained ImageNet network with weights from `weights` ('mobilenet_v2': tfjs layers folder; 'mobilenet_v1', 'efficientnet_b0', 'vgg16', 'resnet50', 'inception_v3': tfjs layers folder or Keras .h5 weight file, Keras's layer names) or 'cnn' (small CNN trained from scratch, widths in `cnn`).",
       },
       weights: {
         type: 'string',
         minLength: 1,
-        description: 'TensorFlow.js layers model folder (model.json + weights) for mobilenet_v2: a path relative to the experiment file, or an http(s)/file URL.',
+        description: "Pretrained weights: a TensorFlow.js layers model folder (model.json + weights), or for the Keras-application backbones (all but 'mobilenet_v2') also a Keras .h5 weight file; a path relative to the experiment file, or an http(s)/file URL.",
       },
       input_size: int('Square input size in pixels fed to the network (images are resized to it).', 16, {
         maximum: 1024,
@@ -103,6 +106,15 @@ export const modelSchemaPart: ModelSchemaPart = {
         type: 'string',
         minLength: 1,
         description: "Backbone layer name whose output is cached in 'partial' mode (e.g. 'block_15_add'); the layers above it are trained.",
+      },
+      features: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 16,
+        uniqueItems: true,
+        items: { type: 'string', minLength: 1 },
+        description:
+          "'head' mode: backbone layers (e.g. ['conv_pw_7_relu', 'conv_pw_11_relu', 'conv_pw_13_relu']) whose globally average-pooled activations are concatenated into the cached embedding, in one forward pass. Default: the backbone's pooled output alone.",
       },
       cnn: {
         type: 'object',
