@@ -34,6 +34,8 @@ export interface TrainTrialOptions {
   onEpoch?: OnEpoch;
   /** Show training progress on stderr (CLI). */
   progress?: boolean;
+  /** Which sweep, trial and experiment hash produced the model (a sweep passes it): metadata.json `provenance`. */
+  provenance?: { sweep: string; trial: string; experimentHash: string };
 }
 
 export interface TrialResult {
@@ -173,6 +175,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       backend: backend.name,
       seed,
       createdAt: new Date().toISOString(),
+      ...(opts.provenance ? { provenance: opts.provenance } : {}),
     };
     await saveModel(modelDir, predictor, metadata);
     const result: TrialResult = {
