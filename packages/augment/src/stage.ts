@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   createProgress,
@@ -47,6 +47,20 @@ export function augmentInputDir(upstreamDir: string): string {
   throw new UserError(`augment: ${upstreamDir} holds neither train/${IMAGESET_FILE} (a noise output) nor ${IMAGESET_FILE}`);
 }
 
+/**
+ * What the input images depend on: the noise stage's train key (sets.json), so that a change of the
+ * noise stage's evaluation sets keeps this stage's key; the whole upstream key for other inputs.
+ */
+function trainKeyOf(upstream: { key: string; dir: string }): string {
+  try {
+    const sets = JSON.parse(readFileSync(path.join(upstream.dir, 'sets.json'), 'utf8')) as { train?: { key?: unknown } };
+    if (typeof sets.train?.key === 'string') return sets.train.key;
+  } catch {
+    // not a noise output (an image set given directly): its stage key stands for its content
+  }
+  return upstream.key;
+}
+
 export function augmentKey(experiment: Experiment, upstreamKey: string): string {
   return stageKey({
     stage: 'augment',
@@ -71,7 +85,7 @@ export function augmentCopySeed(experiment: Experiment, settings: AugmentSetting
 export async function runAugment(experiment: Experiment, upstream: { key: string; dir: string }, ctx: AugmentContext = {}): Promise<StageOutput> {
   const settings = augmentSettings(experiment.config);
   const inputDir = augmentInputDir(upstream.dir);
-  const key = augmentKey(experiment, upstream.key);
+  const key = augmentKey(experiment, trainKeyOf(upstream));
   const res = await runStage({
     runsDir: experiment.runsDir,
     stage: 'augment',

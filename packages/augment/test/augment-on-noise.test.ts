@@ -68,3 +68,23 @@ describe('augment stage on the noise output', () => {
   });
 });
 
+
+describe('an evaluation-only noise change', () => {
+  it('rebuilds the noise stage but hits the augment cache (its key follows the train part alone)', async () => {
+    const exp = await writeExperiment(path.join(root, 'eval-a'), NOISE, parts);
+    const other = await writeExperiment(path.join(root, 'eval-a'), NOISE.replace('snr: [10, 3]', 'snr: [5]'), parts, 'other.yaml');
+    const log = () => undefined;
+    const n1 = await runNoise(exp, ingest(), { workers: 0, log });
+    const a1 = await runAugment(exp, n1, { workers: 0, log });
+    const n2 = await runNoise(other, ingest(), { workers: 0, log });
+    expect(n2.key).not.toBe(n1.key);
+    expect(n2.hit).toBe(false);
+    const a2 = await runAugment(other, n2, { workers: 0, log });
+    expect(a2.key).toBe(a1.key);
+    expect(a2.hit).toBe(true);
+    // a training-noise change does rebuild augment
+    const third = await writeExperiment(path.join(root, 'eval-a'), NOISE.replace('fraction: 0.5', 'fraction: 0.25'), parts, 'third.yaml');
+    const a3 = await runAugment(third, await runNoise(third, ingest(), { workers: 0, log }), { workers: 0, log });
+    expect(a3.key).not.toBe(a1.key);
+  });
+});

@@ -37,7 +37,8 @@ export interface NoiseContext {
 
 /** `sets.json` of a noise output. */
 export interface NoiseSets {
-  train: { dir: string; count: number; noisy: number; mode: 'copies' | 'replace' };
+  /** `key`: noiseTrainKey — what the train/ images depend on (absent in outputs of older code). */
+  train: { dir: string; count: number; noisy: number; mode: 'copies' | 'replace'; key?: string };
   eval: (EvalSetSpec & { dir: string; count: number })[];
 }
 
@@ -54,6 +55,15 @@ export function benchmarkOf(experiment: Experiment): BenchmarkName {
     throw new UserError(`${experiment.file}: /evaluate/benchmark: unknown benchmark ${JSON.stringify(b)} (allowed: ${BENCHMARKS.join(', ')})`);
   }
   return b as BenchmarkName;
+}
+
+/**
+ * Key of the `train/` part alone: the training noise settings, the ingest key, the seed and the code.
+ * The augment stage keys itself on it, so a change to the evaluation sets (noise.eval or the
+ * benchmark) never rebuilds augment, nor what depends on the training images alone.
+ */
+export function noiseTrainKey(experiment: Experiment, ingestKey: string): string {
+  return stageKey({ stage: 'noise/train', code: codeHash('noise'), train: noiseSettings(experiment.config).train, upstream: ingestKey, seed: experiment.seed });
 }
 
 export function noiseKey(experiment: Experiment, ingestKey: string): string {
@@ -94,6 +104,7 @@ export async function runNoise(experiment: Experiment, ingest: { key: string; di
       const set = await openImageSet(ingest.dir);
       try {
         const sets = await buildNoise(set, tmp, experiment, settings, ctx);
+        sets.train.key = noiseTrainKey(experiment, ingest.key);
         await writeFile(path.join(tmp, SETS_FILE), JSON.stringify(sets, null, 2));
         await writeNoiseSheet(set, tmp, sets, settings);
       } finally {
