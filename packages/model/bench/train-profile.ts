@@ -9,6 +9,8 @@
  * add up to the step. Medians over the timed steps (after warm-up steps).
  *
  *   node --import tsx packages/model/bench/train-profile.ts [--cut=block_9_add] [--steps=5] [--batch=32]
+ *   … --full=cnn (the `cnn` at 128 px, batch norm in training mode) | --full=mobilenet (224 px, batch 8)
+ *   (the full-mode profiles write runs/bench/train-profile-<full>.json)
  *   MRI_WASM_KERNELS=composite …   profile with the composite backprop kernels instead of the fast ones
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,8 @@ import { createRng, median, parseArgs, sharedDir, stringFlag, workspaceRoot } fr
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { loadMobileNetV2, splitAtLayer } from '../src/nets/mobilenet.ts';
+import { buildCnn } from '../src/nets/cnn.ts';
+import { loadMobileNetV2, splitAtLayer, trainableBackbone } from '../src/nets/mobilenet.ts';
 import { buildClassifier, crossEntropy, forwardTrain } from '../src/train/index.ts';
 import { kernelTimer } from '../src/kernels/timer.ts';
 
@@ -26,16 +29,32 @@ type Phase = 'forward' | 'backward' | 'optimizer';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const full = stringFlag(args, 'full');
+  if (full && full !== 'cnn' && full !== 'mobilenet') throw new Error(`--full=${full}: use cnn or mobilenet`);
   const cut = stringFlag(args, 'cut') ?? 'block_9_add';
   const steps = Number(stringFlag(args, 'steps') ?? 5);
   const warmup = 2;
-  const batch = Number(stringFlag(args, 'batch') ?? 32);
+  const batch = Number(stringFlag(args, 'batch') ?? (full === 'mobilenet' ? 8 : 32));
   const sel = await selectBackend('wasm');
-  const b = await loadMobileNetV2(path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224'), { inputSize: 224 });
-  const split = splitAtLayer(b.model, cut);
-  const clf = buildClassifier({ inputShape: split.cutShape, numClasses: 4, dropout: 0.2, seed: 1, trunk: split.buildTop() });
+  const weights = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+  let trunk;
+  let sampleShape: number[];
+  let trunkTraining = false;
+  if (full === 'cnn') {
+    sampleShape = [128, 128, 1];
+    trunk = buildCnn({ inputShape: [128, 128, 1], widths: [16, 32, 64], seed: 1 });
+    trunkTraining = true;
+  } else if (full === 'mobilenet') {
+    sampleShape = [224, 224, 3];
+    trunk = trainableBackbone((await loadMobileNetV2(weights, { inputSize: 224 })).model);
+  } else {
+    const split = splitAtLayer((await loadMobileNetV2(weights, { inputSize: 224 })).model, cut);
+    sampleShape = split.cutShape;
+    trunk = split.buildTop();
+  }
+  const clf = buildClassifier({ inputShape: sampleShape, numClasses: 4, dropout: 0.2, seed: 1, trunk });
   const rng = createRng('train-profile');
-  const size = split.cutShape.reduce((a, c) => a * c, 1);
+  const size = sampleShape.reduce((a, c) => a * c, 1);
   const xData = Float32Array.from({ length: batch * size }, () => rng.normal());
   const yData = Int32Array.from({ length: batch }, (_, i) => i % 4);
   const optimizer = tf.train.adam(1e-4);
@@ -45,13 +64,13 @@ async function main(): Promise<void> {
   const stepMs: number[] = [];
   try {
     for (let s = 0; s < warmup + steps; s++) {
-      const x = tf.tensor(xData, [batch, ...split.cutShape]);
+      const x = tf.tensor(xData, [batch, ...sampleShape]);
       const y = tf.tensor1d(yData, 'int32');
       timer.reset();
       const t0 = performance.now();
       timer.phase = 'forward' satisfies Phase;
       const { value, grads } = optimizer.computeGradients(() => {
-        const probs = forwardTrain(clf, x, 1000 + s, false);
+        const probs = forwardTrain(clf, x, 1000 + s, trunkTraining);
         const loss = crossEntropy(probs, y, 4);
         timer.phase = 'backward' satisfies Phase;
         return loss;
@@ -87,11 +106,14 @@ async function main(): Promise<void> {
   );
   const out = {
     name: 'train-profile',
-    what: `one partial training step above ${cut} (MobileNetV2-0.35, batch norm folded, batch ${batch}, Adam), wasm, self time per kernel`,
+    what: full
+      ? `one full training step of ${full === 'cnn' ? 'the cnn at 128 px' : 'MobileNetV2-0.35 at 224 px'} (batch ${batch}, Adam), wasm, self time per kernel`
+      : `one partial training step above ${cut} (MobileNetV2-0.35, batch norm folded, batch ${batch}, Adam), wasm, self time per kernel`,
     backend: sel.name,
     details: sel.details,
     kernels: process.env.MRI_WASM_KERNELS || 'fast',
-    cut,
+    cut: full ? null : cut,
+    full: full ?? null,
     batch,
     steps,
     stepMs: Number(step.toFixed(2)),
@@ -104,7 +126,7 @@ async function main(): Promise<void> {
     measuredAt: new Date().toISOString(),
     rows: table,
   };
-  const file = path.join(workspaceRoot(), 'runs', 'bench', 'train-profile.json');
+  const file = path.join(workspaceRoot(), 'runs', 'bench', full ? `train-profile-${full}.json` : 'train-profile.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   process.stderr.write(`[train-profile] step ${step.toFixed(1)} ms = ${out.imagesPerSecond} img/s; kernels ${kernelTotal.toFixed(1)} ms\n`);

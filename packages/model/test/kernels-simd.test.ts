@@ -87,7 +87,7 @@ describe('wasm SIMD training kernels vs cpu', () => {
     expect(ref[1].filter((g) => g === 0).length).toBeGreaterThan(n / 4); // the masks cut something
   });
 
-  it('Sum over the leading axes (bias gradients) matches; other reductions still work', async () => {
+  it('Sum and Mean over the leading axes (bias gradients, batch-norm moments) match; other reductions still work', async () => {
     const shape = [3, 5, 6, 21];
     const v = randomArray(size(shape), 'sum');
     expect(leadingAxes(4, [0, 1, 2])).toEqual([0, 1, 2]);
@@ -105,6 +105,10 @@ describe('wasm SIMD training kernels vs cpu', () => {
           tf.sum(x, [1, 2]),
           tf.sum(x),
           tf.sum(x, -1),
+          tf.mean(x, [0, 1, 2]),
+          tf.mean(x, [0, 1, 2], true),
+          tf.mean(x, [0, 2]),
+          tf.mean(x),
         ].map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
       });
     const ref = await on('cpu', run);
@@ -113,6 +117,28 @@ describe('wasm SIMD training kernels vs cpu', () => {
       expect(got[i].shape).toEqual(ref[i].shape);
       expect(maxAbsDiff(got[i].values, ref[i].values)).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it('max-pool gradients match, ties (all-zero ReLU windows) and padding included', async () => {
+    const shape: Shape4 = [2, 9, 8, 5];
+    const v = randomArray(size(shape), 'pool', -1, 1).map((a) => Math.max(0, a)); // many zero ties
+    const dyShapes: [number, number, 'same' | 'valid'][] = [
+      [2, 2, 'valid'],
+      [3, 2, 'same'],
+      [2, 1, 'same'],
+    ];
+    const run = () =>
+      dyShapes.map(([f, s, pad]) =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(v, shape);
+          const outShape = tf.maxPool(x, f, s, pad).shape;
+          const r = tf.tensor(randomArray(size(outShape), `pool-r${f}${s}${pad}`), outShape);
+          return Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), r)))(x).dataSync());
+        }),
+      );
+    const ref = await on('cpu', run);
+    const got = await on('wasm', run);
+    for (let i = 0; i < ref.length; i++) expect(maxAbsDiff(got[i], ref[i])).toBeLessThanOrEqual(1e-6);
   });
 
   it('Identity shares data without changing values; disposing either side leaves the other intact', async () => {

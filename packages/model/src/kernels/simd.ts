@@ -20,7 +20,11 @@ interface Exports {
   ): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   relu_grad(x: number, dy: number, dx: number, n: number): void;
-  col_sum(x: number, out: number, m: number, n: number): void;
+  col_sum(x: number, out: number, m: number, n: number, scale: number): void;
+  maxpool_grad(
+    x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+  ): void;
 }
 
 /** What the kernels need of the tfjs wasm backend (internal fields, stable across tfjs 4.x). */
@@ -130,12 +134,22 @@ export function reluGrad(x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
   return out;
 }
 
-/** Sum of x over every axis but the last → shape `outShape` (last dim's size). */
-export function columnSum(x: tf.TensorInfo, outShape: number[]): tf.TensorInfo {
+/** Sum (or with `mean`, mean) of x over every axis but the last → shape `outShape` (last dim's size). */
+export function columnSum(x: tf.TensorInfo, outShape: number[], mean = false): tf.TensorInfo {
   const be = backend();
   const fns = kernels(be);
   const n = x.shape[x.shape.length - 1];
   const out = be.makeOutput(outShape, 'float32');
-  fns.col_sum(offset(be, x), offset(be, out), size(x.shape) / n, n);
+  const m = size(x.shape) / n;
+  fns.col_sum(offset(be, x), offset(be, out), m, n, mean ? 1 / m : 1);
+  return out;
+}
+
+/** dx [n, h, w, c] of a max pool (geometry as a depthwise conv's) from its input x and dy. */
+export function maxPoolGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: DepthwiseGeometry): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput([g.n, g.h, g.w, g.c], 'float32');
+  fns.maxpool_grad(offset(be, x), offset(be, dy), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft);
   return out;
 }

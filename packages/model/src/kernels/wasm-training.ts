@@ -7,7 +7,7 @@
  * own Conv2DBackpropInput, which is 5–10× slower than the same gradient computed with its forward
  * (XNNPACK) Conv2D, and the gradients of Relu and ClipByValue (ReLU6), whose tfjs formulas
  * (step/mul, greaterEqual/lessEqual/logicalAnd/where) took a third of a MobileNetV2 training step
- * on wasm, with one fused SIMD pass each.
+ * on wasm, with one fused SIMD pass each, and wasm's slow MaxPoolGrad.
  * `MRI_WASM_KERNELS=composite` (read at registration) keeps the composites everywhere, for
  * benchmarks that compare the two.
  * Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (otherwise the backend's own kernel
@@ -21,7 +21,7 @@ import {
   depthwiseBackpropInputComposite,
 } from './composite.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
-import { clipGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, reluGrad, type DepthwiseGeometry } from './simd.ts';
+import { clipGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, maxPoolGrad, reluGrad, type DepthwiseGeometry } from './simd.ts';
 
 type Attrs = Record<string, unknown>;
 type Pair = number | [number, number];
@@ -190,6 +190,41 @@ const configs: tf.KernelConfig[] = [
   },
 ];
 
+/** wasm's MaxPoolGrad replaced (18 % of a `cnn` training step at 128 px): the SIMD module's. */
+function registerMaxPoolGrad(): void {
+  const own = tf.getKernel(tf.MaxPoolGrad, 'wasm');
+  const cfg: tf.KernelConfig = {
+    kernelName: tf.MaxPoolGrad,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      const a = args.attrs as unknown as { filterSize: Pair; strides: Pair; pad: Pad; dimRoundingMode?: Rounding };
+      if (input.dtype !== 'float32' || input.shape.length !== 4) {
+        if (!own) throw new Error('MaxPoolGrad (project wasm kernel): float32 NHWC only');
+        return own.kernelFunc(args);
+      }
+      const s = input.shape as [number, number, number, number];
+      const info = tf.backend_util.computePool2DInfo(s, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      return maxPoolGrad(input, dy, {
+        n: s[0],
+        h: s[1],
+        w: s[2],
+        c: s[3],
+        oh: info.outHeight,
+        ow: info.outWidth,
+        fh: info.filterHeight,
+        fw: info.filterWidth,
+        sh: info.strideHeight,
+        sw: info.strideWidth,
+        padTop: info.padInfo.top,
+        padLeft: info.padInfo.left,
+      });
+    },
+  };
+  if (own) tf.unregisterKernel(tf.MaxPoolGrad, 'wasm');
+  tf.registerKernel({ ...cfg, setupFunc: own?.setupFunc, disposeFunc: own?.disposeFunc });
+}
+
 /** Kernels (wasm only) behind the fused Relu / ClipByValue gradients. */
 export const RELU_GRAD_KERNEL = 'MriReluGrad';
 export const CLIP_GRAD_KERNEL = 'MriClipByValueGrad';
@@ -251,6 +286,7 @@ export function registerWasmTrainingKernels(): void {
   if (useSimd) {
     for (const cfg of maskKernels) if (!tf.getKernel(cfg.kernelName, 'wasm')) tf.registerKernel(cfg);
     registerMaskGradients();
+    registerMaxPoolGrad();
   }
   registered = true;
 }

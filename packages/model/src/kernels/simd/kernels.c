@@ -198,8 +198,10 @@ EXPORT void relu_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-/* out[n] = sum_m x[m][n]: a sum over every axis but the last (bias gradients). */
-EXPORT void col_sum(const f32 *x, f32 *out, int M, int N) {
+/* out[n] = scale · sum_m x[m][n]: a sum (scale 1) or mean (1/M) over every axis but the last
+   (bias gradients, batch-norm moments). */
+EXPORT void col_sum(const f32 *x, f32 *out, int M, int N, f32 scale) {
+  const v128_t vs = wasm_f32x4_splat(scale);
   int n = 0;
   for (; n + 16 <= N; n += 16) {
     v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
@@ -210,17 +212,52 @@ EXPORT void col_sum(const f32 *x, f32 *out, int M, int N) {
       s2 = wasm_f32x4_add(s2, wasm_v128_load(r + 8));
       s3 = wasm_f32x4_add(s3, wasm_v128_load(r + 12));
     }
-    wasm_v128_store(out + n, s0); wasm_v128_store(out + n + 4, s1);
-    wasm_v128_store(out + n + 8, s2); wasm_v128_store(out + n + 12, s3);
+    wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs)); wasm_v128_store(out + n + 4, wasm_f32x4_mul(s1, vs));
+    wasm_v128_store(out + n + 8, wasm_f32x4_mul(s2, vs)); wasm_v128_store(out + n + 12, wasm_f32x4_mul(s3, vs));
   }
   for (; n + 4 <= N; n += 4) {
     v128_t s0 = wasm_f32x4_splat(0.0f);
     for (int m = 0; m < M; m++) s0 = wasm_f32x4_add(s0, wasm_v128_load(x + m * N + n));
-    wasm_v128_store(out + n, s0);
+    wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs));
   }
   for (; n < N; n++) {
     f32 s = 0;
     for (int m = 0; m < M; m++) s += x[m * N + n];
-    out[n] = s;
+    out[n] = s * scale;
+  }
+}
+
+/*
+ * Max-pool gradient (NHWC): every dy pixel goes to the first strict maximum of its window in
+ * row-major order (tfjs cpu's rule, which matters for ties such as all-zero ReLU windows); windows
+ * are clipped to the input (padding never wins).
+ */
+EXPORT void maxpool_grad(const f32 *x, const f32 *dy, f32 *dx, int n, int h, int w, int c, int oh, int ow, int fh, int fw,
+                         int sh, int sw, int pt, int pl) {
+  zero(dx, n * h * w * c);
+  for (int b = 0; b < n; b++) {
+    for (int y = 0; y < oh; y++) {
+      const int y0 = y * sh - pt;
+      const int i0 = y0 < 0 ? -y0 : 0, i1 = y0 + fh > h ? h - y0 : fh;
+      for (int xo = 0; xo < ow; xo++) {
+        const int x0 = xo * sw - pl;
+        const int j0 = x0 < 0 ? -x0 : 0, j1 = x0 + fw > w ? w - x0 : fw;
+        const f32 *g = dy + ((b * oh + y) * ow + xo) * c;
+        for (int k = 0; k < c; k++) {
+          f32 best = -__builtin_inff();
+          int at = -1;
+          for (int i = i0; i < i1; i++) {
+            for (int j = j0; j < j1; j++) {
+              const int p = ((b * h + y0 + i) * w + x0 + j) * c + k;
+              if (x[p] > best) {
+                best = x[p];
+                at = p;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += g[k];
+        }
+      }
+    }
   }
 }
