@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { defaultExperimentFile, loadExperiment, parseArgs, runMain, stringFlag, UserError, type Experiment } from '@mri-robust/core';
+import { defaultExperimentFile, loadExperiment, parseFlags, runMain, stringFlag, UserError, type Experiment, type ParsedArgs } from '@mri-robust/core';
 import { openEmbedOutput } from './io/embed-output.ts';
 import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
@@ -25,7 +25,7 @@ const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] 
   evaluate [--experiment FILE] [--model DIR]
   predict  --model DIR --image FILE [--experiment FILE] [--json] [--gradcam OUT.png]`;
 
-function numberFlag(args: ReturnType<typeof parseArgs>, name: string): number | undefined {
+function numberFlag(args: ParsedArgs, name: string): number | undefined {
   const v = stringFlag(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -33,7 +33,7 @@ function numberFlag(args: ReturnType<typeof parseArgs>, name: string): number | 
   return n;
 }
 
-function experimentFrom(args: ReturnType<typeof parseArgs>): Experiment {
+function experimentFrom(args: ParsedArgs): Experiment {
   return loadExperiment(stringFlag(args, 'experiment') ?? defaultExperimentFile(), EMBED_SCHEMA_PARTS);
 }
 
@@ -56,7 +56,7 @@ export function formatEvaluations(evals: EvaluationRecord[]): string {
 }
 
 async function train(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseFlags(argv, { experiment: 'string', out: 'string', lr: 'string', dropout: 'string', 'batch-size': 'string', epochs: 'string' });
   const base = experimentFrom(args);
   const ts = resolveTrainSettings(base.config);
   const epochs = numberFlag(args, 'epochs');
@@ -92,7 +92,7 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function evaluate(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseFlags(argv, { experiment: 'string', model: 'string' });
   const experiment = experimentFrom(args);
   const modelDir = path.resolve(stringFlag(args, 'model') ?? path.join(defaultTrainDir(experiment), 'model'));
   const embed = await ensureEmbed(experiment);
@@ -105,7 +105,7 @@ async function evaluate(argv: string[]): Promise<void> {
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseFlags(argv, { model: 'string', image: 'string', experiment: 'string', json: 'boolean', gradcam: 'string' });
   const modelDir = stringFlag(args, 'model');
   const image = stringFlag(args, 'image');
   if (!modelDir || !image) throw new UserError(`predict needs --model DIR and --image FILE\n${USAGE}`);
