@@ -1,7 +1,7 @@
 /**
  * The project's WebAssembly SIMD kernels (src/kernels/simd) against the cpu backend: the fused
- * Relu / ClipByValue gradients, the column Sum, the zero-copy Identity, the 1×1 conv and depthwise
- * gradients at the shapes of MobileNetV2-0.35's top blocks, and a whole training step's gradients
+ * Relu / ClipByValue gradients, the column Sum/Mean, the max-pool gradient, the zero-copy Identity,
+ * the conv and depthwise gradients at the shapes of MobileNetV2-0.35's top blocks and of the `cnn`, and a whole training step's gradients
  * of the top above block_9_add with the real weights on real images (max |Δ| ≤ 1e-4). Also: the
  * committed .wasm is what simd/build.sh builds from kernels.c (where clang is installed), and it
  * has no memory of its own (it runs on the wasm backend's heap).
@@ -166,6 +166,9 @@ describe('wasm SIMD training kernels vs cpu', () => {
     { kind: 'depthwise', x: [2, 15, 15, 192], w: [3, 3, 192, 1], stride: 2, pad: 'valid' },
     { kind: 'conv', x: [2, 7, 7, 336], w: [1, 1, 336, 112], stride: 1, pad: 'same' },
     { kind: 'conv', x: [1, 7, 7, 112], w: [1, 1, 112, 1280], stride: 1, pad: 'same' },
+    // the `cnn` (3×3, batch norm, from scratch) and MobileNetV2's stem (3×3 stride 2, 3 channels)
+    { kind: 'conv', x: [2, 16, 16, 16], w: [3, 3, 16, 32], stride: 1, pad: 'same' },
+    { kind: 'conv', x: [1, 24, 24, 3], w: [3, 3, 3, 16], stride: 2, pad: 'same' },
     // odd sizes: the kernels' vector remainders
     { kind: 'conv', x: [3, 5, 3, 13], w: [1, 1, 13, 11], stride: 1, pad: 'valid' },
     { kind: 'depthwise', x: [3, 6, 5, 7], w: [3, 3, 7, 1], stride: 2, pad: 'same' },

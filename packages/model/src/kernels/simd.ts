@@ -10,6 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 
 interface Exports {
   matmul_tn(a: number, b: number, c: number, m: number, k: number, n: number, scratch: number): void;
+  conv_filter_grad(
+    x: number, dy: number, dw: number, n: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number,
+  ): void;
   depthwise_filter_grad(
     x: number, dy: number, dw: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
@@ -62,8 +66,8 @@ function offset(b: WasmBackend, t: tf.TensorInfo): number {
   return d.memoryOffset;
 }
 
-/** Floats of matmul_tn's packed panel (MB × 8 in kernels.c). */
-const MATMUL_SCRATCH = 256 * 8;
+/** Scratch floats of matmul_tn: packed panel (MB × 8 in kernels.c) and row table (MB). */
+const MATMUL_SCRATCH = 256 * 8 + 256;
 
 const size = (s: readonly number[]) => s.reduce((a, v) => a * v, 1);
 
@@ -77,6 +81,24 @@ export function matmulTN(a: tf.TensorInfo, b: tf.TensorInfo, k: number, n: numbe
   const scratch = be.makeOutput([MATMUL_SCRATCH], 'float32');
   try {
     fns.matmul_tn(offset(be, a), offset(be, b), offset(be, out), m, k, n, offset(be, scratch));
+  } finally {
+    be.disposeData(scratch.dataId);
+  }
+  return out;
+}
+
+export interface ConvGeometry extends DepthwiseGeometry {
+  cout: number;
+}
+
+/** dW [fh, fw, cin, cout] of a convolution (NHWC, dilation 1) from x [n, h, w, cin] and dy [n, oh, ow, cout]. */
+export function convFilterGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput([g.fh, g.fw, g.c, g.cout], 'float32');
+  const scratch = be.makeOutput([MATMUL_SCRATCH + g.c], 'float32');
+  try {
+    fns.conv_filter_grad(offset(be, x), offset(be, dy), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.cout, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft, offset(be, scratch));
   } finally {
     be.disposeData(scratch.dataId);
   }

@@ -1,7 +1,7 @@
 /**
  * Registers, for the wasm backend, the backprop kernels it lacks so that convolution nets can
  * train there: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
- * DepthwiseConv2dNativeBackpropInput. The common cases (1×1 conv filter gradient, depthwise
+ * DepthwiseConv2dNativeBackpropInput. The common cases (NHWC conv filter gradients, depthwise
  * gradients with channel multiplier 1) run as WebAssembly SIMD loops on the backend's heap
  * (simd.ts); the others are composed from kernels wasm has (composite.ts). It also replaces wasm's
  * own Conv2DBackpropInput, which is 5–10× slower than the same gradient computed with its forward
@@ -21,7 +21,7 @@ import {
   depthwiseBackpropInputComposite,
 } from './composite.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
-import { clipGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, maxPoolGrad, reluGrad, type DepthwiseGeometry } from './simd.ts';
+import { clipGrad, convFilterGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, maxPoolGrad, reluGrad, type DepthwiseGeometry } from './simd.ts';
 
 type Attrs = Record<string, unknown>;
 type Pair = number | [number, number];
@@ -94,8 +94,24 @@ const configs: tf.KernelConfig[] = [
       let dy = asTensor(inputs.dy) as tf.Tensor4D;
       const nchw = a.dataFormat === 'NCHW';
       const fs = a.filterShape as [number, number, number, number];
-      if (useSimd && !nchw && x.dtype === 'float32' && isPointwise(x.shape, fs, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)) {
-        return matmulTN(x, dy, fs[2], fs[3], fs);
+      if (useSimd && !nchw && x.dtype === 'float32') {
+        if (isPointwise(x.shape, fs, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)) return matmulTN(x, dy, fs[2], fs[3], fs);
+        const info = tf.backend_util.computeConv2DInfo(x.shape, fs, a.strides as Pair, 1, a.pad as Pad, a.dimRoundingMode as Rounding, false, 'channelsLast');
+        return convFilterGrad(x, dy, {
+          n: x.shape[0],
+          h: x.shape[1],
+          w: x.shape[2],
+          c: x.shape[3],
+          cout: fs[3],
+          oh: info.outHeight,
+          ow: info.outWidth,
+          fh: info.filterHeight,
+          fw: info.filterWidth,
+          sh: info.strideHeight,
+          sw: info.strideWidth,
+          padTop: info.padInfo.top,
+          padLeft: info.padInfo.left,
+        });
       }
       if (nchw) {
         x = tf.transpose(x, [0, 2, 3, 1]);

@@ -27,81 +27,132 @@ static void zero(f32 *p, int n) {
 }
 
 /*
- * C[K][N] = sum_m A[m][K] * B[m][N]   (Aᵀ·B without a transpose: the filter gradient of a 1×1
- * convolution, A = x as [M, Cin], B = dy as [M, Cout]). M is walked in chunks of MB rows; within a
- * chunk, for each panel of NB columns of B (kept in cache), every block of KB rows of C is
- * accumulated in registers (6 × 2 vectors: few enough not to spill on 16 SIMD registers).
- * P: scratch of MB × 8 floats (the packed panel).
+ * The filter-gradient GEMM: C[K][N] += sum_{m in [m0, m1)} A_m[k] * B[m][n], where A_m is the row
+ * of K floats at byte address R[m - m0] (R: a row table, so that the rows may be the shifted input
+ * pixels of a convolution tap, or a zero row for padding) and B rows are N floats apart.
+ * For each panel of 8 columns of B (packed contiguously into P: rows N floats apart, e.g. N = 1280,
+ * would fall into a few cache sets and evict each other), blocks of 6 rows of C are accumulated in
+ * 12 SIMD registers (few enough not to spill on 16).
  */
 #define MB 256
-EXPORT void matmul_tn(const f32 *A, const f32 *B, f32 *C, int M, int K, int N, f32 *P) {
+static void tn_chunk(const int *R, const f32 *B, f32 *C, int m0, int m1, int K, int N, f32 *P) {
+  int n = 0;
+  for (; n + 8 <= N; n += 8) {
+    for (int m = m0; m < m1; m++) {
+      wasm_v128_store(P + (m - m0) * 8, wasm_v128_load(B + m * N + n));
+      wasm_v128_store(P + (m - m0) * 8 + 4, wasm_v128_load(B + m * N + n + 4));
+    }
+    const int rows = m1 - m0;
+    int k = 0;
+    for (; k + 6 <= K; k += 6) {
+      f32 *c0 = C + k * N + n;
+      v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
+      v128_t c10 = wasm_v128_load(c0 + N), c11 = wasm_v128_load(c0 + N + 4);
+      v128_t c20 = wasm_v128_load(c0 + 2 * N), c21 = wasm_v128_load(c0 + 2 * N + 4);
+      v128_t c30 = wasm_v128_load(c0 + 3 * N), c31 = wasm_v128_load(c0 + 3 * N + 4);
+      v128_t c40 = wasm_v128_load(c0 + 4 * N), c41 = wasm_v128_load(c0 + 4 * N + 4);
+      v128_t c50 = wasm_v128_load(c0 + 5 * N), c51 = wasm_v128_load(c0 + 5 * N + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *b = P + r * 8;
+        const f32 *a = (const f32 *)R[r] + k;
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t a0 = wasm_f32x4_splat(a[0]);
+        c00 = fma4(c00, a0, b0); c01 = fma4(c01, a0, b1);
+        v128_t a1 = wasm_f32x4_splat(a[1]);
+        c10 = fma4(c10, a1, b0); c11 = fma4(c11, a1, b1);
+        v128_t a2 = wasm_f32x4_splat(a[2]);
+        c20 = fma4(c20, a2, b0); c21 = fma4(c21, a2, b1);
+        v128_t a3 = wasm_f32x4_splat(a[3]);
+        c30 = fma4(c30, a3, b0); c31 = fma4(c31, a3, b1);
+        v128_t a4 = wasm_f32x4_splat(a[4]);
+        c40 = fma4(c40, a4, b0); c41 = fma4(c41, a4, b1);
+        v128_t a5 = wasm_f32x4_splat(a[5]);
+        c50 = fma4(c50, a5, b0); c51 = fma4(c51, a5, b1);
+      }
+      wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
+      wasm_v128_store(c0 + N, c10); wasm_v128_store(c0 + N + 4, c11);
+      wasm_v128_store(c0 + 2 * N, c20); wasm_v128_store(c0 + 2 * N + 4, c21);
+      wasm_v128_store(c0 + 3 * N, c30); wasm_v128_store(c0 + 3 * N + 4, c31);
+      wasm_v128_store(c0 + 4 * N, c40); wasm_v128_store(c0 + 4 * N + 4, c41);
+      wasm_v128_store(c0 + 5 * N, c50); wasm_v128_store(c0 + 5 * N + 4, c51);
+    }
+    for (; k + 2 <= K; k += 2) {
+      f32 *c0 = C + k * N + n;
+      v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
+      v128_t c10 = wasm_v128_load(c0 + N), c11 = wasm_v128_load(c0 + N + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *b = P + r * 8;
+        const f32 *a = (const f32 *)R[r] + k;
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t a0 = wasm_f32x4_splat(a[0]);
+        c00 = fma4(c00, a0, b0); c01 = fma4(c01, a0, b1);
+        v128_t a1 = wasm_f32x4_splat(a[1]);
+        c10 = fma4(c10, a1, b0); c11 = fma4(c11, a1, b1);
+      }
+      wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
+      wasm_v128_store(c0 + N, c10); wasm_v128_store(c0 + N + 4, c11);
+    }
+    for (; k < K; k++) {
+      f32 *c0 = C + k * N + n;
+      v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *b = P + r * 8;
+        v128_t a0 = wasm_f32x4_splat(((const f32 *)R[r])[k]);
+        c00 = fma4(c00, a0, wasm_v128_load(b)); c01 = fma4(c01, a0, wasm_v128_load(b + 4));
+      }
+      wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
+    }
+  }
+  for (; n < N; n++) {
+    for (int k = 0; k < K; k++) {
+      f32 s = 0;
+      for (int m = m0; m < m1; m++) s += ((const f32 *)R[m - m0])[k] * B[m * N + n];
+      C[k * N + n] += s;
+    }
+  }
+}
+
+/*
+ * C[K][N] = sum_m A[m][K] * B[m][N]   (Aᵀ·B without a transpose: the filter gradient of a 1×1
+ * convolution, A = x as [M, Cin], B = dy as [M, Cout]).
+ * S: scratch of MB × 8 floats + MB ints (packed panel, row table).
+ */
+EXPORT void matmul_tn(const f32 *A, const f32 *B, f32 *C, int M, int K, int N, f32 *S) {
+  f32 *P = S;
+  int *R = (int *)(S + MB * 8);
   zero(C, K * N);
   for (int m0 = 0; m0 < M; m0 += MB) {
     const int m1 = m0 + MB < M ? m0 + MB : M;
-    int n = 0;
-    for (; n + 8 <= N; n += 8) {
-      /* Pack the panel B[m0..m1][n..n+8] contiguously: rows of B N floats apart (N = 1280: 5 KiB)
-         would all fall in a few cache sets and evict each other. */
-      for (int m = m0; m < m1; m++) {
-        wasm_v128_store(P + (m - m0) * 8, wasm_v128_load(B + m * N + n));
-        wasm_v128_store(P + (m - m0) * 8 + 4, wasm_v128_load(B + m * N + n + 4));
-      }
-      int k = 0;
-      for (; k + 6 <= K; k += 6) {
-        f32 *c0 = C + k * N + n;
-        v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
-        v128_t c10 = wasm_v128_load(c0 + N), c11 = wasm_v128_load(c0 + N + 4);
-        v128_t c20 = wasm_v128_load(c0 + 2 * N), c21 = wasm_v128_load(c0 + 2 * N + 4);
-        v128_t c30 = wasm_v128_load(c0 + 3 * N), c31 = wasm_v128_load(c0 + 3 * N + 4);
-        v128_t c40 = wasm_v128_load(c0 + 4 * N), c41 = wasm_v128_load(c0 + 4 * N + 4);
-        v128_t c50 = wasm_v128_load(c0 + 5 * N), c51 = wasm_v128_load(c0 + 5 * N + 4);
+    for (int m = m0; m < m1; m++) R[m - m0] = (int)(A + m * K);
+    tn_chunk(R, B, C, m0, m1, K, N, P);
+  }
+}
+
+/*
+ * Filter gradient of a convolution (NHWC, dilation 1), any filter size, stride and padding:
+ *   dW[i][j][ci][co] = sum_{b,oy,ox} x[b][oy*sh + i - pt][ox*sw + j - pl][ci] * dy[b][oy][ox][co]
+ * one Aᵀ·B per tap, A's rows the shifted input pixels (a zero row where they fall in the padding).
+ * S: scratch of MB × 8 floats + MB ints + cin floats (panel, row table, zero row).
+ */
+EXPORT void conv_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int n, int h, int w, int cin, int oh, int ow, int cout,
+                             int fh, int fw, int sh, int sw, int pt, int pl, f32 *S) {
+  f32 *P = S;
+  int *R = (int *)(S + MB * 8);
+  f32 *Z = S + MB * 8 + MB;
+  zero(Z, cin);
+  zero(dw, fh * fw * cin * cout);
+  const int M = n * oh * ow;
+  for (int i = 0; i < fh; i++) {
+    for (int j = 0; j < fw; j++) {
+      f32 *C = dw + (i * fw + j) * cin * cout;
+      for (int m0 = 0; m0 < M; m0 += MB) {
+        const int m1 = m0 + MB < M ? m0 + MB : M;
         for (int m = m0; m < m1; m++) {
-          const f32 *b = P + (m - m0) * 8;
-          const f32 *a = A + m * K + k;
-          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-          v128_t a0 = wasm_f32x4_splat(a[0]);
-          c00 = fma4(c00, a0, b0); c01 = fma4(c01, a0, b1);
-          v128_t a1 = wasm_f32x4_splat(a[1]);
-          c10 = fma4(c10, a1, b0); c11 = fma4(c11, a1, b1);
-          v128_t a2 = wasm_f32x4_splat(a[2]);
-          c20 = fma4(c20, a2, b0); c21 = fma4(c21, a2, b1);
-          v128_t a3 = wasm_f32x4_splat(a[3]);
-          c30 = fma4(c30, a3, b0); c31 = fma4(c31, a3, b1);
-          v128_t a4 = wasm_f32x4_splat(a[4]);
-          c40 = fma4(c40, a4, b0); c41 = fma4(c41, a4, b1);
-          v128_t a5 = wasm_f32x4_splat(a[5]);
-          c50 = fma4(c50, a5, b0); c51 = fma4(c51, a5, b1);
+          const int b = m / (oh * ow), rest = m - b * oh * ow, oy = rest / ow, ox = rest - oy * ow;
+          const int iy = oy * sh + i - pt, ix = ox * sw + j - pl;
+          R[m - m0] = (iy < 0 || iy >= h || ix < 0 || ix >= w) ? (int)Z : (int)(x + ((b * h + iy) * w + ix) * cin);
         }
-        wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
-        wasm_v128_store(c0 + N, c10); wasm_v128_store(c0 + N + 4, c11);
-        wasm_v128_store(c0 + 2 * N, c20); wasm_v128_store(c0 + 2 * N + 4, c21);
-        wasm_v128_store(c0 + 3 * N, c30); wasm_v128_store(c0 + 3 * N + 4, c31);
-        wasm_v128_store(c0 + 4 * N, c40); wasm_v128_store(c0 + 4 * N + 4, c41);
-        wasm_v128_store(c0 + 5 * N, c50); wasm_v128_store(c0 + 5 * N + 4, c51);
-      }
-      for (; k < K; k++) {
-        f32 *c0 = C + k * N + n;
-        v128_t c00 = wasm_v128_load(c0), c01 = wasm_v128_load(c0 + 4);
-        for (int m = m0; m < m1; m++) {
-          const f32 *b = P + (m - m0) * 8;
-          v128_t a0 = wasm_f32x4_splat(A[m * K + k]);
-          c00 = fma4(c00, a0, wasm_v128_load(b)); c01 = fma4(c01, a0, wasm_v128_load(b + 4));
-        }
-        wasm_v128_store(c0, c00); wasm_v128_store(c0 + 4, c01);
-      }
-    }
-    for (; n + 4 <= N; n += 4) {
-      for (int k = 0; k < K; k++) {
-        v128_t c0 = wasm_v128_load(C + k * N + n);
-        for (int m = m0; m < m1; m++) c0 = fma4(c0, wasm_f32x4_splat(A[m * K + k]), wasm_v128_load(B + m * N + n));
-        wasm_v128_store(C + k * N + n, c0);
-      }
-    }
-    for (; n < N; n++) {
-      for (int k = 0; k < K; k++) {
-        f32 s = 0;
-        for (int m = m0; m < m1; m++) s += A[m * K + k] * B[m * N + n];
-        C[k * N + n] += s;
+        tn_chunk(R, dy, C, m0, m1, cin, cout, P);
       }
     }
   }
