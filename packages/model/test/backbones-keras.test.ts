@@ -75,7 +75,11 @@ function writeKerasLayout(
     else g.create_attribute(name, values, [values.length], `S${Math.max(...values.map((v) => v.length))}`);
   };
   const layers = model.layers;
-  strs(f, 'layer_names', layers.map((l) => layerName(l.name)));
+  strs(
+    f,
+    'layer_names',
+    layers.map((l) => layerName(l.name)),
+  );
   f.create_attribute('backend', 'tensorflow', null, 'S10');
   f.create_attribute('keras_version', '2.0.8', null, 'S5');
   for (const l of layers) {
@@ -114,7 +118,9 @@ function expectSameWeights(a: LayersModel, b: LayersModel): void {
     const wa = l.getWeights();
     const wb = other.getWeights();
     expect(wb.length, l.name).toBe(wa.length);
-    wa.forEach((t, i) => expect(maxAbsDiff(t.dataSync(), wb[i].dataSync()), `${l.name} weight ${i}`).toBe(0));
+    wa.forEach((t, i) => {
+      expect(maxAbsDiff(t.dataSync(), wb[i].dataSync()), `${l.name} weight ${i}`).toBe(0);
+    });
   }
 }
 
@@ -160,7 +166,9 @@ describe('Keras-application backbones', () => {
     const back = await readKerasH5(again);
     for (const l of flatLayers(src).filter((x) => x.weights.length)) {
       const stored = back.layers.get(l.name)!;
-      l.getWeights().forEach((t, i) => expect(maxAbsDiff(t.dataSync(), stored.weights[i].data), `${l.name} ${i}`).toBe(0));
+      l.getWeights().forEach((t, i) => {
+        expect(maxAbsDiff(t.dataSync(), stored.weights[i].data), `${l.name} ${i}`).toBe(0);
+      });
     }
     src.dispose();
     loaded.model.dispose();
@@ -186,7 +194,9 @@ describe('Keras-application backbones', () => {
     expect((await load(topFile)).model.countParams()).toBe(KERAS_PARAMS.efficientnet_b0);
     const extra = write('extra.h5');
     addLayer(extra, 'head_fc', [2, 2]);
-    await expect(load(extra)).rejects.toThrow(`${extra}: weight 'head_fc/kernel:0' (layer 'head_fc') has no place in efficientnet_b0; is this file for another network?`);
+    await expect(load(extra)).rejects.toThrow(
+      `${extra}: weight 'head_fc/kernel:0' (layer 'head_fc') has no place in efficientnet_b0; is this file for another network?`,
+    );
     // shape: stem_conv and top_conv swapped in the file
     const swapped = write('swapped.h5', (l) => ({ stem_conv: 'top_conv', top_conv: 'stem_conv' })[l] ?? l);
     await expect(load(swapped)).rejects.toThrow(
@@ -218,7 +228,10 @@ describe('Keras-application backbones', () => {
     other.dispose();
     const experiment = (weights: string, name: string) => {
       const file = path.join(dir, `${name}.yaml`);
-      writeFileSync(file, `name: ${name}\nseed: 1\nmodel:\n  backbone: efficientnet_b0\n  weights: ${weights}\n  input_size: 32\n  mode: partial\n  cut_layer: block6d_add\n`);
+      writeFileSync(
+        file,
+        `name: ${name}\nseed: 1\nmodel:\n  backbone: efficientnet_b0\n  weights: ${weights}\n  input_size: 32\n  mode: partial\n  cut_layer: block6d_add\n`,
+      );
       return loadExperiment(file, modelSchemaParts);
     };
     const ok = await loadExperimentBackbone(experiment('efficientnetb0_notop.h5', 'ok'));
@@ -235,6 +248,14 @@ describe('Keras-application backbones', () => {
     );
   });
 
+  it('an experiment with each backbone validates', () => {
+    for (const backbone of Object.keys(BACKBONE_SPECS)) {
+      const file = path.join(dir, `valid-${backbone}.yaml`);
+      writeFileSync(file, `name: v\nseed: 1\nmodel:\n  backbone: ${backbone}\n  weights: w.h5\n  mode: head\n  features: [a, b]\n`);
+      expect(loadExperiment(file, modelSchemaParts).config.model).toMatchObject({ backbone, features: ['a', 'b'] });
+    }
+  });
+
   it.each(ARCHS)('%s: splitAtLayer at the default cut reproduces the network; multi-layer features equal separate pools', (arch) => {
     const size = SMALL[arch];
     const net = buildBackbone(arch, { inputSize: size });
@@ -242,7 +263,10 @@ describe('Keras-application backbones', () => {
     const rng = createRng(arch);
     const lo = BACKBONE_SPECS[arch].scaling === 'raw_0_255' ? 0 : -1;
     const hi = BACKBONE_SPECS[arch].scaling === 'raw_0_255' ? 255 : 1;
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * size * size * 3 }, () => rng.uniform(lo, hi)), [2, size, size, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * size * size * 3 }, () => rng.uniform(lo, hi)),
+      [2, size, size, 3],
+    );
     const direct = net.predict(x) as Tensor;
     const split = splitAtLayer(net, BACKBONE_SPECS[arch].defaultCutLayer);
     const viaCut = split.buildTop().predict(split.bottom.predict(x) as Tensor) as Tensor;

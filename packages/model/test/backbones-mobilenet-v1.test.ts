@@ -40,7 +40,12 @@ async function realScans(size: number, perClass: number): Promise<{ x: Tensor4D;
   }
   const pixels = new Uint8Array(chunks.reduce((a, b) => a + b.length, 0));
   chunks.reduce((o, ch) => (pixels.set(ch, o), o + ch.length), 0);
-  const x = imagesToTensor(pixels, labels.length, { height: size, width: size, channels: 1 }, { inputSize: size, inputChannels: 3, scaling: BACKBONE_SPECS.mobilenet_v1.scaling });
+  const x = imagesToTensor(
+    pixels,
+    labels.length,
+    { height: size, width: size, channels: 1 },
+    { inputSize: size, inputChannels: 3, scaling: BACKBONE_SPECS.mobilenet_v1.scaling },
+  );
   return { x, y: tf.oneHot(tf.tensor1d(labels, 'int32'), 4) };
 }
 
@@ -98,7 +103,10 @@ describe('mobilenet_v1 backbone (real ImageNet weights, real scans)', () => {
 
   it('an experiment with backbone mobilenet_v1 validates and loads; partial mode cuts at any conv_pw_* layer', async () => {
     const yaml = path.join(dir, 'v1.yaml');
-    writeFileSync(yaml, `name: v1\nseed: 3\nmodel:\n  backbone: mobilenet_v1\n  weights: ${WEIGHTS}\n  input_size: 96\n  mode: partial\n  cut_layer: conv_pw_11_relu\n`);
+    writeFileSync(
+      yaml,
+      `name: v1\nseed: 3\nmodel:\n  backbone: mobilenet_v1\n  weights: ${WEIGHTS}\n  input_size: 96\n  mode: partial\n  cut_layer: conv_pw_11_relu\n`,
+    );
     const experiment = loadExperiment(yaml, modelSchemaParts);
     const backbone = await loadExperimentBackbone(experiment);
     expect(backbone.inputSize).toBe(96);

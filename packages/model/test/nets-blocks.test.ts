@@ -28,7 +28,12 @@ beforeAll(async () => {
 
 function randomMap(h: number, w: number, c: number, seed: number): R.Map3 {
   const rng = createRng(seed);
-  return R.map3(h, w, c, Float32Array.from({ length: h * w * c }, () => rng.uniform(-1, 1)));
+  return R.map3(
+    h,
+    w,
+    c,
+    Float32Array.from({ length: h * w * c }, () => rng.uniform(-1, 1)),
+  );
 }
 
 /** Build input → block(input) as a model, fill it with seeded weights, run it on `x`. */
@@ -41,13 +46,7 @@ function runBlock(x: R.Map3, block: (input: SymbolicTensor) => SymbolicTensor, s
 }
 
 /** conv (by layer name, bias if the layer has one) → BN (by name) for reference computations. */
-function convBn(
-  m: LayersModel,
-  x: R.Map3,
-  conv: string,
-  bn: string,
-  opts: { stride?: number; padding?: 'same' | 'valid'; eps?: number } = {},
-): R.Map3 {
+function convBn(m: LayersModel, x: R.Map3, conv: string, bn: string, opts: { stride?: number; padding?: 'same' | 'valid'; eps?: number } = {}): R.Map3 {
   const w = R.weightsOf(m, conv);
   const l = m.getLayer(conv);
   const [kh, kw, , cout] = l.weights[0].shape as number[];
@@ -59,7 +58,11 @@ function convBn(
 describe('Keras application blocks against plain loops', () => {
   it('EfficientNet MBConv, stride 1, with squeeze-excitation, drop-connect and skip', () => {
     const x = randomMap(6, 6, 8, 1);
-    const { model: m, out, shape } = runBlock(
+    const {
+      model: m,
+      out,
+      shape,
+    } = runBlock(
       x,
       (inp) => mbConvBlock(inp, { filtersIn: 8, filtersOut: 8, kernel: 5, strides: 1, expandRatio: 6, seRatio: 0.25, dropRate: 0.1, name: 'block2b_' }),
       11,
@@ -84,7 +87,11 @@ describe('Keras application blocks against plain loops', () => {
 
   it("EfficientNet MBConv, stride 2, with Keras's correct_pad and no skip", () => {
     const x = randomMap(6, 6, 8, 2);
-    const { model: m, out, shape } = runBlock(
+    const {
+      model: m,
+      out,
+      shape,
+    } = runBlock(
       x,
       (inp) => mbConvBlock(inp, { filtersIn: 8, filtersOut: 12, kernel: 3, strides: 2, expandRatio: 6, seRatio: 0.25, dropRate: 0, name: 'block3a_' }),
       12,
@@ -93,13 +100,21 @@ describe('Keras application blocks against plain loops', () => {
     e = R.zeroPad(e, 0, 1, 0, 1); // even input, kernel 3: ((0, 1), (0, 1))
     const dw = R.weightsOf(m, 'block3a_dwconv');
     const bn = R.weightsOf(m, 'block3a_bn');
-    e = R.swish(R.batchNorm(R.depthwise(e, dw.depthwise_kernel, 3, { stride: 2, padding: 'valid' }), bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance, 1e-3));
+    e = R.swish(
+      R.batchNorm(R.depthwise(e, dw.depthwise_kernel, 3, { stride: 2, padding: 'valid' }), bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance, 1e-3),
+    );
     const s = R.map3(1, 1, e.c, R.gap(e));
     const red = R.weightsOf(m, 'block3a_se_reduce');
     const r = R.swish(R.conv2d(s, red.kernel, 1, 1, 2, { bias: red.bias }));
     const exp = R.weightsOf(m, 'block3a_se_expand');
     const g = R.mapValues(R.conv2d(r, exp.kernel, 1, 1, e.c, { bias: exp.bias }), R.sigmoidOf);
-    const ref = convBn(m, R.mapValues(e, (v, c) => v * g.data[c]), 'block3a_project_conv', 'block3a_project_bn', { padding: 'same' });
+    const ref = convBn(
+      m,
+      R.mapValues(e, (v, c) => v * g.data[c]),
+      'block3a_project_conv',
+      'block3a_project_bn',
+      { padding: 'same' },
+    );
     expect(shape).toEqual([3, 3, 12]);
     expect(R.maxAbsDiff(out, ref.data)).toBeLessThan(TOL);
   });
@@ -133,7 +148,8 @@ describe('Keras application blocks against plain loops', () => {
   it('InceptionV3 module (mixed0): four branches, BN without γ, average pool excluding padding', () => {
     const x = randomMap(7, 7, 16, 5);
     const { model: m, out, shape } = runBlock(x, (inp) => inceptionModuleA(new LayerNamer(), inp, 32, 'mixed0'), 15);
-    const cbr = (v: R.Map3, i: number) => R.relu(convBn(m, v, i ? `conv2d_${i}` : 'conv2d', i ? `batch_normalization_${i}` : 'batch_normalization', { padding: 'same' }));
+    const cbr = (v: R.Map3, i: number) =>
+      R.relu(convBn(m, v, i ? `conv2d_${i}` : 'conv2d', i ? `batch_normalization_${i}` : 'batch_normalization', { padding: 'same' }));
     const b1 = cbr(x, 0);
     const b5 = cbr(cbr(x, 1), 2);
     const b3 = cbr(cbr(cbr(x, 3), 4), 5);
@@ -165,6 +181,11 @@ describe('Keras application blocks against plain loops', () => {
     const [mb, mg, mr] = CAFFE_MEAN_BGR;
     expect(R.maxAbsDiff(caffe.slice(0, 6), [30 - mb, 20 - mg, 10 - mr, 0 - mb, 100 - mg, 200 - mr])).toBeLessThan(1e-4);
     expect(sqRun('raw_0_255')).toEqual(Array.from(sq));
-    expect(R.maxAbsDiff(sqRun(), Array.from(sq, (v) => v / 127.5 - 1))).toBeLessThan(1e-6);
+    expect(
+      R.maxAbsDiff(
+        sqRun(),
+        Array.from(sq, (v) => v / 127.5 - 1),
+      ),
+    ).toBeLessThan(1e-6);
   });
 });

@@ -33,7 +33,9 @@ beforeAll(async () => {
     chunks.push(new Uint8Array(await sharp(path.join(folder, f)).greyscale().resize(SIZE, SIZE, { fit: 'fill' }).raw().toBuffer()));
   }
   const pixels = new Uint8Array(chunks.length * SIZE * SIZE);
-  chunks.forEach((ch, i) => pixels.set(ch, i * SIZE * SIZE));
+  chunks.forEach((ch, i) => {
+    pixels.set(ch, i * SIZE * SIZE);
+  });
   x = imagesToTensor(pixels, chunks.length, { height: SIZE, width: SIZE, channels: 1 }, { inputSize: SIZE, inputChannels: 3 });
 });
 
@@ -84,7 +86,10 @@ describe('multi-layer features', () => {
     const inner = backbone.model.layers.find((l) => l instanceof tf.LayersModel) as LayersModel;
     const pools = new Map(layers.slice(0, 3).map((l) => [l, separatePools(inner, l)]));
     const direct = (backbone.model.predict(x) as Tensor).dataSync() as Float32Array;
-    pools.set('avg_pool', [0, 1, 2].map((n) => direct.slice(n * 1280, (n + 1) * 1280)));
+    pools.set(
+      'avg_pool',
+      [0, 1, 2].map((n) => direct.slice(n * 1280, (n + 1) * 1280)),
+    );
     expectConcatenation(got, feats, pools);
     expect(() => multiLayerFeatures(backbone.model, ['nope'])).toThrow(/'nope' is not a layer of the backbone/);
     expect(() => multiLayerFeatures(backbone.model, ['out_relu', 'out_relu'])).toThrow(/listed twice/);

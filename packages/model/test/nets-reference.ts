@@ -16,7 +16,7 @@ export interface Map3 {
   data: Float32Array;
 }
 
-export const map3 = (h: number, w: number, c: number, data = new Float32Array(h * w * c)): Map3 => ({ h, w, c, data });
+export const map3 = (h: number, w: number, c: number, data: Float32Array = new Float32Array(h * w * c)): Map3 => ({ h, w, c, data });
 const at = (m: Map3, y: number, x: number, ch: number) => m.data[(y * m.w + x) * m.c + ch];
 
 /** TensorFlow's padding: output size and the padding before (top/left). */
@@ -106,7 +106,13 @@ export const relu = (x: Map3) => mapValues(x, (v) => Math.max(0, v));
 export const sigmoidOf = (v: number) => 1 / (1 + Math.exp(-v));
 export const swish = (x: Map3) => mapValues(x, (v) => v * sigmoidOf(v));
 
-export const add = (a: Map3, b: Map3): Map3 => map3(a.h, a.w, a.c, a.data.map((v, i) => v + b.data[i]));
+export const add = (a: Map3, b: Map3): Map3 =>
+  map3(
+    a.h,
+    a.w,
+    a.c,
+    a.data.map((v, i) => v + b.data[i]),
+  );
 
 /** Zero padding: top, bottom, left, right. */
 export function zeroPad(x: Map3, top: number, bottom: number, left: number, right: number): Map3 {
@@ -151,7 +157,8 @@ export function pool(x: Map3, kind: 'max' | 'avg', k: number, stride: number, pa
 export function gap(x: Map3): Float32Array {
   const out = new Float32Array(x.c);
   for (let i = 0; i < x.data.length; i++) out[i % x.c] += x.data[i];
-  return out.map((v) => v / (x.h * x.w));
+  for (let c = 0; c < x.c; c++) out[c] /= x.h * x.w;
+  return out;
 }
 
 /** Concatenate along channels. */
@@ -192,7 +199,7 @@ export function weightsOf(model: LayersModel, layer: string): Record<string, Flo
   const l = model.getLayer(layer);
   const out: Record<string, Float32Array> = {};
   l.weights.forEach((w, i) => {
-    out[w.originalName.split('/').pop()!] = l.getWeights()[i].dataSync() as Float32Array;
+    out[w.originalName.split('/').pop()!] = new Float32Array(l.getWeights()[i].dataSync());
   });
   return out;
 }

@@ -55,7 +55,8 @@ export function multiLayerFeatures(backbone: LayersModel, layers: string[]): Mul
     }
     const rank = out.shape.length;
     if (rank === 4) out = tfl.layers.globalAveragePooling2d({ name: `features_gap_${name}` }).apply(out) as SymbolicTensor;
-    else if (rank !== 2) throw new UserError(`model.features: layer '${name}' has output shape [${out.shape}]; an image map [N,h,w,c] or a vector [N,d] is needed`);
+    else if (rank !== 2)
+      throw new UserError(`model.features: layer '${name}' has output shape [${out.shape}]; an image map [N,h,w,c] or a vector [N,d] is needed`);
     outputs.push(out);
   }
   const merged = outputs.length === 1 ? outputs[0] : (tfl.layers.concatenate({ axis: -1, name: 'features_concat' }).apply(outputs) as SymbolicTensor);

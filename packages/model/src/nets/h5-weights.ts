@@ -44,7 +44,8 @@ function stringAttr(g: H5Group, name: string): string[] | null {
 
 function toFloat32(value: unknown, file: string, name: string): Float32Array {
   if (value instanceof Float32Array) return value;
-  if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Int16Array || value instanceof Uint8Array) return Float32Array.from(value);
+  if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Int16Array || value instanceof Uint8Array)
+    return Float32Array.from(value);
   if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(value, (v) => Number(v));
   if (typeof value === 'number') return Float32Array.of(value);
   if (typeof value === 'bigint') return Float32Array.of(Number(value));
@@ -65,7 +66,9 @@ export async function readKerasH5(file: string): Promise<WeightSource> {
     const layerNames = stringAttr(root, 'layer_names');
     if (!layerNames) {
       if (f.get('layers') instanceof lib.Group || f.get('vars') instanceof lib.Group) {
-        throw new UserError(`${file}: a Keras 3 '.weights.h5' file; save the weights in the legacy HDF5 layout (Keras 2 \`model.save_weights('x.h5')\`, as the Keras-applications downloads are)`);
+        throw new UserError(
+          `${file}: a Keras 3 '.weights.h5' file; save the weights in the legacy HDF5 layout (Keras 2 \`model.save_weights('x.h5')\`, as the Keras-applications downloads are)`,
+        );
       }
       throw new UserError(`${file}: no 'layer_names' attribute: not a Keras HDF5 weight file`);
     }
@@ -111,7 +114,11 @@ export async function writeKerasH5(model: LayersModel, file: string, opts: { ker
   const f = new lib.File(file, 'w');
   try {
     const layers = model.layers;
-    fixedStrings(f, 'layer_names', layers.map((l) => l.name));
+    fixedStrings(
+      f,
+      'layer_names',
+      layers.map((l) => l.name),
+    );
     f.create_attribute('backend', 'tensorflow', null, 'A10');
     f.create_attribute('keras_version', opts.kerasVersion ?? '2.15.0', null, `A${(opts.kerasVersion ?? '2.15.0').length}`);
     for (const layer of layers) {

@@ -67,7 +67,7 @@ export async function readTfjsWeights(location: string): Promise<WeightSource> {
     entry.weights.push({ name: s.name, shape: [...s.shape], data });
     layers.set(layer, entry);
   }
-  if (decoded) Object.values(decoded).forEach((t) => t.dispose());
+  if (decoded) for (const t of Object.values(decoded)) t.dispose();
   return { file, format: 'tfjs', hash: a.hash, layers };
 }
 
@@ -139,7 +139,11 @@ export function assignWeights(model: LayersModel, source: WeightSource, opts: As
   const { file } = source;
   const layers = flatLayers(model).filter((l) => l.weights.length > 0);
   const rename = opts.autoNamed?.length
-    ? renumberAutoNames([...source.layers.keys()], layers.map((l) => l.name), opts.autoNamed)
+    ? renumberAutoNames(
+        [...source.layers.keys()],
+        layers.map((l) => l.name),
+        opts.autoNamed,
+      )
     : new Map<string, string>();
   const byName = new Map<string, SourceLayer>();
   for (const [name, layer] of source.layers) byName.set(rename.get(name) ?? name, layer);
@@ -162,7 +166,9 @@ export function assignWeights(model: LayersModel, source: WeightSource, opts: As
       const got = src.weights[i];
       const same = got.shape.length === w.shape.length && got.shape.every((d, k) => d === w.shape[k]);
       if (!same) {
-        throw new UserError(`${file}: weight '${got.name}' has shape ${shapeText(got.shape)}; ${opts.arch} needs ${shapeText(w.shape)} for '${w.originalName}'`);
+        throw new UserError(
+          `${file}: weight '${got.name}' has shape ${shapeText(got.shape)}; ${opts.arch} needs ${shapeText(w.shape)} for '${w.originalName}'`,
+        );
       }
     });
     plan.push([layer, src.weights]);
@@ -175,6 +181,6 @@ export function assignWeights(model: LayersModel, source: WeightSource, opts: As
   for (const [layer, weights] of plan) {
     const tensors = weights.map((w, i) => tfc.tensor(w.data, layer.weights[i].shape as number[], 'float32'));
     layer.setWeights(tensors);
-    tensors.forEach((t) => t.dispose());
+    for (const t of tensors) t.dispose();
   }
 }

@@ -130,10 +130,7 @@ export function buildEfficientNetB0(opts: KerasAppOptions): tfl.LayersModel {
   if (opts.includeTop) {
     x = apply(tfl.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
     x = apply(tfl.layers.dropout({ rate: 0.2, name: 'top_dropout' }), x);
-    x = apply(
-      tfl.layers.dense({ units: opts.classes ?? 1000, activation: 'softmax', kernelInitializer: zeros(), name: 'predictions' }),
-      x,
-    );
+    x = apply(tfl.layers.dense({ units: opts.classes ?? 1000, activation: 'softmax', kernelInitializer: zeros(), name: 'predictions' }), x);
   } else if (opts.pool ?? true) {
     x = apply(tfl.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
   }

@@ -42,8 +42,7 @@ export function conv2dBn(
 
 const avgPool3 = (namer: LayerNamer, x: SymbolicTensor) =>
   apply(tfl.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: namer.next('average_pooling2d') }), x);
-const maxPool3 = (namer: LayerNamer, x: SymbolicTensor) =>
-  apply(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: namer.next('max_pooling2d') }), x);
+const maxPool3 = (namer: LayerNamer, x: SymbolicTensor) => apply(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: namer.next('max_pooling2d') }), x);
 const concat = (xs: SymbolicTensor[], name: string) => apply(tfl.layers.concatenate({ axis: -1, name }), xs);
 
 /** Modules mixed0–mixed2 (35×35): 1×1, 1×1→5×5, 1×1→3×3→3×3 and avg-pool→1×1 (`poolFilters`). */

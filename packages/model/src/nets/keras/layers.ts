@@ -149,10 +149,7 @@ export function conv(x: SymbolicTensor, a: ConvArgs): SymbolicTensor {
 }
 
 export function batchNorm(x: SymbolicTensor, name: string, opts: { epsilon?: number; scale?: boolean } = {}): SymbolicTensor {
-  return apply(
-    tfl.layers.batchNormalization({ axis: -1, epsilon: opts.epsilon ?? 1e-3, momentum: 0.99, scale: opts.scale ?? true, name }),
-    x,
-  );
+  return apply(tfl.layers.batchNormalization({ axis: -1, epsilon: opts.epsilon ?? 1e-3, momentum: 0.99, scale: opts.scale ?? true, name }), x);
 }
 
 export function activation(x: SymbolicTensor, kind: string, name: string): SymbolicTensor {

@@ -48,11 +48,29 @@ function stack(x: SymbolicTensor, filters: number, blocks: number, stride1: numb
 
 export function buildResNet50(opts: KerasAppOptions): tfl.LayersModel {
   const input = tfl.input({ shape: [opts.inputSize, opts.inputSize, 3], name: 'input_1' });
-  let x: SymbolicTensor = apply(tfl.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }), input);
+  let x: SymbolicTensor = apply(
+    tfl.layers.zeroPadding2d({
+      padding: [
+        [3, 3],
+        [3, 3],
+      ],
+      name: 'conv1_pad',
+    }),
+    input,
+  );
   x = conv(x, { filters: 64, kernel: 7, strides: 2, name: 'conv1_conv' });
   x = batchNorm(x, 'conv1_bn', { epsilon: EPS });
   x = activation(x, 'relu', 'conv1_relu');
-  x = apply(tfl.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }), x);
+  x = apply(
+    tfl.layers.zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: 'pool1_pad',
+    }),
+    x,
+  );
   x = apply(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }), x);
   x = stack(x, 64, 3, 1, 'conv2');
   x = stack(x, 128, 4, 2, 'conv3');
