@@ -59,5 +59,23 @@ export function resolveServeModel(opts: { model?: string; sweep?: string; runsDi
   const candidates = path.isAbsolute(best.modelDir) ? [best.modelDir] : [path.resolve(path.dirname(bestFile), best.modelDir), path.resolve(opts.root, best.modelDir)];
   const found = candidates.find((c) => existsSync(path.join(c, 'metadata.json')));
   if (!found) throw new UserError(`${bestFile}: modelDir ${best.modelDir} holds no saved model (looked in ${candidates.join(', ')})`);
+  checkProvenance(found, sweep, trial, bestFile);
   return { modelDir: found, source, sweep, trial };
+}
+
+/**
+ * A model saved by a sweep names its sweep and trial (metadata.json `provenance`); the pointer that
+ * led to it must name the same ones, or the folder was swapped or copied from elsewhere.
+ */
+function checkProvenance(modelDir: string, sweep: string, trial: string | undefined, pointer: string): void {
+  const file = path.join(modelDir, 'metadata.json');
+  const meta = readJson(file, 'a saved model folder has metadata.json');
+  const p = meta.provenance as { sweep?: unknown; trial?: unknown } | undefined;
+  if (!p || typeof p !== 'object') return; // saved before provenance was recorded, or outside a sweep
+  if (p.sweep !== sweep || (trial !== undefined && p.trial !== trial)) {
+    throw new UserError(
+      `${file}: this model was saved by sweep ${String(p.sweep)} trial ${String(p.trial)}, but ${pointer} points to sweep ${sweep} trial ${trial ?? '?'}: ` +
+        'the model folder was swapped or copied from another trial; rerun the sweep to rewrite it, or pass --model <dir> to serve it anyway',
+    );
+  }
 }

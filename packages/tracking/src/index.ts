@@ -6,6 +6,11 @@ export {
   openTrackingReader,
   TRACKING_DDL,
   TRACKING_FILE,
+  TRACKING_TABLES,
+  REPAIR_COMMAND,
+  toRunsRelative,
+  fromRunsRelative,
+  trackingError,
   listSweeps,
   getSweep,
   latestSweep,
@@ -22,4 +27,10 @@ export {
   type ConfusionRow,
   type TrialStatus,
   type OpenOptions,
+  type TrackingStatement,
+  type SqlValue,
+  type SqlType,
+  SQL_DOUBLE,
+  SQL_INTEGER,
 } from './tracking.ts';
+export { checkTrackingFile, type TrackingCheck, type TableCheck } from './integrity.ts';

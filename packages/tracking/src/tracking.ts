@@ -3,12 +3,24 @@
  * writer; everything else (report, `tuning:best`) opens it read-only. Every operation goes through
  * one queue on one connection, and multi-row changes run inside transactions, so a `kill -9` at
  * any moment leaves the committed state of the last finished operation.
+ *
+ * Durability: committed transactions first land in the WAL (`tracking.duckdb.wal`); the writer
+ * CHECKPOINTs after every finished trial and at least every `checkpointEveryS` seconds of epochs
+ * (see `maybeCheckpoint`), so the main file alone (a backup that copies `*.duckdb`) holds every
+ * finished trial. Paths (model, log, stage folders, experiment) are stored relative to the runs folder
+ * (the file's folder) and resolved on read, so a moved or copied runs folder reads as before.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '@mri-robust/core';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, INTEGER, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+
+/** Parameter values and explicit parameter types of tracking statements (so callers need not import DuckDB). */
+export type SqlValue = DuckDBValue;
+export type SqlType = DuckDBType;
+export const SQL_DOUBLE: SqlType = DOUBLE;
+export const SQL_INTEGER: SqlType = INTEGER;
 
 export const TRACKING_FILE = 'tracking.duckdb';
 
@@ -42,6 +54,9 @@ export const TRACKING_DDL: readonly string[] = [
     count INTEGER,
     PRIMARY KEY (sweep_id, trial_id, test_set, true_label, pred_label))`,
 ];
+
+/** The tables, in the order a rebuild fills them. */
+export const TRACKING_TABLES = ['sweeps', 'trials', 'epochs', 'evaluations', 'confusion'] as const;
 
 /** Columns added after the first version of the tables (idempotent). */
 const TRACKING_MIGRATIONS: readonly string[] = [
@@ -169,6 +184,62 @@ export interface OpenOptions {
 
 const isLockError = (e: unknown) => /lock/i.test((e as Error).message);
 
+/** The command for a damaged or incomplete tracking file. */
+export const REPAIR_COMMAND = 'npx nx run tuning:doctor --repair';
+
+/** `p` relative to the runs folder (forward slashes) when it lies inside it; otherwise `p` unchanged. */
+export function toRunsRelative(runsDir: string, p: string): string;
+export function toRunsRelative(runsDir: string, p: string | null): string | null;
+export function toRunsRelative(runsDir: string, p: string | null): string | null {
+  if (p === null || !path.isAbsolute(p)) return p;
+  const rel = path.relative(path.resolve(runsDir), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : rel === '' ? '.' : p;
+}
+
+/** A path read from the database: a relative one is resolved against the runs folder. */
+export function fromRunsRelative(runsDir: string, p: string | null): string | null {
+  if (p === null || p === '' || path.isAbsolute(p)) return p;
+  return path.resolve(runsDir, p);
+}
+
+/** Who holds DuckDB's lock, from its message ("... Conflicting lock is held in <exe> (PID 123) ..."). */
+function lockHolder(msg: string): string {
+  const pid = /PID (\d+)/.exec(msg)?.[1];
+  if (!pid) return 'another process';
+  let cmd = '';
+  try {
+    cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1).join(' ');
+  } catch {
+    // not on Linux, or gone
+  }
+  const what = /tuning\/src\/cli\.ts sweep|trial-worker/.test(cmd) ? 'a running sweep' : /cli\.ts (best|doctor|import)|report/.test(cmd) ? 'a reader' : 'a process';
+  return `${what} (PID ${pid}${cmd ? `: ${cmd.slice(0, 160)}` : ''})`;
+}
+
+/** DuckDB's errors for a damaged or unwritable file (not SQL mistakes). */
+export function isStorageError(e: unknown): boolean {
+  return /IO Error|Corrupt|checksum|Could not read|ENOSPC|EROFS|EIO|No space left|Read-only file system|database has been invalidated/i.test(
+    (e as Error)?.message ?? '',
+  );
+}
+
+/** A storage error as one line naming the file (and the repair command when the file is damaged). */
+export function trackingError(file: string, e: unknown, doing: string): UserError {
+  const err = e as NodeJS.ErrnoException;
+  const msg = (err?.message ?? String(e)).split('\n')[0];
+  if (/ENOSPC|No space left/i.test(msg)) return new UserError(`${file}: cannot ${doing}: the disk is full (${msg}); free space and run again`);
+  if (/EROFS|Read-only file system/i.test(msg)) return new UserError(`${file}: cannot ${doing}: the file system is read-only (${msg})`);
+  if (/EACCES|Permission denied/i.test(msg)) return new UserError(`${file}: cannot ${doing}: permission denied (${msg})`);
+  return new UserError(`${file}: cannot ${doing}: ${msg}; if the file is damaged, ${REPAIR_COMMAND} moves it aside and rebuilds it from the trial folders`);
+}
+
+/** One statement of a transaction; `types` binds parameters explicitly (e.g. DOUBLE for 1e300, which would bind as BIGINT). */
+export interface TrackingStatement {
+  sql: string;
+  params?: DuckDBValue[];
+  types?: (DuckDBType | undefined)[];
+}
+
 /** A DuckDB connection whose operations run one at a time, in call order. */
 export class Tracking {
   private queue: Promise<unknown> = Promise.resolve();
@@ -179,7 +250,13 @@ export class Tracking {
     readonly readOnly: boolean,
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
-  ) {}
+  ) {
+    this.runsDir = path.dirname(path.resolve(file));
+  }
+
+  /** The runs folder (the file's folder): relative paths in the database are resolved against it. */
+  readonly runsDir: string;
+  private lastCheckpoint = performance.now();
 
   /** Set when this connection reads a snapshot (see OpenOptions.snapshotIfLocked): when it was taken. */
   snapshotAt: Date | null = null;
@@ -194,18 +271,24 @@ export class Tracking {
       instance = await DuckDBInstance.create(file, readOnly ? { access_mode: 'READ_ONLY' } : {});
     } catch (e) {
       const msg = (e as Error).message;
-      if (isLockError(e)) {
+      if (isLockError(e) && !/read-only file system|EROFS/i.test(msg)) {
         if (readOnly && options.snapshotIfLocked) return Tracking.openSnapshot(file);
-        throw new UserError(`${file} is in use by another process (a running sweep is its only writer): ${msg}`);
+        throw new UserError(`${file} is in use by ${lockHolder(msg)}; a sweep is its only writer, wait for it to end (or stop it)`);
       }
-      throw e;
+      throw trackingError(file, e, readOnly ? 'open the tracking database' : 'open the tracking database for writing');
     }
     const conn = await instance.connect();
     const t = new Tracking(file, readOnly, instance, conn);
     if (!readOnly) {
-      for (const ddl of TRACKING_DDL) await conn.run(ddl);
-      // A file made by an earlier version of the DDL gets the columns added since.
-      for (const m of TRACKING_MIGRATIONS) await conn.run(m);
+      try {
+        for (const ddl of TRACKING_DDL) await conn.run(ddl);
+        // A file made by an earlier version of the DDL gets the columns added since.
+        for (const m of TRACKING_MIGRATIONS) await conn.run(m);
+      } catch (e) {
+        conn.closeSync();
+        instance.closeSync();
+        throw trackingError(file, e, 'prepare the tracking tables');
+      }
     }
     return t;
   }
@@ -255,13 +338,20 @@ export class Tracking {
 
   all<T = Record<string, unknown>>(sql: string, params: DuckDBValue[] = []): Promise<T[]> {
     return this.enqueue(async () => {
-      const r = await this.conn.runAndReadAll(sql, params);
+      let r;
+      try {
+        r = await this.conn.runAndReadAll(sql, params);
+      } catch (e) {
+        // A damaged file fails on the blocks a query reads: say which file, and how to repair it.
+        if (isStorageError(e)) throw trackingError(this.file, e, 'read the tracking database');
+        throw e;
+      }
       return r.getRowObjectsJS().map((row) => normalize(row as Record<string, unknown>) as T);
     });
   }
 
   /** Runs statements in one transaction: all of them are committed, or none. */
-  transaction(statements: { sql: string; params?: DuckDBValue[] }[]): Promise<void> {
+  transaction(statements: TrackingStatement[]): Promise<void> {
     return this.enqueue(async () => {
       await this.conn.run('BEGIN TRANSACTION');
       try {
@@ -269,7 +359,7 @@ export class Tracking {
         for (const s of statements) {
           let p = prepared.get(s.sql);
           if (!p) prepared.set(s.sql, (p = await this.conn.prepare(s.sql)));
-          p.bind(s.params ?? []);
+          p.bind(s.params ?? [], s.types as DuckDBType[] | undefined);
           await p.run();
         }
         await this.conn.run('COMMIT');
@@ -278,6 +368,22 @@ export class Tracking {
         throw e;
       }
     });
+  }
+
+  /** Writes the WAL into the main file (DuckDB CHECKPOINT); a writer calls it after each unit of work. */
+  checkpoint(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.conn.run('CHECKPOINT');
+      this.lastCheckpoint = performance.now();
+    });
+  }
+
+  /** Checkpoints when the last one is more than `everyS` seconds old (for a stream of epoch rows). */
+  async maybeCheckpoint(everyS: number): Promise<boolean> {
+    if (performance.now() - this.lastCheckpoint < everyS * 1000) return false;
+    this.lastCheckpoint = performance.now();
+    await this.checkpoint();
+    return true;
   }
 
   /** Waits for queued operations, then closes the file (checkpointing the WAL when writable). */
@@ -314,23 +420,43 @@ export async function openTrackingReader(file: string): Promise<Tracking> {
 
 // ---- read API (used by the report package and `tuning:best`) ----
 
-export function listSweeps(t: Tracking): Promise<SweepRow[]> {
-  return t.all<SweepRow>('SELECT * FROM sweeps ORDER BY created_at DESC');
+/** A sweep row with its experiment path and stage folders resolved against the runs folder. */
+function resolveSweep(t: Tracking, r: SweepRow): SweepRow {
+  const stages = r.stages;
+  let resolved: unknown = stages;
+  if (stages && typeof stages === 'object' && !Array.isArray(stages)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(stages as Record<string, unknown>)) {
+      const ref = v as { dir?: unknown } | null;
+      out[k] = ref && typeof ref === 'object' && typeof ref.dir === 'string' ? { ...ref, dir: fromRunsRelative(t.runsDir, ref.dir) } : v;
+    }
+    resolved = out;
+  }
+  return { ...r, experiment_path: fromRunsRelative(t.runsDir, r.experiment_path) ?? r.experiment_path, stages: resolved };
+}
+
+/** A trial row with its model and log paths resolved against the runs folder. */
+function resolveTrial(t: Tracking, r: TrialRow): TrialRow {
+  return { ...r, model_path: fromRunsRelative(t.runsDir, r.model_path), log_path: fromRunsRelative(t.runsDir, r.log_path) };
+}
+
+export async function listSweeps(t: Tracking): Promise<SweepRow[]> {
+  return (await t.all<SweepRow>('SELECT * FROM sweeps ORDER BY created_at DESC')).map((r) => resolveSweep(t, r));
 }
 
 export async function getSweep(t: Tracking, sweepId: string): Promise<SweepRow | null> {
   const rows = await t.all<SweepRow>('SELECT * FROM sweeps WHERE sweep_id = $1', [sweepId]);
-  return rows[0] ?? null;
+  return rows[0] ? resolveSweep(t, rows[0]) : null;
 }
 
 /** The sweep updated most recently (the one a user just ran), or null. */
 export async function latestSweep(t: Tracking): Promise<SweepRow | null> {
   const rows = await t.all<SweepRow>('SELECT * FROM sweeps ORDER BY coalesce(updated_at, created_at) DESC LIMIT 1');
-  return rows[0] ?? null;
+  return rows[0] ? resolveSweep(t, rows[0]) : null;
 }
 
-export function listTrials(t: Tracking, sweepId: string): Promise<TrialRow[]> {
-  return t.all<TrialRow>('SELECT * FROM trials WHERE sweep_id = $1 ORDER BY trial_index', [sweepId]);
+export async function listTrials(t: Tracking, sweepId: string): Promise<TrialRow[]> {
+  return (await t.all<TrialRow>('SELECT * FROM trials WHERE sweep_id = $1 ORDER BY trial_index', [sweepId])).map((r) => resolveTrial(t, r));
 }
 
 export function listEpochs(t: Tracking, sweepId: string, trialId?: string): Promise<EpochRow[]> {
@@ -359,11 +485,12 @@ export async function rankedTrials(t: Tracking, sweepId: string): Promise<TrialR
   const sweep = await getSweep(t, sweepId);
   if (!sweep) return [];
   const order = sweep.direction === 'minimize' ? 'ASC' : 'DESC';
-  return t.all<TrialRow>(
+  const rows = await t.all<TrialRow>(
     `SELECT * FROM trials WHERE sweep_id = $1 AND status IN ('finished', 'pruned') AND objective IS NOT NULL AND NOT isnan(objective)
      ORDER BY objective ${order}, trial_index`,
     [sweepId],
   );
+  return rows.map((r) => resolveTrial(t, r));
 }
 
 export async function bestTrial(t: Tracking, sweepId: string): Promise<TrialRow | null> {

@@ -2,11 +2,17 @@
  * CLI of the tuning package (used by its Nx targets):
  *   sweep [--experiment=experiments/default.yaml] [--max-parallel=N]
  *   best  [--experiment=<file> | --sweep=<id>]   (default: the latest sweep)
+ *   doctor [--runs=DIR] [--repair] [--verify]    checks tracking file, trial records, stage caches, models
+ *   import [--runs=DIR]                          completes tracking.duckdb from the trial-folder records
+ * `--verify` (sweep, doctor) checks every stage cache file's sha256 (as MRI_VERIFY=1 does).
  */
 import path from 'node:path';
 import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { bestTrialReport } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
+import { runDoctor } from './doctor.ts';
+import { importSweepFolder, listSweepFolders } from './import.ts';
+import { openTracking } from '@mri-robust/tracking';
 import { getSweep, latestSweep, listSweeps, openTrackingReader, TRACKING_FILE } from '@mri-robust/tracking';
 
 function experimentFile(args: ReturnType<typeof parseArgs>): string {
@@ -20,6 +26,7 @@ async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
   if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
     throw new UserError(`--max-parallel must be an integer ≥ 1, got ${mp}`);
   }
+  if (args.verify === true) process.env.MRI_VERIFY = '1';
   const r = await runSweep({ experimentFile: experimentFile(args), maxParallel });
   process.stderr.write(
     `next: npx nx run report:build --sweep=${r.sweepId}   (HTML report)\n` +
@@ -57,6 +64,36 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
   }
 }
 
+function runsDirOf(args: ReturnType<typeof parseArgs>): string {
+  const r = stringFlag(args, 'runs');
+  return r ? path.resolve(process.cwd(), r) : path.join(workspaceRoot(), 'runs');
+}
+
+async function doctor(args: ReturnType<typeof parseArgs>): Promise<number> {
+  const r = await runDoctor({ runsDir: runsDirOf(args), repair: args.repair === true, verify: args.verify === true });
+  return r.ok ? 0 : 1;
+}
+
+async function importRecords(args: ReturnType<typeof parseArgs>): Promise<number> {
+  const runsDir = runsDirOf(args);
+  const folders = listSweepFolders(runsDir);
+  if (folders.length === 0) throw new UserError(`${path.join(runsDir, 'trials')}: no sweep folder with a record (sweep.jsonl) to import`);
+  const t = await openTracking(path.join(runsDir, TRACKING_FILE));
+  try {
+    for (const f of folders) {
+      const r = await importSweepFolder(t, runsDir, f, { mode: 'missing' });
+      process.stdout.write(
+        `${r.sweepId}: sweep row ${r.sweepRow}, ${r.imported.length} trial(s) imported${r.imported.length ? ` (${r.imported.join(', ')})` : ''}` +
+          `${r.skipped.length ? `; skipped ${r.skipped.map((s) => `${s.trialId}: ${s.why}`).join('; ')}` : ''}\n`,
+      );
+      for (const p of r.problems) process.stderr.write(`warning: ${p}\n`);
+    }
+  } finally {
+    await t.close();
+  }
+  return 0;
+}
+
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
   const cmd = args._[0];
@@ -65,7 +102,11 @@ runMain(async () => {
       return sweep(args);
     case 'best':
       return best(args);
+    case 'doctor':
+      return doctor(args);
+    case 'import':
+      return importRecords(args);
     default:
-      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] | best [--experiment=FILE | --sweep=ID]`);
+      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] [--verify] | best [--experiment=FILE | --sweep=ID] | doctor [--runs=DIR] [--repair] [--verify] | import [--runs=DIR]`);
   }
 });

@@ -11,6 +11,8 @@ export interface TrialJob {
   seed: number;
   /** The trial's folder: trainTrial saves `model/` and `evaluation.json` there; the log is `trial.log`. */
   outDir: string;
+  /** Written into the model's metadata.json (`provenance`), checked by serve against the pointer it followed. */
+  provenance?: { sweep: string; trial: string; experimentHash: string };
 }
 
 /** Upstream stage outputs, as returned by the stage functions. */

@@ -1,7 +1,8 @@
 /**
  * Sweep and trial identities (pure). The sweep id comes from the experiment's hash, so running
  * the same experiment again resumes the same sweep; settings that do not change results
- * (max_parallel, trial_timeout_s) are left out of the hash. A trial's config hash covers
+ * (max_parallel, trial_timeout_s, and `runs`: where the output folder is, so a moved or copied
+ * runs folder resumes its sweeps) are left out of the hash. A trial's config hash covers
  * everything that determines its result: the experiment without the sweep section (with the
  * epochs override applied), its parameters and its seed.
  */
@@ -29,8 +30,9 @@ export function sweepIdentity(experiment: Json): Json {
   delete sweep.max_parallel;
   delete sweep.trial_timeout_s;
   const out: Json = { ...experiment, sweep };
-  // Bookkeeping fields a loader may add (where the file lives) are not part of the experiment.
-  for (const k of ['file', 'path', 'dir', 'source', '__file']) delete out[k];
+  // Bookkeeping fields a loader may add (where the file lives) and where the runs folder is are not
+  // part of the experiment.
+  for (const k of ['file', 'path', 'dir', 'source', '__file', 'runs']) delete out[k];
   return out;
 }
 

@@ -10,6 +10,11 @@ export const LATEST_POINTER = 'latest.json';
 export const BEST_POINTER = 'best.json';
 export const GALLERY_DIR = 'gradcam';
 
+function relativeInside(base: string, p: string): string {
+  const rel = path.relative(path.resolve(base), path.resolve(p));
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : p;
+}
+
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -17,7 +22,10 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await rename(tmp, file);
 }
 
-/** `runs/trials/latest.json` = {sweep}; `<trialsDir>/best.json` = {trial, modelDir, objective} (or null trial). */
+/**
+ * `runs/trials/latest.json` = {sweep}; `<trialsDir>/best.json` = {trial, modelDir, objective} (or null
+ * trial). modelDir is relative to best.json's folder when inside it, so a moved runs folder still serves.
+ */
 export async function writeSweepPointers(opts: {
   runsDir: string;
   sweepId: string;
@@ -27,7 +35,7 @@ export async function writeSweepPointers(opts: {
   await writeJsonAtomic(path.join(opts.trialsDir, BEST_POINTER), {
     sweep: opts.sweepId,
     trial: opts.best?.trial_id ?? null,
-    modelDir: opts.best?.model_path ?? null,
+    modelDir: opts.best?.model_path ? relativeInside(opts.trialsDir, opts.best.model_path) : null,
     objective: opts.best?.objective ?? null,
   });
   await writeJsonAtomic(path.join(opts.runsDir, 'trials', LATEST_POINTER), { sweep: opts.sweepId });

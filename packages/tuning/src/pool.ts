@@ -62,7 +62,7 @@ class Worker {
     private readonly opts: PoolOptions,
   ) {
     fs.mkdirSync(opts.logDir, { recursive: true });
-    this.log = fs.createWriteStream(path.join(opts.logDir, `worker-${slot}.log`), { flags: 'a' });
+    this.log = this.openLog(path.join(opts.logDir, `worker-${slot}.log`));
     this.ready = new Promise((r) => (this.readyResolve = r));
     this.proc = execa(process.execPath, ['--import', 'tsx', WORKER_FILE], {
       ipc: true,
@@ -94,12 +94,28 @@ class Worker {
     if (this.tail.length > 30) this.tail.splice(0, this.tail.length - 30);
   }
 
+  /** Set when the current log cannot be written (disk full, read-only, I/O error): fails the trial. */
+  private logError: string | null = null;
+
+  /** A log stream whose write errors are recorded, never thrown (an unhandled 'error' would kill the sweep). */
+  private openLog(file: string): fs.WriteStream {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (e) {
+      this.logError ??= `cannot write ${file}: ${(e as Error).message}`;
+    }
+    const s = fs.createWriteStream(file, { flags: 'a' });
+    s.on('error', (e) => {
+      this.logError ??= `cannot write ${file}: ${e.message}`;
+    });
+    return s;
+  }
+
   /** Sends this worker's output to `file` from now on (the trial's log). */
   private redirect(file: string | null): void {
     const next = file ?? path.join(this.opts.logDir, `worker-${this.slot}.log`);
     this.log.end();
-    fs.mkdirSync(path.dirname(next), { recursive: true });
-    this.log = fs.createWriteStream(next, { flags: 'a' });
+    this.log = this.openLog(next);
   }
 
   private message(m: FromWorker): void {
@@ -132,6 +148,7 @@ class Worker {
     if (c.timer) clearTimeout(c.timer);
     this.current = null;
     outcome.wallSeconds = (performance.now() - c.started) / 1000;
+    if (outcome.ok && this.logError) outcome = { ok: false, error: this.logError, wallSeconds: outcome.wallSeconds };
     this.redirect(null);
     c.resolve(outcome);
   }
@@ -155,6 +172,7 @@ class Worker {
   run(job: TrialJob, logFile: string, hooks: TrialHooks): Promise<TrialOutcome> {
     return new Promise((resolve) => {
       this.tail = [];
+      this.logError = null;
       this.redirect(logFile);
       const timer =
         this.opts.trialTimeoutS !== null
@@ -227,8 +245,12 @@ export async function runPool(
       let outcome: TrialOutcome;
       if (!ready.ok) {
         outcome = { ok: false, error: ready.error, wallSeconds: 0 };
-        fs.mkdirSync(path.dirname(logFileOf(job)), { recursive: true });
-        fs.appendFileSync(logFileOf(job), `${ready.error}\n`);
+        try {
+          fs.mkdirSync(path.dirname(logFileOf(job)), { recursive: true });
+          fs.appendFileSync(logFileOf(job), `${ready.error}\n`);
+        } catch {
+          // the trial is recorded as failed with this error anyway
+        }
         w.kill();
         workers[slot] = null;
       } else {

@@ -28,7 +28,10 @@ import { embedRunner, openEmbedOutput } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
 import { createPruner, type Pruner } from './pruner.ts';
-import { addEpoch, beginSweep, endSweep, failTrial, finishTrial, startTrial } from './record.ts';
+import { SweepRecorder } from './record.ts';
+import { recoverFromTrialRecords } from './import.ts';
+import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
+import { toRunsRelative } from '@mri-robust/tracking';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
 import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from '@mri-robust/tracking';
@@ -184,6 +187,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
 
   // Opened first: a second sweep on the same runs folder fails here, before any work.
   const tracking = await openTracking(trackingFile);
+  // Every change goes to the trial-folder record first, then to the database (record.ts).
+  const recorder = new SweepRecorder({ tracking, runsDir, trialsDir, sweepId });
+  const plannedById = new Map(plan.trials.map((tr) => [tr.trialId, tr]));
   try {
     log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
     const tStages = performance.now();
@@ -205,12 +211,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       }
     }
 
-    await beginSweep(
-      tracking,
+    // Finished trials the database lost (a WAL lost after a kill) come back from their trial folders.
+    await recoverFromTrialRecords(tracking, runsDir, trialsDir, sweepId, log);
+    await recorder.begin(
       {
         sweepId,
         name: experiment.name,
-        experimentPath: experiment.file,
+        experimentPath: toRunsRelative(runsDir, experiment.file),
         experimentHash: plan.experimentHash,
         experimentYaml: experiment.text,
         strategy: settings.strategy,
@@ -223,7 +230,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         maxParallel: opts.maxParallel ?? settings.maxParallel,
         dataSummary: readDataSummary(stages.ingest.dir),
         noiseSettings: experiment.config.noise ?? null,
-        stages,
+        stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { ...v, dir: toRunsRelative(runsDir, v.dir) }])),
         settings,
       },
       plan.trials,
@@ -259,6 +266,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const tRun = performance.now();
     let backend: string | null = null;
     const writes: Promise<void>[] = [];
+    // Set when the tracking file cannot be written: no new trial starts, and the sweep stops with it.
+    const fatal: { error: Error | null } = { error: null };
 
     const trainEpochs = ((experiment.config.train ?? {}) as { epochs?: number }).epochs;
     const maxEpochs = settings.epochs ?? trainEpochs ?? null;
@@ -277,7 +286,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         () => {
           const tr = queue.shift();
           if (!tr) return null;
-          return { trialId: tr.trialId, index: tr.index, params: tr.params, seed: tr.seed, outDir: path.join(trialsDir, tr.trialId) };
+          return {
+            trialId: tr.trialId,
+            index: tr.index,
+            params: tr.params,
+            seed: tr.seed,
+            outDir: path.join(trialsDir, tr.trialId),
+            provenance: { sweep: sweepId, trial: tr.trialId, experimentHash: plan.experimentHash },
+          };
         },
         (job) => path.join(trialsDir, job.trialId, 'trial.log'),
         {
@@ -285,7 +301,17 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             const st = live.get(trialId)!;
             const value = objectiveValue(settings.objective, record);
             st.objectives.set(record.epoch, value);
-            writes.push(addEpoch(tracking, sweepId, trialId, record, value).catch((e: Error) => log(`warning: epoch not recorded: ${e.message}`)));
+            writes.push(
+              recorder.epoch(trialId, record, value).catch((e: Error) => {
+                // The trial folder cannot be written: the trial fails with the reason. The database cannot: the sweep stops.
+                if (e instanceof RecordWriteError) st.error ??= e.message;
+                else {
+                  fatal.error ??= e;
+                  queue.length = 0;
+                }
+              }),
+            );
+            if (st.error !== null || fatal.error !== null) return 'stop';
             if (Number.isNaN(value)) {
               st.error ??= `objective ${settings.objective} is undefined at epoch ${record.epoch} (needs valNoisyAccuracy: configure noisy validation sets)`;
               return 'stop';
@@ -300,7 +326,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         async (job: TrialJob) => {
           live.set(job.trialId, { objectives: new Map(), prunedAt: null, error: null });
           pruner.reset(job.trialId);
-          await startTrial(tracking, sweepId, job.trialId, path.join(trialsDir, job.trialId, 'trial.log'), commit);
+          try {
+            await recorder.start(plannedById.get(job.trialId)!, path.join(trialsDir, job.trialId, 'trial.log'), commit);
+          } catch (e) {
+            if (!(e instanceof RecordWriteError)) throw e;
+            // Stopped at its first epoch and recorded as failed with the reason.
+            live.get(job.trialId)!.error = e.message;
+          }
           log(`${job.trialId} started: learning_rate=${job.params.learningRate} dropout=${job.params.dropout} batch_size=${job.params.batchSize}`);
         },
         async (job: TrialJob, outcome: TrialOutcome) => {
@@ -316,20 +348,30 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             const objective = atBest !== undefined && Number.isFinite(atBest) ? atBest : bestOf(direction, st.objectives);
             const statusNow = st.prunedAt !== null ? 'pruned' : 'finished';
             if (statusNow === 'finished') pruner.complete(job.trialId);
-            await finishTrial(tracking, sweepId, job.trialId, {
-              status: statusNow,
-              result: r,
-              objective,
-              objectives: st.objectives,
-              prunedAtEpoch: st.prunedAt,
-            });
+            try {
+              await recorder.end(job.trialId, {
+                status: statusNow,
+                result: r,
+                objective,
+                objectives: st.objectives,
+                prunedAtEpoch: st.prunedAt,
+              });
+            } catch (e) {
+              // Its trial folder cannot hold the result: the trial fails with the reason.
+              if (!(e instanceof RecordWriteError)) throw e;
+              await recorder.failed(job.trialId, e.message);
+              result.failed++;
+              result.ran++;
+              log(`${job.trialId} FAILED: ${e.message}`);
+              return;
+            }
             if (statusNow === 'pruned') result.pruned++;
             else result.finished++;
             offer(job.trialId, job.index, objective);
             line = `${job.trialId} ${statusNow}${st.prunedAt !== null ? `@${st.prunedAt}` : ''} ${settings.objective}=${fmt(objective)} (${r.epochs.length} epochs, ${outcome.wallSeconds.toFixed(1)} s)`;
           } else {
             const error = st.error ?? (outcome.ok ? 'unknown error' : outcome.error);
-            await failTrial(tracking, sweepId, job.trialId, error);
+            await recorder.failed(job.trialId, describeTrialFailure(error, path.join(trialsDir, job.trialId)));
             result.failed++;
             line = `${job.trialId} FAILED: ${error.split('\n')[0]}`;
           }
@@ -342,9 +384,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       );
     }
     await Promise.all(writes);
+    if (fatal.error) throw fatal.error;
     const finalRows = await listTrials(tracking, sweepId);
     const allDone = finalRows.every((r) => DONE.has(r.status));
-    await endSweep(tracking, sweepId, allDone ? 'finished' : 'incomplete', backend);
+    await recorder.finish(allDone ? 'finished' : 'incomplete', backend);
     const bestRow = await bestTrial(tracking, sweepId);
     result.best = bestRow && bestRow.objective !== null ? { trialId: bestRow.trial_id, objective: bestRow.objective } : null;
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
@@ -365,7 +408,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     );
     return result;
   } finally {
-    await tracking.close();
+    // A database that failed a write may fail its close too; the first error is the one to report.
+    await tracking.close().catch(() => undefined);
   }
 }
 

@@ -61,6 +61,7 @@ async function runTrial(job: TrialJob): Promise<void> {
       params: job.params,
       seed: job.seed,
       outDir: job.outDir,
+      provenance: job.provenance,
       onEpoch: (record) => {
         if (fault === 'throw') throw new Error(`injected failure (MRI_TUNING_FAULT) in trial ${job.index}`);
         const key = `${job.trialId}:${record.epoch}`;
