@@ -8,7 +8,7 @@
  * SIMD kernels), so one bench run measures both on the same (shared, noisy) machine, and the
  * summary gives each mode's ratio. Median of 3 timed epochs after a warm-up epoch.
  * Writes runs/bench/model-train.json.
- *   node --import tsx packages/model/bench/train.ts [--backends=wasm,wasm-composite,cpu] [--modes=head,partial-block_9_add,...]
+ *   node --import tsx packages/model/bench/train.ts [--backends=wasm,wasm-composite,cpu] [--modes=head,partial-block_9_add,...] [--rounds=3]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -130,34 +130,56 @@ async function main(): Promise<void> {
   const w = stringFlag(args, 'worker');
   if (w) return worker(w, modes);
   const backends = (stringFlag(args, 'backends') ?? 'wasm,wasm-composite,cpu').split(',');
+  // Rounds (--rounds=N, default 1): each mode runs in every variant in turn, N times, so that
+  // fast and composite kernels see the same load on a shared machine; ratios are per round.
+  const rounds = Number(stringFlag(args, 'rounds') ?? 1);
+  const perRound: Row[][] = [];
   const rows: Row[] = [];
-  for (const b of backends) {
-    try {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `--worker=${b}`, `--modes=${modes.join(',')}`], {
-        cwd: workspaceRoot(),
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, MRI_BACKEND: '', ...(VARIANTS[b]?.env ?? {}) },
-        maxBuffer: 1 << 24,
-      });
-      rows.push(...(JSON.parse(out.toString()) as Row[]));
-    } catch (e) {
-      rows.push({ backend: b, mode: '*', batch: 0, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: `unavailable: ${(e as Error).message.split('\n')[0]}` });
+  for (let r = 0; r < rounds; r++) {
+    const got: Row[] = [];
+    for (const mode of modes) {
+      for (const b of backends) {
+        try {
+          const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), `--worker=${b}`, `--modes=${mode}`], {
+            cwd: workspaceRoot(),
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, MRI_BACKEND: '', ...(VARIANTS[b]?.env ?? {}) },
+            maxBuffer: 1 << 24,
+          });
+          got.push(...(JSON.parse(out.toString()) as Row[]));
+        } catch (e) {
+          got.push({ backend: b, mode, batch: 0, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: `unavailable: ${(e as Error).message.split('\n')[0]}` });
+        }
+      }
     }
+    perRound.push(got);
+  }
+  for (const r0 of perRound[0]) {
+    const same = perRound.map((g) => g.find((x) => x.backend === r0.backend && x.mode === r0.mode)).filter((x): x is Row => !!x);
+    const ips = same.map((x) => x.imagesPerSecond).filter((v): v is number => v != null);
+    rows.push({ ...r0, imagesPerSecond: ips.length ? median(ips) : null, runs: same.flatMap((x) => x.runs) });
   }
   const file = path.join(workspaceRoot(), 'runs', 'bench', 'model-train.json');
   mkdirSync(path.dirname(file), { recursive: true });
-  // Fast (SIMD) kernels against the composites, per mode, from the same bench run.
+  // Fast (SIMD) kernels against the composites, per mode: median over rounds of the round's ratio.
   const speedup: Record<string, number> = {};
-  for (const r of rows.filter((x) => x.backend === 'wasm' && x.imagesPerSecond)) {
-    const c = rows.find((x) => x.backend === 'wasm-composite' && x.mode === r.mode)?.imagesPerSecond;
-    if (c) speedup[r.mode] = Number((r.imagesPerSecond! / c).toFixed(2));
+  for (const mode of modes) {
+    const ratios = perRound
+      .map((g) => {
+        const f = g.find((x) => x.backend === 'wasm' && x.mode === mode)?.imagesPerSecond;
+        const c = g.find((x) => x.backend === 'wasm-composite' && x.mode === mode)?.imagesPerSecond;
+        return f && c ? f / c : null;
+      })
+      .filter((v): v is number => v != null);
+    if (ratios.length) speedup[mode] = Number(median(ratios).toFixed(2));
   }
   writeFileSync(
     file,
     JSON.stringify(
       {
         name: 'model-train',
-        unit: 'training images/s (median of 3 epochs)',
+        unit: 'training images/s (median of 3 epochs; with rounds, median of the rounds)',
+        rounds,
         machine: { cpus: os.cpus().length, node: process.version, load: os.loadavg() },
         measuredAt: new Date().toISOString(),
         simdOverComposite: speedup,
