@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { modelSchemaParts } from '../src/schema.ts';
-import { BACKBONE_SPECS, buildBackbone, loadBackbone, loadExperimentBackbone, type PretrainedBackbone } from '../src/nets/backbones.ts';
+import { BACKBONE_SPECS, buildBackbone, largestActivationBytes, loadBackbone, loadExperimentBackbone, type PretrainedBackbone } from '../src/nets/backbones.ts';
 import { readKerasH5, writeKerasH5 } from '../src/nets/h5-weights.ts';
 import { multiLayerFeatures } from '../src/nets/features.ts';
 import { splitAtLayer } from '../src/nets/mobilenet.ts';
@@ -129,6 +129,8 @@ describe('Keras-application backbones', () => {
     for (const size of [SMALL[arch], BACKBONE_SPECS[arch].defaultInputSize]) {
       const m = buildBackbone(arch, { inputSize: size });
       expect(m.countParams(), `${arch} at ${size}`).toBe(KERAS_PARAMS[arch]);
+      if (arch === 'vgg16' && size === 224) expect(largestActivationBytes(m)).toBe(224 * 224 * 64 * 4); // block1 convs
+      if (arch === 'inception_v3' && size === 299) expect(largestActivationBytes(m)).toBe(147 * 147 * 64 * 4); // third stem conv
       m.dispose();
     }
   });
@@ -246,6 +248,30 @@ describe('Keras-application backbones', () => {
     await expect(loadExperimentBackbone(mismatched)).rejects.toThrow(
       `${mismatched.file}: model.weights: ${path.join(dir, 'mobilenet_2_5_224_tf_no_top.h5')}: missing weight 'normalization/mean' (layer 'normalization' of efficientnet_b0 needs normalization/mean [3], normalization/variance [3], normalization/count [])`,
     );
+  });
+
+  it("EfficientNetB0's own layers (Normalization, KerasRescaling, drop-connect Dropout) survive a tfjs save and reload", async () => {
+    const net = buildBackbone('efficientnet_b0', { inputSize: 32 });
+    randomizeWeights(net, 9, 0.05);
+    let saved: import('@tensorflow/tfjs-core').io.ModelArtifacts | null = null;
+    await net.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const text = JSON.stringify(saved!.modelTopology);
+    expect(text).toContain('"Normalization"');
+    expect(text).toContain('"KerasRescaling"');
+    const again = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const rng = createRng(4);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 32 * 32 * 3 }, () => rng.uniform(0, 255)),
+      [1, 32, 32, 3],
+    );
+    expect(maxAbsDiff((again.predict(x) as Tensor).dataSync(), (net.predict(x) as Tensor).dataSync())).toBe(0);
+    net.dispose();
+    again.dispose();
   });
 
   it('an experiment with each backbone validates', () => {

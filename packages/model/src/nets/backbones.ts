@@ -14,7 +14,8 @@
  * classifier top unless asked), so `splitAtLayer` (partial mode), `trainableBackbone` (full mode) and
  * `multiLayerFeatures` (head mode with `model.features`) work on any of them.
  */
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
+type LayersModel = tfl.LayersModel;
 import { experimentPath, UserError, type Experiment } from '@mri-robust/core';
 import { resolveModelSettings, type ModelSettings } from '../schema.ts';
 import { buildEfficientNetB0 } from './keras/efficientnet-b0.ts';
@@ -232,4 +233,30 @@ export async function loadExperimentBackbone(experiment: Experiment, opts: Omit<
     if (e instanceof UserError) throw new UserError(`${experiment.file}: model.weights: ${e.message}`);
     throw new UserError(`${experiment.file}: model.weights '${settings.weights}' cannot be loaded (${(e as Error).message})`);
   }
+}
+
+/**
+ * Bytes of the largest single activation of one image in `model` (for sizing forward batches: the
+ * embed stage's MobileNetV2 estimate is 112²×96 floats at 224 px; VGG16's first block is 224²×64).
+ */
+export function largestActivationBytes(model: LayersModel): number {
+  let most = 0;
+  const visit = (m: LayersModel) => {
+    for (const l of m.layers) {
+      if (l instanceof tfl.LayersModel) {
+        visit(l);
+        continue;
+      }
+      for (const node of (l as unknown as { inboundNodes: { outputShapes: unknown }[] }).inboundNodes) {
+        const shapes = (Array.isArray((node.outputShapes as unknown[])[0]) ? node.outputShapes : [node.outputShapes]) as (number | null)[][];
+        for (const s of shapes)
+          most = Math.max(
+            most,
+            s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1),
+          );
+      }
+    }
+  };
+  visit(model);
+  return most * 4;
 }
