@@ -10,6 +10,7 @@ export type ModelSchemaPart = SchemaPart;
 export type Backbone = 'cnn' | 'mobilenet_v2' | 'mobilenet_v1' | 'efficientnet_b0' | 'vgg16' | 'resnet50' | 'inception_v3';
 export type TrainMode = 'head' | 'partial' | 'full';
 export type BackendChoice = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type InferenceChoice = 'auto' | 'onnxruntime' | 'tfjs';
 
 export interface ModelSettings {
   backbone: Backbone;
@@ -23,6 +24,10 @@ export interface ModelSettings {
   features?: string[];
   cnn: { widths: number[] };
   backend: BackendChoice;
+  /** Engine of every forward pass (embed, evaluation, predict, Grad-CAM); training stays on tfjs. */
+  inference: InferenceChoice;
+  /** ONNX Runtime intra-op threads; undefined = the cores available to the process (env MRI_THREADS overrides). */
+  threads?: number;
   embed_batch_size: number;
 }
 
@@ -51,6 +56,7 @@ export const MODEL_DEFAULTS: ModelSettings = {
   mode: 'head',
   cnn: { widths: [16, 32, 64] },
   backend: 'auto',
+  inference: 'auto',
   embed_batch_size: 32,
 };
 
@@ -137,6 +143,15 @@ export const modelSchemaPart: ModelSchemaPart = {
         default: MODEL_DEFAULTS.backend,
         description: "TensorFlow.js backend; 'auto' tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order (env MRI_BACKEND overrides).",
       },
+      inference: {
+        enum: ['auto', 'onnxruntime', 'tfjs'],
+        default: MODEL_DEFAULTS.inference,
+        description:
+          "Engine of every forward pass (embeddings, evaluation, predict, Grad-CAM, serve); training stays on TensorFlow.js. 'auto' uses ONNX Runtime (onnxruntime-node) where it loads, else tfjs (env MRI_INFERENCE overrides).",
+      },
+      threads: int('ONNX Runtime threads per process (default: the cores available to the process; env MRI_THREADS overrides, e.g. cores / parallel trials in a sweep).', 1, {
+        maximum: 1024,
+      }),
       embed_batch_size: int('Images per forward batch when computing cached embeddings/activations.', 1, {
         maximum: 4096,
         default: MODEL_DEFAULTS.embed_batch_size,

@@ -30,11 +30,17 @@ import {
   writeArray,
   type Experiment,
   type ImageSet,
+  codeHash,
+  ensurePipeline,
+  type StageRunner,
 } from '@mri-robust/core';
-import { dataSchemaPart, augmentSchemaPart, runIngest, runAugment } from '@mri-robust/data';
-import { noiseSchemaPart, runNoise, SETS_FILE, type NoiseSets } from '@mri-robust/noise';
+import { dataSchemaPart, ingestRunner } from '@mri-robust/data';
+import { noiseRunner, noiseSchemaPart, SETS_FILE, type NoiseSets } from '@mri-robust/noise';
+import { augmentRunner, augmentSchemaPart } from '@mri-robust/augment';
 import { modelSchemaParts, resolveModelSettings, type ModelSettings } from './schema.ts';
 import { selectBackend } from './backend/select.ts';
+import { inferenceRecord, selectInference, type InferenceRecord } from './backend/inference.ts';
+import { createForward, type Forward } from './onnx/forward.ts';
 import { tf } from './backend/tf.ts';
 import { DEFAULT_CUT_LAYER, loadMobileNetV2, readBackboneArtifacts, splitAtLayer, type BackboneArtifacts } from './nets/mobilenet.ts';
 import { imagesToTensor, PREPROCESSING } from './nets/preprocess.ts';
@@ -48,10 +54,7 @@ import {
   type EmbedSetInfo,
   type FeatureKind,
 } from './io/embed-output.ts';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 
-/** Bump when the embed output for the same inputs changes. */
-export const EMBED_STAGE_VERSION = 1;
 export const EMBED_STAGE = 'embed';
 
 /** Per-call budget for live activations; wasm has 4 GiB in all (out of memory kills the process). */
@@ -116,11 +119,14 @@ async function plan(experiment: Experiment): Promise<EmbedPlan> {
   };
 }
 
-/** Everything the features depend on; the backend and batch size are deliberately left out. */
+/**
+ * Everything the features depend on; the backend, the inference engine (ONNX Runtime and tfjs agree
+ * within 1e-4 here, see test/onnx-equivalence.test.ts) and the batch size are deliberately left out.
+ */
 function keyParts(p: EmbedPlan, augmentKey: string, noiseKey: string): unknown {
   return {
     stage: EMBED_STAGE,
-    version: EMBED_STAGE_VERSION,
+    code: codeHash('embed'),
     settings: {
       kind: p.kind,
       backbone: p.settings.backbone,
@@ -217,30 +223,40 @@ async function writeLabelsAndIds(dir: string, src: SetSource): Promise<void> {
 async function computeFeatures(
   dir: string,
   sources: SetSource[],
-  net: LayersModel,
+  forward: Forward,
   sampleShape: number[],
   p: EmbedPlan,
   log: (line: string) => void,
 ): Promise<number> {
   const { input_size: inputSize } = p.settings;
-  const batch = embedBatchSize(p.settings.embed_batch_size, inputSize);
-  if (batch < p.settings.embed_batch_size) log(`[embed] batch capped at ${batch} (from ${p.settings.embed_batch_size}) to stay within memory`);
+  const requested = p.settings.embed_batch_size;
+  // The cap protects tfjs wasm's 4 GiB; ONNX Runtime runs in native memory.
+  const batch = forward.engine === 'tfjs' ? embedBatchSize(requested, inputSize) : requested;
+  if (batch < requested) log(`[embed] batch capped at ${batch} (from ${requested}) to stay within memory`);
   const rowSize = sampleShape.reduce((a, b) => a * b, 1);
   const total = sources.reduce((a, s) => a + s.indices.length, 0);
-  const progress = createProgress(`embed (${p.kind}, ${tf.getBackend()})`, total, { unit: 'img' });
+  const engine = forward.engine === 'onnxruntime' ? `onnxruntime ${forward.threads} thread${forward.threads > 1 ? 's' : ''}` : `tfjs ${tf.getBackend()}`;
+  const progress = createProgress(`embed (${p.kind}, ${engine})`, total, { unit: 'img' });
   const t0 = Date.now();
+  const prepare = (src: SetSource, start: number): { input: Float32Array; n: number } => {
+    const idx = src.indices.slice(start, start + batch);
+    const x = imagesToTensor(src.set.batch(idx), idx.length, src.set.header, { inputSize, inputChannels: 3 });
+    const input = x.dataSync() as Float32Array;
+    x.dispose();
+    return { input, n: idx.length };
+  };
   for (const src of sources) {
     const n = src.indices.length;
     const out = new Float32Array(n * rowSize);
-    for (let start = 0; start < n; start += batch) {
-      const idx = src.indices.slice(start, start + batch);
-      const pixels = src.set.batch(idx);
-      const x = imagesToTensor(pixels, idx.length, src.set.header, { inputSize, inputChannels: 3 });
-      const y = net.predict(x) as import('@tensorflow/tfjs-core').Tensor;
-      out.set(await y.data<'float32'>(), start * rowSize);
-      x.dispose();
-      y.dispose();
-      progress.tick(idx.length);
+    let next = n > 0 ? prepare(src, 0) : null;
+    for (let start = 0; next; start += batch) {
+      const cur = next;
+      const running = forward.run(cur.input, cur.n);
+      // Decode and preprocess the next batch while the engine runs this one.
+      next = start + batch < n ? prepare(src, start + batch) : null;
+      const [y] = await running;
+      out.set(y.data, start * rowSize);
+      progress.tick(cur.n);
     }
     await writeArray(featuresFile(dir, src.info.name), out, [n, ...sampleShape]);
   }
@@ -276,18 +292,27 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
         let inputChannels: number;
         let backend = 'none';
         let rate: number | null = null;
+        let inference: InferenceRecord | null = null;
         if (p.kind === 'pixels') {
           inputChannels = p.settings.backbone === 'cnn' ? sources[0].set.header.channels : 3;
           sampleShape = [p.settings.input_size, p.settings.input_size, inputChannels];
         } else {
           const selected = await selectBackend(p.settings.backend);
           backend = selected.name;
+          const engine = await selectInference(p.settings.inference, p.settings.threads, log);
           inputChannels = 3;
           const backbone = await loadMobileNetV2(p.weightsLocation!, { inputSize: p.settings.input_size, artifacts: p.artifacts! });
           let net = backbone.model;
           if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
           sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
-          rate = await computeFeatures(tmp, sources, net, sampleShape, p, log);
+          const forward = await createForward(net, engine);
+          try {
+            rate = await computeFeatures(tmp, sources, forward, sampleShape, p, log);
+          } finally {
+            await forward.dispose();
+            backbone.model.dispose();
+          }
+          inference = inferenceRecord(engine);
         }
         sets = sources.map((s) => ({ ...s.info, n: s.indices.length }));
         const manifest: EmbedManifest = {
@@ -303,6 +328,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           cutLayer: p.cutLayer,
           weights: p.artifacts ? { location: p.weightsLocation!, hash: p.artifacts.hash } : null,
           backend,
+          inference,
           imagesPerSecond: rate,
           sets,
         };
@@ -324,11 +350,19 @@ export const EMBED_SCHEMA_PARTS = [dataSchemaPart, noiseSchemaPart, augmentSchem
 
 /** Ensure ingest → noise → augment → embed for an experiment file (used by tuning and the CLI). */
 export async function ensureEmbed(experiment: Experiment, ctx: EmbedContext = {}): Promise<EmbedResult> {
-  const ingest = await runIngest(experiment);
-  const noise = await runNoise(experiment, { key: ingest.key, dir: ingest.dir }, { log: ctx.log });
-  const augment = await runAugment(experiment, { key: noise.key, dir: noise.dir }, { log: ctx.log });
-  return runEmbed(experiment, { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key }, ctx);
+  let result: EmbedResult | undefined;
+  const embedStage: StageRunner = async (exp, up, c) => (result = await embedRunner(exp, up, c));
+  await ensurePipeline(experiment, 'embed', { ingest: ingestRunner, noise: noiseRunner, augment: augmentRunner, embed: embedStage }, { log: ctx.log });
+  if (!result) throw new Error('embed: the pipeline did not run the embed stage');
+  return result;
 }
+
+/** The embed stage as the pipeline runs it (core/pipeline.ts): upstream augment and noise. */
+export const embedRunner = (experiment: Experiment, upstream: Parameters<StageRunner>[1], ctx: EmbedContext): Promise<EmbedResult> => {
+  const { augment, noise } = upstream;
+  if (!augment || !noise) throw new Error('embed: the pipeline passed no augment/noise output');
+  return runEmbed(experiment, { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key }, ctx);
+};
 
 /** CLI: `embed [--experiment=FILE]` — prints the output folder and set sizes. */
 export async function embedMain(argv: string[]): Promise<void> {
