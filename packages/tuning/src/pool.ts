@@ -28,8 +28,11 @@ export interface PoolOptions {
 }
 
 export interface TrialHooks {
-  /** Called for every epoch; its answer (continue/stop) goes back to the worker. */
-  onEpoch(trialId: string, record: EpochMessageRecord): 'continue' | 'stop';
+  /**
+   * Called for every epoch; its answer (continue/stop) goes back to the worker. The worker waits for
+   * it; time spent waiting does not count against the trial's time limit.
+   */
+  onEpoch(trialId: string, record: EpochMessageRecord): 'continue' | 'stop' | Promise<'continue' | 'stop'>;
 }
 
 export type TrialOutcome =
@@ -51,6 +54,10 @@ class Worker {
     hooks: TrialHooks;
     started: number;
     timer: NodeJS.Timeout | null;
+    /** Milliseconds of the time limit left (null: no limit). */
+    left: number | null;
+    /** When the timer was last (re)started. */
+    since: number;
   } | null = null;
   exited = false;
   private exitInfo: string | null = null;
@@ -129,8 +136,12 @@ class Worker {
       case 'epoch': {
         const c = this.current;
         if (!c || c.job.trialId !== m.trialId) return;
-        const action = c.hooks.onEpoch(m.trialId, m.record);
-        this.send({ type: 'decision', trialId: m.trialId, epoch: m.record.epoch, action });
+        this.pauseClock();
+        void Promise.resolve(c.hooks.onEpoch(m.trialId, m.record)).then((action) => {
+          if (this.current !== c) return;
+          this.startClock();
+          this.send({ type: 'decision', trialId: m.trialId, epoch: m.record.epoch, action });
+        });
         break;
       }
       case 'result':
@@ -168,20 +179,38 @@ class Worker {
     this.log.end();
   }
 
+  /** Stops the time-limit clock (the worker waits for a decision). */
+  private pauseClock(): void {
+    const c = this.current;
+    if (!c || c.left === null || c.timer === null) return;
+    clearTimeout(c.timer);
+    c.timer = null;
+    c.left -= performance.now() - c.since;
+  }
+
+  /** (Re)starts the time-limit clock with what is left of the limit. */
+  private startClock(): void {
+    const c = this.current;
+    if (!c || c.left === null || c.timer !== null) return;
+    c.since = performance.now();
+    c.timer = setTimeout(
+      () => {
+        this.timedOut = true;
+        this.proc.kill('SIGKILL');
+      },
+      Math.max(0, c.left),
+    );
+  }
+
   /** Runs one trial on this (ready) worker. */
   run(job: TrialJob, logFile: string, hooks: TrialHooks): Promise<TrialOutcome> {
     return new Promise((resolve) => {
       this.tail = [];
       this.logError = null;
       this.redirect(logFile);
-      const timer =
-        this.opts.trialTimeoutS !== null
-          ? setTimeout(() => {
-              this.timedOut = true;
-              this.proc.kill('SIGKILL');
-            }, this.opts.trialTimeoutS * 1000)
-          : null;
-      this.current = { job, resolve, hooks, started: performance.now(), timer };
+      const left = this.opts.trialTimeoutS !== null ? this.opts.trialTimeoutS * 1000 : null;
+      this.current = { job, resolve, hooks, started: performance.now(), timer: null, left, since: performance.now() };
+      this.startClock();
       if (this.exited) {
         this.finish(job.trialId, { ok: false, error: this.exitInfo ?? 'worker is gone', wallSeconds: 0 });
         return;

@@ -27,7 +27,7 @@ import { augmentRunner } from '@mri-robust/augment';
 import { embedRunner, openEmbedOutput } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
-import { createPruner, type Pruner } from './pruner.ts';
+import { DecisionBroker } from './decisions.ts';
 import { SweepRecorder } from './record.ts';
 import { recoverFromTrialRecords } from './import.ts';
 import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
@@ -157,10 +157,12 @@ function readDataSummary(dir: string): unknown {
   }
 }
 
-/** Feeds the trials done in an earlier run to the pruner, so pruning goes on as if uninterrupted. */
-async function replayPruner(t: Tracking, sweepId: string, rows: TrialRow[], pruner: Pruner): Promise<void> {
-  const done = rows.filter((r) => DONE.has(r.status));
-  if (done.length === 0) return;
+/**
+ * Feeds the trials done in an earlier run to the pruner, so pruning goes on as if uninterrupted,
+ * and returns the ids of done trials to rerun: those compared with a lower trial that failed (and
+ * is rerun now) at epochs it never reached.
+ */
+async function replayPruner(t: Tracking, sweepId: string, rows: TrialRow[], broker: DecisionBroker): Promise<Set<string>> {
   const epochs = await listEpochs(t, sweepId);
   const byTrial = new Map<string, { epoch: number; objective: number | null }[]>();
   for (const e of epochs) {
@@ -168,10 +170,13 @@ async function replayPruner(t: Tracking, sweepId: string, rows: TrialRow[], prun
     l.push(e);
     byTrial.set(e.trial_id, l);
   }
-  for (const r of done) {
-    for (const e of byTrial.get(r.trial_id) ?? []) pruner.report(r.trial_id, e.epoch, e.objective ?? Number.NaN);
-    if (r.status === 'finished') pruner.complete(r.trial_id);
-  }
+  const done = rows.filter((r) => DONE.has(r.status));
+  const failed = rows
+    .filter((r) => r.status === 'failed')
+    .map((r) => ({ index: r.trial_index, reached: (byTrial.get(r.trial_id) ?? []).length }));
+  const stale = broker.stale(done.map((r) => ({ index: r.trial_index, epochsRun: (byTrial.get(r.trial_id) ?? []).length })), failed);
+  for (const r of done) if (!stale.has(r.trial_index)) broker.replay({ index: r.trial_index, status: r.status, epochs: byTrial.get(r.trial_id) ?? [] });
+  return new Set(done.filter((r) => stale.has(r.trial_index)).map((r) => r.trial_id));
 }
 
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
@@ -238,9 +243,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     );
     const rows = await listTrials(tracking, sweepId);
     const status = new Map(rows.map((r) => [r.trial_id, r]));
-    const pruner = createPruner(settings.pruner, direction);
-    await replayPruner(tracking, sweepId, rows, pruner);
-    const todo = plan.trials.filter((tr) => !DONE.has(status.get(tr.trialId)?.status ?? 'pending'));
+    const broker = new DecisionBroker(settings.pruner, direction);
+    const stale = await replayPruner(tracking, sweepId, rows, broker);
+    const isDone = (id: string) => DONE.has(status.get(id)?.status ?? 'pending') && !stale.has(id);
+    const indexOf = new Map(plan.trials.map((tr) => [tr.trialId, tr.index]));
+    const todo = plan.trials.filter((tr) => !isDone(tr.trialId));
     const skipped = plan.trials.length - todo.length;
     // Best so far, with the ranking's tie rule (objective, then trial index) so the progress line,
     // the summary table and tuning:best name the same trial.
@@ -252,8 +259,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         bestSoFar.current = { trialId, objective, index };
       }
     };
-    for (const r of rows) if (DONE.has(r.status)) offer(r.trial_id, r.trial_index, r.objective);
+    for (const r of rows) if (isDone(r.trial_id)) offer(r.trial_id, r.trial_index, r.objective);
     if (skipped > 0) log(`resuming: ${skipped} of ${plan.trials.length} trials already done, ${todo.length} to run`);
+    if (stale.size > 0) {
+      log(`rerunning ${stale.size} done trial(s) compared with a failed trial by the pruner: ${[...stale].join(', ')}`);
+      // Marked running at once, so a resume after a kill reruns them even if the failed trial is done by then.
+      for (const id of stale) await recorder.start(plannedById.get(id)!, path.join(trialsDir, id, 'trial.log'), commit);
+    }
 
     const result: SweepResult = {
       sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, best: null,
@@ -297,7 +309,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         },
         (job) => path.join(trialsDir, job.trialId, 'trial.log'),
         {
-          onEpoch(trialId: string, record: EpochMessageRecord) {
+          onEpoch(trialId: string, record: EpochMessageRecord): 'continue' | 'stop' | Promise<'continue' | 'stop'> {
             const st = live.get(trialId)!;
             const value = objectiveValue(settings.objective, record);
             st.objectives.set(record.epoch, value);
@@ -317,15 +329,16 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
               return 'stop';
             }
             // The last epoch ends the trial anyway: a trial that ran every epoch is never marked pruned.
-            const reported = pruner.report(trialId, record.epoch, value);
-            const decision = maxEpochs !== null && record.epoch >= maxEpochs ? 'continue' : reported;
-            if (decision === 'stop' && st.prunedAt === null) st.prunedAt = record.epoch;
-            return decision;
+            const last = maxEpochs !== null && record.epoch >= maxEpochs;
+            return broker.epoch(indexOf.get(trialId)!, record.epoch, value, last ? 'continue' : null).then((decision) => {
+              if (decision === 'stop' && st.prunedAt === null) st.prunedAt = record.epoch;
+              return decision;
+            });
           },
         },
         async (job: TrialJob) => {
           live.set(job.trialId, { objectives: new Map(), prunedAt: null, error: null });
-          pruner.reset(job.trialId);
+          broker.reset(job.index);
           try {
             await recorder.start(plannedById.get(job.trialId)!, path.join(trialsDir, job.trialId, 'trial.log'), commit);
           } catch (e) {
@@ -347,7 +360,6 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
             const atBest = st.objectives.get(r.bestEpoch);
             const objective = atBest !== undefined && Number.isFinite(atBest) ? atBest : bestOf(direction, st.objectives);
             const statusNow = st.prunedAt !== null ? 'pruned' : 'finished';
-            if (statusNow === 'finished') pruner.complete(job.trialId);
             try {
               await recorder.end(job.trialId, {
                 status: statusNow,
@@ -360,11 +372,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
               // Its trial folder cannot hold the result: the trial fails with the reason.
               if (!(e instanceof RecordWriteError)) throw e;
               await recorder.failed(job.trialId, e.message);
+              broker.end(job.index);
               result.failed++;
               result.ran++;
               log(`${job.trialId} FAILED: ${e.message}`);
               return;
             }
+            broker.end(job.index);
             if (statusNow === 'pruned') result.pruned++;
             else result.finished++;
             offer(job.trialId, job.index, objective);
@@ -372,6 +386,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           } else {
             const error = st.error ?? (outcome.ok ? 'unknown error' : outcome.error);
             await recorder.failed(job.trialId, describeTrialFailure(error, path.join(trialsDir, job.trialId)));
+            // Only once the failure is recorded may later trials be decided without this one: a
+            // resume then sees it failed and reruns the trials that were (replayPruner).
+            broker.end(job.index);
             result.failed++;
             line = `${job.trialId} FAILED: ${error.split('\n')[0]}`;
           }

@@ -37,3 +37,38 @@ export async function snapshotDb(file: string, sweepId: string): Promise<DbSnaps
     await t.close();
   }
 }
+
+/**
+ * What a sweep produced, by trial index, without what legitimately differs between runs (timestamps,
+ * seconds, attempts, paths, trial ids — which carry the experiment's name): trial statuses, epochs,
+ * objectives and every metric. Two runs of the same experiment and seed must give equal outcomes.
+ */
+export async function sweepOutcome(file: string, sweepId: string): Promise<unknown[]> {
+  const t = await openTracking(file, { readOnly: true });
+  try {
+    const trials = await listTrials(t, sweepId);
+    const epochs = await listEpochs(t, sweepId);
+    const evals = await listEvaluations(t, sweepId);
+    return trials.map((tr) => ({
+      index: tr.trial_index,
+      params: tr.params,
+      status: tr.status,
+      error: tr.error,
+      best_epoch: tr.best_epoch,
+      objective: tr.objective,
+      epochs_run: tr.epochs_run,
+      pruned_at_epoch: tr.pruned_at_epoch,
+      temperature: tr.temperature,
+      epochs: epochs
+        .filter((e) => e.trial_id === tr.trial_id)
+        .map(({ epoch, train_loss, train_accuracy, val_loss, val_accuracy, val_noisy_accuracy, objective, learning_rate }) => ({
+          epoch, train_loss, train_accuracy, val_loss, val_accuracy, val_noisy_accuracy, objective, learning_rate,
+        })),
+      evaluations: evals
+        .filter((e) => e.trial_id === tr.trial_id)
+        .map(({ sweep_id: _s, trial_id: _t, ...rest }) => rest),
+    }));
+  } finally {
+    await t.close();
+  }
+}
