@@ -9,10 +9,15 @@ import { vegaBundles } from './assets.ts';
 import { buildCharts } from './charts/index.ts';
 import { TRACKING_FILE, type Tracking } from '@mri-robust/tracking';
 import { openTrackingReader, readSweepData, readSweepSummaries, readSweeps, resolveSweep } from './data.ts';
-import { renderIndexPage, type IndexEntry } from './index-page.ts';
+import { renderIndexPage, type ComparisonEntry, type IndexEntry } from './index-page.ts';
 import { renderReportPage } from './page.ts';
 import { REPORT_DEFAULTS, reportSchemaPart, reportSettings, type ReportSettings } from './schema.ts';
 import { readStageArtifacts } from './stages.ts';
+import { comparisonFolderName, comparisonsDir, reportFolderName, reportsDir } from './paths.ts';
+import { readComparison } from './compare/data.ts';
+import { pairTests, renderComparePage } from './compare/page.ts';
+
+const COMPARE_META = 'compare.json';
 import type { SweepInfo } from './types.ts';
 
 export interface BuildReportOptions {
@@ -44,15 +49,7 @@ export interface BuildResult {
   indexFile: string;
 }
 
-/** The folder name of a sweep's report (the id, with anything but [A-Za-z0-9._-] replaced). */
-export function reportFolderName(sweepId: string): string {
-  const safe = sweepId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  return safe || '_';
-}
-
-export function reportsDir(runsDir: string): string {
-  return path.join(runsDir, 'reports');
-}
+export { reportFolderName, reportsDir } from './paths.ts';
 
 function writeAtomic(file: string, text: string): number {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -85,7 +82,25 @@ async function buildOne(db: Tracking, sweep: SweepInfo, opts: BuildReportOptions
   return { sweepId: sweep.sweepId, file, bytes, trials: data.trials.length, charts: charts.filter((c) => c.spec).map((c) => c.id) };
 }
 
-/** Writes the index page listing every sweep in the database. */
+/** The comparisons built so far (each folder's compare.json), newest first. */
+export function listComparisons(runsDir: string): ComparisonEntry[] {
+  const dir = comparisonsDir(runsDir);
+  if (!fs.existsSync(dir)) return [];
+  const out: ComparisonEntry[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const meta = path.join(dir, name, COMPARE_META);
+    if (!fs.existsSync(path.join(dir, name, 'index.html')) || !fs.existsSync(meta)) continue;
+    try {
+      const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { sweeps?: unknown; generatedAt?: unknown };
+      if (Array.isArray(m.sweeps)) out.push({ sweeps: m.sweeps.map(String), generatedAt: String(m.generatedAt ?? ''), href: `compare/${encodeURIComponent(name)}/index.html` });
+    } catch {
+      // an unreadable compare.json: the comparison is not listed
+    }
+  }
+  return out.sort((a, b) => (a.generatedAt < b.generatedAt ? 1 : a.generatedAt > b.generatedAt ? -1 : 0));
+}
+
+/** Writes the index page listing every sweep in the database and every comparison built. */
 export async function writeIndex(db: Tracking, runsDir: string, generatedAt: string): Promise<string> {
   const summaries = await readSweepSummaries(db);
   const dir = reportsDir(runsDir);
@@ -94,8 +109,46 @@ export async function writeIndex(db: Tracking, runsDir: string, generatedAt: str
     return { summary, href: fs.existsSync(path.join(dir, folder, 'index.html')) ? `${encodeURIComponent(folder)}/index.html` : null };
   });
   const file = path.join(dir, 'index.html');
-  writeAtomic(file, renderIndexPage(entries, generatedAt));
+  writeAtomic(file, renderIndexPage(entries, generatedAt, listComparisons(runsDir)));
   return file;
+}
+
+export interface BuildComparisonOptions {
+  runsDir: string;
+  trackingFile?: string;
+  /** Two or more sweep ids; the first is the baseline. */
+  sweepIds: string[];
+  now?: Date;
+}
+
+export interface BuiltComparison {
+  file: string;
+  bytes: number;
+  sweeps: string[];
+  /** How many (sweep, test set) differences used the paired test. */
+  paired: number;
+  tests: number;
+  indexFile: string;
+}
+
+/** report:compare — the best trials of several sweeps side by side: `<runs>/reports/compare/<A>__vs__<B>/index.html`. */
+export async function buildComparison(opts: BuildComparisonOptions): Promise<BuiltComparison> {
+  const trackingFile = opts.trackingFile ?? path.join(opts.runsDir, TRACKING_FILE);
+  const generatedAt = (opts.now ?? new Date()).toISOString();
+  const db = await openTrackingReader(trackingFile);
+  try {
+    const sweeps = await readComparison(db, opts.sweepIds, opts.runsDir);
+    const html = renderComparePage({ sweeps, bundles: vegaBundles(), generatedAt, indexHref: '../../index.html' });
+    const folder = path.join(comparisonsDir(opts.runsDir), comparisonFolderName(opts.sweepIds));
+    const file = path.join(folder, 'index.html');
+    const bytes = writeAtomic(file, html);
+    writeAtomic(path.join(folder, COMPARE_META), `${JSON.stringify({ sweeps: opts.sweepIds, generatedAt }, null, 2)}\n`);
+    const tests = pairTests(sweeps);
+    const indexFile = await writeIndex(db, opts.runsDir, generatedAt);
+    return { file, bytes, sweeps: opts.sweepIds, paired: tests.filter((t) => t.paired).length, tests: tests.length, indexFile };
+  } finally {
+    await db.close();
+  }
 }
 
 export async function buildReport(opts: BuildReportOptions): Promise<BuildResult> {

@@ -20,6 +20,8 @@ export interface GalleryCell {
 export interface GradCamGallery {
   file: string;
   model: string;
+  /** The split the scans come from: the sweep draws them from its test split (gallery.json `split`, default 'test'). */
+  split: string;
   /** 'clean' first, then the noisy set ids in the order the sweep wrote them. */
   sets: string[];
   /** Scan ids in gallery order (per class). */
@@ -29,6 +31,7 @@ export interface GradCamGallery {
 
 interface GalleryJson {
   model: string;
+  split?: string;
   items: { set: string; id: string; label: string; predicted: string; probability: number; correct: boolean; file: string }[];
 }
 
@@ -59,5 +62,5 @@ export function readGallery(runsDir: string, sweepId: string): GradCamGallery | 
     const dataUri = inside ? `data:${mime};base64,${fs.readFileSync(image).toString('base64')}` : null;
     return { set: it.set, id: it.id, label: it.label, predicted: it.predicted, probability: it.probability, correct: it.correct, dataUri };
   });
-  return { file, model: json.model, sets, scans, cells };
+  return { file, model: json.model, split: typeof json.split === 'string' && json.split ? json.split : 'test', sets, scans, cells };
 }

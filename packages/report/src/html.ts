@@ -142,8 +142,20 @@ table.sortable th { cursor: pointer; user-select: none; background: var(--bg2); 
 table.sortable th[aria-sort=ascending]::after { content: ' ▲'; }
 table.sortable th[aria-sort=descending]::after { content: ' ▼'; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#trials-table td { white-space: nowrap; }
-#trials-table td.error { white-space: normal; min-width: 260px; }
+.table-fit { max-height: 620px; overflow-y: auto; border: 1px solid var(--line); }
+#trials-table { width: 100%; table-layout: auto; font-size: 12px; }
+#trials-table th { font-size: 11px; white-space: normal; vertical-align: bottom; }
+#trials-table td { white-space: nowrap; padding: 3px 6px; }
+#trials-table td.error { white-space: normal; overflow-wrap: anywhere; max-width: 220px; }
+#trials-table .sub { font-size: 10.5px; color: var(--muted); }
+#trials-table .sub.err { color: #a11; }
+details.sheets-box > summary, details.more > summary { cursor: pointer; color: var(--accent); margin: 6px 0; }
+table.summary td, table.summary th { padding: 3px 10px; }
+table.summary td.num { white-space: nowrap; }
+#compare-tests td:nth-child(2), #compare-accuracy td:first-child { white-space: nowrap; }
+#compare-tests .sub { font-size: 11px; }
+.sub { font-size: 11px; color: var(--muted); }
+.cmp-yes { color: #0a6b2d; } .cmp-no { color: #a11; }
 tr.failed td { color: #a11; }
 table.kv th { font-weight: 600; width: 1%; white-space: nowrap; color: #374151; }
 table.json th { background: var(--bg2); }

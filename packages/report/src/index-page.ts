@@ -3,13 +3,28 @@ import { BASE_CSS, esc, fmtDate, fmtNum, SORT_SCRIPT } from './html.ts';
 import { REPORT_CSP } from './page.ts';
 import type { SweepSummary } from './types.ts';
 
+export interface ComparisonEntry {
+  sweeps: string[];
+  generatedAt: string;
+  /** Relative link to the comparison page. */
+  href: string;
+}
+
 export interface IndexEntry {
   summary: SweepSummary;
   /** Relative link to the sweep's report, or null when it has not been built. */
   href: string | null;
 }
 
-export function renderIndexPage(entries: readonly IndexEntry[], generatedAt: string): string {
+function comparisonsBlock(comparisons: readonly ComparisonEntry[], sweepIds: readonly string[]): string {
+  const example = sweepIds.length >= 2 ? `${sweepIds[1]},${sweepIds[0]}` : 'A,B';
+  const list = comparisons.length
+    ? `<ul id="comparisons">${comparisons.map((c) => `<li><a href="${esc(c.href)}">${c.sweeps.map(esc).join(' vs ')}</a> <span class="muted">(${esc(fmtDate(c.generatedAt))})</span></li>`).join('')}</ul>`
+    : '<p class="muted" id="comparisons">None built yet.</p>';
+  return `<h2>Sweep comparisons</h2><p>The best trials of several sweeps side by side: clean and per-noise accuracy with intervals, and a paired test on the shared test images. Build one with <code>npx nx run report:compare --sweeps=${esc(example)}</code> (the first is the baseline).</p>${list}`;
+}
+
+export function renderIndexPage(entries: readonly IndexEntry[], generatedAt: string, comparisons: readonly ComparisonEntry[] = []): string {
   const rows = entries
     .map(({ summary: s, href }) => {
       const b = s.best;
@@ -50,6 +65,7 @@ export function renderIndexPage(entries: readonly IndexEntry[], generatedAt: str
 ${rows}
 </tbody></table>
 <p class="muted">A sweep without a report: <code>npx nx run report:build --sweep=&lt;id&gt;</code>, or <code>--all</code> for every sweep.</p>
+${comparisonsBlock(comparisons, entries.map((e) => e.summary.sweep.sweepId))}
 </main>
 <footer>Generated ${esc(generatedAt)} by report:build.</footer>
 <script>${SORT_SCRIPT}</script>

@@ -3,7 +3,7 @@ import type { VegaBundle } from './assets.ts';
 import type { ChartSection } from './charts/index.ts';
 import { BASE_CSS, esc, fmtDate, fmtNum, jsonForScript, renderJson, SORT_SCRIPT } from './html.ts';
 import { isIngestReport, renderIngest } from './ingest.ts';
-import { byTrial, cleanOf, isClean, meanNoisyOf, testEvaluations, worstNoisyOf } from './rows.ts';
+import { byTrial, cleanOf, displayOrder, isClean, meanNoisyOf, testEvaluations, worstNoisyOf } from './rows.ts';
 import type { StageArtifacts } from './stages.ts';
 import type { EvaluationInfo, SweepData, TrialInfo } from './types.ts';
 
@@ -56,41 +56,68 @@ function ci(e: EvaluationInfo | null): string {
   return e ? `${fmtNum(e.ciLow)}–${fmtNum(e.ciHigh)}` : '';
 }
 
+function shorten(text: string, max = 90): string {
+  const one = text.split('\n')[0];
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/**
+ * Every trial, ranked ones first in rank order (then the others by trial index), in columns that
+ * fit the page: numbers right-aligned, the clean CI under the accuracy, errors cut to one short line
+ * (the whole text in the cell's title).
+ */
 export function trialsTable(data: SweepData): string {
   const groups = byTrial(testEvaluations(data.evaluations));
   const epochsRun = new Map<string, number>();
   for (const e of data.epochs) epochsRun.set(e.trialId, (epochsRun.get(e.trialId) ?? 0) + 1);
   const rank = new Map(data.ranked.map((id, i) => [id, i + 1]));
-  const head = [
-    ['rank', 'num'],
-    ['trial', 'text'],
-    ['status', 'text'],
-    ['learning rate', 'num'],
-    ['dropout', 'num'],
-    ['batch size', 'num'],
-    ['best epoch', 'num'],
-    ['epochs', 'num'],
-    [data.sweep.objective ?? 'objective', 'num'],
-    ['clean acc.', 'num'],
-    ['clean 95 % CI', 'text'],
-    ['mean noisy acc.', 'num'],
-    ['worst noisy acc.', 'num'],
-    ['worst noisy set', 'text'],
-    ['macro F1', 'num'],
-    ['ECE', 'num'],
-    ['ECE (calibrated)', 'num'],
-    ['backend', 'text'],
-    ['seconds', 'num'],
-    ['error', 'text'],
+  const byId = new Map(data.trials.map((t) => [t.trialId, t]));
+  const head: [string, string, string][] = [
+    ['#', 'num', 'rank by the objective'],
+    ['trial', 'text', ''],
+    ['status', 'text', ''],
+    ['lr', 'num', 'learning rate'],
+    ['drop-out', 'num', ''],
+    ['batch', 'num', 'batch size'],
+    ['best / epochs', 'num', 'best epoch / epochs run'],
+    ['objective', 'num', data.sweep.objective ?? 'objective'],
+    ['clean acc. (95 % CI)', 'num', 'clean test accuracy with its bootstrap interval'],
+    ['mean noisy', 'num', 'mean accuracy over the noisy test sets'],
+    ['worst noisy', 'num', 'lowest noisy test accuracy and its set'],
+    ['macro F1', 'num', 'clean test set'],
+    ['ECE / cal.', 'num', 'expected calibration error on the clean test set, before / after temperature scaling'],
+    ['s', 'num', 'seconds'],
+    ['backend · error', 'text', ''],
   ];
-  const rows = data.trials.map((t) => {
+  const rows = displayOrder(data.trials, data.ranked).map((id) => {
+    const t = byId.get(id) as TrialInfo;
     const evals = groups.get(t.trialId) ?? [];
     const c = cleanOf(evals);
     const w = worstNoisyOf(evals);
-    return `<tr class="${esc(t.status)}" data-trial="${esc(t.trialId)}">${numCell(rank.get(t.trialId) ?? null, 0)}<td>${esc(t.trialId)}</td><td>${esc(t.status)}</td>${numCell(t.learningRate, 5)}${numCell(t.dropout)}${numCell(t.batchSize, 0)}${numCell(t.bestEpoch, 0)}${numCell(epochsRun.get(t.trialId) ?? 0, 0)}${numCell(t.objective, 4)}${numCell(c?.accuracy)}<td>${esc(ci(c))}</td>${numCell(meanNoisyOf(evals))}${numCell(w?.accuracy)}<td>${esc(w?.testSet ?? '')}</td>${numCell(c?.macroF1)}${numCell(c?.ece)}${numCell(c?.eceCalibrated)}<td>${esc(t.backend ?? '')}</td>${numCell(seconds(t), 1)}<td class="error">${esc(t.error ?? '')}</td></tr>`;
+    const err = t.error ?? '';
+    const sub = (text: string) => (text ? `<div class="sub">${esc(text)}</div>` : '');
+    const sortKey = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '' : String(v));
+    const cells = [
+      numCell(rank.get(t.trialId) ?? null, 0),
+      `<td>${esc(t.trialId)}</td>`,
+      `<td>${esc(t.status)}</td>`,
+      numCell(t.learningRate, 5),
+      numCell(t.dropout),
+      numCell(t.batchSize, 0),
+      `<td class="num" data-sort="${sortKey(t.bestEpoch)}">${esc(fmtNum(t.bestEpoch, 0))} / ${esc(epochsRun.get(t.trialId) ?? 0)}</td>`,
+      numCell(t.objective, 4),
+      `<td class="num" data-sort="${sortKey(c?.accuracy)}">${esc(fmtNum(c?.accuracy))}${sub(ci(c))}</td>`,
+      numCell(meanNoisyOf(evals)),
+      `<td class="num" data-sort="${sortKey(w?.accuracy)}">${esc(fmtNum(w?.accuracy))}${sub(w?.testSet ?? '')}</td>`,
+      numCell(c?.macroF1),
+      `<td class="num" data-sort="${sortKey(c?.ece)}">${esc(fmtNum(c?.ece))}${c ? ` / ${esc(fmtNum(c.eceCalibrated))}` : ''}</td>`,
+      numCell(seconds(t), 0),
+      `<td class="error" title="${esc(err)}">${esc(t.backend ?? '')}${err ? `<div class="sub err">${esc(shorten(err))}</div>` : ''}</td>`,
+    ];
+    return `<tr class="${esc(t.status)}" data-trial="${esc(t.trialId)}">${cells.join('')}</tr>`;
   });
-  return `<div class="scroll"><table class="sortable" id="trials-table"><thead><tr>${head
-    .map(([h, type]) => `<th data-type="${type}" title="click to sort">${esc(h)}</th>`)
+  return `<div class="table-fit"><table class="sortable" id="trials-table"><thead><tr>${head
+    .map(([h, type, title]) => `<th data-type="${type}" title="${esc(title ? `${title} — click to sort` : 'click to sort')}">${esc(h)}</th>`)
     .join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
@@ -179,9 +206,33 @@ function chartBlock(c: ChartSection): string {
   return `<h3>${esc(c.title)}</h3><p class="muted">${esc(c.caption)}</p>${body}`;
 }
 
-function chartSection(id: string, title: string, charts: ChartSection[]): string {
+function chartSection(id: string, title: string, charts: ChartSection[], extra = ''): string {
   const mine = charts.filter((c) => c.section === id);
-  return `<section id="${id}"><h2>${esc(title)}</h2>${mine.map(chartBlock).join('\n')}</section>`;
+  return `<section id="${id}"><h2>${esc(title)}</h2>${mine.map(chartBlock).join('\n')}${extra}</section>`;
+}
+
+const SUMMARY_ROWS = 15;
+
+/** Per trial (best first): clean accuracy, the mean over the noisy test sets, the drop, and the worst set. */
+export function robustnessSummary(data: SweepData): string {
+  const groups = byTrial(testEvaluations(data.evaluations));
+  const rows = displayOrder(data.trials, data.ranked)
+    .map((id, i) => ({ id, rank: data.ranked.includes(id) ? i + 1 : null, evals: groups.get(id) ?? [] }))
+    .filter((r) => r.evals.some((e) => !isClean(e)));
+  if (rows.length === 0) return '';
+  const body = rows
+    .slice(0, SUMMARY_ROWS)
+    .map(({ id, rank, evals }) => {
+      const c = cleanOf(evals);
+      const m = meanNoisyOf(evals);
+      const w = worstNoisyOf(evals);
+      const n = evals.filter((e) => !isClean(e)).length;
+      const drop = c && m !== null ? c.accuracy - m : null;
+      return `<tr data-trial="${esc(id)}"><td class="num">${esc(rank ?? '')}</td><td>${esc(id)}</td>${numCell(c?.accuracy)}${numCell(m)}<td class="num">${esc(n)}</td>${numCell(drop)}${numCell(w?.accuracy)}<td>${esc(w?.testSet ?? '')}</td></tr>`;
+    })
+    .join('');
+  const more = rows.length > SUMMARY_ROWS ? `<p class="muted">… ${rows.length - SUMMARY_ROWS} more trials in the Trials table.</p>` : '';
+  return `<h3>Mean over the noisy test sets, per trial</h3><p class="muted">The mean is over every noisy test set of the trial (all kinds and levels, equally weighted); drop = clean − mean noisy.</p><table class="summary sortable" id="robustness-summary"><thead><tr><th data-type="num">#</th><th data-type="text">trial</th><th data-type="num">clean acc.</th><th data-type="num">mean noisy acc.</th><th data-type="num">noisy sets</th><th data-type="num">drop</th><th data-type="num">worst noisy acc.</th><th data-type="text">worst set</th></tr></thead><tbody>${body}</tbody></table>${more}`;
 }
 
 function examplesSection(artifacts: StageArtifacts): string {
@@ -193,7 +244,15 @@ function examplesSection(artifacts: StageArtifacts): string {
         : `<figure><figcaption>${esc(s.caption)}: <span class="muted">not found (${esc(s.file)})</span></figcaption></figure>`,
     )
     .join('');
-  return `<section id="examples"><h2>Examples (contact sheets)</h2><div class="sheets">${figs}</div></section>`;
+  return `<section id="examples"><h2>Examples (contact sheets)</h2><details class="sheets-box"><summary>show the ${artifacts.sheets.length} contact sheet${artifacts.sheets.length === 1 ? '' : 's'} (noise and augment stages)</summary><div class="sheets">${figs}</div></details></section>`;
+}
+
+/** `source/relative/path.jpg` (an ingest record id) → the source and the file name alone. */
+function scanOrigin(id: string): { source: string; file: string } {
+  const slash = id.indexOf('/');
+  const source = slash > 0 ? id.slice(0, slash) : '';
+  const rest = slash > 0 ? id.slice(slash + 1) : id;
+  return { source: source || '—', file: rest.split('/').pop() ?? rest };
 }
 
 function gradcamSection(artifacts: StageArtifacts): string {
@@ -203,7 +262,7 @@ function gradcamSection(artifacts: StageArtifacts): string {
     return `<section id="gradcam">${title}<p class="muted">The sweep wrote no Grad-CAM gallery.</p></section>`;
   }
   const cellOf = new Map(g.cells.map((c) => [`${c.set}\u0000${c.id}`, c]));
-  const head = `<tr><th>scan (true class)</th>${g.sets.map((s) => `<th>${esc(s)}</th>`).join('')}</tr>`;
+  const head = `<tr><th>scan (true class)</th>${g.sets.map((s) => `<th>${esc(s === 'clean' ? `${g.split} (clean)` : s)}</th>`).join('')}</tr>`;
   const rows = g.scans
     .map((scan) => {
       const tds = g.sets
@@ -214,14 +273,15 @@ function gradcamSection(artifacts: StageArtifacts): string {
           return `<td class="${c.correct ? 'ok' : 'bad'}">${img}<div>${c.correct ? '✓' : '✗'} ${esc(c.predicted)} ${(100 * c.probability).toFixed(0)}%</div></td>`;
         })
         .join('');
-      return `<tr><th>${esc(scan.label)}<div class="muted">${esc(scan.id)}</div></th>${tds}</tr>`;
+      const { source, file } = scanOrigin(scan.id);
+      return `<tr><th title="${esc(`record ${scan.id}: a ${g.split} image of this sweep (the source's own folder name is not its split here)`)}">${esc(scan.label)}<div class="muted">${esc(g.split)} split · source ${esc(source)}</div><div class="muted file">${esc(file)}</div></th>${tds}</tr>`;
     })
     .join('');
   return `<section id="gradcam">${title}<p class="muted">Class-activation heat maps (Grad-CAM on the last convolutional feature map) over clean test scans, and over the same scans in every noisy test set; under each, the predicted class and its calibrated probability (✓ correct, ✗ wrong). Model: ${esc(g.model)}.</p><div class="gallery"><table class="gradcam">${head}${rows}</table></div></section>`;
 }
 
 /** The bootstrap script: embeds every chart as SVG and marks the page ready when all are done. */
-const EMBED_SCRIPT = `
+export const EMBED_SCRIPT = `
 (function () {
   var specs = JSON.parse(document.getElementById('report-specs').textContent);
   var opts = { renderer: 'svg', actions: { export: true, source: true, compiled: false, editor: false } };
@@ -269,7 +329,7 @@ ${bestBox(data)}
 <main>
 ${dataSection(data, artifacts)}
 ${chartSection('accuracy', 'Clean vs noisy accuracy', charts)}
-${chartSection('robustness', 'Robustness to noise', charts)}
+${chartSection('robustness', 'Robustness to noise', charts, robustnessSummary(data))}
 ${chartSection('curves', 'Learning curves', charts)}
 ${chartSection('params', 'Hyper-parameters', charts)}
 ${chartSection('confusion', 'Confusion matrices', charts)}

@@ -193,3 +193,28 @@ export function meanNoisyOf(evals: readonly EvaluationInfo[]): number | null {
   const noisy = evals.filter((e) => !isClean(e) && Number.isFinite(e.accuracy));
   return noisy.length ? noisy.reduce((s, e) => s + e.accuracy, 0) / noisy.length : null;
 }
+
+/** Where a noisy evaluation sits on its panel's x axis: the SNR of a Rician-SNR set, else the severity. */
+export interface NoiseLevel {
+  /** Panel id: the noise kind, plus " (SNR)" for sets given by target SNR. */
+  panel: string;
+  kind: string;
+  scale: 'snr' | 'severity';
+  x: number;
+}
+
+/**
+ * Pure: the real noise parameter of an evaluation. Set ids are `<split>-<kind>-snr<N>` (Rician at a
+ * target SNR) or `<split>-<kind>-s<N>` (a documented severity 1–5, noise package README).
+ */
+export function noiseLevel(e: Pick<EvaluationInfo, 'testSet' | 'noiseKind' | 'severity'>): NoiseLevel {
+  const snr = /-snr(\d+(?:\.\d+)?)$/i.exec(e.testSet);
+  if (snr) return { panel: `${e.noiseKind} (SNR)`, kind: e.noiseKind, scale: 'snr', x: Number(snr[1]) };
+  return { panel: e.noiseKind, kind: e.noiseKind, scale: 'severity', x: e.severity };
+}
+
+/** Ranked trial ids first (best first), then the others in trial order. */
+export function displayOrder(trials: readonly TrialInfo[], ranked: readonly string[]): string[] {
+  const rest = trials.filter((t) => !ranked.includes(t.trialId)).sort((a, b) => a.trialIndex - b.trialIndex);
+  return [...ranked, ...rest.map((t) => t.trialId)];
+}

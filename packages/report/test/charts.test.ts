@@ -19,6 +19,8 @@ import {
   robustnessChart,
   robustnessRows,
   setsByDifficulty,
+  MEAN_NOISY,
+  noiseLevel,
   type ConfusionCell,
   type EpochInfo,
   type EvaluationInfo,
@@ -74,38 +76,61 @@ describe('ranking', () => {
 });
 
 describe('clean vs noisy chart', () => {
-  it('pairs each trial with every noisy test set and orders sets hardest first', () => {
+  it('pairs each trial with every noisy test set and their mean, and orders sets hardest first', () => {
     const rows = pairRows(evals, ['b', 'a', 'c']);
-    expect(rows).toHaveLength(6);
-    expect(rows.filter((r) => r.trial === 'b').map((r) => r.set)).toEqual(['test-gaussian-s1', 'test-gaussian-s2', 'test-rician-s1']);
+    expect(rows).toHaveLength(8);
+    expect(rows.filter((r) => r.trial === 'b').map((r) => r.set)).toEqual([MEAN_NOISY, 'test-gaussian-s1', 'test-gaussian-s2', 'test-rician-s1']);
     expect(rows.find((r) => r.trial === 'a' && r.set === 'test-rician-s1')).toMatchObject({ clean: 0.9, noisy: 0.6, rank: 2, cleanLow: 0.85 });
+    expect(rows.find((r) => r.trial === 'a' && r.set === MEAN_NOISY)).toMatchObject({ clean: 0.9, noisy: 0.7, noisyLow: null, noisyHigh: null });
     expect(setsByDifficulty(rows)).toEqual(['test-rician-s1', 'test-gaussian-s2', 'test-gaussian-s1']);
   });
 
-  it('binds a select of the noisy sets, defaulting to the hardest, and compiles', () => {
+  it('binds a select starting at the mean of the noisy sets, then the hardest set, and compiles', () => {
     const spec = cleanVsNoisyChart(evals, ['b', 'a', 'c']);
     const param = (spec as { params: { name: string; value: string; bind: { input: string; options: string[] } }[] }).params[0];
-    expect(param).toMatchObject({ name: 'noisy_set', value: 'test-rician-s1', bind: { input: 'select' } });
-    expect(param.bind.options).toHaveLength(3);
+    expect(param).toMatchObject({ name: 'noisy_set', value: MEAN_NOISY, bind: { input: 'select' } });
+    expect(param.bind.options).toEqual([MEAN_NOISY, 'test-rician-s1', 'test-gaussian-s2', 'test-gaussian-s1']);
     expect((spec as { layer: unknown[] }).layer).toHaveLength(5);
-    expect(values(spec)).toHaveLength(6);
+    expect(values(spec)).toHaveLength(8);
     compiles(spec);
   });
 });
 
 describe('robustness chart', () => {
-  it('starts every noise kind at the clean accuracy (severity 0), severities ascending', () => {
-    const rows = robustnessRows(evals, ['b']);
-    expect(rows.map((r) => [r.kind, r.severity, r.accuracy])).toEqual([
-      ['gaussian', 0, 0.95],
-      ['gaussian', 1, 0.85],
-      ['gaussian', 2, 0.75],
-      ['rician', 0, 0.95],
-      ['rician', 1, 0.5],
+  const snrEvals = [
+    ev('b', 'test', 'none', 0, 0.95),
+    ev('b', 'test-rician-snr20', 'rician', 2, 0.9),
+    ev('b', 'test-rician-snr5', 'rician', 4, 0.7),
+    ev('b', 'test-motion-s3', 'motion', 3, 0.8),
+    ev('b', 'test-gaussian-s1', 'gaussian', 1, 0.85),
+    ev('b', 'test-gaussian-s2', 'gaussian', 2, 0.75),
+    ev('a', 'test', 'none', 0, 0.9),
+    ev('a', 'test-rician-snr20', 'rician', 2, 0.8),
+    ev('a', 'test-motion-s3', 'motion', 3, 0.7),
+  ];
+  it('puts the real parameter on x: SNR for Rician SNR sets, the severity otherwise', () => {
+    expect(noiseLevel({ testSet: 'test-rician-snr5', noiseKind: 'rician', severity: 4 })).toEqual({ panel: 'rician (SNR)', kind: 'rician', scale: 'snr', x: 5 });
+    expect(noiseLevel({ testSet: 'test-rician-s2', noiseKind: 'rician', severity: 2 })).toEqual({ panel: 'rician', kind: 'rician', scale: 'severity', x: 2 });
+    const rows = robustnessRows(snrEvals, ['b', 'a']);
+    expect(rows.filter((r) => r.trial === 'b' && r.panel === 'rician (SNR)').map((r) => [r.x, r.accuracy, r.levels])).toEqual([
+      [5, 0.7, 2],
+      [20, 0.9, 2],
     ]);
-    const spec = robustnessChart(evals, ['b', 'a']);
-    expect((spec as { facet: { column: { sort: string[] } } }).facet.column.sort).toEqual(['b', 'a']);
-    compiles(spec);
+    // measured at one level only: a point (levels 1), never a line from the clean accuracy
+    expect(rows.filter((r) => r.panel === 'motion').map((r) => [r.trial, r.x, r.levels])).toEqual([
+      ['b', 3, 1],
+      ['a', 3, 1],
+    ]);
+    expect(rows.find((r) => r.trial === 'a' && r.panel === 'rician (SNR)')?.levels).toBe(1);
+    expect(rows.every((r) => r.x > 0)).toBe(true);
+  });
+  it('one panel per noise kind with the best trials overlaid; the line layer only takes trials with ≥ 2 levels; compiles', () => {
+    const spec = robustnessChart(snrEvals, ['b', 'a']) as unknown as { concat: { title: { text: string }; layer: { name: string; transform: { filter: string }[] }[] }[]; datasets: { clean: unknown[] } };
+    expect(spec.concat.map((c) => c.title.text)).toEqual(['gaussian', 'motion', 'rician, by target SNR']);
+    const line = spec.concat[0].layer.find((l) => l.name.startsWith('rob_line_'))!;
+    expect(line.transform.map((t) => t.filter)).toContain('datum.levels >= 2');
+    expect(spec.datasets.clean).toEqual(expect.arrayContaining([{ trial: 'b', rank: 1, panel: 'motion', accuracy: 0.95 }]));
+    compiles(spec as unknown as TopLevelSpec);
   });
 });
 
@@ -115,25 +140,37 @@ describe('learning curves chart', () => {
     expect(rows.filter((r) => r.trial === 'a')).toHaveLength(3 * 4);
     expect(rows.filter((r) => r.trial === 'b')).toHaveLength(3 * 5);
   });
-  it('selects trials best first, labels the best, and compiles', () => {
+  it('draws every trial behind the selected one, selects best first, and compiles', () => {
     const spec = learningCurvesChart(epochs, trials, ['b', 'a', 'c']);
     const bind = (spec as { params: { value: string; bind: { options: string[]; labels: string[] } }[] }).params[0];
     expect(bind.value).toBe('b');
     expect(bind.bind.options).toEqual(['b', 'a']);
     expect(bind.bind.labels[0]).toBe('b (best)');
-    expect((spec as { hconcat: unknown[] }).hconcat).toHaveLength(2);
+    const panels = (spec as unknown as { hconcat: { layer: { name: string; encoding: { color?: { scale?: { domain: string[] } } } }[] }[] }).hconcat;
+    expect(panels).toHaveLength(2);
+    expect(panels[0].layer.map((l) => l.name)).toEqual(['lc_all_loss', 'lc_sel_loss', 'lc_best_loss']);
+    expect(panels[1].layer[1].encoding.color?.scale?.domain).toEqual(['train', 'val', 'val noisy']);
     compiles(spec);
+  });
+  it('lists only the series that have values (no "val noisy" legend entry when none was recorded)', () => {
+    const noNoisy = epochs.map((e) => ({ ...e, valNoisyAccuracy: null }));
+    const spec = learningCurvesChart(noNoisy, trials, ['b', 'a']);
+    const panels = (spec as unknown as { hconcat: { layer: { encoding: { color?: { scale?: { domain: string[] } } } }[] }[] }).hconcat;
+    expect(panels[1].layer[1].encoding.color?.scale?.domain).toEqual(['train', 'val']);
   });
 });
 
 describe('hyper-parameter charts', () => {
-  it('plots trials with an objective on a log learning-rate axis', () => {
-    expect(paramRows(trials).map((r) => r.trial)).toEqual(['a', 'b']);
-    const spec = hyperparamChart(trials, 'val_accuracy', 'maximize');
-    const first = (spec as { hconcat: { encoding: { x: { field: string; scale?: { type: string } } } }[] }).hconcat[0];
-    expect(first.encoding.x).toMatchObject({ field: 'learningRate', scale: { type: 'log' } });
-    expect((spec as { hconcat: unknown[] }).hconcat).toHaveLength(3);
-    compiles(spec);
+  it('plots clean and mean noisy test accuracy against each parameter (log learning-rate axis)', () => {
+    expect(paramRows(trials, evals).map((r) => [r.trial, r.cleanAcc, r.meanNoisyAcc])).toEqual([
+      ['a', 0.9, 0.7],
+      ['b', 0.95, 0.7],
+    ]);
+    const spec = hyperparamChart(trials, evals) as unknown as { vconcat: { hconcat: { encoding: { x: { field: string; scale?: { type: string } }; y: { field: string } } }[] }[] };
+    expect(spec.vconcat.map((r) => r.hconcat[0].encoding.y.field)).toEqual(['cleanAcc', 'meanNoisyAcc']);
+    expect(spec.vconcat[0].hconcat[0].encoding.x).toMatchObject({ field: 'learningRate', scale: { type: 'log' } });
+    expect(spec.vconcat[1].hconcat).toHaveLength(3);
+    compiles(spec as unknown as TopLevelSpec);
   });
   it('parallel coordinates: one row per trial, log10 learning rate, worst noisy accuracy', () => {
     const rows = parallelRows(trials, evals);

@@ -21,14 +21,25 @@ export interface SyntheticSweepOptions {
   createdAt?: Date;
   /** Write stage folders with contact sheets and an ingest report.json (default true). */
   stages?: boolean;
+  /** Ingest stage key (sweeps sharing one have the same test images); default derived from the id. */
+  ingestKey?: string;
+  /** Added to every trial's quality (a better or worse sweep). */
+  qualityShift?: number;
+  /** Write `predictions.json` (per-image predictions) into each finished trial's folder. */
+  predictions?: boolean;
+  /** Extra experiment YAML lines (top-level sections), stored with the sweep. */
+  experimentExtra?: string;
 }
 
 const CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'];
-const NOISE = [
-  { kind: 'gaussian', severities: [1, 2, 3], drop: 0.07 },
-  { kind: 'rician', severities: [1, 2, 3], drop: 0.09 },
-  { kind: 'motion', severities: [1, 2, 3], drop: 0.05 },
+/** Noisy test sets: Gaussian at severities 1–3, Rician at target SNR 20/10/5, motion at severity 3 only. */
+const NOISE: { kind: string; levels: { id: string; severity: number; strength: number }[]; drop: number }[] = [
+  { kind: 'gaussian', levels: [1, 2, 3].map((s) => ({ id: `test-gaussian-s${s}`, severity: s, strength: s })), drop: 0.07 },
+  { kind: 'rician', levels: [[20, 2], [10, 3], [5, 4]].map(([snr, sev]) => ({ id: `test-rician-snr${snr}`, severity: sev, strength: sev - 1 })), drop: 0.09 },
+  { kind: 'motion', levels: [{ id: 'test-motion-s3', severity: 3, strength: 3 }], drop: 0.05 },
 ];
+/** Images per test set (the same ids in every set and sweep). */
+export const SYNTHETIC_TEST_IMAGES = 400;
 
 function sql(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
@@ -117,7 +128,7 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
   const stages: Record<string, { key: string; dir: string }> = {};
   if (o.stages !== false) {
     for (const s of ['ingest', 'noise', 'augment', 'embed']) {
-      const key = `${s.slice(0, 3)}${o.sweepId.replace(/\W/g, '')}`.padEnd(16, '0').slice(0, 16);
+      const key = s === 'ingest' && o.ingestKey ? o.ingestKey : `${s.slice(0, 3)}${o.sweepId.replace(/\W/g, '')}`.padEnd(16, '0').slice(0, 16);
       const rel = path.join('cache', s, key);
       fs.mkdirSync(path.join(o.runsDir, rel), { recursive: true });
       stages[s] = { key, dir: path.join(o.runsDir, rel) };
@@ -141,7 +152,7 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
       const dropout = Number(rng.uniform(0, 0.6).toFixed(3));
       const batchSize = rng.pick([16, 32, 64]);
       // quality peaks near lr 3e-3 and moderate dropout
-      const quality = 0.93 - 0.05 * Math.abs(Math.log10(lr) + 2.5) ** 2 - 0.1 * Math.abs(dropout - 0.3) + rng.normal() * 0.01;
+      const quality = 0.93 - 0.05 * Math.abs(Math.log10(lr) + 2.5) ** 2 - 0.1 * Math.abs(dropout - 0.3) + rng.normal() * 0.01 + (o.qualityShift ?? 0);
       const failed = i === 3;
       const pruned = !failed && i > 4 && rng.next() < 0.15;
       const nEpochs = failed ? 1 : pruned ? 3 : 8 + rng.int(5);
@@ -172,29 +183,36 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
       });
       if (status !== 'finished') continue;
       const sets = [{ id: 'test', kind: 'none', severity: 0, acc: quality }];
-      for (const nz of NOISE) for (const s of nz.severities) sets.push({ id: `test-${nz.kind}-s${s}`, kind: nz.kind, severity: s, acc: quality - nz.drop * s * (1.2 - dropout / 2) + rng.normal() * 0.01 });
+      for (const nz of NOISE) for (const l of nz.levels) sets.push({ id: l.id, kind: nz.kind, severity: l.severity, acc: quality - nz.drop * l.strength * (1.2 - dropout / 2) + rng.normal() * 0.01 });
+      const predictions: Record<string, { ids: string[]; labels: number[]; predicted: number[] }> = {};
       for (const s of sets) {
-        const n = 788;
-        const acc = Math.max(0.25, Math.min(0.99, s.acc));
+        const n = SYNTHETIC_TEST_IMAGES;
+        const target = Math.max(0.25, Math.min(0.99, s.acc));
+        // per-image outcomes drawn at the target accuracy; the recorded accuracy is what they give
+        const labels = Array.from({ length: n }, (_, k) => k % CLASSES.length);
+        const predicted = labels.map((y) => (rng.next() < target ? y : (y + 1 + rng.int(CLASSES.length - 1)) % CLASSES.length));
+        predictions[s.id] = { ids: labels.map((_, k) => `synthetic/img-${String(k).padStart(4, '0')}.png`), labels, predicted };
+        const acc = predicted.filter((p, k) => p === labels[k]).length / n;
         const half = 1.96 * Math.sqrt((acc * (1 - acc)) / n);
         evaluations.push({
           sweep_id: sweepId, trial_id: trialId, test_set: s.id, noise_kind: s.kind, severity: s.severity, n,
           accuracy: acc, ci_low: acc - half, ci_high: acc + half, macro_f1: acc - 0.01, ece: 0.05 + rng.next() * 0.05, ece_calibrated: 0.02 + rng.next() * 0.02,
           per_class: CLASSES.map((label) => ({ label, precision: acc, recall: acc, f1: acc, support: n / 4 })),
         });
-        for (const tl of CLASSES) {
-          const support = n / 4;
-          const right = Math.round(support * acc);
-          const wrong = support - right;
-          const others = CLASSES.filter((c) => c !== tl);
-          const split = [Math.round(wrong * 0.5), Math.round(wrong * 0.3)];
-          split.push(wrong - split[0] - split[1]);
-          confusion.push({ sweep_id: sweepId, trial_id: trialId, test_set: s.id, true_label: tl, pred_label: tl, count: right });
-          others.forEach((pl, k) => confusion.push({ sweep_id: sweepId, trial_id: trialId, test_set: s.id, true_label: tl, pred_label: pl, count: split[k] }));
+        for (const [ti, tl] of CLASSES.entries()) {
+          for (const [pi, pl] of CLASSES.entries()) {
+            const count = labels.filter((y, k) => y === ti && predicted[k] === pi).length;
+            confusion.push({ sweep_id: sweepId, trial_id: trialId, test_set: s.id, true_label: tl, pred_label: pl, count });
+          }
         }
       }
+      if (o.predictions) {
+        const dir = path.join(o.runsDir, 'trials', sweepId, trialId);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, 'predictions.json'), JSON.stringify({ classes: CLASSES, sets: predictions }));
+      }
     }
-    const experimentYaml = `name: synthetic\nseed: 7\nreport:\n  best_trials: 3\nsweep:\n  trials: ${o.trials}\n`;
+    const experimentYaml = `name: synthetic\nseed: 7\nreport:\n  best_trials: 3\nsweep:\n  trials: ${o.trials}\n${o.experimentExtra ?? ''}`;
     await insert(conn, 'sweeps', [
       {
         sweep_id: sweepId, name: 'synthetic', experiment_path: 'experiments/synthetic.yaml', experiment_hash: 'e0', experiment_yaml: experimentYaml,
@@ -202,7 +220,7 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
         created_at: created, finished_at: new Date(t), n_trials: o.trials,
         direction: 'maximize', max_parallel: 1, updated_at: new Date(t),
         data_summary: ingest,
-        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5, note: HOSTILE_TEXT }, eval: NOISE.map((n) => ({ kind: n.kind, severities: n.severities })) },
+        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5, note: HOSTILE_TEXT }, eval: NOISE.map((n) => ({ kind: n.kind, sets: n.levels.map((l) => l.id) })) },
         stages,
       },
     ]);

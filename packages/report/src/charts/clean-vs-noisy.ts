@@ -1,12 +1,14 @@
 /**
  * Clean vs noisy test accuracy per trial, paired: one row per trial, the clean accuracy and the
- * accuracy on one noisy test set (chosen with a select; default the hardest set), each with its
- * 95 % bootstrap interval, joined by a line.
+ * accuracy on one noisy test set, or the mean over all noisy sets (chosen with a select; default the
+ * mean, then the sets hardest first), each set with its 95 % bootstrap interval, joined by a line.
+ * The mean has no interval: the noisy sets hold the same images, so their errors are correlated and
+ * the per-set intervals do not combine into one.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { byTrial, cleanOf, isClean, testEvaluations } from '../rows.ts';
 import type { EvaluationInfo } from '../types.ts';
-import { CONDITION_COLORS, round, VL_SCHEMA } from './common.ts';
+import { CONDITION_COLORS, paddedDomain, round, VL_SCHEMA } from './common.ts';
 
 export interface PairRow {
   trial: string;
@@ -23,6 +25,7 @@ export interface PairRow {
 }
 
 export const NO_NOISY_SET = '(no noisy set)';
+export const MEAN_NOISY = 'mean of noisy sets';
 
 /** One row per (trial, noisy test set); trials without a clean test evaluation are left out. */
 export function pairRows(evaluations: readonly EvaluationInfo[], order: readonly string[]): PairRow[] {
@@ -35,6 +38,10 @@ export function pairRows(evaluations: readonly EvaluationInfo[], order: readonly
     const base = { trial, rank: rank + 1, clean: round(c.accuracy)!, cleanLow: round(c.ciLow)!, cleanHigh: round(c.ciHigh)! };
     const noisy = evals.filter((e) => !isClean(e) && Number.isFinite(e.accuracy));
     if (noisy.length === 0) rows.push({ ...base, set: NO_NOISY_SET, kind: 'none', severity: 0, noisy: null, noisyLow: null, noisyHigh: null });
+    if (noisy.length > 0) {
+      const mean = noisy.reduce((a, e) => a + e.accuracy, 0) / noisy.length;
+      rows.push({ ...base, set: MEAN_NOISY, kind: 'mean', severity: 0, noisy: round(mean), noisyLow: null, noisyHigh: null });
+    }
     for (const e of noisy) {
       rows.push({
         ...base,
@@ -54,7 +61,7 @@ export function pairRows(evaluations: readonly EvaluationInfo[], order: readonly
 export function setsByDifficulty(rows: readonly PairRow[]): string[] {
   const acc = new Map<string, { sum: number; n: number }>();
   for (const r of rows) {
-    if (r.noisy === null) continue;
+    if (r.noisy === null || r.set === MEAN_NOISY) continue;
     const a = acc.get(r.set) ?? { sum: 0, n: 0 };
     a.sum += r.noisy;
     a.n += 1;
@@ -72,10 +79,11 @@ export function cleanVsNoisyChart(
 ): TopLevelSpec {
   const rows = pairRows(evaluations, order);
   const sets = setsByDifficulty(rows);
-  const options = sets.length ? sets : [NO_NOISY_SET];
+  const options = sets.length ? [MEAN_NOISY, ...sets] : [NO_NOISY_SET];
   const shown = order.filter((t) => rows.some((r) => r.trial === t));
   const y = { field: 'trial', type: 'nominal' as const, sort: shown, title: 'trial (best first)' };
-  const x = { type: 'quantitative' as const, scale: { zero: false }, title: 'test accuracy (95 % interval)' };
+  const domain = paddedDomain(rows.flatMap((r) => [r.cleanLow, r.cleanHigh, r.clean, r.noisy, r.noisyLow, r.noisyHigh]));
+  const x = { type: 'quantitative' as const, scale: domain ? { domain } : { zero: false }, title: 'test accuracy (95 % interval)' };
   const tooltip = [
     { field: 'trial', type: 'nominal' as const },
     { field: 'set', type: 'nominal' as const, title: 'noisy set' },
@@ -104,24 +112,30 @@ export function cleanVsNoisyChart(
       },
     ],
     transform: [{ filter: 'datum.set === noisy_set' }],
-    width: 520,
+    width: 480,
     height: { step: 16 },
     encoding: { y },
     layer: [
-      { mark: { type: 'rule', color: '#bbb' }, encoding: { x: { ...x, field: 'clean' }, x2: { field: 'noisy' } } },
+      { name: 'cvn_join', mark: { type: 'rule', color: '#bbb' }, encoding: { x: { ...x, field: 'clean' }, x2: { field: 'noisy' } } },
       {
+        name: 'cvn_clean_ci',
         mark: { type: 'rule', strokeWidth: 2, opacity: 0.5 },
         encoding: { x: { ...x, field: 'cleanLow' }, x2: { field: 'cleanHigh' }, color: color('clean') },
       },
       {
+        name: 'cvn_clean',
         mark: { type: 'point', filled: true, size: 50 },
         encoding: { x: { ...x, field: 'clean' }, color: color('clean'), tooltip },
       },
       {
+        name: 'cvn_noisy_ci',
+        transform: [{ filter: 'isValid(datum.noisyLow)' }],
         mark: { type: 'rule', strokeWidth: 2, opacity: 0.5 },
         encoding: { x: { ...x, field: 'noisyLow' }, x2: { field: 'noisyHigh' }, color: color('noisy') },
       },
       {
+        name: 'cvn_noisy',
+        transform: [{ filter: 'isValid(datum.noisy)' }],
         mark: { type: 'point', filled: true, size: 50, shape: 'diamond' },
         encoding: { x: { ...x, field: 'noisy' }, color: color('noisy'), tooltip },
       },

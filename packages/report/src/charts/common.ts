@@ -14,3 +14,17 @@ export function objectiveTitle(objective: string | null, direction: 'maximize' |
 }
 
 export const CONDITION_COLORS = { domain: ['clean', 'noisy'], range: ['#1f77b4', '#d62728'] };
+
+/**
+ * A fixed [min, max] scale domain over the given values with a little padding (null when there are
+ * none). Charts set it so that a layer that is empty for the current selection does not make Vega
+ * warn about an infinite extent, and so that the axis does not jump when a selection changes.
+ */
+export function paddedDomain(values: readonly (number | null | undefined)[], pad = 0.02): [number, number] | null {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (xs.length === 0) return null;
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  const p = Math.max(pad * (hi - lo), 0.005);
+  return [Math.max(0, round(lo - p, 4)!), Math.min(1, round(hi + p, 4)!)];
+}

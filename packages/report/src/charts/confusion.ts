@@ -54,6 +54,7 @@ export function confusionChart(cells: readonly ConfusionCell[], panels: readonly
       },
       layer: [
         {
+          name: 'conf_cells',
           mark: { type: 'rect' },
           encoding: {
             color: { field: 'share', type: 'quantitative', scale: { scheme: 'blues', domain: [0, 1] }, title: 'share of true class' },

@@ -1,6 +1,6 @@
 /** Every chart of a sweep report, in page order, built from the sweep's data (pure). */
 import type { TopLevelSpec } from 'vega-lite';
-import { byTrial, cleanOf, testEvaluations, worstNoisyOf } from '../rows.ts';
+import { byTrial, cleanOf, displayOrder, testEvaluations, worstNoisyOf } from '../rows.ts';
 import type { SweepData } from '../types.ts';
 import { cleanVsNoisyChart, pairRows } from './clean-vs-noisy.ts';
 import { confusionChart, type ConfusionPanel } from './confusion.ts';
@@ -9,8 +9,8 @@ import { curveRows, learningCurvesChart } from './learning-curves.ts';
 import { parallelChart } from './parallel.ts';
 import { robustnessChart, robustnessRows } from './robustness.ts';
 
-export { cleanVsNoisyChart, pairRows, setsByDifficulty, NO_NOISY_SET, type PairRow } from './clean-vs-noisy.ts';
-export { robustnessChart, robustnessRows, type RobustnessRow } from './robustness.ts';
+export { cleanVsNoisyChart, pairRows, setsByDifficulty, NO_NOISY_SET, MEAN_NOISY, type PairRow } from './clean-vs-noisy.ts';
+export { robustnessChart, robustnessRows, cleanLevelRows, robustnessPanels, type RobustnessRow, type CleanLevelRow } from './robustness.ts';
 export { learningCurvesChart, curveRows, type CurveRow } from './learning-curves.ts';
 export { hyperparamChart, paramRows, type ParamRow } from './hyperparams.ts';
 export { parallelChart, parallelRows, PARALLEL_AXES, type ParallelRow } from './parallel.ts';
@@ -34,7 +34,7 @@ export interface ChartOptions {
 
 export function buildCharts(data: SweepData, options: ChartOptions): ChartSection[] {
   const { sweep, trials, epochs, evaluations, ranked } = data;
-  const order = [...ranked, ...trials.filter((t) => !ranked.includes(t.trialId)).map((t) => t.trialId)];
+  const order = displayOrder(trials, ranked);
   const best = ranked.slice(0, Math.max(1, options.bestTrials));
   const out: ChartSection[] = [];
 
@@ -44,7 +44,7 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     section: 'accuracy',
     title: 'Clean vs noisy test accuracy per trial',
     caption:
-      'Each row is a trial (best first): its accuracy on the clean test set (circle) and on the chosen noisy test set (diamond), with 95 % bootstrap intervals. The selector starts at the hardest noisy set.',
+      'Each row is a trial (best first): its accuracy on the clean test set (circle) and on the noisy test sets (diamond), with 95 % bootstrap intervals. The selector starts at the mean over all noisy sets (no interval: the sets hold the same images, so their errors are correlated), then lists the sets hardest first.',
     spec: pairs.length ? cleanVsNoisyChart(evaluations, order) : null,
     empty: 'No trial has a clean test evaluation yet.',
   });
@@ -53,8 +53,9 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
   out.push({
     id: 'chart-robustness',
     section: 'robustness',
-    title: `Robustness: accuracy against noise severity (best ${best.length} trial${best.length === 1 ? '' : 's'})`,
-    caption: 'One line per noise kind, starting from the clean accuracy at severity 0; the band is the 95 % interval.',
+    title: `Robustness: accuracy against the noise parameter (best ${best.length} trial${best.length === 1 ? '' : 's'} overlaid)`,
+    caption:
+      'One panel per noise kind: target SNR on the x axis for Rician sets given by SNR (lower = noisier, to the right), the documented severity 1–5 for the others. Each colour is a trial (best first) with 95 % bootstrap intervals; its dashed line is its clean accuracy. Levels are joined only where a trial was measured at two or more of them; a single level is a point.',
     spec: rob.length ? robustnessChart(evaluations, best) : null,
     empty: 'No noisy test evaluations for the best trials.',
   });
@@ -63,19 +64,19 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     id: 'chart-learning-curves',
     section: 'curves',
     title: 'Learning curves',
-    caption: 'Loss and accuracy per epoch for the selected trial (train, validation, noisy validation); the ring marks the best epoch.',
+    caption: 'Grey: the validation curve of every trial. In colour: the highlighted trial (select) — train, validation and, where recorded, noisy validation; the ring marks its best epoch.',
     spec: curveRows(epochs).length ? learningCurvesChart(epochs, trials, order) : null,
     empty: 'No epochs recorded.',
   });
 
-  const hasParams = paramRows(trials).length > 0;
+  const hasParams = paramRows(trials, evaluations).length > 0;
   out.push({
     id: 'chart-hyperparams',
     section: 'params',
-    title: 'Hyper-parameter effects',
-    caption: 'Each point is a trial with an objective; colour is its status.',
-    spec: hasParams ? hyperparamChart(trials, sweep.objective, sweep.direction) : null,
-    empty: 'No trial has an objective yet.',
+    title: 'Hyper-parameter effects on clean and on noisy accuracy',
+    caption: 'Each point is a trial with test evaluations; top row its clean test accuracy, bottom row its mean accuracy over the noisy test sets; colour is its status.',
+    spec: hasParams ? hyperparamChart(trials, evaluations) : null,
+    empty: 'No trial has test evaluations yet.',
   });
   out.push({
     id: 'chart-parallel',

@@ -33,9 +33,12 @@ export function curveRows(epochs: readonly EpochInfo[], bestEpochs: ReadonlyMap<
   return rows;
 }
 
+const SERIES_ORDER: CurveRow['series'][] = ['train', 'val', 'val noisy'];
+
 /**
  * @param order trial ids for the selector, best first; the first is selected initially. Trials
- *   without epochs are left out of the selector.
+ *   without epochs are left out of the selector. Every trial's validation curve is drawn in grey
+ *   behind the selected trial's train / val / noisy-val curves (only series with values are listed).
  */
 export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readonly TrialInfo[], order: readonly string[]): TopLevelSpec {
   const bestEpochs = new Map(trials.filter((t) => t.bestEpoch !== null).map((t) => [t.trialId, t.bestEpoch as number]));
@@ -46,18 +49,34 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
     const tr = trials.find((x) => x.trialId === t);
     return `${t}${i === 0 ? ' (best)' : ''}${tr && tr.status !== 'finished' ? ` [${tr.status}]` : ''}`;
   });
+  const present = new Set(rows.map((r) => r.series));
+  const domain = SERIES_ORDER.filter((s) => present.has(s));
+  const x = { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { format: 'd', tickMinStep: 1 } };
   const panel = (metric: CurveRow['metric']) => ({
     width: 340,
     height: 220,
     layer: [
       {
-        transform: [{ filter: `datum.trial === trial_sel && datum.metric === '${metric}'` }],
-        mark: { type: 'line' as const, point: { size: 16 } },
+        name: `lc_all_${metric}`,
+        transform: [{ filter: `datum.metric === '${metric}' && datum.series === 'val'` }],
+        mark: { type: 'line' as const, color: '#9aa3ad', opacity: 0.35, strokeWidth: 1 },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { format: 'd', tickMinStep: 1 } },
+          x,
           y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
-          color: { field: 'series', type: 'nominal' as const, scale: { domain: ['train', 'val', 'val noisy'] }, title: 'series' },
+          detail: { field: 'trial', type: 'nominal' as const },
+          tooltip: [{ field: 'trial', type: 'nominal' as const }, { field: 'epoch', type: 'quantitative' as const }, { field: 'value', type: 'quantitative' as const, format: '.4f', title: `val ${metric}` }],
+        },
+      },
+      {
+        name: `lc_sel_${metric}`,
+        transform: [{ filter: `datum.trial === trial_sel && datum.metric === '${metric}'` }],
+        mark: { type: 'line' as const, point: { size: 16 }, strokeWidth: 2.2 },
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
+          color: { field: 'series', type: 'nominal' as const, scale: { domain }, title: 'selected trial' },
           tooltip: [
+            { field: 'trial', type: 'nominal' as const },
             { field: 'epoch', type: 'quantitative' as const },
             { field: 'series', type: 'nominal' as const },
             { field: 'value', type: 'quantitative' as const, format: '.4f', title: metric },
@@ -66,10 +85,11 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
       },
       {
         // a ring on the best epoch: same rows as the line (never an empty layer), shown where best
+        name: `lc_best_${metric}`,
         transform: [{ filter: `datum.trial === trial_sel && datum.metric === '${metric}'` }],
         mark: { type: 'point' as const, size: 110, strokeWidth: 2, filled: false },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative' as const },
+          x,
           y: { field: 'value', type: 'quantitative' as const },
           color: { value: '#222' },
           opacity: { condition: { test: 'datum.best', value: 1 }, value: 0 },
@@ -79,13 +99,13 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
   });
   return {
     $schema: VL_SCHEMA,
-    description: 'Train and validation loss and accuracy per epoch for the selected trial',
+    description: 'Validation curves of every trial (grey) and train/validation curves of the selected trial',
     data: { values: rows },
     params: [
       {
         name: 'trial_sel',
         value: options[0] ?? '',
-        bind: { input: 'select', options, labels, name: 'trial ' },
+        bind: { input: 'select', options, labels, name: 'highlighted trial ' },
       },
     ],
     hconcat: [panel('loss'), panel('accuracy')],

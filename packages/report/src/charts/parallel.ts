@@ -62,6 +62,7 @@ export function parallelChart(
     layer: [
       { mark: { type: 'rule', color: '#ccc' }, encoding: { x, detail: { aggregate: 'count' } } },
       {
+        name: 'par_lines',
         mark: { type: 'line', opacity: 0.55, strokeWidth: 1.5 },
         encoding: {
           x,
