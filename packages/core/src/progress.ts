@@ -24,23 +24,32 @@ function formatSeconds(s: number): string {
 }
 
 /**
- * No ETA before this much measured time: the first items of a stage carry its start-up (loading
- * weights, compiling wasm kernels, filling caches), so a rate from the first second or two
- * extrapolates to nonsense ("ETA 1h18m" for a stage that takes 8 s).
+ * No ETA before this much measured time. The rate is measured from the first tick, not from the
+ * start: the first item carries the stage's start-up (spawning workers, loading weights, compiling
+ * wasm kernels), so a rate that includes it extrapolates to nonsense ("ETA 12m49s" for a stage that
+ * takes 4 s).
  */
 export const MIN_ETA_MS = 3000;
 
+/** Items done and milliseconds passed since the first tick: the window the rate is measured over. */
+export interface RateWindow {
+  items: number;
+  ms: number;
+}
+
 /**
- * Pure: the progress line for `done` of `total` after `elapsedMs`. The ETA is shown only once
- * `MIN_ETA_MS` have passed and at least one item is done; before that the line ends with the rate.
+ * Pure: the progress line for `done` of `total` after `elapsedMs`. The rate is over `window` when
+ * given (else over the whole time); the ETA is shown only once that measurement spans
+ * `MIN_ETA_MS` with at least one item in it. The final line gives the total time.
  */
-export function formatProgress(label: string, done: number, total: number, elapsedMs: number, unit = 'items'): string {
+export function formatProgress(label: string, done: number, total: number, elapsedMs: number, unit = 'items', window?: RateWindow): string {
   const secs = elapsedMs / 1000;
-  const rate = secs > 0 ? done / secs : 0;
+  const w = window ?? { items: done, ms: elapsedMs };
+  const rate = done >= total ? (secs > 0 ? done / secs : 0) : w.ms > 0 ? (w.items / w.ms) * 1000 : 0;
   const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
   const head = `${label}: ${done}/${total} (${pct}%) ${rate.toFixed(1)} ${unit}/s`;
   if (done >= total) return `${head} in ${formatSeconds(secs)}`;
-  if (elapsedMs < MIN_ETA_MS || rate <= 0) return head;
+  if (w.ms < MIN_ETA_MS || w.items <= 0 || rate <= 0) return head;
   return `${head} ETA ${formatSeconds((total - done) / rate)}`;
 }
 
@@ -57,11 +66,22 @@ export function createProgress(label: string, total: number, options: ProgressOp
   let done = 0;
   let last = 0;
   let finished = false;
-  const print = () => stream.write(formatProgress(label, done, total, Date.now() - start, options.unit) + '\n');
+  // the rate window opens at the first tick (what came before it is start-up)
+  let firstAt = -1;
+  let firstDone = 0;
+  const print = () => {
+    const now = Date.now();
+    const window = firstAt < 0 ? { items: 0, ms: 0 } : { items: done - firstDone, ms: now - firstAt };
+    stream.write(formatProgress(label, done, total, now - start, options.unit, window) + '\n');
+  };
   return {
     tick(n = 1) {
       done += n;
       const now = Date.now();
+      if (firstAt < 0) {
+        firstAt = now;
+        firstDone = done;
+      }
       if (now - last >= interval && done < total) {
         last = now;
         print();

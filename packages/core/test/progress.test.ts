@@ -27,6 +27,24 @@ describe('progress', () => {
     expect(formatProgress('embed', 1000, 1000, 500, 'img')).toBe('embed: 1000/1000 (100.0%) 2000.0 img/s in 1s');
   });
 
+  it('measures the rate from the first tick, so start-up before it does not inflate the ETA', () => {
+    // the first of 232 items came after 3.3 s of start-up, then 100 more in 1 s: no ETA yet (window 1 s)
+    expect(formatProgress('noise', 101, 232, 4300, 'img', { items: 100, ms: 1000 })).toBe('noise: 101/232 (43.5%) 100.0 img/s');
+    // after 3 s of ticks the ETA is the remaining items at the measured rate
+    expect(formatProgress('noise', 200, 232, 6300, 'img', { items: 199, ms: 3000 })).toBe('noise: 200/232 (86.2%) 66.3 img/s ETA 0s');
+    // the old rule (rate over the whole time) would have said ETA 12m49s at the first tick
+    expect(formatProgress('noise', 1, 232, 3300, 'img', { items: 0, ms: 0 })).toBe('noise: 1/232 (0.4%) 0.0 img/s');
+  });
+
+  it('createProgress: a slow first item (start-up) gives no ETA on the first line', async () => {
+    const pipe = sink(false);
+    const p = createProgress('stage', 50, { stream: pipe, intervalMs: 0 });
+    await sleep(200); // start-up before the first item
+    p.tick();
+    expect(pipe.lines[0]).toBe('stage: 1/50 (2.0%) 0.0 img/s'.replace('img', 'items'));
+    p.done();
+  });
+
   it('redraws every 500 ms on a terminal and every 5 s into a file or pipe, and always prints a line at done()', async () => {
     const tty = sink(true);
     const pipe = sink(false);
