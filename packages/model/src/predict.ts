@@ -10,7 +10,7 @@ import { BadImageError, decodeImage } from '@mri-robust/data';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { currentBackend, selectBackend } from './backend/select.ts';
-import { inferenceRecord, selectInference, type InferencePreference, type InferenceRecord } from './backend/inference.ts';
+import { selectInference, type InferencePreference, type InferenceRecord } from './backend/inference.ts';
 import { logitsFromProbabilities, softmaxRows } from './metrics/index.ts';
 import { imagesToTensor } from './nets/preprocess.ts';
 import { createForward, type Forward } from './onnx/forward.ts';
@@ -80,7 +80,7 @@ export async function loadPredictor(dir: string, opts: PredictorOptions | Prepro
       model,
       metadata,
       forward,
-      inference: inferenceRecord(engine),
+      inference: { engine: forward.engine, threads: forward.threads },
       async dispose() {
         await forward.dispose();
         model.dispose();

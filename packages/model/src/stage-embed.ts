@@ -39,7 +39,7 @@ import { noiseRunner, noiseSchemaPart, SETS_FILE, type NoiseSets } from '@mri-ro
 import { augmentRunner, augmentSchemaPart } from '@mri-robust/augment';
 import { modelSchemaParts, resolveModelSettings, type ModelSettings } from './schema.ts';
 import { selectBackend } from './backend/select.ts';
-import { inferenceRecord, selectInference, type InferenceRecord } from './backend/inference.ts';
+import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, type Forward } from './onnx/forward.ts';
 import { tf } from './backend/tf.ts';
 import { DEFAULT_CUT_LAYER, loadMobileNetV2, readBackboneArtifacts, splitAtLayer, type BackboneArtifacts } from './nets/mobilenet.ts';
@@ -306,13 +306,13 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
           sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
           const forward = await createForward(net, engine);
+          inference = { engine: forward.engine, threads: forward.threads };
           try {
             rate = await computeFeatures(tmp, sources, forward, sampleShape, p, log);
           } finally {
             await forward.dispose();
             backbone.model.dispose();
           }
-          inference = inferenceRecord(engine);
         }
         sets = sources.map((s) => ({ ...s.info, n: s.indices.length }));
         const manifest: EmbedManifest = {

@@ -10,7 +10,7 @@ import { deriveSeed, UserError, type Experiment } from '@mri-robust/core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
-import { inferenceRecord, selectInference, type InferenceRecord } from './backend/inference.ts';
+import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, forwardSource, type Forward } from './onnx/forward.ts';
 import { openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
@@ -140,6 +140,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     // Evaluation forward passes on the inference engine (the trained classifier exported to ONNX).
     const engine = await selectInference(ms.inference, ms.threads);
     const forward = await createForward(clf.model, engine);
+    const inference: InferenceRecord = { engine: forward.engine, threads: forward.threads };
     const valProbs = await forwardSource(forward, val, evalBatch);
     const temperature = fitTemperature(logitsFromProbabilities(valProbs), val.labels, classes.length);
 
@@ -183,7 +184,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       epochs: loop.epochs,
       modelDir,
       backend: backend.name,
-      inference: inferenceRecord(engine),
+      inference,
       evaluations,
       temperature,
     };
@@ -261,7 +262,7 @@ export async function evaluateModelDir(opts: {
         }),
       );
     }
-    return { evaluations, temperature: metadata.temperature, backend: backend.name, inference: inferenceRecord(engine) };
+    return { evaluations, temperature: metadata.temperature, backend: backend.name, inference: { engine: forward.engine, threads: forward.threads } };
   } finally {
     await forward?.dispose();
     model.dispose();

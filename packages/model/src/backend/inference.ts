@@ -23,16 +23,14 @@ export interface InferenceEngine {
   ort: Ort | null;
   /** Why onnxruntime was not used, when 'auto' fell back. */
   fallback?: string;
+  /** 'onnxruntime' when asked for explicitly: a network the exporter cannot convert is then an error, not a fallback. */
+  strict?: boolean;
 }
 
 /** What results record about the engine. */
 export interface InferenceRecord {
   engine: InferenceEngineName;
   threads: number;
-}
-
-export function inferenceRecord(e: InferenceEngine): InferenceRecord {
-  return { engine: e.engine, threads: e.threads };
 }
 
 function positiveInt(raw: string, what: string): number {
@@ -74,7 +72,7 @@ export async function selectInference(
   if (pref === 'tfjs') return { engine: 'tfjs', threads: 1, ort: null };
   const threads = resolveThreads(threadsSetting);
   try {
-    return { engine: 'onnxruntime', threads, ort: await loadOrt() };
+    return { engine: 'onnxruntime', threads, ort: await loadOrt(), strict: pref === 'onnxruntime' };
   } catch (e) {
     const why = `onnxruntime-node cannot be loaded (${(e as Error).message.split('\n')[0]})`;
     if (pref === 'onnxruntime') throw new UserError(`model.inference is onnxruntime but ${why}; use model.inference: auto or tfjs`);

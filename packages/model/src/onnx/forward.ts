@@ -3,6 +3,7 @@
  * model exported to ONNX, or ONNX bytes given, e.g. a saved folder's model.onnx) or by tfjs
  * `predict()`. Inputs and outputs are plain row-major Float32Arrays in Keras (NHWC) order.
  */
+import { UserError } from '@mri-robust/core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../backend/tf.ts';
@@ -40,8 +41,17 @@ function sampleShape(model: LayersModel): number[] {
 /** A forward pass of `model` on the selected engine. */
 export async function createForward(model: LayersModel, engine: InferenceEngine, opts: ForwardOptions = {}): Promise<Forward> {
   const inputShape = sampleShape(model);
-  if (engine.engine === 'onnxruntime' && engine.ort) {
-    const bytes = opts.onnx ?? exportOnnx(model, { activations: opts.activations, cam: opts.cam }).bytes;
+  let bytes = opts.onnx;
+  if (engine.engine === 'onnxruntime' && engine.ort && !bytes) {
+    try {
+      bytes = exportOnnx(model, { activations: opts.activations, cam: opts.cam }).bytes;
+    } catch (e) {
+      // A layer without converter: 'auto' runs this network on tfjs (said on stderr), 'onnxruntime' fails.
+      if (!(e instanceof UserError) || engine.strict || opts.activations?.length) throw e;
+      process.stderr.write(`[inference] ${e.message}; '${model.name}' runs on TensorFlow.js\n`);
+    }
+  }
+  if (engine.engine === 'onnxruntime' && engine.ort && bytes) {
     const session = await OnnxSession.create(engine.ort, bytes, engine.threads);
     const names = opts.outputs ?? [...session.outputNames];
     if (!names.includes(OUTPUT_NAME)) throw new Error(`ONNX model has no '${OUTPUT_NAME}' output`);
