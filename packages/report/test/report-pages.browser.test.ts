@@ -179,6 +179,18 @@ describe('sweep report in headless Chromium', () => {
     const withEpochs = await query('SELECT DISTINCT trial_id FROM epochs WHERE sweep_id = $1 AND val_accuracy IS NOT NULL', [A]);
     expect(await countMarks(page, 'chart-learning-curves', 'lc_all_accuracy')).toBe(withEpochs.length);
     expect(await countMarks(page, 'chart-learning-curves', 'lc_sel_accuracy')).toBeGreaterThanOrEqual(1);
+    // the select highlights another trial: the coloured curve is redrawn, the grey ones stay
+    const selPath = () => page.evaluate(() => document.querySelector('#chart-learning-curves svg .role-mark.lc_sel_loss_marks path')?.getAttribute('d') ?? '');
+    const allPaths = () => page.evaluate(() => Array.from(document.querySelectorAll('#chart-learning-curves svg .role-mark.lc_all_loss_marks path')).map((p) => p.getAttribute('d')).join('|'));
+    const [before, greyBefore] = [await selPath(), await allPaths()];
+    expect(before).not.toBe('');
+    const select = page.locator('#chart-learning-curves select');
+    const options = await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toEqual((await rankedFromDb(A)).concat(options.slice(ranked.length)));
+    await select.selectOption(options[options.length - 1]);
+    await page.waitForFunction((b) => document.querySelector('#chart-learning-curves svg .role-mark.lc_sel_loss_marks path')?.getAttribute('d') !== b, before);
+    expect(await allPaths()).toBe(greyBefore);
+    await select.selectOption(options[0]);
     // hyper-parameters: a point per trial with a clean (top) and a noisy (bottom) evaluation, per parameter
     expect(await countMarks(page, 'chart-hyperparams', 'hp_lr_cleanAcc')).toBe(withClean.size);
     expect(await countMarks(page, 'chart-hyperparams', 'hp_dropout_meanNoisyAcc')).toBe(withClean.size);

@@ -20,11 +20,11 @@ export const CONDITION_COLORS = { domain: ['clean', 'noisy'], range: ['#1f77b4',
  * none). Charts set it so that a layer that is empty for the current selection does not make Vega
  * warn about an infinite extent, and so that the axis does not jump when a selection changes.
  */
-export function paddedDomain(values: readonly (number | null | undefined)[], pad = 0.02): [number, number] | null {
+export function paddedDomain(values: readonly (number | null | undefined)[], pad = 0.02, max = 1): [number, number] | null {
   const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   if (xs.length === 0) return null;
   const lo = Math.min(...xs);
   const hi = Math.max(...xs);
   const p = Math.max(pad * (hi - lo), 0.005);
-  return [Math.max(0, round(lo - p, 4)!), Math.min(1, round(hi + p, 4)!)];
+  return [Math.max(0, round(lo - p, 4) ?? lo), Math.min(max, round(hi + p, 4) ?? hi)];
 }

@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { EpochInfo, TrialInfo } from '../types.ts';
-import { round, VL_SCHEMA } from './common.ts';
+import { paddedDomain, round, VL_SCHEMA } from './common.ts';
 
 export interface CurveRow {
   trial: string;
@@ -52,6 +52,11 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
   const present = new Set(rows.map((r) => r.series));
   const domain = SERIES_ORDER.filter((s) => present.has(s));
   const x = { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { format: 'd', tickMinStep: 1 } };
+  // a fixed y range per panel (every trial's values), so the axis stays put when the highlight changes
+  const yScale = (metric: CurveRow['metric']) => {
+    const domain = paddedDomain(rows.filter((r) => r.metric === metric).map((r) => r.value), 0.03, metric === 'accuracy' ? 1 : Number.POSITIVE_INFINITY);
+    return domain ? { domain } : { zero: false };
+  };
   const panel = (metric: CurveRow['metric']) => ({
     width: 340,
     height: 220,
@@ -62,7 +67,7 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
         mark: { type: 'line' as const, color: '#9aa3ad', opacity: 0.35, strokeWidth: 1 },
         encoding: {
           x,
-          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
+          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: yScale(metric) },
           detail: { field: 'trial', type: 'nominal' as const },
           tooltip: [{ field: 'trial', type: 'nominal' as const }, { field: 'epoch', type: 'quantitative' as const }, { field: 'value', type: 'quantitative' as const, format: '.4f', title: `val ${metric}` }],
         },
@@ -73,7 +78,7 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
         mark: { type: 'line' as const, point: { size: 16 }, strokeWidth: 2.2 },
         encoding: {
           x,
-          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
+          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: yScale(metric) },
           color: { field: 'series', type: 'nominal' as const, scale: { domain }, title: 'selected trial' },
           tooltip: [
             { field: 'trial', type: 'nominal' as const },
