@@ -3,22 +3,22 @@
  * through the file input, see the class, the calibrated probability bars and the Grad-CAM overlay;
  * drop a file; a bad file shows the server's message. Screenshot: runs/serve-screenshot.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { chromiumLaunchOptions } from '@mri-robust/core/testing';
 import { selectBackend } from '@mri-robust/model';
 import { loadPredictHandler, type ModelHandler } from '../src/predictor.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import { trainTinyModel } from '@mri-robust/model';
 
-const CHROMIUM = '/usr/bin/chromium';
 const shared = sharedDir();
 const scanFile = (cls: string, name = 'image(1).jpg') => path.join(shared, 'datasets', 'sartaj', 'Testing', cls, name);
 
-describe.skipIf(!existsSync(CHROMIUM))('predict page in headless Chromium', () => {
+describe('predict page in headless Chromium', () => {
   let dir: string;
   let handler: ModelHandler;
   let srv: RunningServer;
@@ -30,10 +30,7 @@ describe.skipIf(!existsSync(CHROMIUM))('predict page in headless Chromium', () =
     await trainTinyModel({ outDir: path.join(dir, 'model'), sharedDir: shared, backbone: 'mobilenet_v2', perClass: 8 });
     handler = await loadPredictHandler(path.join(dir, 'model'));
     srv = await startServer(handler, { port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await chromium.launch(chromiumLaunchOptions()); // throws (the suite fails) when there is no browser
   });
   afterAll(async () => {
     await browser?.close();

@@ -16,13 +16,13 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { chromiumLaunchOptions } from '@mri-robust/core/testing';
 import { listTrials, openTracking } from '@mri-robust/tracking';
 import { runSweep } from '../src/index.ts';
 import { buildReport } from '@mri-robust/report';
 import { writeSyntheticSweep } from '../../report/test/synthetic.ts';
 
 const run = promisify(execFile);
-const CHROMIUM = '/usr/bin/chromium';
 const root = workspaceRoot();
 const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
@@ -83,10 +83,7 @@ beforeAll(async () => {
   const t = await openTracking(path.join(runsDir, 'tracking.duckdb'), { readOnly: true });
   trialsInDb = (await listTrials(t, sweepId)).length;
   await t.close();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await chromium.launch(chromiumLaunchOptions()); // throws (the suite fails) when there is no browser
 });
 
 afterAll(async () => {
@@ -175,13 +172,13 @@ describe('report in headless Chromium', () => {
     expect(desc).toEqual([...asc].sort((a, b) => b - a));
 
     // the learning-curve selector redraws for another trial
-    const lcPath = () => page.evaluate(() => document.querySelector('#chart-learning-curves svg .role-mark path')?.getAttribute('d') ?? '');
+    const lcPath = () => page.evaluate(() => document.querySelector('#chart-learning-curves svg .role-mark.lc_sel_loss_marks path')?.getAttribute('d') ?? '');
     const before = await lcPath();
     const select = page.locator('#chart-learning-curves select');
     const options = await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     expect(options.length).toBe(trialsInDb);
     await select.selectOption(options[options.length - 1]);
-    await page.waitForFunction((b) => document.querySelector('#chart-learning-curves svg .role-mark path')?.getAttribute('d') !== b, before);
+    await page.waitForFunction((b) => document.querySelector('#chart-learning-curves svg .role-mark.lc_sel_loss_marks path')?.getAttribute('d') !== b, before);
 
     expect(consoleErrors).toEqual([]);
     expect(requests).toEqual([]);
