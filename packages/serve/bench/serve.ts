@@ -36,19 +36,21 @@ const quantile = (sorted: number[], q: number) => {
  * before and after 40 predictions (a leak of tensors or wasm memory would show here first).
  */
 async function tensorCheck(modelDir: string) {
-  const { explainImage, loadModel, selectBackend, tf } = await import('@mri-robust/model');
+  const { explainImage, loadPredictor, selectBackend, tf } = await import('@mri-robust/model');
   await selectBackend('auto');
-  const loaded = await loadModel(modelDir);
+  // The same path as the server: forward passes on the selected inference engine.
+  const loaded = await loadPredictor(modelDir);
   const state = () => ({
     tensors: tf.memory().numTensors,
     wasmHeapMiB: ((tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0) / 1048576,
+    rssMiB: process.memoryUsage().rss / 1048576,
   });
   for (let i = 0; i < 3; i++) await explainImage(loaded, images[i], { maxPixels: 40_000_000 });
   const before = state();
   for (let i = 0; i < 40; i++) await explainImage(loaded, images[i % images.length], { maxPixels: 40_000_000 });
   const after = state();
-  loaded.model.dispose();
-  return { predictions: 40, before, after };
+  await loaded.dispose();
+  return { predictions: 40, engine: loaded.inference.engine, before, after };
 }
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'serve-bench-'));

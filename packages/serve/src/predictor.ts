@@ -3,7 +3,7 @@
  * one Grad-CAM pass (class scores + map), calibrated probabilities and the overlay PNG.
  */
 import path from 'node:path';
-import { explainImage, loadModel, pngDataUri, type ExplainOptions } from '@mri-robust/model';
+import { explainImage, loadPredictor, pngDataUri, type ExplainOptions } from '@mri-robust/model';
 import type { PredictHandler } from './server.ts';
 
 /** Default pixel limit of an upload: 40 megapixels (an MRI slice has well under one). */
@@ -17,11 +17,12 @@ export async function loadPredictHandler(
   modelDir: string,
   opts: Partial<Pick<ExplainOptions, 'maxPixels' | 'overlay' | 'layerName'>> = {},
 ): Promise<ModelHandler> {
-  const loaded = await loadModel(modelDir);
+  // Forward passes (and, for GAP → Dense heads, the Grad-CAM map) on the selected inference engine.
+  const loaded = await loadPredictor(modelDir);
   const { metadata } = loaded;
   const explainOpts: ExplainOptions = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, overlay: opts.overlay, layerName: opts.layerName };
   const b = metadata.backbone;
-  const description = `${b.name} (${b.mode}) from ${path.basename(path.resolve(modelDir))}, ${metadata.preprocessing.inputSize} px, T = ${metadata.temperature.toFixed(3)}`;
+  const description = `${b.name} (${b.mode}) from ${path.basename(path.resolve(modelDir))}, ${metadata.preprocessing.inputSize} px, T = ${metadata.temperature.toFixed(3)}, ${loaded.inference.engine}`;
   return {
     classes: metadata.classes,
     description,
@@ -37,6 +38,8 @@ export async function loadPredictHandler(
         image: { format: e.image.kind, width: e.image.origWidth, height: e.image.origHeight },
       };
     },
-    dispose: () => loaded.model.dispose(),
+    dispose: () => {
+      void loaded.dispose();
+    },
   };
 }
