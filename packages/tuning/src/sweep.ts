@@ -5,6 +5,7 @@
  * database, of which it is the only writer. Running the same experiment again resumes its sweep.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, type Node } from 'yaml';
 import {
@@ -12,6 +13,7 @@ import {
   formatProgress,
   gitCommit,
   loadExperiment,
+  parseExperiment,
   ensurePipeline,
   UserError,
   workspaceRoot,
@@ -27,11 +29,11 @@ import { augmentRunner } from '@mri-robust/augment';
 import { embedRunner, openEmbedOutput } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
+import { checkQueue, copyBestModel, queueOf, queuePool } from './queue/index.ts';
 import { DecisionBroker } from './decisions.ts';
 import { SweepRecorder } from './record.ts';
 import { recoverFromTrialRecords } from './import.ts';
 import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
-import { toRunsRelative } from '@mri-robust/tracking';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
 import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from '@mri-robust/tracking';
@@ -61,9 +63,9 @@ function lineOf(experiment: Experiment, pointer: string): { line: number; column
   return { line: pos.line, column: pos.col };
 }
 
-/** Loads the experiment with every package's schema part and resolves the sweep plan. */
-export async function loadSweep(experimentFile: string): Promise<LoadedSweep> {
-  const experiment = loadExperiment(experimentFile, [...ALL_SCHEMA_PARTS]);
+/** Loads the experiment with every package's schema part and resolves the sweep plan (`text`: the file's text, given). */
+export async function loadSweep(experimentFile: string, text?: string): Promise<LoadedSweep> {
+  const experiment = text === undefined ? loadExperiment(experimentFile, [...ALL_SCHEMA_PARTS]) : parseExperiment(text, experimentFile, [...ALL_SCHEMA_PARTS]);
   const section = experiment.config.sweep as SweepSection | undefined;
   const shown = path.relative(process.cwd(), experiment.file) || experiment.file;
   if (!section || !section.strategy) {
@@ -125,6 +127,8 @@ export interface SweepOptions {
   trialsDir?: string;
   /** Write the best trial's Grad-CAM gallery at the end (default true). */
   gallery?: boolean;
+  /** Run the trials on queue workers (redis://…; `local`: the local pool); else MRI_QUEUE, then sweep.queue. */
+  queue?: string;
 }
 
 export interface SweepResult {
@@ -190,10 +194,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const trialsDir = opts.trialsDir ?? path.join(runsDir, 'trials', sweepId);
   const commit = gitCommit();
 
+  // Queue mode: Redis is checked before anything is recorded.
+  const queueConfig = queueOf(opts.queue, experiment);
+  if (queueConfig) await checkQueue(queueConfig);
   // Opened first: a second sweep on the same runs folder fails here, before any work.
   const tracking = await openTracking(trackingFile);
   // Every change goes to the trial-folder record first, then to the database (record.ts).
-  const recorder = new SweepRecorder({ tracking, runsDir, trialsDir, sweepId });
+  const recorder = new SweepRecorder({ tracking, trialsDir, sweepId });
   const plannedById = new Map(plan.trials.map((tr) => [tr.trialId, tr]));
   try {
     log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
@@ -217,12 +224,12 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
 
     // Finished trials the database lost (a WAL lost after a kill) come back from their trial folders.
-    await recoverFromTrialRecords(tracking, runsDir, trialsDir, sweepId, log);
+    await recoverFromTrialRecords(tracking, trialsDir, sweepId, log);
     await recorder.begin(
       {
         sweepId,
         name: experiment.name,
-        experimentPath: toRunsRelative(runsDir, experiment.file),
+        experimentPath: recorder.relative(experiment.file),
         experimentHash: plan.experimentHash,
         experimentYaml: experiment.text,
         strategy: settings.strategy,
@@ -235,7 +242,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         maxParallel: opts.maxParallel ?? settings.maxParallel,
         dataSummary: readDataSummary(stages.ingest.dir),
         noiseSettings: experiment.config.noise ?? null,
-        stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { ...v, dir: toRunsRelative(runsDir, v.dir) }])),
+        stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { ...v, dir: recorder.relative(v.dir) }])),
         settings,
       },
       plan.trials,
@@ -285,14 +292,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const maxEpochs = settings.epochs ?? trainEpochs ?? null;
     const maxParallel = Math.max(1, Math.min(opts.maxParallel ?? settings.maxParallel, todo.length));
     if (todo.length > 0) {
-      result.pool = await runPool(
+      result.pool = await (queueConfig ? queuePool({ config: queueConfig, log }) : runPool)(
         {
           size: maxParallel,
           experiment: trialExperimentOf(experiment, settings.epochs),
           stages: { ...stages },
           logDir: trialsDir,
           trialTimeoutS: settings.trialTimeoutS,
-          env: opts.workerEnv,
+          // N trials at once share the cores: each gets cores/N inference threads (never oversubscribed).
+          env: { MRI_THREADS: String(Math.max(1, Math.floor(os.availableParallelism() / maxParallel))), ...opts.workerEnv },
           cwd: workspaceRoot(),
         },
         () => {
@@ -406,6 +414,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const allDone = finalRows.every((r) => DONE.has(r.status));
     await recorder.finish(allDone ? 'finished' : 'incomplete', backend);
     const bestRow = await bestTrial(tracking, sweepId);
+    if (queueConfig && bestRow) await copyBestModel({ config: queueConfig, trialDir: path.join(trialsDir, bestRow.trial_id), log });
     result.best = bestRow && bestRow.objective !== null ? { trialId: bestRow.trial_id, objective: bestRow.objective } : null;
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
     if (bestRow?.model_path && (opts.gallery ?? true)) {
