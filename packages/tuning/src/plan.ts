@@ -7,7 +7,7 @@
  * epochs override applied), its parameters and its seed.
  */
 import { deriveSeed, hashObject } from '@mri-robust/core';
-import { sampleTrials, type TrialParams } from './sampler.ts';
+import { trialCount, trialParamsAt, type TrialParams } from './sampler.ts';
 import type { SweepSettings } from './schema.ts';
 
 export interface PlannedTrial {
@@ -55,7 +55,8 @@ export function trialExperiment(experiment: Json, epochs: number | null): Json {
 export function planTrials(experiment: Json, settings: SweepSettings): PlannedTrial[] {
   const base = sweepIdentity(trialExperiment(experiment, settings.epochs));
   const width = Math.max(3, String(Math.max(0, (settings.trials ?? 0) - 1)).length);
-  return sampleTrials(settings).map((params, index) => {
+  return Array.from({ length: trialCount(settings) }, (_, index) => {
+    const params = trialParamsAt(settings, index);
     const seed = deriveSeed(settings.seed, 'trial', index);
     const configHash = hashObject({ experiment: base, params, seed });
     return { trialId: `t${String(index).padStart(width, '0')}-${configHash.slice(0, 8)}`, index, params, seed, configHash };

@@ -42,20 +42,45 @@ function tidy(x: number): number {
   return Number(x.toPrecision(6));
 }
 
-export function randomTrials(space: SweepSettings['space'], trials: number, seed: number): TrialParams[] {
-  const out: TrialParams[] = [];
-  for (let i = 0; i < trials; i++) {
-    const rng = createRng(deriveSeed(seed, 'sweep-random', i));
-    out.push({
-      learningRate: tidy(draw(space.learningRate, rng)),
-      dropout: tidy(draw(space.dropout, rng)),
-      batchSize: Math.round(draw(space.batchSize, rng)),
-    });
-  }
-  return out;
+function drawTrial(space: SweepSettings['space'], seed: number, i: number): TrialParams {
+  const rng = createRng(deriveSeed(seed, 'sweep-random', i));
+  return {
+    learningRate: tidy(draw(space.learningRate, rng)),
+    dropout: tidy(draw(space.dropout, rng)),
+    batchSize: Math.round(draw(space.batchSize, rng)),
+  };
 }
 
-export function sampleTrials(settings: Pick<SweepSettings, 'strategy' | 'space' | 'trials' | 'seed'>): TrialParams[] {
+export function randomTrials(space: SweepSettings['space'], trials: number, seed: number): TrialParams[] {
+  return Array.from({ length: trials }, (_, i) => drawTrial(space, seed, i));
+}
+
+type Sampling = Pick<SweepSettings, 'strategy' | 'space' | 'trials' | 'seed'>;
+
+const sizeOf = (d: Dimension): number => ('values' in d ? d.values.length : 1);
+
+/** The number of trials of a sweep, computed without listing them. */
+export function trialCount(settings: Sampling): number {
+  if (settings.strategy === 'random') return settings.trials ?? 1;
+  const { learningRate, dropout, batchSize } = settings.space;
+  return sizeOf(learningRate) * sizeOf(dropout) * sizeOf(batchSize);
+}
+
+/** The parameters of trial `index` alone (equal to element `index` of sampleTrials). */
+export function trialParamsAt(settings: Sampling, index: number): TrialParams {
+  const s = settings.space;
+  if (settings.strategy === 'random') return drawTrial(s, settings.seed, index);
+  const lr = values(s.learningRate, 'learning_rate');
+  const dr = values(s.dropout, 'dropout');
+  const bs = values(s.batchSize, 'batch_size');
+  return {
+    learningRate: lr[Math.floor(index / (dr.length * bs.length))],
+    dropout: dr[Math.floor(index / bs.length) % dr.length],
+    batchSize: bs[index % bs.length],
+  };
+}
+
+export function sampleTrials(settings: Sampling): TrialParams[] {
   return settings.strategy === 'grid'
     ? gridTrials(settings.space)
     : randomTrials(settings.space, settings.trials ?? 1, settings.seed);

@@ -11,11 +11,23 @@ export type ObjectiveKind = (typeof OBJECTIVES)[number];
 export const PRUNERS = ['none', 'median', 'successive_halving'] as const;
 export type PrunerKind = (typeof PRUNERS)[number];
 
+/**
+ * Bounds that keep a typo from hanging or crashing a sweep: trials per sweep (random `trials` and
+ * grid size), a learning rate (1e300 used to crash the tracking write), a batch size, workers at
+ * once, epochs, and the trial time limit (Node timers overflow past 2^31 ms, about 24.8 days).
+ */
+export const MAX_TRIALS = 10_000;
+export const MAX_LEARNING_RATE = 10;
+export const MAX_BATCH_SIZE = 65_536;
+export const MAX_PARALLEL = 256;
+export const MAX_EPOCHS = 100_000;
+export const MAX_TRIAL_TIMEOUT_S = 7 * 24 * 3600;
+
 const learningRateList = {
   type: 'array',
   minItems: 1,
   uniqueItems: true,
-  items: { type: 'number', exclusiveMinimum: 0, description: 'a learning rate > 0' },
+  items: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE, description: `a learning rate > 0 and ≤ ${MAX_LEARNING_RATE}` },
 };
 const learningRateRange = {
   type: 'object',
@@ -26,8 +38,8 @@ const learningRateRange = {
       type: 'array',
       minItems: 2,
       maxItems: 2,
-      items: { type: 'number', exclusiveMinimum: 0 },
-      description: '[low, high], both > 0, low < high; sampled uniformly in log space',
+      items: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE },
+      description: `[low, high], both > 0 and ≤ ${MAX_LEARNING_RATE}, low < high; sampled uniformly in log space`,
     },
   },
 };
@@ -55,7 +67,7 @@ const batchSizeList = {
   type: 'array',
   minItems: 1,
   uniqueItems: true,
-  items: { type: 'integer', minimum: 1, description: 'a batch size ≥ 1' },
+  items: { type: 'integer', minimum: 1, maximum: MAX_BATCH_SIZE, description: `a batch size from 1 to ${MAX_BATCH_SIZE}` },
 };
 
 /** JSON Schema of the `sweep` section. */
@@ -76,9 +88,9 @@ export const sweepSchema = {
         batch_size: batchSizeList,
       },
     },
-    trials: { type: 'integer', minimum: 1, description: 'number of random trials' },
+    trials: { type: 'integer', minimum: 1, maximum: MAX_TRIALS, description: `number of random trials (1 to ${MAX_TRIALS})` },
     seed: { type: 'integer', minimum: 0, description: 'sampler seed (default: the experiment seed)' },
-    max_parallel: { type: 'integer', minimum: 1, description: 'trials at once (default: number of cores)' },
+    max_parallel: { type: 'integer', minimum: 1, maximum: MAX_PARALLEL, description: `trials at once, 1 to ${MAX_PARALLEL}; default: number of cores` },
     objective: { enum: [...OBJECTIVES] },
     epochs: { type: 'integer', minimum: 1, description: 'overrides train.epochs for every trial' },
     trial_timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'seconds before a trial is killed' },
@@ -190,6 +202,13 @@ export function checkSweepSection(section: SweepSection): SweepIssue[] {
 export interface TrainDefaults {
   learningRate: number;
   dropout: number;
+  if (section.strategy === 'grid') {
+    const sizes = [section.space.learning_rate, section.space.dropout, section.space.batch_size].map((v) => (Array.isArray(v) ? v.length : 1));
+    const n = sizes.reduce((a, b) => a * b, 1);
+    if (n > MAX_TRIALS) {
+      issues.push({ pointer: '/sweep/space', message: `a grid of ${n} trials (${sizes.join(' × ')}); at most ${MAX_TRIALS}: use fewer values or strategy random` });
+    }
+  }
   batchSize: number;
 }
 
