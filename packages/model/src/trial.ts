@@ -4,15 +4,16 @@
  * the best epoch, fits the softmax temperature on validation, evaluates on the clean test set and
  * every noisy test set of the embed output, and saves the predictor (image → calibrated class).
  */
-import { writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { deriveSeed, UserError, type Experiment } from '@mri-robust/core';
+import { deriveSeed, UserError, workspaceRoot, type Experiment } from '@mri-robust/core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
 import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, forwardSource, type Forward } from './onnx/forward.ts';
-import { openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
+import { idsFile, openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
+import { dataSourcesOf, meanNoisyAccuracy, type ModelSummary, type SetCorrectness } from './provenance.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
 import { loadModel, saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
@@ -146,14 +147,17 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
 
     const testSets = testSetsOf(features);
     const evaluations: EvaluationRecord[] = [];
+    const noisyCorrect: SetCorrectness[] = [];
     for (const s of testSets) {
       const src = await cachedSource(features, s.name);
+      const probs = await forwardSource(forward, src, evalBatch);
+      if (s.name !== 'test') noisyCorrect.push({ ids: await readSetIds(features, s.name), correct: correctness(probs, src.labels, classes.length) });
       evaluations.push(
         evaluateProbabilities({
           testSet: s.name,
           noiseKind: s.noiseKind,
           severity: s.severity,
-          probs: await forwardSource(forward, src, evalBatch),
+          probs,
           labels: src.labels,
           classes,
           temperature,
@@ -177,6 +181,8 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       seed,
       createdAt: new Date().toISOString(),
       ...(opts.provenance ? { provenance: opts.provenance } : {}),
+      // What predict/serve show beside every prediction (provenance.ts; not part of the model hash).
+      ...{ summary: modelSummary(experiment, evaluations, noisyCorrect, es.bootstrap_samples, deriveSeed(seed, 'bootstrap', 'mean-noisy')) },
     };
     await saveModel(modelDir, predictor, metadata);
     const result: TrialResult = {
@@ -198,6 +204,32 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     clf.model.dispose();
     nets.frozen?.dispose();
   }
+}
+
+/** Per-sample 0/1 correctness of the argmax of `probs` (row-major [n, k]). */
+function correctness(probs: Float32Array, labels: Int32Array, k: number): Uint8Array {
+  return Uint8Array.from(labels, (y, i) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    return best === y ? 1 : 0;
+  });
+}
+
+async function readSetIds(features: EmbedOutput, name: string): Promise<string[]> {
+  return JSON.parse(await readFile(idsFile(features.dir, name), 'utf8')) as string[];
+}
+
+/** metadata.json `summary`: data sources and the clean / mean-noisy test accuracy with CIs. */
+function modelSummary(experiment: Experiment, evaluations: EvaluationRecord[], noisy: SetCorrectness[], bootstrapSamples: number, seed: number): ModelSummary {
+  const sources = dataSourcesOf(experiment, workspaceRoot());
+  const clean = evaluations.find((e) => e.testSet === 'test');
+  return {
+    data: { sources, synthetic: sources.some((s) => s.synthetic) },
+    test: {
+      clean: clean ? { accuracy: clean.accuracy, ciLow: clean.ciLow, ciHigh: clean.ciHigh, n: clean.n } : null,
+      meanNoisy: meanNoisyAccuracy(noisy, bootstrapSamples, seed),
+    },
+  };
 }
 
 /** Test sets of an embed output: the clean test split, then every noisy set drawn from the test split. */
