@@ -129,10 +129,13 @@ export interface ImageSet {
 export async function openImageSet(dir: string): Promise<ImageSet> {
   const file = path.join(dir, IMAGESET_FILE);
   if (!existsSync(file)) throw new UserError(`not an image set: ${file} does not exist`);
-  const { header, records } = JSON.parse(await readFile(file, 'utf8')) as {
-    header: ImageSetHeader;
-    records: ImageRecord[];
-  };
+  let parsed: { header: ImageSetHeader; records: ImageRecord[] };
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8')) as typeof parsed;
+  } catch (e) {
+    throw new UserError(`${file}: not readable JSON (${(e as Error).message}); the stage folder is damaged: npx nx run tuning:doctor --repair moves it aside, the next run rebuilds it`);
+  }
+  const { header, records } = parsed;
   if (header.format !== 'mri-robust/imageset@1') throw new UserError(`${file}: unknown format ${String(header.format)}`);
   const imageBytes = header.height * header.width * header.channels;
   // index → (shard, offset)

@@ -19,7 +19,6 @@ export {
 export {
   verifyStageDir,
   describeProblems,
-  defaultVerifyMode,
   autoHashLimitBytes,
   hashFile,
   type VerifyMode,

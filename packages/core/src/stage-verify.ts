@@ -12,7 +12,7 @@
  * A file whose mtime changed but whose hash still matches (a copied runs folder) is remembered in
  * `.verified.json` beside stage.json, so later hits do not hash it again.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -191,9 +191,4 @@ export function describeProblems(report: VerifyReport): string {
   const [first, ...rest] = report.problems;
   if (!first) return 'ok';
   return `${path.join(report.dir, first.file)}: ${first.what}${rest.length ? ` (and ${rest.length} more file${rest.length > 1 ? 's' : ''})` : ''}`;
-}
-
-/** True when `dir` holds a stage.json (whether or not its content checks out). */
-export function hasStageMarker(dir: string): boolean {
-  return existsSync(path.join(dir, STAGE_MARKER));
 }

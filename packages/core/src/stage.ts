@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from './errors.ts';
 import { hashObject } from './hash.ts';
 import { adoptFromNxOutput } from './nx-output.ts';
 import {
@@ -66,7 +67,12 @@ export function isStageComplete(dir: string): boolean {
 }
 
 export async function readStageMeta(dir: string): Promise<StageMeta> {
-  return JSON.parse(await readFile(path.join(dir, STAGE_MARKER), 'utf8')) as StageMeta;
+  const file = path.join(dir, STAGE_MARKER);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as StageMeta;
+  } catch (e) {
+    throw new UserError(`${file}: cannot read the stage record (${(e as Error).message}); npx nx run tuning:doctor --repair moves a damaged folder aside`);
+  }
 }
 
 /** `<stage folder>/../.damaged-<key>-<stamp>`: where a folder that failed its check is moved (never deleted). */
