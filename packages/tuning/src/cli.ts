@@ -26,7 +26,7 @@ async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
   if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
     throw new UserError(`--max-parallel must be an integer ≥ 1, got ${mp}`);
   }
-  if (args.verify === true) process.env.MRI_VERIFY = '1';
+  if (isOn(args.verify)) process.env.MRI_VERIFY = '1';
   const r = await runSweep({ experimentFile: experimentFile(args), maxParallel });
   process.stderr.write(
     `next: npx nx run report:build --sweep=${r.sweepId}   (HTML report)\n` +
@@ -64,13 +64,16 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
   }
 }
 
+/** A boolean flag as given directly (`--repair`) or through Nx, which forwards it as `--repair=true`. */
+const isOn = (v: unknown): boolean => v === true || v === 'true' || v === '1';
+
 function runsDirOf(args: ReturnType<typeof parseArgs>): string {
   const r = stringFlag(args, 'runs');
   return r ? path.resolve(process.cwd(), r) : path.join(workspaceRoot(), 'runs');
 }
 
 async function doctor(args: ReturnType<typeof parseArgs>): Promise<number> {
-  const r = await runDoctor({ runsDir: runsDirOf(args), repair: args.repair === true, verify: args.verify === true });
+  const r = await runDoctor({ runsDir: runsDirOf(args), repair: isOn(args.repair), verify: isOn(args.verify) });
   return r.ok ? 0 : 1;
 }
 
@@ -81,7 +84,7 @@ async function importRecords(args: ReturnType<typeof parseArgs>): Promise<number
   const t = await openTracking(path.join(runsDir, TRACKING_FILE));
   try {
     for (const f of folders) {
-      const r = await importSweepFolder(t, runsDir, f, { mode: 'missing' });
+      const r = await importSweepFolder(t, f, { mode: 'missing' });
       process.stdout.write(
         `${r.sweepId}: sweep row ${r.sweepRow}, ${r.imported.length} trial(s) imported${r.imported.length ? ` (${r.imported.join(', ')})` : ''}` +
           `${r.skipped.length ? `; skipped ${r.skipped.map((s) => `${s.trialId}: ${s.why}`).join('; ')}` : ''}\n`,

@@ -62,7 +62,7 @@ export async function rebuildTracking(runsDir: string, file: string): Promise<Im
   const t = await openTracking(file);
   try {
     const out: ImportResult[] = [];
-    for (const folder of listSweepFolders(runsDir)) out.push(await importSweepFolder(t, runsDir, folder, { mode: 'all' }));
+    for (const folder of listSweepFolders(runsDir)) out.push(await importSweepFolder(t, folder, { mode: 'all' }));
     return out;
   } finally {
     await t.close();
@@ -145,7 +145,7 @@ async function checkModels(runsDir: string, folders: string[], findings: Finding
 }
 
 /** Appends a 'failed' event to the trial's record and applies it to the database. */
-async function markFailed(t: Tracking, runsDir: string, folder: string, trialId: string, why: string): Promise<void> {
+async function markFailed(t: Tracking, folder: string, trialId: string, why: string): Promise<void> {
   const sweep = readEvents<SweepEvent>(sweepRecordFile(folder)).events.find((e) => e.type === 'begin');
   const sweepId = sweep?.type === 'begin' ? sweep.sweep.sweepId : path.basename(folder);
   const e: TrialEvent = { v: RECORD_VERSION, type: 'failed', at: new Date().toISOString(), error: why };
@@ -266,7 +266,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
           fs.renameSync(f.file, aside);
           f.repaired = `moved to ${aside}`;
         } else if (f.area === 'records' && t) {
-          const res = await importSweepFolder(t, runsDir, f.file, { mode: 'missing' });
+          const res = await importSweepFolder(t, f.file, { mode: 'missing' });
           f.repaired = `imported ${res.imported.length} trial(s)${res.skipped.length ? `; skipped ${res.skipped.map((s) => `${s.trialId} (${s.why})`).join(', ')}` : ''}`;
         } else if (f.area === 'model' && t) {
           const trialDir = f.file.endsWith('metadata.json') ? path.dirname(path.dirname(f.file)) : path.dirname(f.file);
@@ -276,7 +276,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
             aside = `${modelDir}.damaged-${stamp()}`;
             fs.renameSync(modelDir, aside);
           }
-          await markFailed(t, runsDir, path.dirname(trialDir), path.basename(trialDir), `model folder damaged: ${f.what} (found by tuning:doctor${aside ? `, moved to ${aside}` : ''})`);
+          await markFailed(t, path.dirname(trialDir), path.basename(trialDir), `model folder damaged: ${f.what} (found by tuning:doctor${aside ? `, moved to ${aside}` : ''})`);
           f.repaired = `${aside ? `moved to ${aside}; ` : ''}${path.basename(trialDir)} recorded as failed`;
         }
       }

@@ -77,8 +77,8 @@ export async function missingDoneTrials(t: Tracking, sweepId: string, trialsDir:
   return out;
 }
 
-/** Replays one sweep folder's records into `t` (see ImportOptions.mode). */
-export async function importSweepFolder(t: Tracking, runsDir: string, trialsDir: string, opts: ImportOptions): Promise<ImportResult> {
+/** Replays one sweep folder's records into `t` (see ImportOptions.mode); paths resolve against the tracking file's folder. */
+export async function importSweepFolder(t: Tracking, trialsDir: string, opts: ImportOptions): Promise<ImportResult> {
   const sweepEvents = readEvents<SweepEvent>(sweepRecordFile(trialsDir));
   const begin = sweepEvents.events.find((e) => e.type === 'begin');
   const sweepId = begin?.type === 'begin' ? begin.sweep.sweepId : path.basename(trialsDir);
@@ -97,7 +97,7 @@ export async function importSweepFolder(t: Tracking, runsDir: string, trialsDir:
   for (const s of candidates) {
     res.problems.push(...s.problems);
     if (opts.mode === 'missing' && (opts.requireModel ?? true) && s.modelDir !== null) {
-      const dir = path.resolve(runsDir, s.modelDir);
+      const dir = path.resolve(t.runsDir, s.modelDir);
       if (!fs.existsSync(path.join(dir, 'metadata.json'))) {
         res.skipped.push({ trialId: s.trialId, why: `its model folder ${dir} is gone` });
         continue;
@@ -126,7 +126,6 @@ export async function importSweepFolder(t: Tracking, runsDir: string, trialsDir:
  */
 export async function recoverFromTrialRecords(
   t: Tracking,
-  runsDir: string,
   trialsDir: string,
   sweepId: string,
   log: (line: string) => void,
@@ -135,7 +134,7 @@ export async function recoverFromTrialRecords(
   const haveRow = (await getSweep(t, sweepId)) !== null;
   const missing = await missingDoneTrials(t, sweepId, trialsDir);
   if (haveRow && missing.length === 0) return null;
-  const res = await importSweepFolder(t, runsDir, trialsDir, { mode: 'missing' });
+  const res = await importSweepFolder(t, trialsDir, { mode: 'missing' });
   if (res.imported.length > 0 || res.sweepRow === 'imported') {
     log(
       `warning: ${t.file} lacked ${res.imported.length} finished trial(s) that their trial folders recorded` +

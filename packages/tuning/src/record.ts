@@ -212,7 +212,6 @@ export interface TrialEnd {
 
 export interface RecorderOptions {
   tracking: Tracking;
-  runsDir: string;
   trialsDir: string;
   sweepId: string;
   /** Checkpoint at least this often while epochs stream in (default 30 s). */
@@ -222,6 +221,8 @@ export interface RecorderOptions {
 export class SweepRecorder {
   private readonly t: Tracking;
   private readonly every: number;
+  /** The first database failure: later ones (DuckDB invalidates a file after a failed write) repeat it. */
+  private firstError: TrackingWriteError | null = null;
   constructor(private readonly o: RecorderOptions) {
     this.t = o.tracking;
     this.every = o.checkpointEveryS ?? Number(process.env.MRI_CHECKPOINT_EVERY_S ?? 30);
@@ -231,15 +232,22 @@ export class SweepRecorder {
     try {
       await fn();
     } catch (e) {
+      if (this.firstError) throw this.firstError;
       const err = trackingError(this.t.file, e, what);
-      throw new TrackingWriteError(
+      this.firstError = new TrackingWriteError(
         `${err.message}; the trial folders under ${this.o.trialsDir} keep every finished trial (npx nx run tuning:import rebuilds the rows)`,
       );
+      throw this.firstError;
     }
   }
 
+  /** `p` as the database stores it: relative to the tracking file's folder (the runs folder) when inside it. */
+  relative(p: string): string {
+    return toRunsRelative(this.t.runsDir, path.resolve(p));
+  }
+
   private rel(p: string): string {
-    return toRunsRelative(this.o.runsDir, path.resolve(p));
+    return this.relative(p);
   }
 
   async begin(sweep: SweepRecord, trials: PlannedTrial[], gitCommit: string): Promise<void> {
