@@ -18,6 +18,8 @@ import { predictImage } from './predict.ts';
 import { writeGradCamFile } from './gradcam/explain.ts';
 import type { EvaluationRecord } from './evaluate.ts';
 import type { Preprocessing } from './save.ts';
+import { BACKBONE_SPECS, isPretrainedBackbone } from './nets/backbones.ts';
+import { PREPROCESSING } from './nets/preprocess.ts';
 
 const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
   embed    [--experiment FILE]
@@ -120,7 +122,7 @@ async function predict(argv: string[]): Promise<void> {
       decode: { size: img.size, channels: img.channels, fit: img.fit },
       inputSize: ms.input_size,
       inputChannels: ms.backbone === 'cnn' ? img.channels : 3,
-      scaling: 'scale_-1_1',
+      scaling: isPretrainedBackbone(ms.backbone) ? BACKBONE_SPECS[ms.backbone].scaling : PREPROCESSING,
     };
   }
   const p = await predictImage(path.resolve(modelDir), path.resolve(image), expected);

@@ -45,7 +45,8 @@ export {
   type SplitModel,
 } from './nets/mobilenet.ts';
 export { buildCnn, type CnnOptions } from './nets/cnn.ts';
-export { imagesToTensor, PREPROCESSING, type PixelShape } from './nets/preprocess.ts';
+export { imagesToTensor, PREPROCESSING, PIXEL_SCALINGS, type PixelShape, type PixelScaling } from './nets/preprocess.ts';
+export { BACKBONE_SPECS, PRETRAINED_BACKBONES, type BackboneSpec, type PretrainedBackbone } from './nets/backbones.ts';
 export { modelHandler, fileModelHandler, modelJsonPath } from './io/file-handler.ts';
 // --- end compute half ---
 // --- learning half (schema, metrics, training, evaluation, save/predict, trials) ---

@@ -12,7 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { currentBackend, selectBackend } from './backend/select.ts';
 import { selectInference, type InferencePreference, type InferenceRecord } from './backend/inference.ts';
 import { logitsFromProbabilities, softmaxRows } from './metrics/index.ts';
-import { imagesToTensor } from './nets/preprocess.ts';
+import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
 import { createForward, type Forward } from './onnx/forward.ts';
 import { loadModel, type ModelMetadata, type Preprocessing } from './save.ts';
 
@@ -123,6 +123,7 @@ export async function imageFileToInput(file: string, p: Preprocessing, maxPixels
   return imagesToTensor(decoded.pixels, 1, { height: p.decode.size, width: p.decode.size, channels: p.decode.channels }, {
     inputSize: p.inputSize,
     inputChannels: p.inputChannels,
+    scaling: pixelScalingOf(p.scaling),
   });
 }
 

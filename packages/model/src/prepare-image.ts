@@ -1,7 +1,8 @@
 /**
  * Upload bytes → network input, exactly as `predictImage` does for a file: @mri-robust/data's
  * `decodeImage` with the model's recorded decode settings (as the ingest stage), then
- * `imagesToTensor` (as the embed stage: resize to the input size, grey → 3 channels, [-1, 1]).
+ * `imagesToTensor` (as the embed stage: resize to the input size, grey → 3 channels, the recorded
+ * pixel scaling of the backbone — [-1, 1], caffe BGR mean or raw [0, 255]).
  * Before that, only JPEG and PNG are let through (by signature), and the pixel count declared in
  * the header is checked against `maxPixels` before anything is decoded (sharp also gets it as
  * `limitInputPixels`), so a decompression bomb is never inflated.
@@ -9,7 +10,7 @@
 import sharp from 'sharp';
 import { BadImageError, decodeImage } from '@mri-robust/data';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { imagesToTensor, PREPROCESSING } from './nets/preprocess.ts';
+import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
 import type { Preprocessing } from './save.ts';
 import type { ScanPixels } from './gradcam/overlay.ts';
 
@@ -55,7 +56,7 @@ export async function prepareImage(
   maxPixels: number,
   opts: { anyFormat?: boolean } = {},
 ): Promise<PreparedImage> {
-  if (pre.scaling !== PREPROCESSING) throw new Error(`model preprocessing: pixel scaling '${pre.scaling}' is not supported (only ${PREPROCESSING})`);
+  pixelScalingOf(pre.scaling);
   if (bytes.length === 0) throw new ImageInputError('empty upload: no image bytes');
   const kind = sniffImage(bytes);
   if (!kind && opts.anyFormat) {
@@ -97,6 +98,10 @@ async function finishPrepare(bytes: Uint8Array, pre: Preprocessing, maxPixels: n
     throw new ImageInputError(`corrupt ${label} image: ${firstLine(e)}`);
   }
   const scan: ScanPixels = { pixels, width: size, height: size, channels };
-  const input = imagesToTensor(pixels, 1, { height: size, width: size, channels }, { inputSize: pre.inputSize, inputChannels: pre.inputChannels });
+  const input = imagesToTensor(pixels, 1, { height: size, width: size, channels }, {
+    inputSize: pre.inputSize,
+    inputChannels: pre.inputChannels,
+    scaling: pixelScalingOf(pre.scaling),
+  });
   return { input, scan, kind, origWidth: w, origHeight: h };
 }

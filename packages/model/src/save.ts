@@ -19,6 +19,10 @@ import type { io } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { exportOnnx, type CamInfo, type OnnxOutputInfo } from './onnx/export.ts';
+import { PIXEL_SCALINGS } from './nets/preprocess.ts';
+// Registers the Keras layers tfjs lacks (EfficientNet's Normalization, KerasRescaling) with tfjs
+// serialization, so a saved predictor holding them deserialises.
+import './nets/keras/layers.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -34,7 +38,7 @@ export interface Preprocessing {
   /** Network input: side and channels (grey replicated to 3 channels for mobilenet_v2). */
   inputSize: number;
   inputChannels: number;
-  /** Pixel scaling before the network: 'scale_-1_1' = x / 127.5 − 1. */
+  /** Pixel scaling before the network (nets/preprocess.ts PIXEL_SCALINGS): 'scale_-1_1' = x / 127.5 − 1, 'caffe_bgr_mean', 'raw_0_255'. */
   scaling: string;
 }
 
@@ -234,6 +238,10 @@ export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
   }
   if (!Array.isArray(meta.classes) || meta.classes.length < 2) throw new UserError(`${file}: 'classes' must list at least 2 classes`);
   if (!(meta.temperature > 0)) throw new UserError(`${file}: 'temperature' must be > 0`);
+  const scaling = meta.preprocessing?.scaling;
+  if (!(PIXEL_SCALINGS as readonly string[]).includes(scaling)) {
+    throw new UserError(`${file}: preprocessing.scaling '${String(scaling)}' is not one of ${PIXEL_SCALINGS.join(', ')}`);
+  }
   return meta;
 }
 

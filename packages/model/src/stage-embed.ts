@@ -3,14 +3,17 @@
  * flags after the subcommand, e.g. ['--experiment=experiments/brain-mri.yaml']); it ensures the
  * upstream stages (ingest → noise → augment) and then runs `runEmbed`.
  *
- * Reads the `model` section (backbone, weights, input_size, mode, cut_layer, backend,
- * embed_batch_size), the augment output (train/val/test splits) and the noise stage's eval sets
- * (sets.json), and writes runs/cache/embed/<key>/ as described in io/embed-output.ts:
- * - mode head (mobilenet_v2): pooled backbone embeddings [N, 1280];
- * - mode partial (mobilenet_v2): activations at cut_layer [N, h, w, c] (default block_12_add);
+ * Reads the `model` section (backbone, weights, input_size, mode, cut_layer, features, backend,
+ * inference, embed_batch_size), the augment output (train/val/test splits) and the noise stage's
+ * eval sets (sets.json), and writes runs/cache/embed/<key>/ as described in io/embed-output.ts:
+ * - mode head (any pretrained backbone, nets/backbones.ts): pooled backbone embeddings [N, D], or
+ *   with `model.features` the concatenated pooled activations of those layers (one forward pass);
+ * - mode partial: activations at cut_layer [N, h, w, c] (default: the backbone's defaultCutLayer);
  * - mode full, or backbone cnn: no features (kind 'pixels'), only labels/ids and image-set dirs.
- * The key hashes the weights (topology + bytes), input size, mode/cut and the upstream keys, so
- * features are computed once per backbone and data version. The backbone runs with predict() only.
+ * Pixels are scaled as the backbone expects (BACKBONE_SPECS[name].scaling). The key hashes the
+ * weights (tfjs topology + bytes, or the .h5 file), the scaling, input size, mode/cut/features and
+ * the upstream keys, so features are computed once per backbone and data version. The backbone
+ * runs inference only (ONNX Runtime or tfjs predict()).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,8 +45,18 @@ import { selectBackend } from './backend/select.ts';
 import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, type Forward } from './onnx/forward.ts';
 import { tf } from './backend/tf.ts';
-import { DEFAULT_CUT_LAYER, loadMobileNetV2, readBackboneArtifacts, splitAtLayer, type BackboneArtifacts } from './nets/mobilenet.ts';
-import { imagesToTensor, PREPROCESSING } from './nets/preprocess.ts';
+import {
+  BACKBONE_SPECS,
+  backboneWeightsHash,
+  backboneWeightsLocation,
+  isPretrainedBackbone,
+  largestActivationBytes,
+  loadExperimentBackbone,
+  type PretrainedBackbone,
+} from './nets/backbones.ts';
+import { multiLayerFeatures } from './nets/features.ts';
+import { splitAtLayer } from './nets/mobilenet.ts';
+import { imagesToTensor, PREPROCESSING, type PixelScaling } from './nets/preprocess.ts';
 import {
   EMBED_FORMAT,
   EMBED_MANIFEST,
@@ -84,38 +97,44 @@ export interface EmbedResult {
 interface EmbedPlan {
   kind: FeatureKind;
   settings: ModelSettings;
-  weightsLocation: string | null;
-  artifacts: BackboneArtifacts | null;
+  /** The pretrained backbone (null for cnn). */
+  backbone: PretrainedBackbone | null;
+  weights: { location: string; hash: string } | null;
+  scaling: PixelScaling;
   cutLayer: string | null;
-}
-
-function weightsLocation(experiment: Experiment, settings: ModelSettings): string {
-  if (!settings.weights) {
-    throw new UserError(`${experiment.file}: model.weights is required for backbone mobilenet_v2 (a model.json folder, path or URL)`);
-  }
-  return /^(https?|file):\/\//i.test(settings.weights) ? settings.weights : experimentPath(experiment, settings.weights);
+  /** Head mode: layers whose pooled activations are concatenated (null: the pooled output). */
+  features: string[] | null;
 }
 
 async function plan(experiment: Experiment): Promise<EmbedPlan> {
   const settings = resolveModelSettings(experiment.config);
-  if (settings.backbone === 'cnn' || settings.mode === 'full') {
-    return { kind: 'pixels', settings, weightsLocation: null, artifacts: null, cutLayer: null };
+  const partial = settings.mode === 'partial';
+  if (settings.features && settings.mode !== 'head') {
+    throw new UserError(`${experiment.file}: model.features applies to mode head only (mode is ${settings.mode}); remove it or set mode: head`);
   }
-  const location = weightsLocation(experiment, settings);
-  let artifacts: BackboneArtifacts;
+  if (settings.backbone === 'cnn') {
+    if (settings.features) throw new UserError(`${experiment.file}: model.features needs a pretrained backbone (backbone is cnn)`);
+    return { kind: 'pixels', settings, backbone: null, weights: null, scaling: PREPROCESSING, cutLayer: null, features: null };
+  }
+  if (!isPretrainedBackbone(settings.backbone)) throw new UserError(`${experiment.file}: model.backbone '${settings.backbone}' is unknown`);
+  const name = settings.backbone;
+  const spec = BACKBONE_SPECS[name];
+  const location = backboneWeightsLocation(experiment, settings);
+  let hash: string;
   try {
-    artifacts = await readBackboneArtifacts(location);
+    hash = await backboneWeightsHash(name, location);
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`${experiment.file}: model.weights: ${e.message}`);
     throw new UserError(`${experiment.file}: model.weights '${settings.weights}' cannot be read (${(e as Error).message})`);
   }
-  const partial = settings.mode === 'partial';
   return {
-    kind: partial ? 'activation' : 'embedding',
+    kind: settings.mode === 'full' ? 'pixels' : partial ? 'activation' : 'embedding',
     settings,
-    weightsLocation: location,
-    artifacts,
-    cutLayer: partial ? (settings.cut_layer ?? DEFAULT_CUT_LAYER) : null,
+    backbone: name,
+    weights: { location, hash },
+    scaling: spec.scaling,
+    cutLayer: partial ? (settings.cut_layer ?? spec.defaultCutLayer) : null,
+    features: settings.mode === 'head' ? (settings.features ?? null) : null,
   };
 }
 
@@ -133,8 +152,9 @@ function keyParts(p: EmbedPlan, augmentKey: string, noiseKey: string): unknown {
       mode: p.settings.mode,
       input_size: p.settings.input_size,
       cut_layer: p.cutLayer,
-      weights: p.artifacts?.hash ?? null,
-      preprocessing: PREPROCESSING,
+      features: p.features,
+      weights: p.weights?.hash ?? null,
+      preprocessing: p.scaling,
     },
     upstream: { augment: augmentKey, noise: noiseKey },
   };
@@ -197,11 +217,12 @@ async function listSources(upstream: EmbedUpstream): Promise<{ sources: SetSourc
   }
 }
 
-/** Images per predict() call: the configured batch, capped so live activations stay in budget. */
-export function embedBatchSize(requested: number, inputSize: number): number {
-  // MobileNetV2's largest activation is 112²×96 floats at 224 px (block_1_expand); allow ~3 alive.
-  const bytesPerImage = 4 * 3 * 96 * Math.ceil(inputSize / 2) ** 2;
-  return Math.max(1, Math.min(requested, Math.floor(ACTIVATION_BUDGET_BYTES / bytesPerImage)));
+/**
+ * Images per predict() call: the configured batch, capped so that about three of the network's
+ * largest activations (`bytesPerImage` each, see largestActivationBytes) stay within budget.
+ */
+export function embedBatchSize(requested: number, bytesPerImage: number): number {
+  return Math.max(1, Math.min(requested, Math.floor(ACTIVATION_BUDGET_BYTES / (3 * Math.max(1, bytesPerImage)))));
 }
 
 async function writeLabelsAndIds(dir: string, src: SetSource): Promise<void> {
@@ -226,21 +247,22 @@ async function computeFeatures(
   forward: Forward,
   sampleShape: number[],
   p: EmbedPlan,
+  activationBytes: number,
   log: (line: string) => void,
 ): Promise<number> {
   const { input_size: inputSize } = p.settings;
   const requested = p.settings.embed_batch_size;
   // The cap protects tfjs wasm's 4 GiB; ONNX Runtime runs in native memory.
-  const batch = forward.engine === 'tfjs' ? embedBatchSize(requested, inputSize) : requested;
+  const batch = forward.engine === 'tfjs' ? embedBatchSize(requested, activationBytes) : requested;
   if (batch < requested) log(`[embed] batch capped at ${batch} (from ${requested}) to stay within memory`);
   const rowSize = sampleShape.reduce((a, b) => a * b, 1);
   const total = sources.reduce((a, s) => a + s.indices.length, 0);
   const engine = forward.engine === 'onnxruntime' ? `onnxruntime ${forward.threads} thread${forward.threads > 1 ? 's' : ''}` : `tfjs ${tf.getBackend()}`;
-  const progress = createProgress(`embed (${p.kind}, ${engine})`, total, { unit: 'img' });
+  const progress = createProgress(`embed (${p.settings.backbone} ${p.kind}, ${engine})`, total, { unit: 'img' });
   const t0 = Date.now();
   const prepare = (src: SetSource, start: number): { input: Float32Array; n: number } => {
     const idx = src.indices.slice(start, start + batch);
-    const x = imagesToTensor(src.set.batch(idx), idx.length, src.set.header, { inputSize, inputChannels: 3 });
+    const x = imagesToTensor(src.set.batch(idx), idx.length, src.set.header, { inputSize, inputChannels: 3, scaling: p.scaling });
     const input = x.dataSync() as Float32Array;
     x.dispose();
     return { input, n: idx.length };
@@ -282,7 +304,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
     stage: EMBED_STAGE,
     key,
     log,
-    meta: { ...(parts as object), upstreamDirs: { augment: upstream.augmentDir, noise: upstream.noiseDir }, weights: p.weightsLocation },
+    meta: { ...(parts as object), upstreamDirs: { augment: upstream.augmentDir, noise: upstream.noiseDir }, weights: p.weights?.location ?? null },
     build: async (tmp) => {
       const { sources, close } = await listSources(upstream);
       try {
@@ -293,6 +315,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
         let backend = 'none';
         let rate: number | null = null;
         let inference: InferenceRecord | null = null;
+        let featureLayers: EmbedManifest['features'] = null;
         if (p.kind === 'pixels') {
           inputChannels = p.settings.backbone === 'cnn' ? sources[0].set.header.channels : 3;
           sampleShape = [p.settings.input_size, p.settings.input_size, inputChannels];
@@ -301,14 +324,24 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           backend = selected.name;
           const engine = await selectInference(p.settings.inference, p.settings.threads, log);
           inputChannels = 3;
-          const backbone = await loadMobileNetV2(p.weightsLocation!, { inputSize: p.settings.input_size, artifacts: p.artifacts! });
+          const backbone = await loadExperimentBackbone(experiment);
+          if (backbone.hash !== p.weights!.hash) {
+            throw new UserError(`${p.weights!.location}: the weights changed while the embed stage started (hash ${backbone.hash.slice(0, 12)} ≠ ${p.weights!.hash.slice(0, 12)}); run it again`);
+          }
           let net = backbone.model;
           if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
+          else if (p.features) {
+            const multi = multiLayerFeatures(backbone.model, p.features);
+            net = multi.model;
+            featureLayers = multi.layers;
+            log(`[embed] features: ${multi.layers.map((l) => `${l.layer} (${l.size})`).join(' + ')} = ${multi.size} values per image`);
+          }
           sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
+          const activationBytes = largestActivationBytes(net);
           const forward = await createForward(net, engine);
           inference = { engine: forward.engine, threads: forward.threads };
           try {
-            rate = await computeFeatures(tmp, sources, forward, sampleShape, p, log);
+            rate = await computeFeatures(tmp, sources, forward, sampleShape, p, activationBytes, log);
           } finally {
             await forward.dispose();
             backbone.model.dispose();
@@ -324,9 +357,10 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           sampleShape,
           inputSize: p.settings.input_size,
           inputChannels,
-          preprocessing: PREPROCESSING,
+          preprocessing: p.scaling,
           cutLayer: p.cutLayer,
-          weights: p.artifacts ? { location: p.weightsLocation!, hash: p.artifacts.hash } : null,
+          weights: p.weights,
+          features: featureLayers,
           backend,
           inference,
           imagesPerSecond: rate,

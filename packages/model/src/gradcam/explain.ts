@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { softmaxRows } from '../metrics/calibration.ts';
-import { imagesToTensor } from '../nets/preprocess.ts';
+import { imagesToTensor, pixelScalingOf } from '../nets/preprocess.ts';
 import type { ModelMetadata } from '../save.ts';
 import { logitsFromProbabilities } from '../metrics/calibration.ts';
 import { CAM_OUTPUT } from '../onnx/export.ts';
@@ -101,7 +101,7 @@ export async function explainPixels(
     );
   }
   const p = loaded.metadata.preprocessing;
-  const input = imagesToTensor(scan.pixels, 1, scan, { inputSize: p.inputSize, inputChannels: p.inputChannels });
+  const input = imagesToTensor(scan.pixels, 1, scan, { inputSize: p.inputSize, inputChannels: p.inputChannels, scaling: pixelScalingOf(p.scaling) });
   return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: scan.width, origHeight: scan.height }, { ...opts, maxPixels: 0 });
 }
 

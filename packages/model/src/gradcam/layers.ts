@@ -5,6 +5,10 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Layer } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import { BACKBONE_SPECS } from '../nets/backbones.ts';
+
+/** Each pretrained backbone's last convolutional feature map (BACKBONE_SPECS[name].lastFeatureLayer). */
+const BACKBONE_FEATURE_LAYERS = new Set(Object.values(BACKBONE_SPECS).map((s) => s.lastFeatureLayer));
 
 export interface FoundLayer {
   layer: Layer;
@@ -58,8 +62,10 @@ const NOT_A_FEATURE_MAP = new Set([
 
 /**
  * The layer whose output Grad-CAM uses: `name` when given (searched in every stage, nested models
- * included), else the last layer with a 4-D output that is not a pooling, padding or dropout
- * layer — the last convolutional feature map (MobileNetV2's `out_relu`, a CNN's last conv block).
+ * included), else the last layer named as a pretrained backbone's last feature map
+ * (BACKBONE_SPECS[name].lastFeatureLayer: `out_relu`, `conv_pw_13_relu`, `top_activation`, …), else
+ * the last layer with a 4-D output that is not a pooling, padding or dropout layer (a CNN's last
+ * conv block).
  */
 export function findFeatureLayer(stages: readonly LayersModel[], name?: string): FoundLayer {
   const all = flattenLayers(stages);
@@ -68,6 +74,8 @@ export function findFeatureLayer(stages: readonly LayersModel[], name?: string):
     if (hit.length === 0) throw new Error(`Grad-CAM: no layer named '${name}' in the model`);
     return hit[hit.length - 1];
   }
+  const known = all.filter((f) => BACKBONE_FEATURE_LAYERS.has(f.layer.name) && singleOutputShape(f.layer)?.length === 4);
+  if (known.length) return known[known.length - 1];
   for (let i = all.length - 1; i >= 0; i--) {
     const f = all[i];
     const shape = singleOutputShape(f.layer);

@@ -21,6 +21,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readArray, UserError } from '@mri-robust/core';
 import type { InferenceRecord } from '../backend/inference.ts';
+import type { PixelScaling } from '../nets/preprocess.ts';
 import type { Backbone } from '../schema.ts';
 
 export const EMBED_MANIFEST = 'embed.json';
@@ -55,12 +56,14 @@ export interface EmbedManifest {
   inputSize: number;
   /** Network input channels (3 for mobilenet_v2: grey replicated; the image channels for cnn). */
   inputChannels: number;
-  /** Preprocessing applied to pixels before the backbone: x / 127.5 − 1. */
-  preprocessing: 'scale_-1_1';
+  /** Pixel scaling applied before the backbone (the backbone's own, see nets/preprocess.ts). */
+  preprocessing: PixelScaling;
   /** Cut layer name ('partial' only). */
   cutLayer: string | null;
-  /** Resolved weights location and sha256 of model.json + weight files (mobilenet_v2 only). */
+  /** Resolved weights location and sha256 of the weights (tfjs folder or .h5; null for cnn / pixels). */
   weights: { location: string; hash: string } | null;
+  /** Head mode with `model.features`: the layers whose pooled activations make up each row, in order (absent or null otherwise). */
+  features?: { layer: string; size: number; offset: number }[] | null;
   /** Backend that computed the features, and images/s. */
   backend: string;
   /** Inference engine of the forward passes (absent in outputs written before engines existed; null for 'pixels'). */

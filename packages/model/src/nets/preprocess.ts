@@ -14,6 +14,12 @@ export const PREPROCESSING = 'scale_-1_1' as const;
 /** Pixel scaling applied before a backbone (what Keras's `preprocess_input` does for it). */
 export type PixelScaling = 'scale_-1_1' | 'caffe_bgr_mean' | 'raw_0_255';
 export const PIXEL_SCALINGS: readonly PixelScaling[] = ['scale_-1_1', 'caffe_bgr_mean', 'raw_0_255'];
+/** `scaling` as recorded (metadata.json, embed.json) checked to be a known PixelScaling. */
+export function pixelScalingOf(scaling: string, where = 'model preprocessing'): PixelScaling {
+  if ((PIXEL_SCALINGS as readonly string[]).includes(scaling)) return scaling as PixelScaling;
+  throw new Error(`${where}: pixel scaling '${scaling}' is not one of ${PIXEL_SCALINGS.join(', ')}`);
+}
+
 /** Keras's caffe-mode ImageNet mean, in BGR order. */
 export const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
 

@@ -474,3 +474,47 @@ registerLayerConverter('Rescaling', (ctx) => {
   const a = ctx.b.node('Add', [m, ctx.b.constFloat(`${ctx.base}/offset`, new Float32Array([Number(ctx.config.offset ?? 0)]), [])], {}, ctx.base);
   return out(a, x.layout, x.shape);
 });
+
+/** Per-channel y = x·scale + shift on a value of either layout (channels last in Keras terms). */
+function channelAffine(ctx: ConvertContext, x: OnnxValue, scale: Float32Array, shift: Float32Array | null): OnnxValue {
+  const c = scale.length;
+  const dims = c === 1 ? [] : x.layout === 'nchw' ? [c, 1, 1] : [c];
+  let y = ctx.b.node('Mul', [x.name, ctx.b.constFloat(`${ctx.base}/scale`, scale, dims)], {}, ctx.base);
+  if (shift) y = ctx.b.node('Add', [y, ctx.b.constFloat(`${ctx.base}/shift`, shift, dims)], {}, ctx.base);
+  return out(y, x.layout, x.shape);
+}
+
+/** Channel count of the last Keras axis of `x`. */
+function lastAxis(ctx: ConvertContext, x: OnnxValue): number {
+  const c = x.shape[x.shape.length - 1];
+  if (typeof c !== 'number') fail(ctx, 'needs a known channel dimension');
+  return c;
+}
+
+// Keras Normalization over the channel axis (nets/keras/layers.ts): (x − mean) / max(√variance, 1e-7).
+registerLayerConverter('Normalization', (ctx) => {
+  const x = ctx.inputs[0];
+  const axis = Number(ctx.config.axis ?? -1);
+  if (!(axis === -1 || axis === x.shape.length - 1)) fail(ctx, `axis ${axis} (only the channel axis, -1)`);
+  const [mean, variance] = weights(ctx.layer);
+  const c = lastAxis(ctx, x);
+  if (mean.data.length !== c || variance.data.length !== c) fail(ctx, `mean/variance of ${mean.data.length} values for ${c} channels`);
+  const scale = new Float32Array(c);
+  const shift = new Float32Array(c);
+  for (let i = 0; i < c; i++) {
+    const s = 1 / Math.max(Math.sqrt(variance.data[i]), 1e-7);
+    scale[i] = s;
+    shift[i] = -mean.data[i] * s;
+  }
+  return channelAffine(ctx, x, scale, shift);
+});
+
+// Keras Rescaling with a scalar or per-channel scale (nets/keras/layers.ts KerasRescaling).
+registerLayerConverter('KerasRescaling', (ctx) => {
+  const x = ctx.inputs[0];
+  const raw = ctx.config.scale as number | number[];
+  const offset = Number(ctx.config.offset ?? 0);
+  const scale = Float32Array.from(Array.isArray(raw) ? raw : [raw]);
+  if (scale.length !== 1 && scale.length !== lastAxis(ctx, x)) fail(ctx, `scale of ${scale.length} values for ${lastAxis(ctx, x)} channels`);
+  return channelAffine(ctx, x, scale, offset === 0 ? null : new Float32Array(scale.length).fill(offset));
+});
