@@ -141,6 +141,36 @@ describe('wasm SIMD training kernels vs cpu', () => {
     for (let i = 0; i < ref.length; i++) expect(maxAbsDiff(got[i], ref[i])).toBeLessThanOrEqual(1e-6);
   });
 
+  it('batch-norm gradients match, with frozen and with batch statistics (a cnn block end to end)', async () => {
+    for (const shape of [[3, 6, 5, 20], [2, 4, 4, 7]] as Shape4[]) {
+      const c = shape[3];
+      const v = randomArray(size(shape), `bn${shape}`, -2, 3);
+      const r = randomArray(size(shape), `bn-r${shape}`);
+      const stats = [randomArray(c, 'bn-mean'), randomArray(c, 'bn-var', 0.2, 2), randomArray(c, 'bn-scale', 0.5, 1.5), randomArray(c, 'bn-offset')];
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(v, shape);
+          const rr = tf.tensor4d(r, shape);
+          const [mean, variance, scale, offset] = stats.map((a) => tf.tensor1d(a));
+          const frozen = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.batchNorm(a, mean, variance, b, g, 1e-3), rr)),
+          )([x, scale, offset]);
+          const batch = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+            const m = tf.moments(a, [0, 1, 2]);
+            return tf.sum(tf.mul(tf.relu(tf.batchNorm(a, m.mean, m.variance, b, g, 1e-3)), rr));
+          })([x, scale, offset]);
+          return [...frozen, ...batch].map((t) => Array.from(t.dataSync()));
+        });
+      const ref = await on('cpu', run);
+      const got = await on('wasm', run);
+      const tensors = tf.memory().numTensors;
+      run();
+      expect(tf.memory().numTensors).toBe(tensors); // nothing leaks from the fused gradient
+      for (let i = 0; i < ref.length; i++) expect(maxAbsDiff(got[i], ref[i]), `shape ${shape} gradient ${i}`).toBeLessThanOrEqual(1e-4);
+      expect(maxAbs(ref[3])).toBeGreaterThan(1e-2);
+    }
+  });
+
   it('Identity shares data without changing values; disposing either side leaves the other intact', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     const x = tf.tensor([1, 2, 3, 4], [2, 2]);

@@ -25,6 +25,7 @@ interface Exports {
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   relu_grad(x: number, dy: number, dx: number, n: number): void;
   col_sum(x: number, out: number, m: number, n: number, scale: number): void;
+  batchnorm_grad(x: number, dy: number, mean: number, k: number, dx: number, s1: number, s2: number, m: number, c: number): void;
   maxpool_grad(
     x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
@@ -174,4 +175,19 @@ export function maxPoolGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: DepthwiseGeo
   const out = be.makeOutput([g.n, g.h, g.w, g.c], 'float32');
   fns.maxpool_grad(offset(be, x), offset(be, dy), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft);
   return out;
+}
+
+/**
+ * One pass of the batch-norm gradient (x, dy [..., C]; mean, k = scale/√(var+ε) [C]):
+ * [dx = dy·k, s1 = Σ dy, s2 = Σ dy·(x − mean)] (sums over every axis but the last).
+ */
+export function batchNormGrad(x: tf.TensorInfo, dy: tf.TensorInfo, mean: tf.TensorInfo, k: tf.TensorInfo): tf.TensorInfo[] {
+  const be = backend();
+  const fns = kernels(be);
+  const c = x.shape[x.shape.length - 1];
+  const dx = be.makeOutput(x.shape.slice(), 'float32');
+  const s1 = be.makeOutput([c], 'float32');
+  const s2 = be.makeOutput([c], 'float32');
+  fns.batchnorm_grad(offset(be, x), offset(be, dy), offset(be, mean), offset(be, k), offset(be, dx), offset(be, s1), offset(be, s2), size(x.shape) / c, c);
+  return [dx, s1, s2];
 }

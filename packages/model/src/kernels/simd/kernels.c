@@ -312,3 +312,32 @@ EXPORT void maxpool_grad(const f32 *x, const f32 *dy, f32 *dx, int n, int h, int
     }
   }
 }
+
+/*
+ * Batch-norm gradient, one pass (NHWC, per-channel statistics): with k = scale / sqrt(var + eps),
+ *   dx = dy · k,  s1[c] = Σ dy,  s2[c] = Σ dy · (x − mean)
+ * from which the caller forms d offset = s1, d scale = s2 / sqrt(var + eps), d mean = −k · s1 and
+ * d variance = −k · s2 / (2 (var + eps)). x, dy, dx [M, C]; mean, k, s1, s2 [C].
+ */
+EXPORT void batchnorm_grad(const f32 *x, const f32 *dy, const f32 *mean, const f32 *k, f32 *dx, f32 *s1, f32 *s2, int M, int C) {
+  zero(s1, C);
+  zero(s2, C);
+  for (int m = 0; m < M; m++) {
+    const f32 *xr = x + m * C, *gr = dy + m * C;
+    f32 *dr = dx + m * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      v128_t g = wasm_v128_load(gr + c);
+      v128_t xm = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
+      wasm_v128_store(s1 + c, wasm_f32x4_add(wasm_v128_load(s1 + c), g));
+      wasm_v128_store(s2 + c, fma4(wasm_v128_load(s2 + c), g, xm));
+      wasm_v128_store(dr + c, wasm_f32x4_mul(g, wasm_v128_load(k + c)));
+    }
+    for (; c < C; c++) {
+      const f32 g = gr[c];
+      s1[c] += g;
+      s2[c] += g * (xr[c] - mean[c]);
+      dr[c] = g * k[c];
+    }
+  }
+}
