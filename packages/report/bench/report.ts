@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gitCommit, median, workspaceRoot } from '@mri-robust/core';
-import { buildReport } from '../src/index.ts';
+import { buildComparison, buildReport } from '../src/index.ts';
 import { writeSyntheticSweep } from '../test/synthetic.ts';
 
 const RUNS = 5;
@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   try {
     const runsDir = path.join(tmp, 'runs');
     const t0 = performance.now();
-    await writeSyntheticSweep({ runsDir, sweepId: 'bench-100', trials: TRIALS, seed: 11 });
+    await writeSyntheticSweep({ runsDir, sweepId: 'bench-100', trials: TRIALS, seed: 11, ingestKey: 'benchingest00001', predictions: true });
+    await writeSyntheticSweep({ runsDir, sweepId: 'bench-100-b', trials: TRIALS, seed: 12, ingestKey: 'benchingest00001', predictions: true, qualityShift: 0.02 });
     const setupSeconds = (performance.now() - t0) / 1000;
 
     const inProcess: number[] = [];
@@ -34,6 +35,15 @@ async function main(): Promise<void> {
       const r = await buildReport({ runsDir, sweepId: 'bench-100' });
       inProcess.push((performance.now() - s) / 1000);
       bytes = r.reports[0].bytes;
+    }
+    // report:compare of two 100-trial sweeps, paired tests on 8 shared test sets (2,000 bootstrap resamples each)
+    const compare: number[] = [];
+    let paired = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const s = performance.now();
+      const c = await buildComparison({ runsDir, sweepIds: ['bench-100', 'bench-100-b'] });
+      compare.push((performance.now() - s) / 1000);
+      paired = c.paired;
     }
     const cli: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -58,6 +68,7 @@ async function main(): Promise<void> {
       htmlBytes: bytes,
       setupSeconds: Number(setupSeconds.toFixed(3)),
       inProcessSeconds: { median: Number(median(inProcess).toFixed(3)), all: inProcess.map((x) => Number(x.toFixed(3))) },
+      compareSeconds: { median: Number(median(compare).toFixed(3)), all: compare.map((x) => Number(x.toFixed(3))), pairedTests: paired },
       cliSeconds: { median: Number(median(cli).toFixed(3)), all: cli.map((x) => Number(x.toFixed(3))) },
       importTuningOnlySeconds: { median: Number(median(importOnly).toFixed(3)), all: importOnly.map((x) => Number(x.toFixed(3))) },
       limitSeconds: LIMIT_S,
