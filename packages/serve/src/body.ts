@@ -17,6 +17,21 @@ export class BodyReadError extends Error {
   override readonly name = 'BodyReadError';
 }
 
+/** The body arrived slower than the minimum rate (a slow upload holding a connection). */
+export class BodyTooSlowError extends Error {
+  override readonly name = 'BodyTooSlowError';
+  constructor(readonly minBytesPerSecond: number) {
+    super(`upload slower than ${minBytesPerSecond} bytes/s; dropped`);
+  }
+}
+
+export interface BodyRate {
+  /** Average bytes/s the body must keep up, measured from its start (0: no minimum). */
+  minBytesPerSecond: number;
+  /** Milliseconds before the rate is first checked (a connection's slow start). */
+  graceMs: number;
+}
+
 /** Throws BodyTooLargeError when Content-Length declares more than `limit` bytes (or is invalid → BodyReadError). */
 export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
   const v = req.headers['content-length'];
@@ -25,15 +40,24 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
   if (Number(v) > limit) throw new BodyTooLargeError(limit);
 }
 
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, rate: BodyRate = { minBytesPerSecond: 0, graceMs: 0 }): Promise<Buffer> {
   checkDeclaredLength(req, limit);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const t0 = performance.now();
+    const check =
+      rate.minBytesPerSecond > 0
+        ? setInterval(() => {
+            const s = (performance.now() - t0) / 1000;
+            if (s * 1000 >= rate.graceMs && size / s < rate.minBytesPerSecond) finish(new BodyTooSlowError(rate.minBytesPerSecond));
+          }, Math.max(50, Math.min(500, rate.graceMs / 2)))
+        : null;
     const finish = (err: Error | null, value?: Buffer) => {
       if (done) return;
       done = true;
+      if (check) clearInterval(check);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

@@ -20,6 +20,8 @@ export interface ServeArgs {
   maxPixels?: string;
   queue?: string;
   backend?: string;
+  /** Comma-separated host names answered besides the bound ones (e.g. a name in /etc/hosts). */
+  allowHost?: string;
 }
 
 function num(v: string | undefined, flag: string, def: number, { min = 0, integer = true } = {}): number {
@@ -42,7 +44,19 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
   const backend = await selectBackend((args.backend as BackendPreference | undefined) ?? 'auto');
   const handler = await loadPredictHandler(choice.modelDir, { maxPixels });
   const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
-  const running = await startServer(handler, { host: args.host ?? '127.0.0.1', port, maxUploadBytes, queueLimit, log });
+  const host = args.host ?? '127.0.0.1';
+  const allowHosts = (args.allowHost ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    running = await startServer(handler, { host, port, maxUploadBytes, queueLimit, log, allowHosts });
+  } catch (e) {
+    handler.dispose();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UserError(`--port ${port}: ${host}:${port} is already in use (another server?); choose another port with --port`);
+    if (code === 'EACCES') throw new UserError(`--port ${port}: not allowed to listen on ${host}:${port} (ports below 1024 need privileges); choose another with --port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`--host ${host}: not an address of this machine`);
+    throw e;
+  }
   log(`model ${choice.modelDir} (${choice.source}${choice.trial ? `, trial ${choice.trial}` : ''}), backend ${backend.name}`);
   log(`listening on ${running.url}  (GET / page, POST /predict; upload limit ${maxUploadBytes} bytes, pixel limit ${maxPixels})`);
   return {
@@ -57,7 +71,7 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
 /** CLI entry (`cli.ts serve ...`): starts the server and keeps it up until SIGINT/SIGTERM. */
 export async function serveMain(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
-  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'backend'];
+  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'backend', 'allowHost'];
   const unknown = Object.keys(a).filter((k) => k !== '_' && !known.includes(k));
   if (unknown.length) throw new UserError(`serve: unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}\n${SERVE_USAGE}`);
   const args: ServeArgs = {};
@@ -80,4 +94,4 @@ export async function serveMain(argv: string[]): Promise<void> {
   });
 }
 
-export const SERVE_USAGE = `start [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto]`;
+export const SERVE_USAGE = `start [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]]`;

@@ -7,11 +7,20 @@
  * POST /predict takes either `multipart/form-data` with the image in the field `image`, or the raw
  * image bytes as the body (any other Content-Type, e.g. image/jpeg). Limits: body size (413, refused
  * from Content-Length before reading, or while streaming), pixel count (413), JPEG/PNG only (400),
- * one prediction at a time with a bounded wait queue (503). Errors are JSON `{ error }`.
+ * one prediction at a time with a bounded wait queue (503, checked once the whole body is in, so
+ * slow uploads never hold a prediction slot). Errors are JSON `{ error }`.
+ *
+ * Hostile clients (connections.ts): only the host names the server is bound to (and `allowHosts`)
+ * are answered (403 otherwise: DNS rebinding); over-long URLs get 414 and headers 431; headers must
+ * arrive within `headersTimeoutMs` and a body faster than `minBodyBytesPerSecond`; connections are
+ * capped per client address and in all, and a new connection over a cap takes the place of the
+ * oldest one that has no request in progress (slow-loris connections trickling headers), so a normal
+ * request is served while slow clients are being dropped.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { BodyReadError, BodyTooLargeError, checkDeclaredLength, readBody } from './body.ts';
+import { BodyReadError, BodyTooLargeError, BodyTooSlowError, checkDeclaredLength, readBody } from './body.ts';
+import { allowedHosts, ConnectionGuard, hostAllowed } from './connections.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { renderPage } from './page.ts';
 import { ImageInputError } from '@mri-robust/model';
@@ -43,14 +52,25 @@ export interface ServerOptions {
   /** Predictions allowed to wait behind the running one (default 8); more → 503. */
   queueLimit?: number;
   /**
-   * POST /predict requests handled at once, uploads still arriving included (default queueLimit + 2);
-   * more → 503 before their body is read. Bounds the memory held by uploads to about this × the size limit.
+   * Uploads received at once (default 16); more → 503 before their body is read. Bounds the memory
+   * held by uploads to about this × the size limit. A prediction slot is taken only once a body is in.
    */
   maxInFlight?: number;
   /** Whole-request timeout in ms (default 30 s): a slow client cannot hold a connection forever. */
   requestTimeoutMs?: number;
-  /** Most simultaneous connections (default 64). */
+  /** Time to receive a request's headers, in ms (default 10 s). */
+  headersTimeoutMs?: number;
+  /** A body slower than this on average (after `bodyGraceMs`, default 2 s) is dropped (default 4096 bytes/s). */
+  minBodyBytesPerSecond?: number;
+  bodyGraceMs?: number;
+  /** Most simultaneous connections (default 128) and per client address (default 32). */
   maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  /** Host names answered besides those the server is bound to (e.g. a name in /etc/hosts). */
+  allowHosts?: string[];
+  /** Longest request target (default 2048) → 414; longest header section (default 16 KiB) → 431. */
+  maxUrlLength?: number;
+  maxHeaderBytes?: number;
   title?: string;
   /** One line per request / error (default: nothing). */
   log?: (line: string) => void;
@@ -117,7 +137,10 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
   const maxBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const queueLimit = opts.queueLimit ?? 8;
   const queue = createSerialQueue(queueLimit);
-  const maxInFlight = opts.maxInFlight ?? queueLimit + 2;
+  const maxInFlight = opts.maxInFlight ?? 16;
+  const maxUrl = opts.maxUrlLength ?? 2048;
+  const rate = { minBytesPerSecond: opts.minBodyBytesPerSecond ?? 4096, graceMs: opts.bodyGraceMs ?? 2000 };
+  let hosts = new Set<string>();
   let inFlight = 0;
   const log = opts.log ?? (() => {});
   const page = renderPage({
@@ -141,17 +164,18 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
 
   const predict = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
-    if (queue.full() || inFlight >= maxInFlight) throw new QueueFullError(queueLimit);
+    if (inFlight >= maxInFlight) throw new QueueFullError(queueLimit);
     checkDeclaredLength(req, maxBytes);
     inFlight++;
+    let body: Buffer;
     try {
-      const body = await readBody(req, maxBytes);
-      const image = extractImage(body, req.headers['content-type']);
-      const result = await queue.run(() => handler.predict(image));
-      sendJson(res, 200, { ...result, ms: Math.round(performance.now() - t0) });
+      body = await readBody(req, maxBytes, rate);
     } finally {
       inFlight--;
     }
+    const image = extractImage(body, req.headers['content-type']);
+    const result = await queue.run(() => handler.predict(image));
+    sendJson(res, 200, { ...result, ms: Math.round(performance.now() - t0) });
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -161,6 +185,12 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     res.on('error', (e) => log(`response error: ${e.message}`));
     req.on('error', (e) => log(`request error: ${e.message}`));
     const route = async () => {
+      if ((req.url ?? '').length > maxUrl) throw new HttpError(414, `request target longer than ${maxUrl} characters`);
+      const host = req.headers.host;
+      if (!host) throw new HttpError(400, 'a Host header is required');
+      if (!hostAllowed(host, hosts)) {
+        throw new HttpError(403, `host ${JSON.stringify(host.slice(0, 100))} is not served here; to allow it, start the server with --allow-host NAME`);
+      }
       if (rawPath === '/') {
         if (req.method === 'GET' || req.method === 'HEAD') return servePage(req, res);
         throw new HttpError(405, `${req.method} is not allowed on /`, { Allow: 'GET, HEAD' });
@@ -180,6 +210,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
       else if (e instanceof ImageInputError) [status, message] = [e.status, e.message];
       else if (e instanceof MultipartError) [status, message] = [400, e.message];
       else if (e instanceof BodyReadError) [status, message] = [400, e.message];
+      else if (e instanceof BodyTooSlowError) [status, message] = [408, e.message];
       else if (e instanceof QueueFullError) [status, message, headers] = [503, e.message, { 'Retry-After': '2' }];
       else log(`error on ${req.method} ${rawPath.slice(0, 200)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       if (req.complete) return sendJson(res, status, { error: message }, headers);
@@ -203,21 +234,34 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     });
   };
 
-  const server = http.createServer({ requestTimeout: opts.requestTimeoutMs ?? 30_000, headersTimeout: 10_000 }, onRequest);
-  server.maxConnections = opts.maxConnections ?? 64;
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+  const server = http.createServer(
+    {
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
+      headersTimeout: opts.headersTimeoutMs ?? 10_000,
+      // Node checks the two timeouts above this often (default 30 s, so a 10 s limit freed nothing for 30 s).
+      connectionsCheckingInterval: 500,
+      maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024,
+    },
+    onRequest,
+  );
+  const guard = new ConnectionGuard(server, {
+    maxConnections: opts.maxConnections ?? 128,
+    maxPerAddress: opts.maxConnectionsPerAddress ?? 32,
+    log,
+  });
+  server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
     log(`client error: ${err.code ?? ''} ${err.message}`);
-    if (socket.writable && !(err.code === 'ECONNRESET')) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    } else socket.destroy();
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    let status = '400 Bad Request';
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      // The request line alone too long (or not even finished) → 414, else the headers → 431.
+      const packet = err.rawPacket?.toString('latin1') ?? '';
+      const eol = packet.indexOf('\r\n');
+      status = eol < 0 || eol > maxUrl ? '414 URI Too Long' : '431 Request Header Fields Too Large';
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.on('error', (e) => log(`server error: ${e.message}`));
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -227,6 +271,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     });
   });
   const addr = server.address() as AddressInfo;
+  hosts = allowedHosts(host, addr.address, opts.allowHosts ?? []);
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     server,
@@ -237,7 +282,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const s of sockets) s.destroy();
+        guard.destroyAll();
       }),
   };
 }
