@@ -29,6 +29,7 @@ export function sweepIdentity(experiment: Json): Json {
   const sweep = { ...((experiment.sweep as Json | undefined) ?? {}) };
   delete sweep.max_parallel;
   delete sweep.trial_timeout_s;
+  delete sweep.queue;
   const out: Json = { ...experiment, sweep };
   // Bookkeeping fields a loader may add (where the file lives) and where the runs folder is are not
   // part of the experiment.

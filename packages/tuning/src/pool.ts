@@ -43,7 +43,8 @@ const OOM = /out of memory|Aborted\(\)|memory access out of bounds|Cannot alloca
 
 type Subprocess = ResultPromise<{ ipc: true; serialization: 'json'; reject: false; buffer: false; stdout: 'pipe'; stderr: 'pipe' }>;
 
-class Worker {
+/** One warm trial process (also used by the queue worker, queue/agent.ts, one per concurrency slot). */
+export class Worker {
   readonly proc: Subprocess;
   private log: fs.WriteStream;
   private tail: string[] = [];

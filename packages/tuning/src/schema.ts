@@ -92,8 +92,14 @@ export const sweepSchema = {
     seed: { type: 'integer', minimum: 0, description: 'sampler seed (default: the experiment seed)' },
     max_parallel: { type: 'integer', minimum: 1, maximum: MAX_PARALLEL, description: `trials at once, 1 to ${MAX_PARALLEL}; default: number of cores` },
     objective: { enum: [...OBJECTIVES] },
-    epochs: { type: 'integer', minimum: 1, description: 'overrides train.epochs for every trial' },
-    trial_timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'seconds before a trial is killed' },
+    epochs: { type: 'integer', minimum: 1, maximum: MAX_EPOCHS, description: 'overrides train.epochs for every trial' },
+    trial_timeout_s: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: MAX_TRIAL_TIMEOUT_S,
+      description: `seconds before a trial is killed, at most ${MAX_TRIAL_TIMEOUT_S} (7 days)`,
+    },
+    queue: { type: 'string', pattern: '^(rediss?://|local$)', description: 'run the trials on tuning:worker processes through this Redis (redis://host:port/db or rediss://; no password here: MRI_QUEUE_PASSWORD), or local' },
     pruner: {
       type: 'object',
       additionalProperties: false,
@@ -146,6 +152,7 @@ export interface SweepSection {
   objective?: ObjectiveKind;
   epochs?: number;
   trial_timeout_s?: number;
+  queue?: string;
   pruner?: {
     kind: PrunerKind;
     warmup_epochs?: number;
@@ -195,13 +202,6 @@ export function checkSweepSection(section: SweepSection): SweepIssue[] {
   if (d && !Array.isArray(d) && !(d.uniform[0] < d.uniform[1])) {
     issues.push({ pointer: '/sweep/space/dropout/uniform', message: 'must be [low, high] with low < high' });
   }
-  return issues;
-}
-
-/** Values from the experiment's `train` section used for dimensions the space leaves out. */
-export interface TrainDefaults {
-  learningRate: number;
-  dropout: number;
   if (section.strategy === 'grid') {
     const sizes = [section.space.learning_rate, section.space.dropout, section.space.batch_size].map((v) => (Array.isArray(v) ? v.length : 1));
     const n = sizes.reduce((a, b) => a * b, 1);
@@ -209,6 +209,13 @@ export interface TrainDefaults {
       issues.push({ pointer: '/sweep/space', message: `a grid of ${n} trials (${sizes.join(' × ')}); at most ${MAX_TRIALS}: use fewer values or strategy random` });
     }
   }
+  return issues;
+}
+
+/** Values from the experiment's `train` section used for dimensions the space leaves out. */
+export interface TrainDefaults {
+  learningRate: number;
+  dropout: number;
   batchSize: number;
 }
 

@@ -1,0 +1,205 @@
+/**
+ * Test helpers of the queue tests: a real redis-server (Debian's) on a free loopback port in a temp
+ * folder, with an append-only file fsynced on every write (so a restart keeps every write), stopped
+ * by its pid; queue workers as real child processes (`tuning worker`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { workspaceRoot } from '@mri-robust/core';
+
+export const CLI = path.join(workspaceRoot(), 'packages', 'tuning', 'src', 'cli.ts');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+export interface RedisServer {
+  port: number;
+  dir: string;
+  /** redis://[:password@]127.0.0.1:port/0 */
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+  /** Stops (SIGTERM) and starts it again on the same port and folder. */
+  restart(): Promise<void>;
+}
+
+export async function startRedis(dir: string, opts: { password?: string; port?: number } = {}): Promise<RedisServer> {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    path.join(dir, 'redis.log'),
+    '--protected-mode',
+    'no',
+  ];
+  if (opts.password) args.push('--requirepass', opts.password);
+  const launch = async (): Promise<ChildProcess> => {
+    const proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}; see ${path.join(dir, 'redis.log')}`);
+      if (await canConnect(port)) return proc;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server did not listen on ${port} within 20 s`);
+  };
+  const server: RedisServer = {
+    port,
+    dir,
+    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}/0`,
+    proc: await launch(),
+    async stop() {
+      const p = server.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      process.kill(p.pid!, 'SIGTERM');
+      await exited;
+    },
+    async restart() {
+      await server.stop();
+      server.proc = await launch();
+    },
+  };
+  return server;
+}
+
+export type Proc = ResultPromise<{ reject: false; buffer: false; cwd: string; stdout: 'pipe'; stderr: 'pipe'; env: Record<string, string> }>;
+
+export interface Running {
+  proc: Proc;
+  /** Everything written so far (stderr and stdout). */
+  output: () => string;
+  /** Resolves when the output matches. */
+  waitFor: (re: RegExp, ms: number) => Promise<boolean>;
+}
+
+/** Starts `node --import tsx packages/tuning/src/cli.ts ...args`, collecting its output. */
+export function startCli(args: string[], env: Record<string, string> = {}): Running {
+  const proc = execa(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    reject: false,
+    buffer: false,
+    cwd: workspaceRoot(),
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env,
+  }) as Proc;
+  let text = '';
+  const waiters: { re: RegExp; resolve: (ok: boolean) => void }[] = [];
+  const onData = (b: Buffer) => {
+    text += b.toString();
+    for (const w of [...waiters]) {
+      if (w.re.test(text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(true);
+      }
+    }
+    if (process.env.QUEUE_TEST_VERBOSE) process.stderr.write(b);
+  };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  void proc.then(() => {
+    for (const w of waiters.splice(0)) w.resolve(w.re.test(text));
+  });
+  return {
+    proc,
+    output: () => text,
+    waitFor: (re, ms) =>
+      new Promise((resolve) => {
+        if (re.test(text)) return resolve(true);
+        const w = { re, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            resolve(re.test(text));
+          }
+        }, ms);
+      }),
+  };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
+  } catch {
+    return false;
+  }
+}
+
+/** Every descendant of `pid` (children, grandchildren, …). */
+export function descendantsOf(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
+      parent.set(Number(entry), Number(stat[3]));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const visit = (p: number) => {
+    for (const [c, pp] of parent)
+      if (pp === p) {
+        out.push(c);
+        visit(c);
+      }
+  };
+  visit(pid);
+  return out;
+}
+
+export async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cond();
+}
