@@ -4,6 +4,8 @@
  *   best  [--experiment=<file> | --sweep=<id>]   (default: the latest sweep)
  *   doctor [--runs=DIR] [--repair] [--verify]    checks tracking file, trial records, stage caches, models
  *   import [--runs=DIR]                          completes tracking.duckdb from the trial-folder records
+ *   sweep --queue=redis://HOST:PORT/DB           trials run on tuning:worker processes (also MRI_QUEUE, sweep.queue)
+ *   worker --queue=redis://… [--concurrency=N] [--runs=DIR]   runs queued trials (see queue/agent.ts)
  * `--verify` (sweep, doctor) checks every stage cache file's sha256 (as MRI_VERIFY=1 does).
  */
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, works
 import { bestTrialReport } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
 import { runDoctor } from './doctor.ts';
+import { workerCommand } from './queue/index.ts';
 import { importSweepFolder, listSweepFolders } from './import.ts';
 import { openTracking } from '@mri-robust/tracking';
 import { getSweep, latestSweep, listSweeps, openTrackingReader, TRACKING_FILE } from '@mri-robust/tracking';
@@ -27,7 +30,7 @@ async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
     throw new UserError(`--max-parallel must be an integer ≥ 1, got ${mp}`);
   }
   if (isOn(args.verify)) process.env.MRI_VERIFY = '1';
-  const r = await runSweep({ experimentFile: experimentFile(args), maxParallel });
+  const r = await runSweep({ experimentFile: experimentFile(args), maxParallel, queue: stringFlag(args, 'queue') });
   process.stderr.write(
     `next: npx nx run report:build --sweep=${r.sweepId}   (HTML report)\n` +
       `      npx nx run tuning:best --sweep=${r.sweepId}    (best trial)\n` +
@@ -109,7 +112,9 @@ runMain(async () => {
       return doctor(args);
     case 'import':
       return importRecords(args);
+    case 'worker':
+      return workerCommand(process.argv.slice(3));
     default:
-      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] [--verify] | best [--experiment=FILE | --sweep=ID] | doctor [--runs=DIR] [--repair] [--verify] | import [--runs=DIR]`);
+      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] [--verify] | best [--experiment=FILE | --sweep=ID] | doctor [--runs=DIR] [--repair] [--verify] | import [--runs=DIR] | worker --queue=URL [--concurrency=N] [--runs=DIR]`);
   }
 });
