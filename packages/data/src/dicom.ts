@@ -29,9 +29,9 @@ export class DicomError extends Error {
   }
 }
 
-export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
-export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
-export const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
+const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
 const SUPPORTED = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_DEFLATED_LE]);
 
 /** Names of the transfer syntaxes that are refused, for the message. */
@@ -57,7 +57,7 @@ export function isDicom(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
-export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
 
 export interface DicomWindow {
   center: number;
@@ -100,7 +100,7 @@ export interface DicomImage {
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 /** Default cap on the inflated size of a deflated DICOM (a deflate bomb is refused, not inflated). */
-export const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
+const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
 
 function parse(bytes: Uint8Array, untilPixels: boolean, maxInflatedBytes = MAX_INFLATED_BYTES): DataSet {
   if (!isDicom(bytes)) throw new DicomError('not a DICOM Part 10 file (no "DICM" after the 128-byte preamble)');

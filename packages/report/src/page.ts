@@ -214,7 +214,7 @@ function chartSection(id: string, title: string, charts: ChartSection[], extra =
 const SUMMARY_ROWS = 15;
 
 /** Per trial (best first): clean accuracy, the mean over the noisy test sets, the drop, and the worst set. */
-export function robustnessSummary(data: SweepData): string {
+function robustnessSummary(data: SweepData): string {
   const groups = byTrial(testEvaluations(data.evaluations));
   const rows = displayOrder(data.trials, data.ranked)
     .map((id, i) => ({ id, rank: data.ranked.includes(id) ? i + 1 : null, evals: groups.get(id) ?? [] }))

@@ -39,7 +39,7 @@ const NOISE: { kind: string; levels: { id: string; severity: number; strength: n
   { kind: 'motion', levels: [{ id: 'test-motion-s3', severity: 3, strength: 3 }], drop: 0.05 },
 ];
 /** Images per test set (the same ids in every set and sweep). */
-export const SYNTHETIC_TEST_IMAGES = 400;
+const SYNTHETIC_TEST_IMAGES = 400;
 
 function sql(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';

@@ -21,15 +21,15 @@ import { readSweepData, resolveSweep } from '../data.ts';
 import { byTrial, testEvaluations } from '../rows.ts';
 import type { EvaluationInfo, SweepData } from '../types.ts';
 
-export const PREDICTIONS_FILE = 'predictions.json';
+const PREDICTIONS_FILE = 'predictions.json';
 
-export interface SetPredictions {
+interface SetPredictions {
   ids: string[];
   labels: number[];
   predicted: number[];
 }
 
-export interface TrialPredictions {
+interface TrialPredictions {
   file: string;
   classes: string[];
   sets: Record<string, SetPredictions>;
@@ -87,7 +87,7 @@ function readPredictions(file: string): { predictions: TrialPredictions | null; 
   }
 }
 
-export async function readComparedSweep(db: Tracking, sweepId: string, runsDir: string): Promise<ComparedSweep> {
+async function readComparedSweep(db: Tracking, sweepId: string, runsDir: string): Promise<ComparedSweep> {
   const sweep = await resolveSweep(db, sweepId);
   const data = await readSweepData(db, sweep);
   const best = data.ranked[0] ?? null;

@@ -17,9 +17,9 @@ import { reportFolderName } from '../paths.ts';
 import { sameTestImages, settingDifferences, type ComparedSweep } from './data.ts';
 import { pairedComparison, unpairedDiff, type PairedComparison } from './stats.ts';
 
-export const COMPARE_BOOTSTRAP = 2000;
+const COMPARE_BOOTSTRAP = 2000;
 
-export interface CompareRow {
+interface CompareRow {
   sweep: string;
   /** Letter of the sweep (A, B, …) in the order given. */
   tag: string;
@@ -48,10 +48,10 @@ export interface PairTest {
   paired: PairedComparison | null;
 }
 
-export const tagOf = (i: number): string => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '');
+const tagOf = (i: number): string => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '');
 
 /** Test sets of the compared best trials, clean first, then by noise panel and level. */
-export function compareSets(sweeps: readonly ComparedSweep[]): EvaluationInfo[] {
+function compareSets(sweeps: readonly ComparedSweep[]): EvaluationInfo[] {
   const bySet = new Map<string, EvaluationInfo>();
   for (const s of sweeps) for (const e of s.evaluations) if (!bySet.has(e.testSet)) bySet.set(e.testSet, e);
   return [...bySet.values()].sort((x, y) => {
@@ -62,7 +62,7 @@ export function compareSets(sweeps: readonly ComparedSweep[]): EvaluationInfo[] 
   });
 }
 
-export function compareRows(sweeps: readonly ComparedSweep[]): CompareRow[] {
+function compareRows(sweeps: readonly ComparedSweep[]): CompareRow[] {
   const sets = compareSets(sweeps).map((e) => e.testSet);
   const rows: CompareRow[] = [];
   sweeps.forEach((s, i) => {
@@ -104,7 +104,7 @@ export function pairTests(sweeps: readonly ComparedSweep[]): PairTest[] {
   return out;
 }
 
-export function compareChart(sweeps: readonly ComparedSweep[]): TopLevelSpec {
+function compareChart(sweeps: readonly ComparedSweep[]): TopLevelSpec {
   const rows = compareRows(sweeps);
   const sets = compareSets(sweeps).map((e) => e.testSet);
   const ids = sweeps.map((s, i) => `${tagOf(i)}: ${s.data.sweep.sweepId}`);
