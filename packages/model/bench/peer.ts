@@ -33,7 +33,7 @@ const CUTS = ['block_9_add', 'block_12_add'];
 function write(out: object): void {
   const file = path.join(workspaceRoot(), 'runs', 'bench', 'peer.json');
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   process.stderr.write(`[bench peer] wrote ${file}\n`);
 }
 
@@ -43,13 +43,19 @@ async function main(): Promise<void> {
   const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     const why = (probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? 'failed').trim();
-    process.stderr.write(`[bench peer] skipped: ${python} cannot import torch/torchvision (${why}); on Debian: apt-get install python3-torch python3-torchvision\n`);
+    process.stderr.write(
+      `[bench peer] skipped: ${python} cannot import torch/torchvision (${why}); on Debian: apt-get install python3-torch python3-torchvision\n`,
+    );
     write({ name: 'peer', skipped: `${python} cannot import torch/torchvision: ${why}`, measuredAt: new Date().toISOString() });
     return;
   }
   process.stderr.write('[bench peer] PyTorch, 1 thread …\n');
   const peer = JSON.parse(
-    execFileSync(python, [path.join(here, 'peer.py')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }, maxBuffer: 1 << 20 }),
+    execFileSync(python, [path.join(here, 'peer.py')], {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+      maxBuffer: 1 << 20,
+    }),
   ) as { torch: string; torchvision: string; threads: number; batch: number; rows: PeerRow[] };
   for (const r of peer.rows) process.stderr.write(`[bench peer] torch above ${r.cut}: ${r.imagesPerSecond.toFixed(1)} img/s\n`);
   process.stderr.write('[bench peer] this project, tfjs wasm …\n');

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRng, median, parseArgs, sharedDir, stringFlag, workspaceRoot } from '@mri-robust/core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { buildCnn } from '../src/nets/cnn.ts';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const batch = Number(stringFlag(args, 'batch') ?? (full === 'mobilenet' ? 8 : 32));
   const sel = await selectBackend('wasm');
   const weights = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
-  let trunk;
+  let trunk: LayersModel;
   let sampleShape: number[];
   let trunkTraining = false;
   if (full === 'cnn') {
@@ -102,7 +103,15 @@ async function main(): Promise<void> {
   const step = median(stepMs);
   const table = rows.map((r) => ({ ...r, ms: Number(r.ms.toFixed(3)), share: Number((r.ms / step).toFixed(4)) }));
   const phases = Object.fromEntries(
-    (['forward', 'backward', 'optimizer'] as Phase[]).map((p) => [p, Number(rows.filter((r) => r.phase === p).reduce((a, r) => a + r.ms, 0).toFixed(2))]),
+    (['forward', 'backward', 'optimizer'] as Phase[]).map((p) => [
+      p,
+      Number(
+        rows
+          .filter((r) => r.phase === p)
+          .reduce((a, r) => a + r.ms, 0)
+          .toFixed(2),
+      ),
+    ]),
   );
   const out = {
     name: 'train-profile',
@@ -128,10 +137,12 @@ async function main(): Promise<void> {
   };
   const file = path.join(workspaceRoot(), 'runs', 'bench', full ? `train-profile-${full}.json` : 'train-profile.json');
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   process.stderr.write(`[train-profile] step ${step.toFixed(1)} ms = ${out.imagesPerSecond} img/s; kernels ${kernelTotal.toFixed(1)} ms\n`);
   for (const r of table.slice(0, 25)) {
-    process.stderr.write(`  ${r.phase.padEnd(9)} ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ms ${(r.share * 100).toFixed(1).padStart(5)} % ×${r.calls}\n`);
+    process.stderr.write(
+      `  ${r.phase.padEnd(9)} ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ms ${(r.share * 100).toFixed(1).padStart(5)} % ×${r.calls}\n`,
+    );
   }
   process.stderr.write(`[train-profile] wrote ${file}\n`);
 }

@@ -114,7 +114,15 @@ async function worker(variant: string, modes: string[]): Promise<void> {
   const rows: Row[] = [];
   for (const spec of MODES.filter((m) => modes.includes(m.mode))) {
     if (spec.skip?.includes(sel.name)) {
-      rows.push({ backend: label, mode: spec.mode, batch: spec.batch, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: 'skipped: too slow on this backend' });
+      rows.push({
+        backend: label,
+        mode: spec.mode,
+        batch: spec.batch,
+        imagesPerEpoch: 0,
+        imagesPerSecond: null,
+        runs: [],
+        note: 'skipped: too slow on this backend',
+      });
       continue;
     }
     const row = await measure(label, spec);
@@ -148,7 +156,15 @@ async function main(): Promise<void> {
           });
           got.push(...(JSON.parse(out.toString()) as Row[]));
         } catch (e) {
-          got.push({ backend: b, mode, batch: 0, imagesPerEpoch: 0, imagesPerSecond: null, runs: [], note: `unavailable: ${(e as Error).message.split('\n')[0]}` });
+          got.push({
+            backend: b,
+            mode,
+            batch: 0,
+            imagesPerEpoch: 0,
+            imagesPerSecond: null,
+            runs: [],
+            note: `unavailable: ${(e as Error).message.split('\n')[0]}`,
+          });
         }
       }
     }
@@ -175,7 +191,7 @@ async function main(): Promise<void> {
   }
   writeFileSync(
     file,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         name: 'model-train',
         unit: 'training images/s (median of 3 epochs; with rounds, median of the rounds)',
@@ -187,7 +203,7 @@ async function main(): Promise<void> {
       },
       null,
       2,
-    ) + '\n',
+    )}\n`,
   );
   if (Object.keys(speedup).length) process.stderr.write(`[bench train] wasm SIMD kernels / composites: ${JSON.stringify(speedup)}\n`);
   process.stderr.write(`[bench train] wrote ${file}\n`);

@@ -52,11 +52,11 @@ async function on<T>(backend: string, f: () => T): Promise<T> {
 /** Gradients of sum(conv(x, w) * r) w.r.t. x and w. */
 function convGrads(kind: 'conv' | 'depthwise', xShape: Shape4, wShape: Shape4, stride: number, pad: 'same' | 'valid', seed: string) {
   return tf.tidy(() => {
-    const x = tf.tensor4d(randomArray(size(xShape), seed + 'x'), xShape);
-    const w = tf.tensor4d(randomArray(size(wShape), seed + 'w', -0.3, 0.3), wShape);
+    const x = tf.tensor4d(randomArray(size(xShape), `${seed}x`), xShape);
+    const w = tf.tensor4d(randomArray(size(wShape), `${seed}w`, -0.3, 0.3), wShape);
     const f = (a: tf.Tensor4D, b: tf.Tensor4D) => (kind === 'conv' ? tf.conv2d(a, b, stride, pad) : tf.depthwiseConv2d(a, b, stride, pad));
     const outShape = f(x, w).shape;
-    const r = tf.tensor(randomArray(size(outShape), seed + 'r'), outShape);
+    const r = tf.tensor(randomArray(size(outShape), `${seed}r`), outShape);
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D), r)))([x, w]);
     return { dx: dx.dataSync(), dw: dw.dataSync() };
   });
@@ -133,7 +133,11 @@ describe('wasm SIMD training kernels vs cpu', () => {
           const x = tf.tensor4d(v, shape);
           const outShape = tf.maxPool(x, f, s, pad).shape;
           const r = tf.tensor(randomArray(size(outShape), `pool-r${f}${s}${pad}`), outShape);
-          return Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), r)))(x).dataSync());
+          return Array.from(
+            tf
+              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), r)))(x)
+              .dataSync(),
+          );
         }),
       );
     const ref = await on('cpu', run);
@@ -142,7 +146,10 @@ describe('wasm SIMD training kernels vs cpu', () => {
   });
 
   it('batch-norm gradients match, with frozen and with batch statistics (a cnn block end to end)', async () => {
-    for (const shape of [[3, 6, 5, 20], [2, 4, 4, 7]] as Shape4[]) {
+    for (const shape of [
+      [3, 6, 5, 20],
+      [2, 4, 4, 7],
+    ] as Shape4[]) {
       const c = shape[3];
       const v = randomArray(size(shape), `bn${shape}`, -2, 3);
       const r = randomArray(size(shape), `bn-r${shape}`);
@@ -152,9 +159,11 @@ describe('wasm SIMD training kernels vs cpu', () => {
           const x = tf.tensor4d(v, shape);
           const rr = tf.tensor4d(r, shape);
           const [mean, variance, scale, offset] = stats.map((a) => tf.tensor1d(a));
-          const frozen = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(tf.batchNorm(a, mean, variance, b, g, 1e-3), rr)),
-          )([x, scale, offset]);
+          const frozen = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, mean, variance, b, g, 1e-3), rr)))([
+            x,
+            scale,
+            offset,
+          ]);
           const batch = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
             const m = tf.moments(a, [0, 1, 2]);
             return tf.sum(tf.mul(tf.relu(tf.batchNorm(a, m.mean, m.variance, b, g, 1e-3)), rr));
@@ -288,7 +297,9 @@ describe('wasm SIMD training kernels vs cpu', () => {
       const rebuilt = readFileSync(out);
       if (!/clang version 14\./.test(clang ?? '')) {
         // Another clang emits other (valid) bytes: check it builds a module with the same exports.
-        expect(WebAssembly.Module.exports(new WebAssembly.Module(rebuilt))).toEqual(WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(SIMD_WASM_FILE))));
+        expect(WebAssembly.Module.exports(new WebAssembly.Module(rebuilt))).toEqual(
+          WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(SIMD_WASM_FILE))),
+        );
         return;
       }
       expect(rebuilt.equals(readFileSync(SIMD_WASM_FILE))).toBe(true);

@@ -32,16 +32,7 @@ function geometry(
   dimRoundingMode: Rounding,
   depthwise: boolean,
 ): Geometry {
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape,
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    depthwise,
-    'channelsLast',
-  );
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, depthwise, 'channelsLast');
   return {
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
@@ -184,7 +175,14 @@ export function depthwiseBackpropInputComposite(
     if (g.sh > 1 || g.sw > 1) {
       const cm = c * m;
       up = tf.reshape(dy, [n, g.oh, 1, g.ow, 1, cm]);
-      up = tf.pad(up, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
+      up = tf.pad(up, [
+        [0, 0],
+        [0, 0],
+        [0, g.sh - 1],
+        [0, 0],
+        [0, g.sw - 1],
+        [0, 0],
+      ]);
       up = tf.reshape(up, [n, g.oh * g.sh, g.ow * g.sw, cm]);
     }
     // dx[h] = Σ_k up[h + padTop − (fh−1) + k] · Wflip[k]
@@ -241,7 +239,14 @@ export function conv2dBackpropInputViaConv(
     let up: tf.Tensor = dy;
     if (g.sh > 1 || g.sw > 1) {
       up = tf.reshape(dy, [n, g.oh, 1, g.ow, 1, cout]);
-      up = tf.pad(up, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
+      up = tf.pad(up, [
+        [0, 0],
+        [0, 0],
+        [0, g.sh - 1],
+        [0, 0],
+        [0, g.sw - 1],
+        [0, 0],
+      ]);
       up = tf.reshape(up, [n, g.oh * g.sh, g.ow * g.sw, cout]);
     }
     const upW = window2d(up, 1, 2, fh - 1 - g.padTop, fw - 1 - g.padLeft, h + fh - 1, w + fw - 1) as tf.Tensor4D;

@@ -11,24 +11,78 @@ import * as tf from '@tensorflow/tfjs-core';
 interface Exports {
   matmul_tn(a: number, b: number, c: number, m: number, k: number, n: number, scratch: number): void;
   conv_filter_grad(
-    x: number, dy: number, dw: number, n: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number,
-    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number,
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    cin: number,
+    oh: number,
+    ow: number,
+    cout: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    scratch: number,
   ): void;
   depthwise_filter_grad(
-    x: number, dy: number, dw: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
-    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
   ): void;
   depthwise_input_grad(
-    dy: number, w: number, dx: number, n: number, h: number, ww: number, c: number, oh: number, ow: number,
-    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+    dy: number,
+    w: number,
+    dx: number,
+    n: number,
+    h: number,
+    ww: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
   ): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   relu_grad(x: number, dy: number, dx: number, n: number): void;
   col_sum(x: number, out: number, m: number, n: number, scale: number): void;
   batchnorm_grad(x: number, dy: number, mean: number, k: number, dx: number, s1: number, s2: number, m: number, c: number): void;
   maxpool_grad(
-    x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number,
-    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
   ): void;
 }
 
@@ -99,7 +153,25 @@ export function convFilterGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeome
   const out = be.makeOutput([g.fh, g.fw, g.c, g.cout], 'float32');
   const scratch = be.makeOutput([MATMUL_SCRATCH + g.c], 'float32');
   try {
-    fns.conv_filter_grad(offset(be, x), offset(be, dy), offset(be, out), g.n, g.h, g.w, g.c, g.oh, g.ow, g.cout, g.fh, g.fw, g.sh, g.sw, g.padTop, g.padLeft, offset(be, scratch));
+    fns.conv_filter_grad(
+      offset(be, x),
+      offset(be, dy),
+      offset(be, out),
+      g.n,
+      g.h,
+      g.w,
+      g.c,
+      g.oh,
+      g.ow,
+      g.cout,
+      g.fh,
+      g.fw,
+      g.sh,
+      g.sw,
+      g.padTop,
+      g.padLeft,
+      offset(be, scratch),
+    );
   } finally {
     be.disposeData(scratch.dataId);
   }

@@ -51,7 +51,12 @@ export const WASM_SPEED_KERNELS = ['Tile', 'Identity', 'Sum', 'Mean'] as const;
 
 /** Reduction axes of `Sum` when they are exactly the leading ones ([0, …, rank−2]), else null. */
 export function leadingAxes(rank: number, axis: number | number[]): number[] | null {
-  const axes = tf.util.parseAxisParam(axis, Array.from({ length: rank }, () => 1)).sort((a, b) => a - b);
+  const axes = tf.util
+    .parseAxisParam(
+      axis,
+      Array.from({ length: rank }, () => 1),
+    )
+    .sort((a, b) => a - b);
   if (rank < 2 || axes.length !== rank - 1) return null;
   return axes.every((a, i) => a === i) ? axes : null;
 }

@@ -15,14 +15,19 @@
  * registrations would run later and win). Idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  conv2dBackpropFilterFast,
-  conv2dBackpropInputViaConv,
-  depthwiseBackpropFilterViaConv,
-  depthwiseBackpropInputComposite,
-} from './composite.ts';
+import { conv2dBackpropFilterFast, conv2dBackpropInputViaConv, depthwiseBackpropFilterViaConv, depthwiseBackpropInputComposite } from './composite.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
-import { batchNormGrad, clipGrad, convFilterGrad, depthwiseFilterGrad, depthwiseInputGrad, matmulTN, maxPoolGrad, reluGrad, type DepthwiseGeometry } from './simd.ts';
+import {
+  batchNormGrad,
+  clipGrad,
+  convFilterGrad,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
+  matmulTN,
+  maxPoolGrad,
+  reluGrad,
+  type DepthwiseGeometry,
+} from './simd.ts';
 
 type Attrs = Record<string, unknown>;
 type Pair = number | [number, number];
@@ -71,8 +76,24 @@ function depthwiseGeometry(
 /** True for a 1×1, stride-1, unpadded conv: its filter gradient is xᵀ·dy. */
 function isPointwise(xShape: number[], filterShape: number[], strides: Pair, pad: Pad, dimRoundingMode: Rounding): boolean {
   if (filterShape[0] !== 1 || filterShape[1] !== 1) return false;
-  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  return info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight === xShape[1] && info.outWidth === xShape[2];
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  return (
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight === xShape[1] &&
+    info.outWidth === xShape[2]
+  );
 }
 
 let useSimd = true;
@@ -141,9 +162,10 @@ const configs: tf.KernelConfig[] = [
       checkDilation('DepthwiseConv2dNativeBackpropFilter', a);
       const x = asTensor(inputs.x) as tf.Tensor4D;
       const dy = asTensor(inputs.dy) as tf.Tensor4D;
-      const g = useSimd && x.dtype === 'float32'
-        ? depthwiseGeometry(x.shape, a.filterShape as [number, number, number, number], a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
-        : null;
+      const g =
+        useSimd && x.dtype === 'float32'
+          ? depthwiseGeometry(x.shape, a.filterShape as [number, number, number, number], a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
+          : null;
       if (g) return depthwiseFilterGrad(x, dy, g);
       return depthwiseBackpropFilterViaConv(
         x,
@@ -163,9 +185,10 @@ const configs: tf.KernelConfig[] = [
       checkDilation('DepthwiseConv2dNativeBackpropInput', a);
       const dy = asTensor(inputs.dy) as tf.Tensor4D;
       const filter = asTensor(inputs.filter) as tf.Tensor4D;
-      const g = useSimd && dy.dtype === 'float32'
-        ? depthwiseGeometry(a.inputShape as [number, number, number, number], filter.shape, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
-        : null;
+      const g =
+        useSimd && dy.dtype === 'float32'
+          ? depthwiseGeometry(a.inputShape as [number, number, number, number], filter.shape, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding)
+          : null;
       if (g) return depthwiseInputGrad(dy, filter, g);
       return depthwiseBackpropInputComposite(
         dy,
@@ -190,14 +213,7 @@ const configs: tf.KernelConfig[] = [
         dy = tf.transpose(dy, [0, 2, 3, 1]);
         shape = [shape[0], shape[2], shape[3], shape[1]];
       }
-      const out = conv2dBackpropInputViaConv(
-        dy,
-        asTensor(inputs.filter) as tf.Tensor4D,
-        shape,
-        a.strides as Pair,
-        a.pad as Pad,
-        a.dimRoundingMode as Rounding,
-      );
+      const out = conv2dBackpropInputViaConv(dy, asTensor(inputs.filter) as tf.Tensor4D, shape, a.strides as Pair, a.pad as Pad, a.dimRoundingMode as Rounding);
       if (!nchw) return out;
       dy.dispose();
       const t = tf.transpose(out, [0, 3, 1, 2]);
@@ -264,8 +280,7 @@ const maskKernels: tf.KernelConfig[] = [
   {
     kernelName: BATCHNORM_GRAD_KERNEL,
     backendName: 'wasm',
-    kernelFunc: ({ inputs }) =>
-      batchNormGrad(inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, inputs.mean as tf.TensorInfo, inputs.k as tf.TensorInfo),
+    kernelFunc: ({ inputs }) => batchNormGrad(inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, inputs.mean as tf.TensorInfo, inputs.k as tf.TensorInfo),
   },
 ];
 
@@ -284,7 +299,18 @@ function registerBatchNormGradient(): void {
       const d = dy as tf.Tensor;
       const c = x ? x.shape[x.rank - 1] : -1;
       const vec = (t: tf.Tensor | null) => t == null || (t.rank === 1 && t.shape[0] === c && t.dtype === 'float32');
-      if (tf.getBackend() !== 'wasm' || !x || !mean || !variance || x.dtype !== 'float32' || d.dtype !== 'float32' || !vec(mean) || !vec(variance) || !vec(scale) || !tf.util.arraysEqual(x.shape, d.shape)) {
+      if (
+        tf.getBackend() !== 'wasm' ||
+        !x ||
+        !mean ||
+        !variance ||
+        x.dtype !== 'float32' ||
+        d.dtype !== 'float32' ||
+        !vec(mean) ||
+        !vec(variance) ||
+        !vec(scale) ||
+        !tf.util.arraysEqual(x.shape, d.shape)
+      ) {
         return original.gradFunc(dy, saved, attrs);
       }
       const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
@@ -304,7 +330,6 @@ function registerBatchNormGradient(): void {
     },
   });
 }
-
 
 /**
  * Gradients of Relu and ClipByValue that run one fused kernel on wasm (float32, same shapes) and
