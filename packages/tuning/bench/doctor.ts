@@ -8,7 +8,9 @@
  *    quick-start experiment (experiments/default.yaml, 6 trials), run fresh into a temp folder;
  *    BENCH_DOCTOR_RUNS=<runs folder> rebuilds from an existing one instead. Rows are checked equal.
  * BENCH_REPEATS runs (default 3) of each measurement, medians and every run in runs/bench/doctor.json.
- * BENCH_DOCTOR_SKIP_STAGES=1 skips part 1 (no brain-mri build).
+ * BENCH_DOCTOR_SKIP_STAGES=1 skips part 1 (no brain-mri build). BENCH_DOCTOR_STAGE_DIRS=stage=dir,… checks
+ * those brain-mri folders as they are instead of ensuring them (stage keys hash the source code, so on a
+ * tree others are editing, folders built a few minutes earlier may no longer be this code's hit).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,12 +27,22 @@ const out: Record<string, unknown> = { date: new Date().toISOString(), repeats: 
 
 // ---- 1. stage caches of brain-mri ----
 if (process.env.BENCH_DOCTOR_SKIP_STAGES !== '1') {
-  const plan = await loadSweep(path.join(root, 'experiments', 'brain-mri.yaml'));
-  const t0 = performance.now();
-  const stages = await ensureStages(plan.experiment);
-  const ensureS = (performance.now() - t0) / 1000;
-  const dirs = Object.entries(stages).map(([stage, ref]) => ({ stage, dir: ref.dir, built: !ref.hit }));
-  process.stderr.write(`brain-mri stages ready in ${ensureS.toFixed(1)} s: ${dirs.map((d) => `${d.stage}${d.built ? ' (built)' : ''}`).join(', ')}\n`);
+  const given = process.env.BENCH_DOCTOR_STAGE_DIRS;
+  let dirs: { stage: string; dir: string; built: boolean }[];
+  let ensureS: number | null = null;
+  if (given) {
+    dirs = given.split(',').map((kv) => {
+      const [stage, dir] = kv.split('=');
+      return { stage, dir: path.resolve(dir), built: false };
+    });
+  } else {
+    const plan = await loadSweep(path.join(root, 'experiments', 'brain-mri.yaml'));
+    const t0 = performance.now();
+    const stages = await ensureStages(plan.experiment);
+    ensureS = (performance.now() - t0) / 1000;
+    dirs = Object.entries(stages).map(([stage, ref]) => ({ stage, dir: ref.dir, built: !ref.hit }));
+  }
+  process.stderr.write(`brain-mri stages ready${ensureS === null ? ' (given)' : ` in ${ensureS.toFixed(1)} s`}: ${dirs.map((d) => `${d.stage}${d.built ? ' (built)' : ''}`).join(', ')}\n`);
   const modes: Record<string, unknown> = {};
   for (const mode of ['full', 'auto', 'size'] as VerifyMode[]) {
     const runs: { seconds: number; bytes: number; hashedBytes: number; files: number; ok: boolean; perStage: Record<string, number> }[] = [];

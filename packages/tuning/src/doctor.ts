@@ -50,7 +50,7 @@ export interface DoctorReport {
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 
 /** Moves `file` aside as `<file>.damaged-<stamp>` (with its WAL for a DuckDB file); returns the new name. */
-export function moveAside(file: string): string {
+function moveAside(file: string): string {
   const dest = `${file}.damaged-${stamp()}`;
   fs.renameSync(file, dest);
   if (fs.existsSync(`${file}.wal`)) fs.renameSync(`${file}.wal`, `${dest}.wal`);
@@ -70,7 +70,7 @@ export async function rebuildTracking(runsDir: string, file: string): Promise<Im
 }
 
 /** Complete stage folders under <runs>/cache/<stage>/<key>, plus leftovers (temp and moved-aside folders). */
-export function listStageFolders(runsDir: string): { complete: string[]; temp: string[]; aside: string[] } {
+function listStageFolders(runsDir: string): { complete: string[]; temp: string[]; aside: string[] } {
   const out = { complete: [] as string[], temp: [] as string[], aside: [] as string[] };
   const cache = path.join(runsDir, 'cache');
   if (!fs.existsSync(cache)) return out;
