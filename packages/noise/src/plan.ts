@@ -8,10 +8,14 @@ export interface NoiseTag {
   kind: NoiseKind;
   severity: number;
   params: NoiseParams;
+  /** Every corruption of a chained image, in the order applied (absent for one kind per image). */
+  chain?: { kind: NoiseKind; severity: number; params: NoiseParams }[];
 }
 
 export interface PlannedNoise extends NoiseTag {
   seed: number;
+  /** With `chain` > 1: every corruption applied, in order (the first is the tag's kind/severity/params). */
+  chain?: { kind: NoiseKind; severity: number; params: NoiseParams; seed: number }[];
 }
 
 /** Checks what the schema cannot: SNR only for rician, non-empty eval entries, ranges, sources. */
@@ -28,6 +32,11 @@ export function checkNoiseSettings(s: NoiseSettings, sourceNames: readonly strin
     });
   }
   if (s.train.fraction > 0 && s.train.kinds.length === 0) fail('train/kinds', 'fraction > 0 needs at least one kind');
+  const chain = s.train.chain ?? [1, 1];
+  if (chain[0] > chain[1]) fail('train/chain', `[min, max] with min > max: [${chain.join(', ')}]`);
+  if (s.train.fraction > 0 && chain[1] > s.train.kinds.length) {
+    fail('train/chain', `up to ${chain[1]} corruptions per image need at least that many kinds (${s.train.kinds.length} listed)`);
+  }
   s.eval.kinds.forEach((k, i) => {
     if (k.snr.length > 0 && k.kind !== 'rician') fail(`eval/kinds/${i}/snr`, `snr applies to rician only, not ${k.kind}`);
     if (k.snr.length === 0 && k.severities.length === 0) fail(`eval/kinds/${i}`, 'give severities: [...] (or, for rician, snr: [...])');
@@ -64,24 +73,43 @@ export function planTrainNoise(records: readonly ImageRecord[], s: TrainNoiseSet
   rng.shuffle(eligible);
   const chosen = eligible.slice(0, Math.round(s.fraction * eligible.length)).sort((a, b) => a - b);
   const total = s.kinds.reduce((a, k) => a + k.probability, 0);
-  for (const i of chosen) {
-    let u = rng.next() * total;
-    let pick = s.kinds[s.kinds.length - 1];
-    for (const k of s.kinds) {
+  const [cmin, cmax] = s.chain ?? [1, 1];
+  type KindEntry = TrainNoiseSettings['kinds'][number];
+  const draw = (pool: readonly KindEntry[], sum: number): KindEntry => {
+    let u = rng.next() * sum;
+    let pick = pool[pool.length - 1];
+    for (const k of pool) {
       if (u < k.probability) {
         pick = k;
         break;
       }
       u -= k.probability;
     }
-    const [lo, hi] = Array.isArray(pick.severity) ? pick.severity : [pick.severity, pick.severity];
-    const severity = lo + rng.int(hi - lo + 1);
-    out.set(i, {
-      kind: pick.kind,
-      severity,
-      params: resolveNoiseParams({ kind: pick.kind, severity }),
-      seed: deriveSeed(base, records[i].id),
-    });
+    return pick;
+  };
+  const severityOf = (k: KindEntry): number => {
+    const [lo, hi] = Array.isArray(k.severity) ? k.severity : [k.severity, k.severity];
+    return lo + rng.int(hi - lo + 1);
+  };
+  for (const i of chosen) {
+    // One kind per image draws exactly as before chains existed (same outputs for the same settings).
+    const first = draw(s.kinds, total);
+    const severity = severityOf(first);
+    const seed = deriveSeed(base, records[i].id);
+    const plan: PlannedNoise = { kind: first.kind, severity, params: resolveNoiseParams({ kind: first.kind, severity }), seed };
+    const length = cmax > cmin ? cmin + rng.int(cmax - cmin + 1) : cmin;
+    if (length > 1) {
+      const steps = [{ kind: first.kind, severity, params: plan.params, seed }];
+      let pool = s.kinds.filter((k) => k !== first);
+      for (let c = 1; c < length; c++) {
+        const k = draw(pool, pool.reduce((a, x) => a + x.probability, 0));
+        pool = pool.filter((x) => x !== k);
+        const sv = severityOf(k);
+        steps.push({ kind: k.kind, severity: sv, params: resolveNoiseParams({ kind: k.kind, severity: sv }), seed: deriveSeed(base, records[i].id, 'chain', c) });
+      }
+      plan.chain = steps;
+    }
+    out.set(i, plan);
   }
   return out;
 }

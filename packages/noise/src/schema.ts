@@ -11,6 +11,8 @@ export interface TrainNoiseSettings {
   mode: 'copies' | 'replace';
   seed_offset: number;
   kinds: { kind: NoiseKind; probability: number; severity: number | [number, number] }[];
+  /** [min, max] corruptions chained on one image (AugMix-style); [1, 1] = one kind per image. */
+  chain: [number, number];
 }
 
 /** `noise.eval`: fixed noisy copies of evaluation splits, one set per kind × severity (or SNR) × split. */
@@ -57,6 +59,15 @@ export const noiseSchema = {
           description: 'copies: add a noisy copy beside each chosen image; replace: the noisy image replaces it',
         },
         seed_offset: { type: 'integer', minimum: 0, default: 0, description: 'added to the experiment seed for training-noise draws' },
+        chain: {
+          type: 'array',
+          items: { type: 'integer', minimum: 1, maximum: 4 },
+          minItems: 2,
+          maxItems: 2,
+          default: [1, 1],
+          description:
+            '[min, max] corruptions applied one after another to a chosen image (AugMix-style chains: kinds drawn by `probability` without repeats, each with its own severity); [1, 1] = one kind per image',
+        },
         kinds: {
           type: 'array',
           default: [],

@@ -149,7 +149,7 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
     if (b.target < 0) {
       return b.indices.filter((i) => plan.has(i)).map((i) => {
         const p = plan.get(i)!;
-        return { pixels: set.get(i), kind: p.kind, params: p.params, seed: p.seed };
+        return { pixels: set.get(i), kind: p.kind, params: p.params, seed: p.seed, ...(p.chain ? { chain: p.chain } : {}) };
       });
     }
     const s = specs[b.target];
@@ -177,7 +177,9 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
         for (const i of b.indices) {
           const rec = records[i];
           const p = plan.get(i);
-          const tag: NoiseTag | null = p ? { kind: p.kind, severity: p.severity, params: p.params } : null;
+          const tag: NoiseTag | null = p
+            ? { kind: p.kind, severity: p.severity, params: p.params, ...(p.chain ? { chain: p.chain.map(({ kind, severity, params }) => ({ kind, severity, params })) } : {}) }
+            : null;
           if (!p) {
             await trainWriter.add(set.get(i), { ...rec, noise: null });
           } else if (settings.train.mode === 'replace') {

@@ -7,6 +7,8 @@ export interface NoiseJob {
   kind: string;
   params: NoiseParams;
   seed: number;
+  /** Corruptions applied one after another instead of (kind, params, seed) alone. */
+  chain?: { kind: string; params: NoiseParams; seed: number }[];
 }
 
 export interface NoiseRequest {
@@ -22,8 +24,9 @@ export interface NoiseResponse {
 
 /** Noise on uint8 pixels (pure). */
 export function noisePixels(job: NoiseJob, shape: { height: number; width: number; channels: number }): Uint8Array {
-  const img = fromUint8(job.pixels, shape.height, shape.width, shape.channels);
-  return toUint8(applyModel(getNoiseModel(job.kind), img, job.params, job.seed));
+  let img = fromUint8(job.pixels, shape.height, shape.width, shape.channels);
+  for (const step of job.chain ?? [{ kind: job.kind, params: job.params, seed: job.seed }]) img = applyModel(getNoiseModel(step.kind), img, step.params, step.seed);
+  return toUint8(img);
 }
 
 /** Worker-pool entry. */
