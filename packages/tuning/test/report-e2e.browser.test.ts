@@ -144,7 +144,9 @@ describe('report in headless Chromium', () => {
     // and the pointer files serve:start reads
     expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', 'latest.json'), 'utf8'))).toEqual({ sweep: sweepId });
     const bestPointer = JSON.parse(fs.readFileSync(path.join(runsDir, 'trials', sweepId, 'best.json'), 'utf8')) as { trial: string; modelDir: string };
-    expect(fs.existsSync(path.join(bestPointer.modelDir, 'metadata.json'))).toBe(true);
+    // modelDir is relative to best.json's folder (a moved runs folder still serves)
+    expect(path.isAbsolute(bestPointer.modelDir)).toBe(false);
+    expect(fs.existsSync(path.join(runsDir, 'trials', sweepId, bestPointer.modelDir, 'metadata.json'))).toBe(true);
     // the data the numbers rest on: split counts and the backend
     const dataText = await page.locator('#data').textContent();
     expect(dataText).toContain('Images per split and class');
