@@ -3,10 +3,13 @@
  *   embed    [--experiment FILE]                      ingest → noise → augment → embed (cached)
  *   train    [--experiment FILE] [--out DIR] [--lr X --dropout X --batch-size N --epochs N]
  *   evaluate [--experiment FILE] [--model DIR]         clean + noisy test sets → evaluation.json
- *   predict  --model DIR --image FILE [--experiment FILE] [--json]
- *   predict  ... --gradcam OUT.png                     also writes the Grad-CAM overlay (gradcam/)
+ *   predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json]
+ *            prints the class, calibrated probabilities and the model's provenance (experiment,
+ *            sweep/trial, data sources, clean and mean-noisy test accuracy); warns on stderr when
+ *            the model was trained on synthetic phantoms. FILE: JPEG/PNG/BMP/TIFF/WebP or DICOM.
+ *   predict  ... --gradcam OUT.png                     also writes the class-activation overlay (gradcam/)
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultExperimentFile, loadExperiment, parseFlags, runMain, stringFlag, UserError, type Experiment, type ParsedArgs } from '@mri-robust/core';
@@ -14,8 +17,10 @@ import { openEmbedOutput } from './io/embed-output.ts';
 import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { EVALUATION_JSON, evaluateModelDir, preprocessingOf, trainTrial } from './trial.ts';
-import { predictImage } from './predict.ts';
-import { writeGradCamFile } from './gradcam/explain.ts';
+import { loadPredictor, predictWith, PREDICT_MAX_PIXELS, type LoadedPredictor } from './predict.ts';
+import { explainImage } from './gradcam/explain.ts';
+import { ImageInputError } from './prepare-image.ts';
+import { provenanceLines, provenanceOf, SYNTHETIC_WARNING } from './provenance.ts';
 import type { EvaluationRecord } from './evaluate.ts';
 import type { Preprocessing } from './save.ts';
 import { BACKBONE_SPECS, isPretrainedBackbone } from './nets/backbones.ts';
@@ -25,7 +30,7 @@ const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] 
   embed    [--experiment FILE]
   train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
   evaluate [--experiment FILE] [--model DIR]
-  predict  --model DIR --image FILE [--experiment FILE] [--json] [--gradcam OUT.png]`;
+  predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json] [--gradcam OUT.png]`;
 
 function numberFlag(args: ParsedArgs, name: string): number | undefined {
   const v = stringFlag(args, name);
@@ -107,10 +112,13 @@ async function evaluate(argv: string[]): Promise<void> {
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, { model: 'string', image: 'string', experiment: 'string', json: 'boolean', gradcam: 'string' });
+  const args = parseFlags(argv, { model: 'string', image: 'string', experiment: 'string', json: 'boolean', gradcam: 'string', frame: 'string' });
   const modelDir = stringFlag(args, 'model');
   const image = stringFlag(args, 'image');
   if (!modelDir || !image) throw new UserError(`predict needs --model DIR and --image FILE\n${USAGE}`);
+  const frameFlag = numberFlag(args, 'frame');
+  if (frameFlag !== undefined && !(Number.isInteger(frameFlag) && frameFlag >= 0)) throw new UserError(`--frame must be a frame index ≥ 0 (0-based), got '${stringFlag(args, 'frame')}'`);
+  const frame = frameFlag;
   let expected: Preprocessing | undefined;
   const expFile = stringFlag(args, 'experiment');
   if (expFile) {
@@ -125,18 +133,49 @@ async function predict(argv: string[]): Promise<void> {
       scaling: isPretrainedBackbone(ms.backbone) ? BACKBONE_SPECS[ms.backbone].scaling : PREPROCESSING,
     };
   }
-  const p = await predictImage(path.resolve(modelDir), path.resolve(image), expected);
-  const gradcamOut = stringFlag(args, 'gradcam');
-  if (gradcamOut) {
-    const g = await writeGradCamFile(path.resolve(modelDir), path.resolve(image), gradcamOut);
-    process.stderr.write(`grad-cam of '${g.class}' (layer ${g.cam.layerName}, ${g.cam.height}×${g.cam.width}) → ${g.file}\n`);
+  const imageFile = path.resolve(image);
+  const pred = await loadPredictor(path.resolve(modelDir), { expected });
+  try {
+    // Where the model comes from, before anything it says (a phantom model warns on stderr).
+    const prov = provenanceOf(pred.metadata);
+    if (prov.synthetic) process.stderr.write(`warning: ${modelDir}: ${SYNTHETIC_WARNING}\n`);
+    const p = await predictWith(pred, imageFile, { frame });
+    const gradcamOut = stringFlag(args, 'gradcam');
+    if (gradcamOut) {
+      const g = await explainFile(pred, imageFile, frame);
+      const file = path.resolve(gradcamOut);
+      await writeFile(file, g.overlayPng);
+      process.stderr.write(
+        `grad-cam of '${g.class}' (${g.cam.method}, layer ${g.cam.layerName}, ${g.cam.height}×${g.cam.width}, shown ${g.display.width}×${g.display.height}) → ${file}\n`,
+      );
+    }
+    if (args.json === true) {
+      process.stdout.write(JSON.stringify({ ...p, provenance: prov }, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(`${p.file}\nclass: ${p.class}\ncalibrated probabilities (T = ${p.temperature.toFixed(3)}):\n`);
+    for (const [c, v] of Object.entries(p.probabilities)) process.stdout.write(`  ${c.padEnd(12)} ${v.toFixed(4)}\n`);
+    process.stdout.write(`model provenance:\n${provenanceLines(prov).map((l) => `  ${l}`).join('\n')}\n`);
+    if (prov.synthetic) process.stdout.write(`  WARNING: ${SYNTHETIC_WARNING}\n`);
+  } finally {
+    await pred.dispose();
   }
-  if (args.json === true) {
-    process.stdout.write(JSON.stringify(p, null, 2) + '\n');
-    return;
+}
+
+/** The overlay of a local file (any format data's decoder reads; `frame` of a multi-frame DICOM). */
+async function explainFile(pred: LoadedPredictor, file: string, frame: number | undefined) {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new UserError(`${file}: cannot read the image (${(e as Error).message})`);
   }
-  process.stdout.write(`${p.file}\nclass: ${p.class}\ncalibrated probabilities (T = ${p.temperature.toFixed(3)}):\n`);
-  for (const [c, v] of Object.entries(p.probabilities)) process.stdout.write(`  ${c.padEnd(12)} ${v.toFixed(4)}\n`);
+  try {
+    return await explainImage(pred, bytes, { maxPixels: PREDICT_MAX_PIXELS, anyFormat: true, frame });
+  } catch (err) {
+    if (err instanceof ImageInputError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

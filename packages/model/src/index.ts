@@ -133,6 +133,9 @@ export {
   normalizeMap,
   resizeBilinear,
   findFeatureLayer,
+  defaultCamLayer,
+  contentExtent,
+  type CamMethod,
   type GradCamOptions,
   type GradCamResult,
   type Explanation,
@@ -143,5 +146,16 @@ export {
   type GalleryOptions,
 } from './gradcam/index.ts';
 export { prepareImage, sniffImage, ImageInputError, type PreparedImage } from './prepare-image.ts';
+export {
+  provenanceOf,
+  provenanceLines,
+  formatAccuracy,
+  formatSource,
+  SYNTHETIC_WARNING,
+  type ModelProvenance,
+  type ModelSummary,
+  type ModelDataSource,
+  type AccuracyInterval,
+} from './provenance.ts';
 export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './testing/tiny-model.ts';
 // --- end grad-cam and predict server ---

@@ -109,13 +109,19 @@ export function preprocessingDiffs(got: Preprocessing, want: Preprocessing): str
     .map((k) => `${k} is ${String(a[k])} in the model, ${String(b[k])} expected`);
 }
 
-/** Decodes one image file into the predictor's input tensor [1, s, s, c]. */
-export async function imageFileToInput(file: string, p: Preprocessing, maxPixels = PREDICT_MAX_PIXELS): Promise<Tensor> {
+/** Decodes one image file into the predictor's input tensor [1, s, s, c] (`frame`: of a multi-frame DICOM, 0-based). */
+export async function imageFileToInput(file: string, p: Preprocessing, maxPixels = PREDICT_MAX_PIXELS, frame?: number): Promise<Tensor> {
   if (!existsSync(file)) throw new UserError(`image file ${file} does not exist`);
   if (!(await stat(file)).isFile()) throw new UserError(`${file} is not a file`);
   let decoded;
   try {
-    decoded = await decodeImage(new Uint8Array(await readFile(file)), { size: p.decode.size, channels: p.decode.channels, fit: p.decode.fit, maxPixels });
+    decoded = await decodeImage(new Uint8Array(await readFile(file)), {
+      size: p.decode.size,
+      channels: p.decode.channels,
+      fit: p.decode.fit,
+      maxPixels,
+      ...(frame === undefined ? {} : { frame }),
+    });
   } catch (e) {
     if (e instanceof BadImageError) throw new UserError(`${file}: cannot be used as an image: ${e.reason}`);
     throw e;
@@ -128,9 +134,9 @@ export async function imageFileToInput(file: string, p: Preprocessing, maxPixels
 }
 
 /** Class probabilities of one image with a loaded predictor. */
-export async function predictWith(pred: LoadedPredictor, imageFile: string): Promise<Prediction> {
+export async function predictWith(pred: LoadedPredictor, imageFile: string, opts: { frame?: number } = {}): Promise<Prediction> {
   const { metadata } = pred;
-  const x = await imageFileToInput(imageFile, metadata.preprocessing);
+  const x = await imageFileToInput(imageFile, metadata.preprocessing, PREDICT_MAX_PIXELS, opts.frame);
   const input = (await x.data()) as Float32Array;
   x.dispose();
   const [y] = await pred.forward.run(input, 1);

@@ -8,7 +8,7 @@
  * `limitInputPixels`), so a decompression bomb is never inflated.
  */
 import sharp from 'sharp';
-import { BadImageError, decodeImage } from '@mri-robust/data';
+import { BadImageError, decodeImage, isDicom } from '@mri-robust/data';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
 import type { Preprocessing } from './save.ts';
@@ -25,12 +25,13 @@ export class ImageInputError extends Error {
   }
 }
 
-export type ImageKind = 'jpeg' | 'png';
+export type ImageKind = 'jpeg' | 'png' | 'dicom';
 /** 'image' when any format was allowed (local files) and the bytes are neither JPEG nor PNG. */
 export type PreparedKind = ImageKind | 'image';
 
-/** JPEG (FF D8 FF) or PNG (89 'PNG' 0D 0A 1A 0A) by signature, else null. */
+/** JPEG (FF D8 FF), PNG (89 'PNG' 0D 0A 1A 0A) or DICOM Part 10 ('DICM' at 128) by signature, else null. */
 export function sniffImage(bytes: Uint8Array): ImageKind | null {
+  if (isDicom(bytes)) return 'dicom';
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (bytes.length >= 8 && png.every((b, i) => bytes[i] === b)) return 'png';
@@ -54,7 +55,7 @@ export async function prepareImage(
   bytes: Uint8Array,
   pre: Preprocessing,
   maxPixels: number,
-  opts: { anyFormat?: boolean } = {},
+  opts: { anyFormat?: boolean; frame?: number } = {},
 ): Promise<PreparedImage> {
   pixelScalingOf(pre.scaling);
   if (bytes.length === 0) throw new ImageInputError('empty upload: no image bytes');
@@ -63,7 +64,10 @@ export async function prepareImage(
     // Local files (CLI): whatever decodeImage reads (BMP, WebP, TIFF, ...), still pixel-limited.
     return finishPrepare(bytes, pre, maxPixels, 'image', 0, 0);
   }
-  if (!kind) throw new ImageInputError('not a JPEG or PNG image (unrecognised file signature)');
+  if (!kind) throw new ImageInputError('not a JPEG, PNG or DICOM image (unrecognised file signature)');
+  // DICOM (uncompressed): data's decoder refuses compressed syntaxes, objects without pixel data and,
+  // without `frame`, multi-frame files, with the reason; the pixel limit is checked on Rows × Columns.
+  if (kind === 'dicom') return finishPrepare(bytes, pre, maxPixels, kind, 0, 0, opts.frame);
   const label = kind.toUpperCase();
   let meta: sharp.Metadata;
   try {
@@ -81,12 +85,20 @@ export async function prepareImage(
   return finishPrepare(bytes, pre, maxPixels, kind, w, h);
 }
 
-async function finishPrepare(bytes: Uint8Array, pre: Preprocessing, maxPixels: number, kind: ImageKind | 'image', w: number, h: number): Promise<PreparedImage> {
+async function finishPrepare(
+  bytes: Uint8Array,
+  pre: Preprocessing,
+  maxPixels: number,
+  kind: ImageKind | 'image',
+  w: number,
+  h: number,
+  frame?: number,
+): Promise<PreparedImage> {
   const label = kind.toUpperCase();
   const { size, channels, fit } = pre.decode;
   let pixels: Uint8Array;
   try {
-    const d = await decodeImage(bytes, { size, channels, fit, maxPixels });
+    const d = await decodeImage(bytes, { size, channels, fit, maxPixels, ...(frame === undefined ? {} : { frame }) });
     pixels = d.pixels;
     w = d.origWidth;
     h = d.origHeight;

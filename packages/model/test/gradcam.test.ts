@@ -122,25 +122,46 @@ describe('Grad-CAM on real models and real scans', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('mobilenet_v2: a 7×7 map at out_relu in [0, 1], not constant, and a 224 px overlay PNG', async () => {
+  it('mobilenet_v2: a 14×14 Layer-CAM map at block_12_add in [0, 1], zero in the padding, overlay at the upload aspect ratio', async () => {
+    // image(1).jpg is 244×256: padded to 224 it fills x ∈ [5, 219) (214 px wide).
     const bytes = readFileSync(testImage('pituitary_tumor', 'image(1).jpg'));
     const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
-    expect(e.cam.layerName).toBe('out_relu');
-    expect([e.cam.height, e.cam.width]).toEqual([7, 7]);
-    expect(e.cam.cam.length).toBe(49);
+    expect(e.cam.layerName).toBe('block_12_add');
+    expect(e.cam.method).toBe('layer-cam');
+    expect([e.cam.height, e.cam.width]).toEqual([14, 14]);
+    expect(e.cam.cam.length).toBe(196);
+    expect(e.cam.extent).toEqual({ x: 5, y: 0, width: 214, height: 224, size: 224 });
     expect(Math.min(...e.cam.cam)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...e.cam.cam)).toBe(1);
     expect(e.cam.constant).toBe(false);
-    expect(new Set(Array.from(e.cam.cam, (v) => v.toFixed(3))).size).toBeGreaterThan(5);
+    expect(new Set(Array.from(e.cam.cam, (v) => v.toFixed(3))).size).toBeGreaterThan(20);
+    // The map shown covers only the extent, at the upload's aspect ratio (214 × 224).
+    expect([e.display.width, e.display.height]).toEqual([214, 224]);
+    expect(e.cam.map.length).toBe(214 * 224);
+    expect(e.cam.map[e.cam.peak.y * 214 + e.cam.peak.x]).toBe(1);
     expect(e.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(e.classIndex).toBe(e.probabilities.indexOf(Math.max(...e.probabilities)));
     const meta = await sharp(e.overlayPng).metadata();
-    expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 224, 224, 3]);
+    expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 214, 224, 3]);
     // The overlay is coloured: a grey scan alone would have r = g = b everywhere.
     const { data } = await sharp(e.overlayPng).raw().toBuffer({ resolveWithObject: true });
     let coloured = 0;
     for (let i = 0; i < data.length; i += 3) if (Math.abs(data[i] - data[i + 2]) > 30) coloured++;
     expect(coloured).toBeGreaterThan(224 * 5);
+    // A wide scan (256×162 → rows 41..182 of 224): the 16 px grid rows centred in the padding (centres 8, 24, 40 and 184, 200, 216) are zero.
+    const wide = await explainImage(mobilenet, readFileSync(testImage('meningioma_tumor', 'image(1).jpg')), { maxPixels: 50_000_000 });
+    expect(wide.cam.extent).toEqual({ x: 0, y: 41, width: 224, height: 142, size: 224 });
+    for (const row of [0, 1, 2, 11, 12, 13]) expect(Array.from(wide.cam.cam.subarray(row * 14, row * 14 + 14))).toEqual(new Array(14).fill(0));
+    expect([wide.display.width, wide.display.height]).toEqual([224, 142]);
+    expect(await sharp(wide.overlayPng).metadata()).toMatchObject({ width: 224, height: 142 });
+  });
+
+  it('Grad-CAM on request: method grad-cam without a layer is the classic 7×7 out_relu map', async () => {
+    const bytes = readFileSync(testImage('pituitary_tumor', 'image(1).jpg'));
+    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, method: 'grad-cam' });
+    expect([e.cam.layerName, e.cam.method, e.cam.height, e.cam.width]).toEqual(['out_relu', 'grad-cam', 7, 7]);
+    const l = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, layerName: 'block_13_expand_relu' });
+    expect([l.cam.layerName, l.cam.method, l.cam.height]).toEqual(['block_13_expand_relu', 'layer-cam', 14]);
   });
 
   it('mobilenet_v2: equals ReLU(Σ_k W[k, c] · A_k) computed independently (GAP → Dense above out_relu)', async () => {
@@ -196,9 +217,13 @@ describe('Grad-CAM on real models and real scans', () => {
       { cwd: workspaceRoot() },
     );
     expect(stdout).toMatch(/class: (glioma|meningioma|notumor|pituitary)/);
-    expect(stderr).toMatch(/grad-cam of '\w+' \(layer block2_relu, 24×24\)/);
+    expect(stderr).toMatch(/grad-cam of '\w+' \(layer-cam, layer block2_relu, 24×24, shown \d+×\d+\)/);
+    // Shown at the upload's aspect ratio, longer side 224.
+    const src = await sharp(testImage('no_tumor', 'image(1).jpg')).metadata();
     const meta = await sharp(out).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['png', 224, 224]);
+    expect(meta.format).toBe('png');
+    expect(Math.max(meta.width!, meta.height!)).toBe(224);
+    expect(Math.abs(meta.width! / meta.height! - src.width! / src.height!)).toBeLessThan(0.03);
   });
 
   it('gallery: the same test scans per class, clean and noisy (a real noise-stage layout), with predictions', async () => {

@@ -31,6 +31,36 @@ export function camFromGradients(
   return cam;
 }
 
+/**
+ * Layer-CAM (Jiang et al. 2021): cam_ij = ReLU(Σ_k ReLU(∂y/∂A_ijk) · A_ijk) — each location weighted
+ * by its own positive gradients instead of the channel mean, which keeps the map sharp at layers
+ * below the last one. Returns the raw `h × w` map.
+ */
+export function layerCamFromGradients(
+  activations: ArrayLike<number>,
+  gradients: ArrayLike<number>,
+  height: number,
+  width: number,
+  channels: number,
+): Float32Array {
+  const n = height * width;
+  if (activations.length !== n * channels || gradients.length !== n * channels) {
+    throw new Error(
+      `Layer-CAM: activations (${activations.length}) and gradients (${gradients.length}) must both hold ${height}×${width}×${channels} values`,
+    );
+  }
+  const cam = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    let s = 0;
+    for (let k = 0; k < channels; k++) {
+      const g = gradients[p * channels + k];
+      if (g > 0) s += g * activations[p * channels + k];
+    }
+    cam[p] = s > 0 ? s : 0;
+  }
+  return cam;
+}
+
 export interface NormalizedMap {
   /** Values in [0, 1]: ReLU(v) / max. All zeros when the map has no positive value. */
   map: Float32Array;

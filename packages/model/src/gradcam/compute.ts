@@ -73,81 +73,126 @@ function logitsMode(layer: Layer): { undo: () => void; softmax: boolean } {
 
 const busy = new WeakSet<object>();
 
-export function gradCam(opts: GradCamOptions): GradCamResult {
+/** Activations A and gradients ∂score/∂A of one feature layer (row-major HWC). */
+export interface LayerGradients {
+  layerName: string;
+  height: number;
+  width: number;
+  channels: number;
+  activations: Float32Array;
+  gradients: Float32Array;
+}
+
+export interface GradientPassOptions {
+  stages: readonly LayersModel[];
+  input: Tensor4D;
+  /** Feature layers (default: the last convolutional feature map). */
+  layerNames?: readonly string[];
+  classIndex?: number;
+}
+
+export interface GradientPass {
+  classIndex: number;
+  logits: Float32Array;
+  probabilities: Float32Array;
+  layers: LayerGradients[];
+}
+
+/**
+ * One forward + backward pass giving, for each feature layer, its activations and the gradient of
+ * the class logit with respect to them (every layer's call wrapped as A + δ_l, δ_l = 0; `tf.grads`
+ * over all δ at once).
+ */
+export function gradientPass(opts: GradientPassOptions): GradientPass {
   const { stages, input } = opts;
   if (input.rank !== 4 || input.shape[0] !== 1) throw new Error(`Grad-CAM: input must be [1, H, W, C], got [${input.shape.join(', ')}]`);
-  const found = findFeatureLayer(stages, opts.layerName);
-  const target = found.layer;
-  if (busy.has(target)) throw new Error('Grad-CAM: a pass on this model is already running');
-  busy.add(target);
-
-  const t = target as unknown as { call: CallFn };
-  const ownCall = Object.prototype.hasOwnProperty.call(t, 'call');
-  const originalCall = t.call;
-  let delta: Tensor | null = null;
-  let captured: Tensor | null = null;
-  t.call = function (this: unknown, inputs, kwargs) {
-    const out = originalCall.call(this, inputs, kwargs);
-    if (Array.isArray(out)) throw new Error(`Grad-CAM: layer '${target.name}' has several outputs`);
-    if (captured) captured.dispose();
-    captured = tf.keep(out.clone());
-    return delta ? tf.add(out, delta) : out;
-  };
+  const names = opts.layerNames?.length ? [...opts.layerNames] : [undefined];
+  const targets = names.map((n) => findFeatureLayer(stages, n).layer);
+  if (new Set(targets).size !== targets.length) throw new Error(`Grad-CAM: a feature layer is named twice (${names.join(', ')})`);
+  for (const t of targets) if (busy.has(t)) throw new Error('Grad-CAM: a pass on this model is already running');
+  const deltas: (Tensor | null)[] = targets.map(() => null);
+  const captured: (Tensor | null)[] = targets.map(() => null);
+  const restore: (() => void)[] = [];
+  for (const [i, target] of targets.entries()) {
+    busy.add(target);
+    const t = target as unknown as { call: CallFn };
+    const ownCall = Object.prototype.hasOwnProperty.call(t, 'call');
+    const originalCall = t.call;
+    t.call = function (this: unknown, inputs, kwargs) {
+      const out = originalCall.call(this, inputs, kwargs);
+      if (Array.isArray(out)) throw new Error(`Grad-CAM: layer '${target.name}' has several outputs`);
+      captured[i]?.dispose();
+      captured[i] = tf.keep(out.clone());
+      const d = deltas[i];
+      return d ? tf.add(out, d) : out;
+    };
+    restore.push(() => {
+      if (ownCall) t.call = originalCall;
+      else delete (t as { call?: CallFn }).call;
+      busy.delete(target);
+    });
+  }
   // Softmax head switched to linear during the pass: the score is the logit (as in the paper).
   const logitMode = logitsMode(outputLayer(stages));
   let logitsKept: Tensor | null = null;
-  let grads: Tensor | null = null;
-  let zeros: Tensor | null = null;
+  let grads: Tensor[] = [];
+  let zeros: Tensor[] = [];
   try {
-    let shape = singleOutputShape(target);
-    if (!shape || shape.slice(1).some((d) => d == null)) {
+    const shapes = targets.map((t) => singleOutputShape(t));
+    if (shapes.some((sh) => !sh || sh.slice(1).some((d) => d == null))) {
       // Unknown spatial size (fully convolutional model): one plain pass to learn it.
       tf.tidy(() => void runStages(stages, input));
-      shape = captured ? (captured as Tensor).shape : null;
+      targets.forEach((_, i) => (shapes[i] = captured[i] ? captured[i]!.shape : shapes[i]));
     }
-    if (!shape || shape.length !== 4) throw new Error(`Grad-CAM: layer '${target.name}' does not output a 4-D feature map`);
-    const [, h, w, c] = shape as number[];
+    for (const [i, sh] of shapes.entries()) {
+      if (!sh || sh.length !== 4) throw new Error(`Grad-CAM: layer '${targets[i].name}' does not output a 4-D feature map`);
+    }
     let cls = opts.classIndex;
-    grads = tf.grad((d: Tensor) => {
-      delta = d;
+    zeros = shapes.map((sh) => tf.zeros([1, ...(sh as number[]).slice(1)]));
+    grads = tf.grads((...ds: Tensor[]) => {
+      ds.forEach((d, i) => (deltas[i] = d));
       const out = runStages(stages, input);
       if (out.rank !== 2 || out.shape[0] !== 1) throw new Error(`Grad-CAM: model output must be [1, classes], got [${out.shape.join(', ')}]`);
       const k = out.shape[1] as number;
-      const logits = out;
-      logitsKept = tf.keep(logits.clone());
+      logitsKept = tf.keep(out.clone());
       if (cls === undefined) {
-        const v = logits.dataSync();
+        const v = out.dataSync();
         cls = 0;
         for (let j = 1; j < k; j++) if (v[j] > v[cls]) cls = j;
       }
       if (!(Number.isInteger(cls) && cls >= 0 && cls < k)) throw new Error(`Grad-CAM: class index ${cls} is not in [0, ${k})`);
-      return tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d([cls], 'int32'), k)));
-    })((zeros = tf.zeros([1, h, w, c])));
-    if (!captured) throw new Error(`Grad-CAM: layer '${target.name}' was not run by the model`);
-    const acts = (captured as Tensor).dataSync();
-    const g = grads.dataSync();
-    const raw = camFromGradients(acts, g, h, w, c);
-    const norm = normalizeMap(raw);
+      return tf.sum(tf.mul(out, tf.oneHot(tf.tensor1d([cls], 'int32'), k)));
+    })(zeros);
+    const layers = targets.map((t, i): LayerGradients => {
+      const a = captured[i];
+      if (!a) throw new Error(`Grad-CAM: layer '${t.name}' was not run by the model`);
+      const [, h, w, c] = a.shape as number[];
+      return { layerName: t.name, height: h, width: w, channels: c, activations: Float32Array.from(a.dataSync()), gradients: Float32Array.from(grads[i].dataSync()) };
+    });
     const logits = Float32Array.from((logitsKept as unknown as Tensor).dataSync());
-    const probabilities = softmax(logits);
-    return {
-      classIndex: cls as unknown as number,
-      logits,
-      probabilities,
-      cam: norm.map,
-      height: h,
-      width: w,
-      layerName: target.name,
-      rawMax: norm.max,
-      constant: norm.constant,
-    };
+    return { classIndex: cls as unknown as number, logits, probabilities: softmax(logits), layers };
   } finally {
-    if (ownCall) t.call = originalCall;
-    else delete (t as { call?: CallFn }).call;
+    for (const r of restore) r();
     logitMode.undo();
-    tf.dispose([captured as Tensor | null, logitsKept as Tensor | null, grads as Tensor | null, zeros as Tensor | null].filter((x): x is Tensor => x !== null));
-    busy.delete(target);
+    tf.dispose([...captured, logitsKept as Tensor | null, ...grads, ...zeros].filter((x): x is Tensor => x !== null));
   }
+}
+
+export function gradCam(opts: GradCamOptions): GradCamResult {
+  const pass = gradientPass({ stages: opts.stages, input: opts.input, layerNames: opts.layerName ? [opts.layerName] : undefined, classIndex: opts.classIndex });
+  const l = pass.layers[0];
+  const norm = normalizeMap(camFromGradients(l.activations, l.gradients, l.height, l.width, l.channels));
+  return {
+    classIndex: pass.classIndex,
+    logits: pass.logits,
+    probabilities: pass.probabilities,
+    cam: norm.map,
+    height: l.height,
+    width: l.width,
+    layerName: l.layerName,
+    rawMax: norm.max,
+    constant: norm.constant,
+  };
 }
 
 function softmax(z: Float32Array): Float32Array {

@@ -1,10 +1,14 @@
 /**
- * One image through a saved model with Grad-CAM: decode as the model's preprocessing says, then
- * - fast path (a LoadedPredictor whose forward pass has the `cam` output: ONNX Runtime, GAP → Dense
- *   head): one forward pass gives the probabilities and every class's map (the Grad-CAM weights of
- *   such a head are the dense weights, onnx/export.ts);
- * - otherwise one tfjs forward + backward pass (class scores and the map of the predicted class);
- * then calibrated probabilities (softmax of logits / temperature from metadata.json) and the overlay PNG.
+ * One image through a saved model with a class-activation map: decode as the model's preprocessing
+ * says, then
+ * - default: one tfjs forward + backward pass and Layer-CAM (cam.ts) at the last stride-16 feature
+ *   map (layers.ts `defaultCamLayer`: MobileNetV2's `block_12_add`, 14×14 at 224 px);
+ * - `method: 'grad-cam'` at the layer of the ONNX `cam` output (`out_relu`, GAP → Dense heads):
+ *   the one ONNX Runtime pass gives the probabilities and every class's map (the Grad-CAM weights of
+ *   such a head are the dense weights, onnx/export.ts); any other layer: the tfjs gradient pass;
+ * then the map is read only inside the scan's real extent (the `fit: pad` padding undone,
+ * extent.ts), normalised there, and drawn over the scan at the upload's aspect ratio; calibrated
+ * probabilities (softmax of logits / temperature from metadata.json).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,9 +23,14 @@ import { CAM_OUTPUT } from '../onnx/export.ts';
 import type { Forward } from '../onnx/forward.ts';
 import { loadPredictor } from '../predict.ts';
 import { ImageInputError, prepareImage, type PreparedImage } from '../prepare-image.ts';
-import { gradCam, type GradCamResult } from './compute.ts';
-import { normalizeMap } from './cam.ts';
-import { overlayPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
+import { gradientPass, type GradCamResult } from './compute.ts';
+import { camFromGradients, layerCamFromGradients, normalizeMap } from './cam.ts';
+import { contentExtent, displaySize, mapOverExtent, peakOf, type Extent, type FitMode } from './extent.ts';
+import { defaultCamLayer, findFeatureLayer } from './layers.ts';
+import { overlayMapPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
+
+/** Layer-CAM (default: per-location positive gradients) or Grad-CAM (channel-mean gradients). */
+export type CamMethod = 'layer-cam' | 'grad-cam';
 
 export interface Explanation {
   /** Predicted class name and index (argmax of the probabilities). */
@@ -34,7 +43,21 @@ export interface Explanation {
   temperature: number;
   /** PNG bytes of the scan with the Grad-CAM map of the predicted class. */
   overlayPng: Buffer;
-  cam: Pick<GradCamResult, 'cam' | 'height' | 'width' | 'layerName' | 'rawMax' | 'constant'>;
+  /**
+   * The map on the network's grid (`height × width` over the whole input square; cells whose
+   * centre lies in the padding are zero) normalised to [0, 1] inside the extent.
+   */
+  cam: Pick<GradCamResult, 'cam' | 'height' | 'width' | 'layerName' | 'rawMax' | 'constant'> & {
+    method: CamMethod;
+    /** Where the scan is in the decode square (the rest is `fit: pad` padding). */
+    extent: Extent;
+    /** The map over the extent at display size (`display.width × display.height`), max 1. */
+    map: Float32Array;
+    /** Its largest value, in display pixels. */
+    peak: { x: number; y: number };
+  };
+  /** The scan region under the overlay (the extent, at the upload's aspect ratio). */
+  display: ScanPixels;
   image: Pick<PreparedImage, 'kind' | 'origWidth' | 'origHeight'>;
   /** 'onnxruntime' (one pass, map from the dense weights) or 'tfjs' (gradient pass). */
   engine: 'onnxruntime' | 'tfjs';
@@ -53,35 +76,41 @@ export interface ExplainOptions {
   overlay?: OverlayOptions;
   /** Smallest side of the overlay PNG: a smaller scan is upscaled for display (default 224). */
   minOverlaySize?: number;
-  /** Feature layer (default: the last convolutional feature map). */
+  /** Feature layer (default: layers.ts `defaultCamLayer`, the last stride-16 block output). */
   layerName?: string;
-  /** Accept any format decodeImage reads (local files), not only JPEG/PNG (uploads). */
+  /** Map weighting (default 'layer-cam'). */
+  method?: CamMethod;
+  /** Accept any format decodeImage reads (local files), not only JPEG/PNG/DICOM (uploads). */
   anyFormat?: boolean;
+  /** Frame (0-based) of a multi-frame DICOM; without it such a file is refused. */
+  frame?: number;
 }
 
-async function displayScan(scan: ScanPixels, minSize: number): Promise<ScanPixels> {
-  if (scan.width >= minSize) return scan;
-  const out = await sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: scan.channels as 1 | 3 } })
-    .resize(minSize, minSize, { fit: 'fill', kernel: 'cubic' })
+/** The extent of `scan` resized to `width × height` (cubic), same channels. */
+async function displayScan(scan: ScanPixels, extent: Extent, width: number, height: number): Promise<ScanPixels> {
+  const ch = scan.channels as 1 | 3;
+  const out = await sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: ch } })
+    .extract({ left: extent.x, top: extent.y, width: extent.width, height: extent.height })
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const n = minSize * minSize;
+  const n = width * height;
   let pixels = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
-  if (out.info.channels !== scan.channels) {
-    const p = new Uint8Array(n * scan.channels);
-    for (let i = 0; i < n; i++) for (let c = 0; c < scan.channels; c++) p[i * scan.channels + c] = pixels[i * out.info.channels + c];
+  if (out.info.channels !== ch) {
+    const p = new Uint8Array(n * ch);
+    for (let i = 0; i < n; i++) for (let c = 0; c < ch; c++) p[i * ch + c] = pixels[i * out.info.channels + c];
     pixels = p;
   }
-  return { pixels, width: minSize, height: minSize, channels: scan.channels };
+  return { pixels, width, height, channels: ch };
 }
 
-/** Explains one image (bytes of a JPEG/PNG). Throws ImageInputError for an unusable image. */
+/** Explains one image (bytes of a JPEG/PNG/DICOM). Throws ImageInputError for an unusable image. */
 export async function explainImage(
   loaded: Explainable,
   bytes: Uint8Array,
   opts: ExplainOptions,
 ): Promise<Explanation> {
-  const prepared = await prepareImage(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat });
+  const prepared = await prepareImage(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat, frame: opts.frame });
   return explainPrepared(loaded, prepared, opts);
 }
 
@@ -92,7 +121,7 @@ export async function explainImage(
 export async function explainPixels(
   loaded: Explainable,
   scan: ScanPixels,
-  opts: Omit<ExplainOptions, 'maxPixels' | 'anyFormat'> = {},
+  opts: Omit<ExplainOptions, 'maxPixels' | 'anyFormat' | 'frame'> & { orig?: { width: number; height: number } } = {},
 ): Promise<Explanation> {
   const d = loaded.metadata.preprocessing.decode;
   if (scan.width !== d.size || scan.height !== d.size || scan.channels !== d.channels) {
@@ -102,7 +131,9 @@ export async function explainPixels(
   }
   const p = loaded.metadata.preprocessing;
   const input = imagesToTensor(scan.pixels, 1, scan, { inputSize: p.inputSize, inputChannels: p.inputChannels, scaling: pixelScalingOf(p.scaling) });
-  return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: scan.width, origHeight: scan.height }, { ...opts, maxPixels: 0 });
+  // The size of the file the pixels were decoded from (ingest records it) locates the padding.
+  const orig = opts.orig && opts.orig.width > 0 && opts.orig.height > 0 ? opts.orig : { width: scan.width, height: scan.height };
+  return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: orig.width, origHeight: orig.height }, { ...opts, maxPixels: 0 });
 }
 
 /** The forward pass's `cam` output can stand in for the gradient pass (same feature layer). */
@@ -140,20 +171,37 @@ export async function camPass(forward: Forward, input: Float32Array, layerName: 
 async function explainPrepared(loaded: Explainable, prepared: PreparedImage, opts: ExplainOptions): Promise<Explanation> {
   const { model, metadata } = loaded;
   const input = prepared.input;
-  const fast = camForward(loaded, opts.layerName);
+  const method = opts.method ?? 'layer-cam';
+  const pre = metadata.preprocessing;
+  // Grad-CAM without a layer: the classic last feature map (out_relu, where the ONNX one-pass map applies).
+  const layerName = opts.layerName ?? (method === 'grad-cam' ? findFeatureLayer([model]) : defaultCamLayer([model], pre.inputSize)).layer.name;
+  const fast = method === 'grad-cam' ? camForward(loaded, layerName) : null;
   let result: GradCamResult;
   try {
-    result = fast
-      ? await camPass(fast, (await input.data()) as Float32Array, metadata.onnx?.cam?.layer ?? 'cam')
-      : gradCam({ stages: [model], input, layerName: opts.layerName });
+    if (fast) result = await camPass(fast, (await input.data()) as Float32Array, layerName);
+    else {
+      const pass = gradientPass({ stages: [model], input, layerNames: [layerName] });
+      const l = pass.layers[0];
+      const raw = (method === 'grad-cam' ? camFromGradients : layerCamFromGradients)(l.activations, l.gradients, l.height, l.width, l.channels);
+      const norm = normalizeMap(raw);
+      result = { ...pass, cam: norm.map, height: l.height, width: l.width, layerName: l.layerName, rawMax: norm.max, constant: norm.constant };
+    }
   } finally {
     input.dispose();
   }
   const k = metadata.classes.length;
   if (result.logits.length !== k) throw new Error(`the model outputs ${result.logits.length} classes, metadata.json lists ${k}`);
   const calibrated = Array.from(softmaxRows(result.logits, k, metadata.temperature));
-  const scan = await displayScan(prepared.scan, opts.minOverlaySize ?? 224);
-  const png = await overlayPng(scan, result.cam, result.height, result.width, opts.overlay);
+  // Only the scan's real extent: grid cells centred in the padding are dropped, the map is
+  // renormalised inside, and drawn over the extent at the upload's aspect ratio.
+  const fit = pre.decode.fit as FitMode;
+  const extent = contentExtent(prepared.origWidth, prepared.origHeight, prepared.scan.width, fit);
+  const grid = insideExtent(result.cam, result.height, result.width, extent);
+  const size = displaySize(extent, prepared.origWidth, prepared.origHeight, fit, opts.minOverlaySize ?? 224);
+  const over = mapOverExtent(grid.map, result.height, result.width, extent, size.width, size.height);
+  const display = await displayScan(prepared.scan, extent, size.width, size.height);
+  const png = await overlayMapPng(display, over.map, opts.overlay);
+  const peak = peakOf(over.map, size.width);
   return {
     class: metadata.classes[result.classIndex],
     classIndex: result.classIndex,
@@ -162,16 +210,36 @@ async function explainPrepared(loaded: Explainable, prepared: PreparedImage, opt
     temperature: metadata.temperature,
     overlayPng: png,
     cam: {
-      cam: result.cam,
+      cam: grid.map,
       height: result.height,
       width: result.width,
       layerName: result.layerName,
-      rawMax: result.rawMax,
-      constant: result.constant,
+      rawMax: result.rawMax * grid.max,
+      constant: grid.constant,
+      method: fast ? 'grad-cam' : method,
+      extent,
+      map: over.map,
+      peak: { x: peak.x, y: peak.y },
     },
+    display,
     image: { kind: prepared.kind, origWidth: prepared.origWidth, origHeight: prepared.origHeight },
     engine: fast ? 'onnxruntime' : 'tfjs',
   };
+}
+
+/** A normalised grid map with the cells whose centre lies outside `extent` set to 0, renormalised. */
+function insideExtent(cam: Float32Array, h: number, w: number, extent: Extent): { map: Float32Array; max: number; constant: boolean } {
+  const masked = new Float32Array(cam.length);
+  for (let y = 0; y < h; y++) {
+    const cy = ((y + 0.5) * extent.size) / h;
+    if (cy < extent.y || cy > extent.y + extent.height) continue;
+    for (let x = 0; x < w; x++) {
+      const cx = ((x + 0.5) * extent.size) / w;
+      if (cx >= extent.x && cx <= extent.x + extent.width) masked[y * w + x] = cam[y * w + x];
+    }
+  }
+  const n = normalizeMap(masked);
+  return { map: n.map, max: n.max, constant: n.constant };
 }
 
 /**

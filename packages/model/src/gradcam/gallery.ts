@@ -87,7 +87,8 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
         const index = byId.get(id);
         if (index === undefined) continue;
         const rec = set.records[index];
-        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels });
+        const orig = { width: Number(rec.origWidth ?? 0), height: Number(rec.origHeight ?? 0) };
+        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels }, { orig });
         // JPEG (q 85): the gallery is for looking at, and the report inlines every overlay — PNGs of
         // noisy scans made it ~5× larger (~190 KB each, 12 MB for the quick start's report).
         const file = path.join(setId, `${n}.jpg`);

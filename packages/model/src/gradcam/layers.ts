@@ -90,3 +90,26 @@ export function outputLayer(stages: readonly LayersModel[]): Layer {
   if (all.length === 0) throw new Error('Grad-CAM: empty model');
   return all[all.length - 1].layer;
 }
+
+/**
+ * The layer the explanation map is drawn from by default: the last feature map at stride ≤ 16
+ * (grid ≥ ⌈input / 16⌉, 14×14 at 224 px), preferring a residual block output (an `Add` layer) —
+ * MobileNetV2's `block_12_add`, MobileNetV1's `conv_pw_11_relu`, a small CNN's last conv block.
+ * Why not the last map (`out_relu`, 7×7 at 224 px, 4×4 at 128 px): one cell covers 32 px, too coarse
+ * to point at a structure; one stride finer the features are still high-level (block 12 of 16), and
+ * with Layer-CAM weights (cam.ts) its map stays on the anatomy — measured on 60 real tumour scans:
+ * peak inside the eroded head mask 55/60 vs 48/60 for Grad-CAM at out_relu (gradcam-localise test).
+ */
+export function defaultCamLayer(stages: readonly LayersModel[], inputSize: number): FoundLayer {
+  const minGrid = Math.ceil(inputSize / 16);
+  const maps = flattenLayers(stages).filter((f) => {
+    const shape = singleOutputShape(f.layer);
+    return shape && shape.length === 4 && !NOT_A_FEATURE_MAP.has(f.layer.getClassName()) && (shape[1] ?? 0) >= minGrid && (shape[2] ?? 0) >= minGrid;
+  });
+  if (maps.length === 0) return findFeatureLayer(stages);
+  const last = maps[maps.length - 1];
+  const lastShape = singleOutputShape(last.layer) as number[];
+  // Same grid as the last such map, and a block output: the end of the last block at that stride.
+  const adds = maps.filter((f) => f.layer.getClassName() === 'Add' && (singleOutputShape(f.layer) as number[])[1] === lastShape[1]);
+  return adds.length ? adds[adds.length - 1] : last;
+}

@@ -32,6 +32,19 @@ export function overlayPixels(scan: ScanPixels, cam: Float32Array, camH: number,
   return blendRgb(base, heat, { alpha: opts.alpha ?? 0.5, weights: opts.weighted === false ? undefined : up });
 }
 
+/** Blended RGB pixels of `scan` with a map already at the scan's size (values in [0, 1]). */
+export function overlayMapPixels(scan: ScanPixels, map: Float32Array, opts: OverlayOptions = {}): Uint8Array {
+  if (map.length !== scan.width * scan.height) throw new Error(`overlay: map of ${map.length} values for a ${scan.width}×${scan.height} scan`);
+  const heat = colorize(map, opts.colormap ?? 'jet');
+  const base = toRgb(scan.pixels, scan.width, scan.height, scan.channels);
+  return blendRgb(base, heat, { alpha: opts.alpha ?? 0.5, weights: opts.weighted === false ? undefined : map });
+}
+
+/** overlayMapPixels as PNG bytes. */
+export async function overlayMapPng(scan: ScanPixels, map: Float32Array, opts: OverlayOptions = {}): Promise<Buffer> {
+  return sharp(overlayMapPixels(scan, map, opts), { raw: { width: scan.width, height: scan.height, channels: 3 } }).png().toBuffer();
+}
+
 /** The overlay as PNG bytes. */
 export async function overlayPng(scan: ScanPixels, cam: Float32Array, camH: number, camW: number, opts: OverlayOptions = {}): Promise<Buffer> {
   const rgb = overlayPixels(scan, cam, camH, camW, opts);
