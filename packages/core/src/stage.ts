@@ -136,8 +136,17 @@ export async function runStage(options: RunStageOptions): Promise<StageResult> {
       else throw e;
     }
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw storageError(stage, tmp, e);
   }
   return { stage, key, dir, hit: false };
+}
+
+/** A disk-full / read-only / I/O error of a build as one line naming the folder; other errors unchanged. */
+function storageError(stage: string, tmp: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EIO' ? 'an I/O error' : null;
+  if (!why) return e;
+  const where = (e as NodeJS.ErrnoException).path ?? tmp;
+  return new UserError(`[${stage}] cannot write ${where === tmp ? `into ${tmp}` : where}: ${why} (${(e as Error).message}); nothing was kept, free space (or fix the disk) and run again`);
 }

@@ -160,3 +160,28 @@ describe('content-verified stage caches', () => {
     rmSync(root, { recursive: true });
   });
 });
+
+describe('stage build on a full disk', () => {
+  it('fails with one line naming the folder and leaves nothing that looks done', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { root, runsDir } = workspace();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', runsDir], { stdio: 'pipe' });
+    } catch {
+      return; // mounting needs root; the tuning integrity test covers disk-full sweeps where it can
+    }
+    try {
+      const key = stageKey({ k: 'full' });
+      const err = await runStage({ runsDir, stage: 'embed', key, nxRoot: null, log: () => {}, build: async (dir) => writeFile(path.join(dir, 'big.bin'), BIG) }).catch(
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toBe('UserError');
+      expect((err as Error).message).toMatch(/^\[embed\] cannot write (into .*\/cache\/embed\/\.tmp-|.*big\.bin).*: the disk is full/);
+      expect(readdirSync(path.join(runsDir, 'cache', 'embed'))).toEqual([]);
+    } finally {
+      execFileSync('umount', [runsDir]);
+      rmSync(root, { recursive: true });
+    }
+  });
+});
