@@ -51,6 +51,8 @@ export interface TrialResult {
 }
 
 export const EVALUATION_JSON = 'evaluation.json';
+/** Per-image predictions of every test set: `{ classes, sets: { <set>: { ids, labels, predicted } } }`. */
+export const PREDICTIONS_JSON = 'predictions.json';
 
 /** Sets read by trials, cached per embed output (a sweep worker runs many trials on one output). */
 const sourceCache = new WeakMap<EmbedOutput, Map<string, Promise<BatchSource>>>();
@@ -148,9 +150,13 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     const testSets = testSetsOf(features);
     const evaluations: EvaluationRecord[] = [];
     const noisyCorrect: SetCorrectness[] = [];
+    // Per-image predictions of every test set (predictions.json): what paired tests between trials
+    // or sweeps on the same images need (report:compare).
+    const perImage: Record<string, { ids: string[]; labels: number[]; predicted: number[] }> = {};
     for (const s of testSets) {
       const src = await cachedSource(features, s.name);
       const probs = await forwardSource(forward, src, evalBatch);
+      perImage[s.name] = { ids: await readSetIds(features, s.name), labels: Array.from(src.labels), predicted: argmaxRows(probs, classes.length) };
       if (s.name !== 'test') noisyCorrect.push({ ids: await readSetIds(features, s.name), correct: correctness(probs, src.labels, classes.length) });
       evaluations.push(
         evaluateProbabilities({
@@ -195,6 +201,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       temperature,
     };
     await mkdir(opts.outDir, { recursive: true });
+    await writeFile(path.join(opts.outDir, PREDICTIONS_JSON), JSON.stringify({ classes, sets: perImage }) + '\n');
     await writeFile(
       path.join(opts.outDir, EVALUATION_JSON),
       JSON.stringify({ params, seed, stoppedBy: loop.stoppedBy, embed: features.dir, ...result }, null, 2) + '\n',
@@ -204,6 +211,18 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     clf.model.dispose();
     nets.frozen?.dispose();
   }
+}
+
+/** Index of the largest value of each row of `probs` (row-major [n, k]). */
+function argmaxRows(probs: Float32Array, k: number): number[] {
+  const n = probs.length / k;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
 }
 
 /** Per-sample 0/1 correctness of the argmax of `probs` (row-major [n, k]). */

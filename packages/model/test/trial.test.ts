@@ -42,6 +42,14 @@ function checkResult(r: TrialResult, epochs: number) {
   expect(meta.classes).toEqual(CLASSES);
   const saved = JSON.parse(readFileSync(path.join(path.dirname(r.modelDir), 'evaluation.json'), 'utf8'));
   expect(saved.evaluations).toHaveLength(2);
+  // per-image predictions for paired comparisons: the same correct count as each evaluation's accuracy
+  const preds = JSON.parse(readFileSync(path.join(path.dirname(r.modelDir), 'predictions.json'), 'utf8'));
+  expect(preds.classes).toEqual(CLASSES);
+  for (const e of r.evaluations) {
+    const p = preds.sets[e.testSet] as { ids: string[]; labels: number[]; predicted: number[] };
+    expect(p.ids).toHaveLength(e.n);
+    expect(p.predicted.filter((y, i) => y === p.labels[i]).length / e.n).toBeCloseTo(e.accuracy, 12);
+  }
 }
 
 describe('trainTrial on tiny real inputs', () => {
