@@ -63,11 +63,13 @@ async function main(): Promise<void> {
   const timer = kernelTimer('wasm');
   const perStep: Map<string, number>[] = [];
   const stepMs: number[] = [];
+  const stepCpuMs: number[] = [];
   try {
     for (let s = 0; s < warmup + steps; s++) {
       const x = tf.tensor(xData, [batch, ...sampleShape]);
       const y = tf.tensor1d(yData, 'int32');
       timer.reset();
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       timer.phase = 'forward' satisfies Phase;
       const { value, grads } = optimizer.computeGradients(() => {
@@ -80,10 +82,12 @@ async function main(): Promise<void> {
       optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
       value.dataSync();
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
       tf.dispose([x, y, value, ...Object.values(grads)] as Tensor[]);
       if (s >= warmup) {
         perStep.push(new Map(timer.selfMs()));
         stepMs.push(ms);
+        stepCpuMs.push((cpu.user + cpu.system) / 1000);
       }
       process.stderr.write(`[train-profile] step ${s + 1}/${warmup + steps}: ${ms.toFixed(0)} ms${s < warmup ? ' (warm-up)' : ''}\n`);
     }
@@ -131,6 +135,8 @@ async function main(): Promise<void> {
     outsideKernelsMs: Number((step - kernelTotal).toFixed(2)),
     phases,
     stepRunsMs: stepMs.map((v) => Number(v.toFixed(2))),
+    stepCpuMs: Number(median(stepCpuMs).toFixed(2)),
+    imagesPerCpuSecond: Number(((batch * 1000) / median(stepCpuMs)).toFixed(2)),
     machine: { cpus: os.cpus().length, node: process.version, load: os.loadavg() },
     measuredAt: new Date().toISOString(),
     rows: table,
@@ -138,7 +144,9 @@ async function main(): Promise<void> {
   const file = path.join(workspaceRoot(), 'runs', 'bench', full ? `train-profile-${full}.json` : 'train-profile.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
-  process.stderr.write(`[train-profile] step ${step.toFixed(1)} ms = ${out.imagesPerSecond} img/s; kernels ${kernelTotal.toFixed(1)} ms\n`);
+  process.stderr.write(
+    `[train-profile] step ${step.toFixed(1)} ms = ${out.imagesPerSecond} img/s (CPU time ${out.stepCpuMs} ms = ${out.imagesPerCpuSecond} img per CPU-s); kernels ${kernelTotal.toFixed(1)} ms\n`,
+  );
   for (const r of table.slice(0, 25)) {
     process.stderr.write(
       `  ${r.phase.padEnd(9)} ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ms ${(r.share * 100).toFixed(1).padStart(5)} % ×${r.calls}\n`,
