@@ -126,6 +126,7 @@ export {
   writeGradCamFile,
   writeGradCamGallery,
   overlayPng,
+  scanPng,
   writeOverlayPng,
   pngDataUri,
   colorize,
@@ -158,4 +159,5 @@ export {
   type AccuracyInterval,
 } from './provenance.ts';
 export { trainTinyModel, TINY_CLASSES, type TinyModel, type TinyModelOptions } from './testing/tiny-model.ts';
+export { trainTinyTrial, type TinyTrialOptions } from './testing/tiny-trial.ts';
 // --- end grad-cam and predict server ---

@@ -64,7 +64,7 @@ export async function prepareImage(
     // Local files (CLI): whatever decodeImage reads (BMP, WebP, TIFF, ...), still pixel-limited.
     return finishPrepare(bytes, pre, maxPixels, 'image', 0, 0);
   }
-  if (!kind) throw new ImageInputError('not a JPEG, PNG or DICOM image (unrecognised file signature)');
+  if (!kind) throw new ImageInputError('not a JPEG or PNG image, nor DICOM (unrecognised file signature)');
   // DICOM (uncompressed): data's decoder refuses compressed syntaxes, objects without pixel data and,
   // without `frame`, multi-frame files, with the reason; the pixel limit is checked on Rows × Columns.
   if (kind === 'dicom') return finishPrepare(bytes, pre, maxPixels, kind, 0, 0, opts.frame);

@@ -51,6 +51,11 @@ export async function overlayPng(scan: ScanPixels, cam: Float32Array, camH: numb
   return sharp(rgb, { raw: { width: scan.width, height: scan.height, channels: 3 } }).png().toBuffer();
 }
 
+/** The scan alone as PNG bytes (grey or RGB). */
+export async function scanPng(scan: ScanPixels): Promise<Buffer> {
+  return sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: scan.channels as 1 | 3 } }).png().toBuffer();
+}
+
 /** Writes the overlay PNG to `file`. */
 export async function writeOverlayPng(
   file: string,
