@@ -111,7 +111,7 @@ export async function runStage(options: RunStageOptions): Promise<StageResult> {
   if (options.nxRoot !== null) {
     const adopted = await adoptFromNxOutput(runsDir, stage, key, options.nxRoot, log);
     if (adopted) {
-      log(`[${stage}] cache hit ${key} (restored from the Nx cache, verified)`);
+      log(`[${stage}] cache hit ${key} (restored from the Nx cache), every sha256 verified`);
       return { stage, key, dir, hit: true };
     }
   }
