@@ -7,10 +7,12 @@
  *   sweep --queue=redis://HOST:PORT/DB           trials run on tuning:worker processes (also MRI_QUEUE, sweep.queue)
  *   worker --queue=redis://… [--concurrency=N] [--runs=DIR]   runs queued trials (see queue/agent.ts)
  * `--verify` (sweep, doctor) checks every stage cache file's sha256 (as MRI_VERIFY=1 does).
+ * Exit codes of sweep: 0 every trial finished or pruned; 3 (EXIT_TRIALS_FAILED) some trial failed —
+ * everything else is recorded and the summary names each failed trial and why; 1 bad input or error.
  */
 import path from 'node:path';
 import { defaultExperimentFile, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
-import { bestTrialReport } from './summary.ts';
+import { bestTrialReport, EXIT_TRIALS_FAILED, failedTrialsLine } from './summary.ts';
 import { loadSweep, runSweep } from './sweep.ts';
 import { runDoctor } from './doctor.ts';
 import { workerCommand } from './queue/index.ts';
@@ -36,7 +38,9 @@ async function sweep(args: ReturnType<typeof parseArgs>): Promise<number> {
       `      npx nx run tuning:best --sweep=${r.sweepId}    (best trial)\n` +
       `      npx nx run serve:start                         (predict page with the best model)\n`,
   );
-  return r.failed > 0 && r.finished + r.pruned + r.skipped === 0 ? 1 : 0;
+  if (r.failedTrials.length === 0) return 0;
+  process.stderr.write(`${failedTrialsLine(r.sweepId, r.failedTrials)}\n`);
+  return EXIT_TRIALS_FAILED;
 }
 
 async function best(args: ReturnType<typeof parseArgs>): Promise<number> {

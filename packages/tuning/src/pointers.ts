@@ -1,9 +1,9 @@
 // Pointer files the sweep leaves for readers that must not open DuckDB (it allows one writing process,
 // and the model package may not import tuning): `serve:start` without --model, and the report's
 // Grad-CAM gallery. Layout in ARCHITECTURE.md ("Pointer files of the sweep").
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeGradCamGallery, type Gallery } from '@mri-robust/model';
+import { currentBackend, selectBackend, writeGradCamGallery, type BackendPreference, type Gallery } from '@mri-robust/model';
 import type { TrialRow } from '@mri-robust/tracking';
 
 export const LATEST_POINTER = 'latest.json';
@@ -51,8 +51,11 @@ export async function writeBestGallery(opts: {
   noiseDir: string;
   seed: number;
   perClass?: number;
+  /** The experiment's model.backend: selected here when no stage ran in this process (all cached). */
+  backend?: string;
 }): Promise<Gallery> {
   if (!opts.best.model_path) throw new Error(`trial ${opts.best.trial_id} has no model path`);
+  if (!currentBackend()) await selectBackend((opts.backend ?? 'auto') as BackendPreference);
   return writeGradCamGallery({
     modelDir: opts.best.model_path,
     noiseDir: opts.noiseDir,
@@ -60,4 +63,14 @@ export async function writeBestGallery(opts: {
     perClass: opts.perClass ?? 2,
     seed: opts.seed,
   });
+}
+
+/**
+ * Records in best.json that the best trial's gallery could not be written (`galleryError`, the
+ * one-line reason), so the report shows a warning instead of an old or missing gallery.
+ */
+export async function noteGalleryFailure(trialsDir: string, trialId: string, error: string): Promise<void> {
+  const file = path.join(trialsDir, BEST_POINTER);
+  const best = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeJsonAtomic(file, { ...best, galleryError: `${trialId}: ${error}` });
 }

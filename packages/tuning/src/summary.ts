@@ -4,6 +4,15 @@ import { getSweep, listEpochs, listEvaluations, listTrials, rankedTrials, type T
 
 const f4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
 
+/** Exit code of a sweep that recorded everything but has failed trials (1 is a bad input or a crash). */
+export const EXIT_TRIALS_FAILED = 3;
+
+/** The last line of a sweep with failed trials: which, and the exit code (their reasons are in the summary). */
+export function failedTrialsLine(sweepId: string, failed: readonly string[]): string {
+  const shown = failed.slice(0, 10).join(', ') + (failed.length > 10 ? `, … (${failed.length} in all)` : '');
+  return `sweep ${sweepId}: ${failed.length} trial${failed.length === 1 ? '' : 's'} failed (${shown}); exit code ${EXIT_TRIALS_FAILED}`;
+}
+
 /** The top `n` trials by objective, plus a count of trials by status. */
 export async function summaryTable(t: Tracking, sweepId: string, n = 10): Promise<string> {
   const sweep = await getSweep(t, sweepId);

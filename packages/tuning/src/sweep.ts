@@ -37,7 +37,7 @@ import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
 import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from '@mri-robust/tracking';
-import { GALLERY_DIR, writeBestGallery, writeSweepPointers } from './pointers.ts';
+import { GALLERY_DIR, noteGalleryFailure, writeBestGallery, writeSweepPointers } from './pointers.ts';
 
 export interface LoadedSweep {
   experiment: Experiment;
@@ -140,6 +140,8 @@ export interface SweepResult {
   finished: number;
   pruned: number;
   failed: number;
+  /** Trials that ended failed (all of them, whichever run failed them). */
+  failedTrials: string[];
   best: { trialId: string; objective: number } | null;
   wallSeconds: number;
   stageSeconds: number;
@@ -275,7 +277,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
 
     const result: SweepResult = {
-      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, best: null,
+      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, failedTrials: [], best: null,
       wallSeconds: 0, stageSeconds, trainSeconds: 0, trialWallSeconds: 0, pool: { workersStarted: 0, workerStartSeconds: [] },
     };
 
@@ -412,6 +414,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     if (fatal.error) throw fatal.error;
     const finalRows = await listTrials(tracking, sweepId);
     const allDone = finalRows.every((r) => DONE.has(r.status));
+    result.failedTrials = finalRows.filter((r) => r.status === 'failed').map((r) => r.trial_id);
     await recorder.finish(allDone ? 'finished' : 'incomplete', backend);
     const bestRow = await bestTrial(tracking, sweepId);
     if (queueConfig && bestRow) await copyBestModel({ config: queueConfig, trialDir: path.join(trialsDir, bestRow.trial_id), log });
@@ -419,11 +422,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
     if (bestRow?.model_path && (opts.gallery ?? true)) {
       try {
-        const g = await writeBestGallery({ trialsDir, best: bestRow, noiseDir: stages.noise.dir, seed: experiment.seed });
+        const backendPref = ((experiment.config.model ?? {}) as { backend?: string }).backend;
+        const g = await writeBestGallery({ trialsDir, best: bestRow, noiseDir: stages.noise.dir, seed: experiment.seed, backend: backendPref });
         log(`Grad-CAM gallery of ${bestRow.trial_id}: ${g.items.length} overlays in ${path.relative(process.cwd(), path.join(trialsDir, GALLERY_DIR))}`);
       } catch (e) {
-        // The sweep's results are recorded already; a gallery failure is reported, not fatal.
-        log(`Grad-CAM gallery of ${bestRow.trial_id} failed: ${(e as Error).message}`);
+        // The sweep's results are recorded already; a gallery failure is a warning, kept in best.json for the report.
+        const message = (e as Error).message.split('\n')[0];
+        log(`warning: Grad-CAM gallery of ${bestRow.trial_id} failed: ${message}`);
+        await noteGalleryFailure(trialsDir, bestRow.trial_id, message).catch(() => undefined);
       }
     }
     result.wallSeconds = (performance.now() - t0) / 1000;
