@@ -1,9 +1,12 @@
 /**
  * The predict page: one self-contained HTML document (inline CSS and JS, no CDN, no external
- * asset). Choose or drop a JPG/PNG → POST /predict (multipart, field `image`) → the predicted
- * class, a plain-SVG bar chart of the calibrated probabilities and the Grad-CAM overlay.
+ * asset). Choose or drop a JPG/PNG/DICOM → POST /predict (multipart, field `image`) → the predicted
+ * class, a plain-SVG bar chart of the calibrated probabilities and the class-activation overlay.
+ * Above the upload: where the model comes from (experiment, sweep and trial, data sources, clean and
+ * mean-noisy test accuracy with CIs) and, for a model trained on synthetic phantoms, a red banner.
  */
 import { createHash } from 'node:crypto';
+import { formatAccuracy, formatSource, SYNTHETIC_WARNING, type ModelProvenance } from '@mri-robust/model';
 
 export interface PageInfo {
   title: string;
@@ -11,6 +14,8 @@ export interface PageInfo {
   maxUploadBytes: number;
   /** Short description of the model (backbone, trial, temperature). */
   model: string;
+  /** Where the model comes from (metadata.json); absent for handlers that do not say. */
+  provenance?: ModelProvenance;
 }
 
 const esc = (s: string): string =>
@@ -33,6 +38,12 @@ h1 { font-size: 1.35rem; margin: 0 0 .2rem; }
 #pred-class { font-size: 1.6rem; font-weight: 700; }
 #pred-conf { color: #5b6675; }
 #error { color: #a11; font-weight: 600; margin-top: .8rem; min-height: 1.2em; }
+#synthetic-banner { background: #c62828; color: #fff; font-weight: 700; padding: .7rem 1rem; border-radius: 8px; margin: .4rem 0 .8rem; font-size: 1.05rem; }
+#provenance { background: #fff; border-radius: 10px; padding: .6rem 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); margin-bottom: 1rem; }
+#provenance table { border-collapse: collapse; font-size: .88rem; }
+#provenance th { text-align: left; color: #5b6675; font-weight: 600; padding: .15rem 1rem .15rem 0; vertical-align: top; white-space: nowrap; }
+#provenance td { padding: .15rem 0; overflow-wrap: anywhere; }
+#provenance .missing { color: #8a5a00; }
 #status { color: #5b6675; margin-top: .5rem; min-height: 1.2em; }
 .note { color: #5b6675; font-size: .8rem; margin-top: .6rem; }
 `;
@@ -77,15 +88,15 @@ const SCRIPT = `
   async function send(file) {
     err.textContent = '';
     if (!file) return;
-    if (!/^image\\/(jpeg|png)$/.test(file.type) && !/\\.(jpe?g|png)$/i.test(file.name)) {
-      err.textContent = 'Please choose a JPG or PNG image.';
+    // DICOM files often have no extension: those are left to the server, which reads the signature.
+    if (!/^(image\\/(jpeg|png)|application\\/dicom)$/.test(file.type) && !/\\.(jpe?g|png|dcm|dicom)$/i.test(file.name) && /\\.[A-Za-z0-9]{1,5}$/.test(file.name)) {
+      err.textContent = 'Please choose a JPG, PNG or DICOM image.';
       return;
     }
     if (file.size > info.maxUploadBytes) {
       err.textContent = 'This file is larger than the limit of ' + (info.maxUploadBytes / 1048576).toFixed(1) + ' MB.';
       return;
     }
-    document.getElementById('original').src = URL.createObjectURL(file);
     status.textContent = 'Predicting…';
     const form = new FormData();
     form.append('image', file, file.name);
@@ -97,6 +108,9 @@ const SCRIPT = `
       document.getElementById('pred-conf').textContent = 'calibrated probability ' + (100 * body.probabilities[body.class]).toFixed(1) + ' %';
       drawBars(body.probabilities, body.class);
       document.getElementById('overlay').src = body.gradcam;
+      document.getElementById('original').src = body.scan;
+      if (body.gradcamLayer) document.getElementById('cam-note').textContent = 'Regions that raised the score of ' + body.class + ' (red = most): ' +
+        body.gradcamMethod + ' at ' + body.gradcamLayer + ' (' + body.gradcamGrid.join('×') + ' grid), inside the scan only, at its aspect ratio.';
       results.hidden = false;
       status.textContent = 'Done in ' + body.ms + ' ms.';
       document.body.dataset.state = 'done';
@@ -127,6 +141,24 @@ export interface Page {
 
 const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
 
+/** The model's provenance block (and the red banner for synthetic training data). */
+export function provenanceHtml(p: ModelProvenance | undefined): string {
+  if (!p) return '<div id="provenance" class="missing">Provenance: not given by this server.</div>';
+  const missing = (v: string) => `<span class="missing">${esc(v)}</span>`;
+  const rows: [string, string][] = [
+    ['Experiment', esc(p.experiment)],
+    ['Sweep / trial', p.sweep ? `${esc(p.sweep)} / ${esc(p.trial ?? '?')}` : missing('not from a sweep')],
+    ['Training data', p.sources ? esc(p.sources.map(formatSource).join(', ') || 'none listed') : missing('not recorded in metadata.json')],
+    ['Clean test accuracy', p.clean ? esc(formatAccuracy(p.clean)) : missing('not recorded')],
+    ['Mean noisy test accuracy', p.meanNoisy ? esc(`${formatAccuracy(p.meanNoisy)}, mean of ${p.meanNoisy.sets} noisy test sets`) : missing(p.clean ? 'no noisy test sets' : 'not recorded')],
+    ['Network', esc(p.backbone)],
+  ];
+  const banner = p.synthetic
+    ? `<div id="synthetic-banner" role="alert">⚠ This model was ${esc(SYNTHETIC_WARNING)}: it has never seen a real MRI, so its answers and maps on a real scan mean nothing.</div>\n`
+    : '';
+  return `${banner}<div id="provenance" data-synthetic="${p.synthetic}"><table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table></div>`;
+}
+
 export function renderPage(info: PageInfo): Page {
   // JSON in a <script type="application/json"> block: escape '<' so no '</script>' can close it.
   const infoJson = JSON.stringify(info).replace(/</g, '\\u003c');
@@ -141,8 +173,9 @@ export function renderPage(info: PageInfo): Page {
 <body>
 <h1>${esc(info.title)}</h1>
 <div class="sub">Model: ${esc(info.model)} · classes: ${esc(info.classes.join(', '))}</div>
-<label id="drop" for="file">Drop a brain MRI slice here (JPG or PNG, up to ${(info.maxUploadBytes / 1048576).toFixed(1)} MB), or choose one:
-<input id="file" type="file" accept="image/jpeg,image/png,.jpg,.jpeg,.png">
+${provenanceHtml(info.provenance)}
+<label id="drop" for="file">Drop a brain MRI slice here (JPG, PNG or uncompressed DICOM, up to ${(info.maxUploadBytes / 1048576).toFixed(1)} MB), or choose one:
+<input id="file" type="file" accept="image/jpeg,image/png,application/dicom,.jpg,.jpeg,.png,.dcm,.dicom">
 </label>
 <div id="status" role="status"></div>
 <div id="error" role="alert"></div>
@@ -150,9 +183,10 @@ export function renderPage(info: PageInfo): Page {
   <div class="card"><h2>Prediction</h2><div id="pred-class"></div><div id="pred-conf"></div>
     <svg id="probs" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="calibrated class probabilities"></svg>
     <div class="note">Probabilities are calibrated (temperature scaling fitted on validation data). Research prototype, not a medical device.</div></div>
-  <div class="card"><h2>Grad-CAM</h2><img id="overlay" alt="Grad-CAM overlay of the predicted class">
-    <div class="note">Regions that raised the score of the predicted class (red = most).</div></div>
-  <div class="card"><h2>Upload</h2><img id="original" alt="uploaded image"></div>
+  <div class="card"><h2>Class-activation map</h2><img id="overlay" alt="class-activation overlay of the predicted class">
+    <div class="note" id="cam-note">Regions that raised the score of the predicted class (red = most), inside the scan only, at its aspect ratio.</div></div>
+  <div class="card"><h2>Scan as decoded</h2><img id="original" alt="the uploaded scan as the model decoded it">
+    <div class="note">What the model was given (DICOM rescaled and windowed), padding removed.</div></div>
 </div>
 <script id="page-info" type="application/json">${infoJson}</script>
 <script>${SCRIPT}</script>

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseArgs, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
 import { selectBackend, type BackendPreference } from '@mri-robust/model';
+import { launcherChain, watchLaunchers } from './launcher.ts';
 import { resolveServeModel } from './pointer.ts';
 import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from './server.ts';
@@ -84,13 +85,25 @@ export async function serveMain(argv: string[]): Promise<void> {
   // (a stray rejection, a socket error without listener), log it and keep serving.
   process.on('unhandledRejection', (e) => process.stderr.write(`[serve] unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
   process.on('uncaughtException', (e) => process.stderr.write(`[serve] uncaught exception: ${e.stack ?? e.message}\n`));
+  // The pid and URL, on stdout (the line a user or a script looks for); stopping it by that pid, by
+  // Ctrl-C, or by ending the npx/nx command it was started with (launcher.ts) closes it cleanly.
+  const launchers = launcherChain();
+  process.stdout.write(`serving ${running.url} (pid ${process.pid}; stop with Ctrl-C or kill ${process.pid})\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.stderr.write('[serve] stopping\n');
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      unwatch();
+      process.stderr.write(`[serve] ${why}: stopping\n`);
       running.close().then(resolve, resolve);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const unwatch = watchLaunchers(
+      launchers.map((l) => l.pid),
+      (pid) => stop(`launcher ${pid} (${launchers.find((l) => l.pid === pid)?.command.slice(0, 60) ?? '?'}) exited`),
+    );
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
   });
 }
 

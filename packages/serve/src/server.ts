@@ -23,7 +23,7 @@ import { BodyReadError, BodyTooLargeError, BodyTooSlowError, checkDeclaredLength
 import { allowedHosts, ConnectionGuard, hostAllowed } from './connections.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { renderPage } from './page.ts';
-import { ImageInputError } from '@mri-robust/model';
+import { ImageInputError, type ModelProvenance } from '@mri-robust/model';
 import { QueueFullError, createSerialQueue } from './queue.ts';
 
 export interface PredictResponse {
@@ -39,6 +39,8 @@ export interface PredictResponse {
 export interface PredictHandler {
   classes: string[];
   description: string;
+  /** Where the model comes from, shown on the page (predictor.ts fills it from metadata.json). */
+  provenance?: ModelProvenance;
   /** Throws ImageInputError for unusable images; anything else is a server error (500). */
   predict(image: Uint8Array): Promise<PredictResponse>;
 }
@@ -148,6 +150,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     classes: handler.classes,
     maxUploadBytes: maxBytes,
     model: handler.description,
+    provenance: handler.provenance,
   });
   const pageBytes = Buffer.from(page.html, 'utf8');
 
