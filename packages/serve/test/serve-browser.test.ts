@@ -72,9 +72,12 @@ describe('predict page in headless Chromium', () => {
     const overlay = await page.$eval('#overlay', (img) => ({
       src: (img as HTMLImageElement).src.slice(0, 22),
       w: (img as HTMLImageElement).naturalWidth,
+      h: (img as HTMLImageElement).naturalHeight,
       complete: (img as HTMLImageElement).complete,
     }));
-    expect(overlay).toEqual({ src: 'data:image/png;base64,', w: 224, complete: true });
+    // At the upload's aspect ratio (padding removed), longer side 224.
+    expect(overlay).toMatchObject({ src: 'data:image/png;base64,', complete: true });
+    expect(Math.max(overlay.w, overlay.h)).toBe(224);
 
     const shot = path.join(workspaceRoot(), 'runs', 'serve-screenshot.png');
     mkdirSync(path.dirname(shot), { recursive: true });

@@ -228,7 +228,10 @@ describe('predict server on 127.0.0.1', () => {
       expect(j.gradcam).toMatch(/^data:image\/png;base64,/);
       const png = Buffer.from((j.gradcam as string).split(',')[1], 'base64');
       const meta = await sharp(png).metadata();
-      expect([meta.format, meta.width, meta.height]).toEqual(['png', 224, 224]);
+      // Shown at the upload's aspect ratio (padding removed), longer side 224.
+      const src = await sharp(img).metadata();
+      expect([meta.format, Math.max(meta.width!, meta.height!)]).toEqual(['png', 224]);
+      expect(Math.abs(meta.width! / meta.height! - src.width! / src.height!)).toBeLessThan(0.03);
       const form = multipart([{ name: 'image', filename: '../../../etc/evil (1).jpg', type: 'image/jpeg', data: img }]);
       const mp = await request(srv.port, { method: 'POST', path: '/predict', headers: { 'Content-Type': form.type }, body: form.body });
       expect(mp.status).toBe(200);
