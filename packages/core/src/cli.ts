@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { isUserFacingError } from './errors.ts';
 
 export interface ParsedArgs {
@@ -46,8 +48,33 @@ export function runMain(main: () => Promise<void | number>): void {
     },
     (e: unknown) => {
       if (isUserFacingError(e)) process.stderr.write(`error: ${e.message}\n`);
+      else if (systemErrorLine(e)) process.stderr.write(`error: ${systemErrorLine(e)}\n`);
       else process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 1;
     },
   );
+}
+
+const SYSCALL_VERB: Record<string, string> = {
+  open: 'open', read: 'read', write: 'write', mkdir: 'create the folder', scandir: 'list', stat: 'read', lstat: 'read',
+  rename: 'move', unlink: 'delete', rmdir: 'delete', copyfile: 'copy', access: 'access', realpath: 'resolve',
+};
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted',
+  EISDIR: 'is a directory', ENOTDIR: 'a part of the path is not a directory', EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device', EEXIST: 'already exists', EMFILE: 'too many open files',
+  ENAMETOOLONG: 'file name too long', ELOOP: 'too many symbolic links',
+};
+
+/**
+ * One line for a file-system error of Node (it has a path, an errno code and a syscall): the file,
+ * the operation and why, instead of a stack trace (a bad output path given as an option, a full disk).
+ */
+export function systemErrorLine(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || typeof err.path !== 'string' || !ERRNO_TEXT[err.code]) return null;
+  const verb = SYSCALL_VERB[err.syscall ?? ''] ?? err.syscall ?? 'use';
+  const dir = path.dirname(err.path);
+  const why = err.code === 'ENOENT' && !existsSync(dir) ? `the folder ${dir} does not exist` : ERRNO_TEXT[err.code];
+  return `cannot ${verb} ${err.path}: ${why} (${err.code})`;
 }

@@ -194,4 +194,16 @@ export const dataSchema = {
   },
 };
 
-export const dataSchemaPart: SchemaPart = { section: 'data', schema: dataSchema };
+export const dataSchemaPart: SchemaPart = {
+  section: 'data',
+  schema: dataSchema,
+  // Checked with the rest of the experiment (file:line), not first when ingest runs.
+  check: (d: { split?: { mode?: string; train?: number; val?: number; test?: number } }) => {
+    const s = d?.split;
+    if (!s || s.mode !== 'fractions') return [];
+    const sum = (s.train ?? 0) + (s.val ?? 0) + (s.test ?? 0);
+    return Math.abs(sum - 1) > 1e-6
+      ? [{ pointer: '/split', message: `train + val + test must be 1 (got ${s.train} + ${s.val} + ${s.test} = ${+sum.toFixed(6)})` }]
+      : [];
+  },
+};

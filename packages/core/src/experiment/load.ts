@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { hashObject } from '../hash.ts';
 import { workspaceRoot, resolveFrom } from '../paths.ts';
 import { composeExperimentSchema, type SchemaPart } from './schema.ts';
@@ -186,7 +186,22 @@ export function parseExperiment(text: string, file: string, parts: readonly Sche
       }),
     );
   }
-  const config = (doc.toJS() ?? {}) as ExperimentConfig;
+  let config: ExperimentConfig;
+  try {
+    // yaml refuses documents whose aliases expand past maxAliasCount ("billion laughs").
+    config = (doc.toJS({ maxAliasCount: 1000 }) ?? {}) as ExperimentConfig;
+  } catch (e) {
+    let first: Node | null = null;
+    visit(doc, {
+      Alias(_, node) {
+        first = node;
+        return visit.BREAK;
+      },
+    });
+    const pos = lineCounter.linePos((first as Node | null)?.range?.[0] ?? 0);
+    const why = e instanceof ReferenceError ? 'too many alias expansions (*name references); an alias bomb?' : (e as Error).message;
+    throw new ExperimentError([{ file: shown, line: pos.line, column: pos.col, pointer: '', message: `YAML: ${why}` }]);
+  }
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ExperimentError([{ file: shown, line: 1, column: 1, pointer: '', message: 'must be a mapping of keys to values' }]);
   }
@@ -209,6 +224,15 @@ export function parseExperiment(text: string, file: string, parts: readonly Sche
     issues.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ExperimentError(issues);
   }
+  const crossIssues: ExperimentIssue[] = [];
+  for (const part of parts) {
+    for (const c of part.check?.(config[part.section]) ?? []) {
+      const pointer = `/${part.section}${c.pointer}`;
+      const pos = lineCounter.linePos(nodeAt(doc, pointerSegments(pointer)).node?.range?.[0] ?? 0);
+      crossIssues.push({ file: shown, line: pos.line, column: pos.col, pointer, message: c.message });
+    }
+  }
+  if (crossIssues.length > 0) throw new ExperimentError(crossIssues.sort((a, b) => a.line - b.line || a.column - b.column));
   const runsDir = config.runs ? resolveFrom(abs, config.runs) : path.join(workspaceRoot(), 'runs');
   return {
     file: abs,

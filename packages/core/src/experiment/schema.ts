@@ -5,6 +5,12 @@ export type JSONSchema = Record<string, unknown>;
 export interface SchemaPart {
   section: ExperimentSection;
   schema: JSONSchema;
+  /**
+   * Checks across fields that JSON Schema cannot express (fractions summing to 1, low < high), run
+   * on the section (defaults filled in) once it is valid; pointers are relative to the section
+   * (`/split`), and each problem is reported at its line like a schema error.
+   */
+  check?(section: unknown): { pointer: string; message: string }[];
 }
 
 /** Every section name an experiment may have; a section's schema comes from its owning package. */

@@ -1,0 +1,80 @@
+/**
+ * Issue 14, item 9: inputs that printed raw stack traces or were reported late, each now one line
+ * naming the file and line (or the file written):
+ *  - a YAML alias bomb (billion laughs) in an experiment file;
+ *  - split fractions that do not sum to 1, reported at validation (before the sweep banner) at their line;
+ *  - `model predict --gradcam` into a missing folder (a real CLI run with a real tiny model).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { trainTinyModel } from '@mri-robust/model';
+
+const root = workspaceRoot();
+const TUNING_CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
+const MODEL_CLI = path.join(root, 'packages', 'model', 'src', 'cli.ts');
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'input-errors-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function sweep(yaml: string) {
+  const file = path.join(dir, `e${Math.random().toString(36).slice(2, 8)}.yaml`);
+  fs.writeFileSync(file, yaml);
+  const r = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'sweep', `--experiment=${file}`], { cwd: root, reject: false, timeout: 60_000 });
+  return { ...r, shown: path.relative(root, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&') };
+}
+
+describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)', () => {
+  it('a YAML alias bomb is one line naming the file and the line of the first alias', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const p = String.fromCharCode(97 + i - 1);
+      const n = String.fromCharCode(97 + i);
+      levels.push(`${n}: &${n} [*${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}]`);
+    }
+    const r = await sweep(`name: bomb\nseed: 1\nbomb:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: ${r.shown}:5:\\d+: \\(document\\): YAML: too many alias expansions`))]);
+  });
+
+  it('split fractions that do not sum to 1 are reported at validation, at their line, before any banner', async () => {
+    const r = await sweep(
+      [
+        'name: fractions',
+        'seed: 1',
+        'data:',
+        '  sources:',
+        '    - { name: phantom, kind: phantom, count_per_class: 8, size: 32 }',
+        '  classes: [glioma, notumor]',
+        '  split: { mode: fractions, train: 0.5, val: 0.2, test: 0.2 }',
+        'sweep: { strategy: grid, space: { learning_rate: [0.01] } }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: ${r.shown}:7:10: /data/split: train \\+ val \\+ test must be 1 \\(got 0\\.5 \\+ 0\\.2 \\+ 0\\.2 = 0\\.9\\)`)),
+    ]);
+  });
+
+  it('`model predict --gradcam` into a missing folder is one line naming the file', async () => {
+    const modelDir = path.join(dir, 'model');
+    await trainTinyModel({ outDir: modelDir, sharedDir: sharedDir(), epochs: 1 });
+    const image = path.join(sharedDir(), 'datasets', 'sartaj', 'Testing', 'glioma_tumor', 'image(1).jpg');
+    const out = path.join(dir, 'no', 'such', 'folder', 'cam.png');
+    const r = await execa(process.execPath, ['--import', 'tsx', MODEL_CLI, 'predict', '--model', modelDir, '--image', image, '--gradcam', out], {
+      cwd: root, reject: false, timeout: 90_000,
+    });
+    expect(r.exitCode).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => /error|Error|    at /.test(l));
+    expect(errors).toEqual([`error: cannot open ${out}: the folder ${path.dirname(out)} does not exist (ENOENT)`]);
+  }, 120_000);
+});
