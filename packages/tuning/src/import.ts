@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { getSweep, listTrials, type Tracking } from '@mri-robust/tracking';
-import { applySweepEvent, applyTrialEvent } from './record.ts';
+import { sweepEventStatements, trialEventStatements } from './record.ts';
 import {
   listTrialRecords,
   readEvents,
@@ -88,7 +88,7 @@ export async function importSweepFolder(t: Tracking, trialsDir: string, opts: Im
   if (opts.mode === 'all' || !haveRow) {
     if (sweepEvents.events.length === 0) res.sweepRow = haveRow ? 'kept' : 'absent';
     else {
-      for (const e of sweepEvents.events) await applySweepEvent(t, sweepId, e);
+      await t.transaction(sweepEvents.events.flatMap((e) => sweepEventStatements(e, sweepId)));
       res.sweepRow = 'imported';
     }
   }
@@ -108,11 +108,12 @@ export async function importSweepFolder(t: Tracking, trialsDir: string, opts: Im
       res.skipped.push({ trialId: s.trialId, why: `${s.file} has no start event` });
       continue;
     }
-    // Start from the state before the first attempt, then replay every event in order.
+    // Start from the state before the first attempt, then replay every event in order: one
+    // transaction per trial (all of its rows, or none).
     await t.transaction([
       { sql: 'DELETE FROM trials WHERE sweep_id = $1 AND trial_id = $2', params: [sweepId, s.trialId] },
+      ...s.events.flatMap((e) => trialEventStatements(e, sweepId, s.trialId)),
     ]);
-    for (const e of s.events) await applyTrialEvent(t, sweepId, s.trialId, e);
     res.imported.push(s.trialId);
   }
   await t.checkpoint();
