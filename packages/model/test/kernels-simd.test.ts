@@ -258,7 +258,7 @@ describe('wasm SIMD training kernels vs cpu', () => {
     expect(largest).toBeGreaterThan(1e-3);
     clf.model.dispose();
     b.model.dispose();
-  }, 120_000);
+  }, 300_000);
 
   it('the committed kernels.wasm uses no memory of its own and imports only the backend heap', () => {
     const bytes = readFileSync(SIMD_WASM_FILE);
