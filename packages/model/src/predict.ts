@@ -71,7 +71,9 @@ export async function loadPredictor(dir: string, opts: PredictorOptions | Prepro
     let engine = await selectInference(o.inference ?? 'auto', o.threads, o.log);
     if (engine.engine === 'onnxruntime' && !onnx && metadata.onnx === null) {
       // Saved without model.onnx: a layer the exporter lacks (metadata.onnxUnavailable says which).
-      (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(`[inference] ${dir}: no model.onnx (${metadata.onnxUnavailable ?? 'not exported'}); using tfjs`);
+      (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(
+        `[inference] ${dir}: no model.onnx (${metadata.onnxUnavailable ?? 'not exported'}); using tfjs`,
+      );
       engine = { engine: 'tfjs', threads: 1, ort: null };
     }
     const forward = await createForward(model, engine, onnx ? { onnx } : { cam: true });
@@ -126,11 +128,16 @@ export async function imageFileToInput(file: string, p: Preprocessing, maxPixels
     if (e instanceof BadImageError) throw new UserError(`${file}: cannot be used as an image: ${e.reason}`);
     throw e;
   }
-  return imagesToTensor(decoded.pixels, 1, { height: p.decode.size, width: p.decode.size, channels: p.decode.channels }, {
-    inputSize: p.inputSize,
-    inputChannels: p.inputChannels,
-    scaling: pixelScalingOf(p.scaling),
-  });
+  return imagesToTensor(
+    decoded.pixels,
+    1,
+    { height: p.decode.size, width: p.decode.size, channels: p.decode.channels },
+    {
+      inputSize: p.inputSize,
+      inputChannels: p.inputChannels,
+      scaling: pixelScalingOf(p.scaling),
+    },
+  );
 }
 
 /** Class probabilities of one image with a loaded predictor. */

@@ -110,10 +110,15 @@ async function finishPrepare(
     throw new ImageInputError(`corrupt ${label} image: ${firstLine(e)}`);
   }
   const scan: ScanPixels = { pixels, width: size, height: size, channels };
-  const input = imagesToTensor(pixels, 1, { height: size, width: size, channels }, {
-    inputSize: pre.inputSize,
-    inputChannels: pre.inputChannels,
-    scaling: pixelScalingOf(pre.scaling),
-  });
+  const input = imagesToTensor(
+    pixels,
+    1,
+    { height: size, width: size, channels },
+    {
+      inputSize: pre.inputSize,
+      inputChannels: pre.inputChannels,
+      scaling: pixelScalingOf(pre.scaling),
+    },
+  );
   return { input, scan, kind, origWidth: w, origHeight: h };
 }

@@ -226,7 +226,8 @@ export async function saveModel(
 export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
   if (!existsSync(dir)) throw new UserError(`model folder ${dir} does not exist`);
   const file = path.join(dir, METADATA_JSON);
-  if (!existsSync(file)) throw new UserError(`${file} is missing: ${dir} is not a saved model folder (expected ${MODEL_JSON}, ${WEIGHTS_BIN}, ${METADATA_JSON})`);
+  if (!existsSync(file))
+    throw new UserError(`${file} is missing: ${dir} is not a saved model folder (expected ${MODEL_JSON}, ${WEIGHTS_BIN}, ${METADATA_JSON})`);
   let meta: ModelMetadata;
   try {
     meta = JSON.parse(await readFile(file, 'utf8')) as ModelMetadata;
@@ -272,7 +273,9 @@ export async function readOnnxModel(dir: string, metadata: ModelMetadata): Promi
   }
   const got = sha256(bytes);
   if (got !== rec.sha256) {
-    throw new UserError(`${file}: sha256 ${got.slice(0, 12)} ≠ ${rec.sha256.slice(0, 12)} recorded in metadata.json: model.onnx is stale or comes from another folder`);
+    throw new UserError(
+      `${file}: sha256 ${got.slice(0, 12)} ≠ ${rec.sha256.slice(0, 12)} recorded in metadata.json: model.onnx is stale or comes from another folder`,
+    );
   }
   return bytes;
 }

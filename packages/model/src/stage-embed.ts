@@ -57,16 +57,7 @@ import {
 import { multiLayerFeatures } from './nets/features.ts';
 import { splitAtLayer } from './nets/mobilenet.ts';
 import { imagesToTensor, PREPROCESSING, type PixelScaling } from './nets/preprocess.ts';
-import {
-  EMBED_FORMAT,
-  EMBED_MANIFEST,
-  featuresFile,
-  idsFile,
-  labelsFile,
-  type EmbedManifest,
-  type EmbedSetInfo,
-  type FeatureKind,
-} from './io/embed-output.ts';
+import { EMBED_FORMAT, EMBED_MANIFEST, featuresFile, idsFile, labelsFile, type EmbedManifest, type EmbedSetInfo, type FeatureKind } from './io/embed-output.ts';
 
 export const EMBED_STAGE = 'embed';
 
@@ -326,7 +317,9 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           inputChannels = 3;
           const backbone = await loadExperimentBackbone(experiment);
           if (backbone.hash !== p.weights!.hash) {
-            throw new UserError(`${p.weights!.location}: the weights changed while the embed stage started (hash ${backbone.hash.slice(0, 12)} ≠ ${p.weights!.hash.slice(0, 12)}); run it again`);
+            throw new UserError(
+              `${p.weights!.location}: the weights changed while the embed stage started (hash ${backbone.hash.slice(0, 12)} ≠ ${p.weights!.hash.slice(0, 12)}); run it again`,
+            );
           }
           let net = backbone.model;
           if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;

@@ -92,7 +92,10 @@ const FEATURES = ['conv_pw_11_relu', 'conv_pw_13_relu'];
 
 describe('mobilenet_v1 through the embed stage, a trial and the predict path', () => {
   it('head with model.features: one row = pooled conv_pw_11_relu ‖ conv_pw_13_relu of the real backbone; a trial saves a predictor that predicts a real file', async () => {
-    const exp = await experiment('v1-multi', `  backbone: mobilenet_v1\n  weights: ${V1}\n  input_size: ${SIZE}\n  mode: head\n  features: [${FEATURES.join(', ')}]\n  embed_batch_size: 5\n`);
+    const exp = await experiment(
+      'v1-multi',
+      `  backbone: mobilenet_v1\n  weights: ${V1}\n  input_size: ${SIZE}\n  mode: head\n  features: [${FEATURES.join(', ')}]\n  embed_batch_size: 5\n`,
+    );
     const res = await runEmbed(exp, upstream, quiet);
     const out = await openEmbedOutput(res.dir);
     expect(out.manifest.backbone).toBe('mobilenet_v1');
@@ -113,7 +116,12 @@ describe('mobilenet_v1 through the embed stage, a trial and the predict path', (
     // the last block equals the backbone's own pooled output
     const pooled = (b.model.predict(x) as Tensor).dataSync();
     const rows = direct.arraySync() as number[][];
-    expect(maxDiff(rows.flatMap((r) => r.slice(384)), pooled)).toBeLessThan(1e-5);
+    expect(
+      maxDiff(
+        rows.flatMap((r) => r.slice(384)),
+        pooled,
+      ),
+    ).toBeLessThan(1e-5);
     tf.dispose([x, direct]);
     b.model.dispose();
 
@@ -125,7 +133,13 @@ describe('mobilenet_v1 through the embed stage, a trial and the predict path', (
     );
     expect(other.key).not.toBe(res.key);
 
-    const trial = await trainTrial({ experiment: exp, features: out, params: { learningRate: 1e-3, dropout: 0, batchSize: 8 }, seed: 5, outDir: path.join(root, 'trial') });
+    const trial = await trainTrial({
+      experiment: exp,
+      features: out,
+      params: { learningRate: 1e-3, dropout: 0, batchSize: 8 },
+      seed: 5,
+      outDir: path.join(root, 'trial'),
+    });
     const { model, metadata } = await loadModel(trial.modelDir);
     expect(metadata.backbone.name).toBe('mobilenet_v1');
     expect(metadata.preprocessing.scaling).toBe('scale_-1_1');
@@ -137,7 +151,12 @@ describe('mobilenet_v1 through the embed stage, a trial and the predict path', (
     const pred = await loadPredictor(trial.modelDir, { inference: 'onnxruntime', threads: 1 });
     const p = await predictWith(pred, file);
     expect(pred.inference.engine).toBe('onnxruntime');
-    expect(maxDiff(CLASSES.map((c) => p.uncalibrated[c]), ref)).toBeLessThan(1e-4);
+    expect(
+      maxDiff(
+        CLASSES.map((c) => p.uncalibrated[c]),
+        ref,
+      ),
+    ).toBeLessThan(1e-4);
     await pred.dispose();
     model.dispose();
     input.dispose();
@@ -155,7 +174,10 @@ describe('mobilenet_v1 through the embed stage, a trial and the predict path', (
     const top = splitAtLayer(b.model, 'conv_pw_12_relu').buildTop();
     const emb = top.predict(tf.tensor4d(val.features, [val.info.n, 2, 2, 768])) as Tensor;
     const set = await openImageSet(val.info.imageSetDir);
-    const idx = set.records.map((r, i) => [r, i] as const).filter(([r]) => val.ids.includes(r.id)).map(([, i]) => i);
+    const idx = set.records
+      .map((r, i) => [r, i] as const)
+      .filter(([r]) => val.ids.includes(r.id))
+      .map(([, i]) => i);
     const x = imagesToTensor(set.batch(idx), idx.length, set.header, { inputSize: SIZE, inputChannels: 3, scaling: 'scale_-1_1' });
     set.close();
     expect(maxDiff(emb.dataSync(), (b.model.predict(x) as Tensor).dataSync())).toBeLessThan(1e-4);
@@ -179,24 +201,29 @@ describe('mobilenet_v1 through the embed stage, a trial and the predict path', (
 });
 
 describe('predict path: every pixel scaling', () => {
-  it.each(['scale_-1_1', 'caffe_bgr_mean', 'raw_0_255'] as PixelScaling[])('%s: prepareImage gives what imagesToTensor gives the embed stage', async (scaling) => {
-    const file = path.join(SHARED, 'datasets', 'sartaj', 'Testing', 'no_tumor', 'image(1).jpg');
-    const bytes = new Uint8Array(await (await import('node:fs/promises')).readFile(file));
-    const pre: Preprocessing = { decode: { size: 48, channels: 1, fit: 'pad' }, inputSize: 40, inputChannels: 3, scaling };
-    const prepared = await prepareImage(bytes, pre, 5e7);
-    const ref = imagesToTensor(prepared.scan.pixels, 1, { height: 48, width: 48, channels: 1 }, { inputSize: 40, inputChannels: 3, scaling });
-    expect(maxDiff(prepared.input.dataSync(), ref.dataSync())).toBe(0);
-    const fromFile = await imageFileToInput(file, pre);
-    expect(maxDiff(fromFile.dataSync(), ref.dataSync())).toBe(0);
-    const range = [tf.min(ref).dataSync()[0], tf.max(ref).dataSync()[0]];
-    if (scaling === 'scale_-1_1') expect(range[0]).toBeGreaterThanOrEqual(-1);
-    if (scaling === 'raw_0_255') expect(range[1]).toBeGreaterThan(100);
-    if (scaling === 'caffe_bgr_mean') expect(range[0]).toBeLessThan(-100);
-    tf.dispose([prepared.input, ref, fromFile]);
-  });
+  it.each(['scale_-1_1', 'caffe_bgr_mean', 'raw_0_255'] as PixelScaling[])(
+    '%s: prepareImage gives what imagesToTensor gives the embed stage',
+    async (scaling) => {
+      const file = path.join(SHARED, 'datasets', 'sartaj', 'Testing', 'no_tumor', 'image(1).jpg');
+      const bytes = new Uint8Array(await (await import('node:fs/promises')).readFile(file));
+      const pre: Preprocessing = { decode: { size: 48, channels: 1, fit: 'pad' }, inputSize: 40, inputChannels: 3, scaling };
+      const prepared = await prepareImage(bytes, pre, 5e7);
+      const ref = imagesToTensor(prepared.scan.pixels, 1, { height: 48, width: 48, channels: 1 }, { inputSize: 40, inputChannels: 3, scaling });
+      expect(maxDiff(prepared.input.dataSync(), ref.dataSync())).toBe(0);
+      const fromFile = await imageFileToInput(file, pre);
+      expect(maxDiff(fromFile.dataSync(), ref.dataSync())).toBe(0);
+      const range = [tf.min(ref).dataSync()[0], tf.max(ref).dataSync()[0]];
+      if (scaling === 'scale_-1_1') expect(range[0]).toBeGreaterThanOrEqual(-1);
+      if (scaling === 'raw_0_255') expect(range[1]).toBeGreaterThan(100);
+      if (scaling === 'caffe_bgr_mean') expect(range[0]).toBeLessThan(-100);
+      tf.dispose([prepared.input, ref, fromFile]);
+    },
+  );
 
   it('an unknown scaling is refused', async () => {
     const pre = { decode: { size: 48, channels: 1, fit: 'pad' }, inputSize: 40, inputChannels: 3, scaling: 'zscore' } as Preprocessing;
-    await expect(prepareImage(new Uint8Array([0xff, 0xd8, 0xff, 0]), pre, 5e7)).rejects.toThrow("pixel scaling 'zscore' is not one of scale_-1_1, caffe_bgr_mean, raw_0_255");
+    await expect(prepareImage(new Uint8Array([0xff, 0xd8, 0xff, 0]), pre, 5e7)).rejects.toThrow(
+      "pixel scaling 'zscore' is not one of scale_-1_1, caffe_bgr_mean, raw_0_255",
+    );
   });
 });

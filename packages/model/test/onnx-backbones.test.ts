@@ -85,7 +85,10 @@ function expectClose(results: { diff: number; scale: number }[], what: string): 
 /** Seeded values in [lo, hi) as an image batch [n, s, s, c]. */
 function randomInput(n: number, s: number, c: number, seed: number, lo = -1, hi = 1): Tensor {
   const rng = createRng(seed);
-  return tf.tensor4d(Float32Array.from({ length: n * s * s * c }, () => rng.uniform(lo, hi)), [n, s, s, c]);
+  return tf.tensor4d(
+    Float32Array.from({ length: n * s * s * c }, () => rng.uniform(lo, hi)),
+    [n, s, s, c],
+  );
 }
 
 beforeAll(async () => {
@@ -159,7 +162,14 @@ describe('Keras-application backbones (seeded random weights) export and match',
 
 describe('converters the new backbones use', () => {
   /** Build input → body → outputs, seed its weights, compare on a seeded input. */
-  async function check(what: string, shape: [number, number, number], body: (x: SymbolicTensor) => SymbolicTensor | SymbolicTensor[], seed: number, lo = -1, hi = 1) {
+  async function check(
+    what: string,
+    shape: [number, number, number],
+    body: (x: SymbolicTensor) => SymbolicTensor | SymbolicTensor[],
+    seed: number,
+    lo = -1,
+    hi = 1,
+  ) {
     const input = tfl.input({ shape });
     const outs = body(input);
     const m = tfl.model({ inputs: input, outputs: outs });
@@ -263,7 +273,7 @@ describe('converters the new backbones use', () => {
     );
   });
 
-  it("Normalization ((x − mean) / max(√var, 1e-7), one variance 0) and KerasRescaling (scalar and per channel)", async () => {
+  it('Normalization ((x − mean) / max(√var, 1e-7), one variance 0) and KerasRescaling (scalar and per channel)', async () => {
     const input = tfl.input({ shape: [6, 6, 3] });
     let y = new KerasRescaling({ scale: 1 / 255 }).apply(input) as SymbolicTensor;
     const norm = new Normalization({ axis: -1 });

@@ -106,7 +106,10 @@ function windowPads(ctx: ConvertContext, kernel: [number, number], strides: [num
   const ph = h + e[0] + e[1];
   const pw = w + e[2] + e[3];
   const padding = ctx.config.padding;
-  let t = 0, bo = 0, l = 0, r = 0;
+  let t = 0,
+    bo = 0,
+    l = 0,
+    r = 0;
   if (padding === 'same') {
     [t, bo] = samePads(ph, kernel[0], strides[0], dil[0]);
     [l, r] = samePads(pw, kernel[1], strides[1], dil[1]);
@@ -146,7 +149,11 @@ export function emitActivation(b: GraphBuilder, name: string, x: OnnxValue, base
     case 'relu':
       return unary('Relu');
     case 'relu6':
-      return out(b.node('Clip', [x.name, b.constFloat(`${base}/min`, new Float32Array([0]), []), b.constFloat(`${base}/max`, new Float32Array([6]), [])], {}, base), x.layout, x.shape);
+      return out(
+        b.node('Clip', [x.name, b.constFloat(`${base}/min`, new Float32Array([0]), []), b.constFloat(`${base}/max`, new Float32Array([6]), [])], {}, base),
+        x.layout,
+        x.shape,
+      );
     case 'sigmoid':
       return unary('Sigmoid');
     case 'tanh':
@@ -198,7 +205,13 @@ export function batchNormAffine(layer: Layer): ChannelAffine {
 }
 
 /** Output channel `o` scaled by the folded batch norm: w·scale, bias·scale + shift. */
-function foldInto(kernel: Float32Array, perOut: number, bias: Float32Array | null, units: number, affine?: ChannelAffine): { kernel: Float32Array; bias: Float32Array | null } {
+function foldInto(
+  kernel: Float32Array,
+  perOut: number,
+  bias: Float32Array | null,
+  units: number,
+  affine?: ChannelAffine,
+): { kernel: Float32Array; bias: Float32Array | null } {
   if (!affine) return { kernel, bias };
   if (affine.scale.length !== units) throw new Error(`batch norm of ${affine.scale.length} channels after ${units} units`);
   const k = new Float32Array(kernel.length);
@@ -213,8 +226,7 @@ function hwioToOihw(k: Float32Array, kh: number, kw: number, cin: number, cout: 
   const o = new Float32Array(k.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
-      for (let i = 0; i < cin; i++)
-        for (let c = 0; c < cout; c++) o[((c * cin + i) * kh + y) * kw + x] = k[((y * kw + x) * cin + i) * cout + c];
+      for (let i = 0; i < cin; i++) for (let c = 0; c < cout; c++) o[((c * cin + i) * kh + y) * kw + x] = k[((y * kw + x) * cin + i) * cout + c];
   return o;
 }
 
@@ -223,8 +235,7 @@ function depthwiseToOihw(k: Float32Array, kh: number, kw: number, cin: number, m
   const o = new Float32Array(k.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
-      for (let c = 0; c < cin; c++)
-        for (let m = 0; m < mult; m++) o[((c * mult + m) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * mult + m];
+      for (let c = 0; c < cin; c++) for (let m = 0; m < mult; m++) o[((c * mult + m) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * mult + m];
   return o;
 }
 
@@ -269,7 +280,16 @@ registerLayerConverter('Conv2D', (ctx) => {
   const [, , cin, cout] = k.shape;
   if (Number(ctx.config.groups ?? 1) !== 1) fail(ctx, 'grouped convolution');
   const f = foldInto(hwioToOihw(k.data, kh, kw, cin, cout), cin * kh * kw, ctx.config.useBias ? bias.data : null, cout, ctx.affine);
-  const y = convNode(ctx, x, f.kernel, [cout, cin, kh, kw], f.bias, { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: 1 }, cout, ctx.node.output.shape);
+  const y = convNode(
+    ctx,
+    x,
+    f.kernel,
+    [cout, cin, kh, kw],
+    f.bias,
+    { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: 1 },
+    cout,
+    ctx.node.output.shape,
+  );
   return activationOf(ctx, y);
 });
 
@@ -283,7 +303,16 @@ registerLayerConverter('DepthwiseConv2D', (ctx) => {
   const [, , cin, mult] = k.shape;
   const cout = cin * mult;
   const f = foldInto(depthwiseToOihw(k.data, kh, kw, cin, mult), kh * kw, ctx.config.useBias ? bias.data : null, cout, ctx.affine);
-  const y = convNode(ctx, x, f.kernel, [cout, 1, kh, kw], f.bias, { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: cin }, cout, ctx.node.output.shape);
+  const y = convNode(
+    ctx,
+    x,
+    f.kernel,
+    [cout, 1, kh, kw],
+    f.bias,
+    { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: cin },
+    cout,
+    ctx.node.output.shape,
+  );
   return activationOf(ctx, y);
 });
 
@@ -298,9 +327,29 @@ registerLayerConverter('SeparableConv2D', (ctx) => {
   const mid = cin * mult;
   const cout = pk.shape[3];
   const midShape = [...ctx.node.output.shape.slice(0, 3), mid];
-  const d = convNode(ctx, x, depthwiseToOihw(dk.data, kh, kw, cin, mult), [mid, 1, kh, kw], null, { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: cin }, mid, midShape, '/depthwise');
+  const d = convNode(
+    ctx,
+    x,
+    depthwiseToOihw(dk.data, kh, kw, cin, mult),
+    [mid, 1, kh, kw],
+    null,
+    { strides, dilations: dil, pads: windowPads(ctx, [kh, kw], strides, dil), group: cin },
+    mid,
+    midShape,
+    '/depthwise',
+  );
   const f = foldInto(hwioToOihw(pk.data, 1, 1, mid, cout), mid, ctx.config.useBias ? bias.data : null, cout, ctx.affine);
-  const y = convNode(ctx, d, f.kernel, [cout, mid, 1, 1], f.bias, { strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1 }, cout, ctx.node.output.shape, '/pointwise');
+  const y = convNode(
+    ctx,
+    d,
+    f.kernel,
+    [cout, mid, 1, 1],
+    f.bias,
+    { strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1 },
+    cout,
+    ctx.node.output.shape,
+    '/pointwise',
+  );
   return activationOf(ctx, y);
 });
 
@@ -372,7 +421,12 @@ function merge(op: string, manyOp: string | null): LayerConverter {
       name = ins[0].name;
       for (let i = 1; i < ins.length; i++) name = ctx.b.node(op, [name, ins[i].name], {}, ctx.base);
     } else {
-      name = ctx.b.node(manyOp, ins.map((v) => v.name), {}, ctx.base);
+      name = ctx.b.node(
+        manyOp,
+        ins.map((v) => v.name),
+        {},
+        ctx.base,
+      );
     }
     return out(name, layout, ctx.node.output.shape);
   };
@@ -385,14 +439,32 @@ registerLayerConverter('Minimum', merge('Min', 'Min'));
 registerLayerConverter('Average', (ctx) => {
   const ins = ctx.inputs;
   if (ins.some((v) => v.layout !== ins[0].layout)) fail(ctx, 'inputs of different ranks');
-  return out(ctx.b.node('Mean', ins.map((v) => v.name), {}, ctx.base), ins[0].layout, ctx.node.output.shape);
+  return out(
+    ctx.b.node(
+      'Mean',
+      ins.map((v) => v.name),
+      {},
+      ctx.base,
+    ),
+    ins[0].layout,
+    ctx.node.output.shape,
+  );
 });
 
 registerLayerConverter('Concatenate', (ctx) => {
   const ins = ctx.inputs;
   if (ins.some((v) => v.layout !== ins[0].layout)) fail(ctx, 'inputs of different ranks');
   const axis = onnxAxis(Number(ctx.config.axis ?? -1), ins[0]);
-  return out(ctx.b.node('Concat', ins.map((v) => v.name), { axis: attr.int(axis) }, ctx.base), ins[0].layout, ctx.node.output.shape);
+  return out(
+    ctx.b.node(
+      'Concat',
+      ins.map((v) => v.name),
+      { axis: attr.int(axis) },
+      ctx.base,
+    ),
+    ins[0].layout,
+    ctx.node.output.shape,
+  );
 });
 
 /** [[top, bottom], [left, right]] of a ZeroPadding2D config. */

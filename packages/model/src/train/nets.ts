@@ -43,7 +43,8 @@ export async function buildTrialNets(m: EmbedManifest, widths: number[], seed: n
       loaded.model,
       m.features.map((f) => f.layer),
     );
-    if (multi.size !== m.sampleShape[0]) throw new UserError(`embed output: features of ${multi.size} values rebuilt, ${m.sampleShape[0]} cached; rerun model:embed`);
+    if (multi.size !== m.sampleShape[0])
+      throw new UserError(`embed output: features of ${multi.size} values rebuilt, ${m.sampleShape[0]} cached; rerun model:embed`);
     return { trunk: null, frozen: multi.model, trunkTraining: false };
   }
   if (m.kind === 'activation') {
