@@ -47,7 +47,9 @@ describe('provenance numbers (pure)', () => {
     expect(r.ciLow).toBeGreaterThanOrEqual(0);
     expect(r.ciHigh).toBeLessThanOrEqual(1);
     // Seeded: the same interval again.
-    expect(meanNoisyAccuracy([{ ids: ['a', 'b', 'c'], correct: [1, 1, 0] }], 500, 3)).toEqual(meanNoisyAccuracy([{ ids: ['a', 'b', 'c'], correct: [1, 1, 0] }], 500, 3));
+    expect(meanNoisyAccuracy([{ ids: ['a', 'b', 'c'], correct: [1, 1, 0] }], 500, 3)).toEqual(
+      meanNoisyAccuracy([{ ids: ['a', 'b', 'c'], correct: [1, 1, 0] }], 500, 3),
+    );
     expect(meanNoisyAccuracy([], 500, 3)).toBeNull();
     expect(() => meanNoisyAccuracy([{ ids: ['a'], correct: [1, 0] }], 10, 1)).toThrow(/1 ids for 2 results/);
     expect(formatAccuracy({ accuracy: 0.8333, ciLow: 0.71, ciHigh: 0.921, n: 394 })).toBe('83.3 % (95 % CI 71.0–92.1 %, n = 394)');
@@ -92,7 +94,12 @@ describe('model folders carry their provenance; model:predict shows it', () => {
       expect(s.test.meanNoisy!.ciLow).toBeLessThanOrEqual(s.test.meanNoisy!.accuracy);
       expect(s.test.meanNoisy!.ciHigh).toBeGreaterThanOrEqual(s.test.meanNoisy!.accuracy);
       const p = provenanceOf(meta);
-      expect([p.experiment, p.sweep, p.trial, p.synthetic]).toEqual([synthetic ? 'tiny-phantom' : 'tiny-real', synthetic ? 'tiny-phantom-sweep' : 'tiny-real-sweep', 't0001', synthetic]);
+      expect([p.experiment, p.sweep, p.trial, p.synthetic]).toEqual([
+        synthetic ? 'tiny-phantom' : 'tiny-real',
+        synthetic ? 'tiny-phantom-sweep' : 'tiny-real-sweep',
+        't0001',
+        synthetic,
+      ]);
     }
   });
 
@@ -157,7 +164,9 @@ describe('model folders carry their provenance; model:predict shows it', () => {
     const dcm = path.join(root, 'scan.dcm');
     writeFileSync(dcm, write16([a.data], a.info.width, a.info.height));
     const png = path.join(root, 'scan.png');
-    await sharp(a.data, { raw: { width: a.info.width, height: a.info.height, channels: 1 } }).png().toFile(png);
+    await sharp(a.data, { raw: { width: a.info.width, height: a.info.height, channels: 1 } })
+      .png()
+      .toFile(png);
 
     const viaCli = await cli([`--model=${real.modelDir}`, `--image=${dcm}`, '--json', `--gradcam=${path.join(root, 'dcm-cam.png')}`]);
     expect(viaCli.code).toBe(0);
@@ -176,7 +185,9 @@ describe('model folders carry their provenance; model:predict shows it', () => {
       writeFileSync(multi, write16([a.data, b.data], a.info.width, a.info.height));
       await expect(predictWith(p, multi)).rejects.toThrow(/two\.dcm: cannot be used as an image: multi-frame DICOM \(2 frames\)/);
       const pngB = path.join(root, 'b.png');
-      await sharp(b.data, { raw: { width: b.info.width, height: b.info.height, channels: 1 } }).png().toFile(pngB);
+      await sharp(b.data, { raw: { width: b.info.width, height: b.info.height, channels: 1 } })
+        .png()
+        .toFile(pngB);
       const f1 = await predictWith(p, multi, { frame: 1 });
       const ref = await predictWith(p, pngB);
       for (const [c, v] of Object.entries(ref.probabilities)) expect(f1.probabilities[c]).toBeCloseTo(v, 5);

@@ -26,7 +26,12 @@ interface Started {
 
 /** Starts `cmd args` in its own process group; resolves once the server printed its pid and URL. */
 function start(cmd: string, args: string[]): Promise<Started> {
-  const child = spawn(cmd, args, { cwd: workspaceRoot(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  const child = spawn(cmd, args, {
+    cwd: workspaceRoot(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+  });
   let text = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {

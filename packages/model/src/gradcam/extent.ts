@@ -43,9 +43,7 @@ export function displaySize(extent: Extent, origWidth: number, origHeight: numbe
   let aspect = extent.width / extent.height;
   if (fit === 'fill' && origWidth > 0 && origHeight > 0) aspect = origWidth / origHeight;
   const long = Math.max(minLong, extent.width, extent.height);
-  return aspect >= 1
-    ? { width: long, height: Math.max(1, Math.round(long / aspect)) }
-    : { width: Math.max(1, Math.round(long * aspect)), height: long };
+  return aspect >= 1 ? { width: long, height: Math.max(1, Math.round(long / aspect)) } : { width: Math.max(1, Math.round(long * aspect)), height: long };
 }
 
 /**

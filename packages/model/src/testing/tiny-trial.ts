@@ -29,12 +29,18 @@ export interface TinyTrialOptions {
 }
 
 async function linkRealScans(root: string, sharedDir: string, perClass: [number, number]): Promise<void> {
-  for (const [split, n] of [['Training', perClass[0]], ['Testing', perClass[1]]] as const) {
+  for (const [split, n] of [
+    ['Training', perClass[0]],
+    ['Testing', perClass[1]],
+  ] as const) {
     for (const [label, folder] of Object.entries(SARTAJ)) {
       const from = path.join(sharedDir, 'datasets', 'sartaj', split, folder);
       const to = path.join(root, split, label);
       await mkdir(to, { recursive: true });
-      const names = (await readdir(from)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, n);
+      const names = (await readdir(from))
+        .filter((f) => /\.jpe?g$/i.test(f))
+        .sort()
+        .slice(0, n);
       for (const f of names) await symlink(path.join(from, f), path.join(to, f));
     }
   }
