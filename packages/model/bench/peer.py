@@ -4,7 +4,8 @@ MobileNetV2-0.35 from torchvision (random weights: the speed does not depend on 
 above a cut (features[11:] above Keras's block_9_add, features[14:] above block_12_add) + global
 average pooling + Dropout(0.2) + Linear(1280, 4); batch-norm statistics frozen (BN layers in eval
 mode, affine parameters trained), one thread, batch 32, Adam(1e-4), cross-entropy. Prints one JSON
-object: img/s per cut (median over repeats of `steps` timed steps after warm-up).
+object: img/s per cut, wall clock and per CPU-second of the process (medians over repeats of
+`steps` timed steps after warm-up).
 
   /usr/bin/python3 packages/model/bench/peer.py [--steps 8] [--repeats 3] [--batch 32] [--seed 1]
 """
@@ -59,13 +60,23 @@ def main() -> None:
 
         for _ in range(2):
             step()
-        runs = []
+        runs, cpu_runs = [], []
         for _ in range(a.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(a.steps):
                 step()
             runs.append(a.steps * a.batch / (time.perf_counter() - t0))
-        out["rows"].append({"cut": cut, "features": f"features[{start}:]", "imagesPerSecond": statistics.median(runs), "runs": runs})
+            cpu_runs.append(a.steps * a.batch / (time.process_time() - c0))
+        out["rows"].append(
+            {
+                "cut": cut,
+                "features": f"features[{start}:]",
+                "imagesPerSecond": statistics.median(runs),
+                "runs": runs,
+                "imagesPerCpuSecond": statistics.median(cpu_runs),
+                "cpuRuns": cpu_runs,
+            }
+        )
     print(json.dumps(out))
 
 

@@ -19,12 +19,16 @@ interface PeerRow {
   features: string;
   imagesPerSecond: number;
   runs: number[];
+  imagesPerCpuSecond: number;
+  cpuRuns: number[];
 }
 interface OurRow {
   backend: string;
   mode: string;
   imagesPerSecond: number | null;
   runs: number[];
+  imagesPerCpuSecond?: number | null;
+  cpuRuns?: number[];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -57,7 +61,9 @@ async function main(): Promise<void> {
       maxBuffer: 1 << 20,
     }),
   ) as { torch: string; torchvision: string; threads: number; batch: number; rows: PeerRow[] };
-  for (const r of peer.rows) process.stderr.write(`[bench peer] torch above ${r.cut}: ${r.imagesPerSecond.toFixed(1)} img/s\n`);
+  for (const r of peer.rows) {
+    process.stderr.write(`[bench peer] torch above ${r.cut}: ${r.imagesPerSecond.toFixed(1)} img/s, ${r.imagesPerCpuSecond.toFixed(1)} img per CPU-s\n`);
+  }
   process.stderr.write('[bench peer] this project, tfjs wasm …\n');
   const ours = JSON.parse(
     execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'train.ts'), '--worker=wasm', `--modes=${CUTS.map((c) => `partial-${c}`).join(',')}`], {
@@ -72,19 +78,27 @@ async function main(): Promise<void> {
     const p = peer.rows.find((r) => r.cut === cut);
     const o = ours.find((r) => r.mode === `partial-${cut}`);
     const ratio = p && o?.imagesPerSecond ? Number((o.imagesPerSecond / p.imagesPerSecond).toFixed(3)) : null;
+    const cpuRatio = p && o?.imagesPerCpuSecond ? Number((o.imagesPerCpuSecond / p.imagesPerCpuSecond).toFixed(3)) : null;
     return {
       step: `partial above ${cut} (${p?.features ?? '?'}), batch ${peer.batch}, Adam, BN frozen, 1 thread`,
       torchImagesPerSecond: p ? Number(p.imagesPerSecond.toFixed(2)) : null,
       oursImagesPerSecond: o?.imagesPerSecond != null ? Number(o.imagesPerSecond.toFixed(2)) : null,
       oursOverTorch: ratio,
+      torchImagesPerCpuSecond: p ? Number(p.imagesPerCpuSecond.toFixed(2)) : null,
+      oursImagesPerCpuSecond: o?.imagesPerCpuSecond != null ? Number(o.imagesPerCpuSecond.toFixed(2)) : null,
+      oursOverTorchCpuTime: cpuRatio,
       torchRuns: p?.runs.map((v) => Number(v.toFixed(2))) ?? [],
       oursRuns: o?.runs.map((v) => Number(v.toFixed(2))) ?? [],
     };
   });
-  for (const r of rows) process.stderr.write(`[bench peer] ${r.step}: ours ${r.oursImagesPerSecond} / torch ${r.torchImagesPerSecond} = ${r.oursOverTorch}\n`);
+  for (const r of rows) {
+    process.stderr.write(
+      `[bench peer] ${r.step}: ours ${r.oursImagesPerSecond} / torch ${r.torchImagesPerSecond} img/s = ${r.oursOverTorch}; per CPU-s ${r.oursImagesPerCpuSecond} / ${r.torchImagesPerCpuSecond} = ${r.oursOverTorchCpuTime}\n`,
+    );
+  }
   write({
     name: 'peer',
-    unit: 'training images/s (medians); oursOverTorch = ours / torch',
+    unit: 'training images/s, wall clock and per CPU-second of each process (medians); oursOverTorch = ours / torch',
     torch: peer.torch,
     torchvision: peer.torchvision,
     torchThreads: peer.threads,
