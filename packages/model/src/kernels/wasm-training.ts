@@ -259,9 +259,9 @@ function registerMaxPoolGrad(): void {
 }
 
 /** Kernels (wasm only) behind the fused Relu / ClipByValue / FusedBatchNorm gradients. */
-export const RELU_GRAD_KERNEL = 'MriReluGrad';
-export const CLIP_GRAD_KERNEL = 'MriClipByValueGrad';
-export const BATCHNORM_GRAD_KERNEL = 'MriBatchNormGrad';
+const RELU_GRAD_KERNEL = 'MriReluGrad';
+const CLIP_GRAD_KERNEL = 'MriClipByValueGrad';
+const BATCHNORM_GRAD_KERNEL = 'MriBatchNormGrad';
 
 const maskKernels: tf.KernelConfig[] = [
   {
