@@ -6,7 +6,7 @@
  * matched case-insensitively; class folders are mapped to class names through the aliases.
  * A multi-frame DICOM file is listed once per frame (`<path>#frame=<n>`, n from 1; `frame` 0-based).
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '@mri-robust/core';
@@ -135,13 +135,60 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-/** Every file below `dir` (recursively), as paths relative to `base`. Hidden entries are skipped. */
-async function walk(dir: string, base: string, out: string[]): Promise<void> {
+/** What a listing walk shares: the source's real root, folders reached through links, skipped entries. */
+interface WalkState {
+  source: string;
+  base: string;
+  realRoot: string;
+  /** Real path of each folder reached through a link → the link's path (relative to base). */
+  followed: Map<string, string>;
+  stray: StrayFile[];
+}
+
+function specialKind(s: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  return s.isFIFO() ? 'named pipe' : s.isSocket() ? 'socket' : s.isCharacterDevice() || s.isBlockDevice() ? 'device' : 'special file';
+}
+
+const inside = (root: string, p: string) => p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+/**
+ * Every regular file below `dir` (recursively), as paths relative to `st.base`. Hidden entries are
+ * skipped. A link to a folder inside the source folder is not followed (it would list files again,
+ * under another class, or loop forever); a link to a folder outside is followed once, however many
+ * links lead to it. Named pipes, sockets and devices are never opened. Each skip is reported.
+ */
+async function walk(dir: string, st: WalkState, out: string[]): Promise<void> {
   for (const d of await dirents(dir)) {
     if (d.name.startsWith('.')) continue;
     const abs = path.join(dir, d.name);
-    if (d.isDirectory() || (d.isSymbolicLink() && (await isDir(abs)))) await walk(abs, base, out);
-    else out.push(path.relative(base, abs).split(path.sep).join('/'));
+    const rel = path.relative(st.base, abs).split(path.sep).join('/');
+    if (d.isDirectory()) await walk(abs, st, out);
+    else if (d.isFile()) out.push(rel);
+    else if (d.isSymbolicLink()) {
+      let target;
+      try {
+        target = await stat(abs);
+      } catch {
+        out.push(rel); // a dangling link: listed, and reported unreadable by fileEntry
+        continue;
+      }
+      if (target.isFile()) out.push(rel);
+      else if (target.isDirectory()) {
+        const real = await realpath(abs);
+        const seen = st.followed.get(real);
+        if (inside(st.realRoot, real)) {
+          const to = path.relative(st.realRoot, real).split(path.sep).join('/') || '.';
+          st.stray.push({ source: st.source, relPath: rel, reason: `link back into the source folder (to ${to}); not followed` });
+        } else if (inside(real, st.realRoot)) {
+          st.stray.push({ source: st.source, relPath: rel, reason: `link back into the source folder (to ${real}, which holds it); not followed` });
+        } else if (seen !== undefined) {
+          st.stray.push({ source: st.source, relPath: rel, reason: `link to a folder already listed through ${seen}; not followed` });
+        } else {
+          st.followed.set(real, rel);
+          await walk(abs, st, out);
+        }
+      } else st.stray.push({ source: st.source, relPath: rel, reason: `not a regular file (${specialKind(target)}); not read` });
+    } else st.stray.push({ source: st.source, relPath: rel, reason: `not a regular file (${specialKind(d)}); not read` });
   }
 }
 
@@ -186,6 +233,7 @@ export async function listKaggleSource(
 
   const files: SourceFile[] = [];
   const stray: StrayFile[] = [];
+  const walkState: WalkState = { source, base: root, realRoot: await realpath(root), followed: new Map(), stray };
   const unknownFolders: string[] = [];
   const top = (await dirents(root)).filter((d) => !d.name.startsWith('.'));
   const splitDirs = top.filter((d) => d.isDirectory() && (TRAIN_NAMES.has(d.name.toLowerCase()) || TEST_NAMES.has(d.name.toLowerCase())));
@@ -205,7 +253,7 @@ export async function listKaggleSource(
         continue;
       }
       const rels: string[] = [];
-      await walk(abs, root, rels);
+      await walk(abs, walkState, rels);
       // stat in parallel batches: listing is on the hot path of every (cached) run
       for (let i = 0; i < rels.length; i += 64) {
         const entries = await Promise.all(rels.slice(i, i + 64).map(async (r) => expandFrames(await fileEntry(source, root, r, label, origSplit))));
