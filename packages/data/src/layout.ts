@@ -165,7 +165,7 @@ async function walk(dir: string, st: WalkState, out: string[]): Promise<void> {
     if (d.isDirectory()) await walk(abs, st, out);
     else if (d.isFile()) out.push(rel);
     else if (d.isSymbolicLink()) {
-      let target;
+      let target: Awaited<ReturnType<typeof stat>>;
       try {
         target = await stat(abs);
       } catch {

@@ -36,7 +36,7 @@ fs.mkdirSync(runs);
 fs.symlinkSync(path.join(root, 'runs', 'cache'), path.join(runs, 'cache'));
 
 function experimentFile(name: string): string {
-  const cfg = parseDocument(fs.readFileSync(source, 'utf8')).toJS() as Record<string, any>;
+  const cfg = parseDocument(fs.readFileSync(source, 'utf8')).toJS() as { name: string; runs: string; model?: { weights?: string }; data?: { root?: string } };
   cfg.name = name;
   cfg.runs = runs;
   if (cfg.model?.weights && !/^https?:/.test(cfg.model.weights)) cfg.model.weights = resolveFrom(source, cfg.model.weights);
@@ -67,6 +67,7 @@ function startSweep(file: string) {
   const p = execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${file}`], {
     cwd: root, reject: false, buffer: false, stdout: 'ignore', stderr: 'pipe',
   });
+  const pid = p.pid ?? 0;
   let text = '';
   let exited = false;
   p.stderr.on('data', (b: Buffer) => (text += b.toString()));
@@ -74,7 +75,7 @@ function startSweep(file: string) {
     exited = true;
     return r;
   });
-  return { p, done, text: () => text, exited: () => exited };
+  return { p, pid, done, text: () => text, exited: () => exited };
 }
 
 // 1. Reference run.
@@ -110,7 +111,7 @@ while (kills.length < KILLS) {
     await sleep(afterMs);
     if (run.exited()) break; // finished (or stopped) on its own: resume
     const target = rng.next() < 0.5 ? 'orchestrator' : 'worker';
-    const workers = childrenOf(run.p.pid!);
+    const workers = childrenOf(run.pid);
     if (target === 'worker' && workers.length > 0) {
       const w = workers[rng.int(workers.length)];
       try {
@@ -133,7 +134,7 @@ while (kills.length < KILLS) {
       problems: snap?.problems ?? [],
       trials: snap ? snap.trials.map((t) => t.status[0]).join('') : '',
     });
-    process.stderr.write(`kill ${kills.length}/${KILLS}: ${effective} after ${Math.round(afterMs)} ms${snap ? ` — trials ${kills.at(-1)!.trials}` : ''}\n`);
+    process.stderr.write(`kill ${kills.length}/${KILLS}: ${effective} after ${Math.round(afterMs)} ms${snap ? ` — trials ${kills[kills.length - 1].trials}` : ''}\n`);
   }
   if (!restart) {
     const r = await run.done;

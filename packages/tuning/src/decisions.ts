@@ -75,8 +75,7 @@ export class DecisionBroker {
   }
 
   private settle(): void {
-    for (const index of this.waiting()) {
-      const w = this.pending.get(index)!;
+    for (const [index, w] of [...this.pending].sort((a, b) => a[0] - b[0])) {
       const d = this.pruner.decide(index, w.epoch);
       if (d === 'wait') continue;
       this.pending.delete(index);

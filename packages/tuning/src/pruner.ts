@@ -47,8 +47,8 @@ class History {
   constructor(private readonly direction: Direction) {}
 
   report(index: number, epoch: number, value: number): void {
-    let h = this.values.get(index);
-    if (!h) this.values.set(index, (h = new Map()));
+    const h = this.values.get(index) ?? new Map<number, number>();
+    this.values.set(index, h);
     const v = oriented(this.direction, value);
     h.set(epoch, Number.isNaN(v) ? Number.NEGATIVE_INFINITY : v);
   }
