@@ -10,7 +10,29 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { workspaceRoot } from '@mri-robust/core';
 
-export const CLI = path.join(workspaceRoot(), 'packages', 'tuning', 'src', 'cli.ts');
+/**
+ * A runnable copy of the workspace (sources copied, node_modules entries linked): the processes of a
+ * queue test all run the same code even while the shared checkout is being edited (a worker checks
+ * the job's code version against its own and refuses a different one).
+ */
+export function copyWorkspace(into: string): string {
+  const root = workspaceRoot();
+  fs.mkdirSync(into, { recursive: true });
+  for (const f of ['nx.json', 'package.json', 'tsconfig.base.json', 'tsconfig.json']) {
+    if (fs.existsSync(path.join(root, f))) fs.cpSync(path.join(root, f), path.join(into, f));
+  }
+  const packages = fs.readdirSync(path.join(root, 'packages')).filter((p) => fs.existsSync(path.join(root, 'packages', p, 'package.json')));
+  for (const p of packages) {
+    for (const sub of ['src', 'package.json']) fs.cpSync(path.join(root, 'packages', p, sub), path.join(into, 'packages', p, sub), { recursive: true });
+  }
+  const nm = path.join(into, 'node_modules');
+  fs.mkdirSync(path.join(nm, '@mri-robust'), { recursive: true });
+  for (const e of fs.readdirSync(path.join(root, 'node_modules'))) {
+    if (e !== '@mri-robust') fs.symlinkSync(path.join(root, 'node_modules', e), path.join(nm, e));
+  }
+  for (const p of packages) fs.symlinkSync(path.join(into, 'packages', p), path.join(nm, '@mri-robust', p));
+  return into;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -109,12 +131,12 @@ export interface Running {
   waitFor: (re: RegExp, ms: number) => Promise<boolean>;
 }
 
-/** Starts `node --import tsx packages/tuning/src/cli.ts ...args`, collecting its output. */
-export function startCli(args: string[], env: Record<string, string> = {}): Running {
-  const proc = execa(process.execPath, ['--import', 'tsx', CLI, ...args], {
+/** Starts `node --import tsx packages/tuning/src/cli.ts ...args` in workspace `root`, collecting its output. */
+export function startCli(args: string[], env: Record<string, string> = {}, root = workspaceRoot()): Running {
+  const proc = execa(process.execPath, ['--import', 'tsx', path.join(root, 'packages', 'tuning', 'src', 'cli.ts'), ...args], {
     reject: false,
     buffer: false,
-    cwd: workspaceRoot(),
+    cwd: root,
     stdout: 'pipe',
     stderr: 'pipe',
     env,

@@ -42,7 +42,7 @@ import {
   type WorkerInfo,
 } from './protocol.ts';
 import { serveFetch } from './transfer.ts';
-import type { QueueConfig } from './url.ts';
+import { lockSettings, type QueueConfig } from './url.ts';
 
 const STAGES_CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'stages-child.ts');
 
@@ -109,21 +109,20 @@ export class QueueWorker {
     for (let i = 0; i < this.o.concurrency; i++) {
       this.slots.push({ index: i, busy: false, key: null, proc: null, blocking: connectRedis(this.c, () => undefined, 'queue (decisions)') });
     }
-    const half = Math.max(500, Math.round((this.c.stallS * 1000) / 2));
     this.bull = new BullWorker(this.c.name, (job, token) => this.process(job, token), {
       connection: redisOptions(this.c),
       concurrency: this.o.concurrency,
-      lockDuration: half,
-      stalledInterval: half,
-      maxStalledCount: this.c.maxStalls,
+      ...lockSettings(this.c),
       autorun: true,
     });
-    let down = false;
+    // Each distinct error once a minute at most (a Redis outage repeats the same one many times).
+    const said = new Map<string, number>();
     this.bull.on('error', (e) => {
-      if (!down) this.log(describeRedisError(this.c, e));
-      down = true;
+      const text = describeRedisError(this.c, e);
+      if (performance.now() - (said.get(text) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+      said.set(text, performance.now());
+      this.log(text);
     });
-    this.bull.on('ready', () => (down = false));
     this.bull.on('completed', (job) => void this.done(job));
     this.bull.on('failed', (job, err) => {
       if (job) void this.done(job);
@@ -182,10 +181,7 @@ export class QueueWorker {
   }
 
   private async process(job: Job, token: string | undefined): Promise<TrialJobResult> {
-    if (this.closing) {
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
+    if (this.closing) await putBack(job, token);
     let data: TrialJobData;
     try {
       data = validateJobData(job.id, job.data);
@@ -205,13 +201,9 @@ export class QueueWorker {
         await this.inbox(data.sweepId, { type: 'refused', jobId, trialId: data.trialId, worker: this.info, reason: e.message }).catch(() => undefined);
         this.log(`refused ${jobId}: ${e.message}`);
         void this.close(e.message, 1, true);
-        await job.moveToWait(token);
-        throw new WaitingError();
+        await putBack(job, token);
       }
-      if (e instanceof Aborted) {
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
+      if (e instanceof Aborted) await putBack(job, token);
       throw e;
     }
   }
@@ -329,6 +321,7 @@ export class QueueWorker {
       proc.kill();
     };
     this.running.set(jobId, { abort });
+    this.log(`${jobId}: attempt ${attempt} in slot ${slot.index}`);
     const state = () => this.inbox(data.sweepId, { type: 'state', jobId, trialId: data.trialId, attempt, worker: this.info, stages: prep.report, epochs });
     try {
       const ready = await proc.ready;
@@ -392,6 +385,15 @@ export class QueueWorker {
 }
 
 class Aborted extends Error {}
+
+/**
+ * Puts a job back in the queue (no attempt counted as failed); when this worker has lost the job's
+ * lock meanwhile (BullMQ gave it to another attempt), there is nothing to put back.
+ */
+async function putBack(job: Job, token: string | undefined): Promise<never> {
+  await job.moveToWait(token).catch(() => undefined);
+  throw new WaitingError();
+}
 
 /** A one-line reason for an error at start-up. */
 export function startError(e: unknown): string {

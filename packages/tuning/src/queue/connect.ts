@@ -74,13 +74,19 @@ export async function checkRedis(c: QueueConfig, timeoutMs = 10_000): Promise<{ 
  */
 export function connectRedis(c: QueueConfig, log: (line: string) => void, what: string): Redis {
   const r = new Redis(redisOptions(c));
+  let up = false;
   let down = false;
   r.on('error', (e) => {
     if (!down) log(`${what}: ${describeRedisError(c, e)}; reconnecting`);
     down = true;
   });
+  r.on('close', () => {
+    if (up && !down) log(`${what}: connection to ${c.redacted} lost; reconnecting`);
+    if (up) down = true;
+  });
   r.on('ready', () => {
     if (down) log(`${what}: reconnected to ${c.redacted}`);
+    up = true;
     down = false;
   });
   return r;

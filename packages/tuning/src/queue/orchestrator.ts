@@ -36,7 +36,7 @@ import {
   type TrialJobResult,
   type WorkerInfo,
 } from './protocol.ts';
-import type { QueueConfig } from './url.ts';
+import { lockSettings, type QueueConfig } from './url.ts';
 
 export interface QueuePoolSettings {
   config: QueueConfig;
@@ -138,14 +138,7 @@ export async function runQueuePool(
     down = true;
   });
   // Lost workers are detected here too, so a trial comes back even while no other worker runs.
-  const half = Math.max(500, Math.round((c.stallS * 1000) / 2));
-  const checker = new BullWorker(c.name, null, {
-    connection: redisOptions(c),
-    autorun: false,
-    lockDuration: half,
-    stalledInterval: half,
-    maxStalledCount: c.maxStalls,
-  });
+  const checker = new BullWorker(c.name, null, { connection: redisOptions(c), autorun: false, ...lockSettings(c) });
   checker.on('error', () => undefined);
   checker.on('stalled', (jobId) => {
     const t = byJob.get(String(jobId));
@@ -224,9 +217,9 @@ export async function runQueuePool(
   const onState = async (m: Extract<InboxMessage, { type: 'state' }>) => {
     const t = byJob.get(m.jobId);
     if (!t || t.phase === 'ending' || t.phase === 'ended') return;
-    if (m.attempt < t.attempt) {
-      // A worker that was given up on (its lock expired) still runs: stop it.
-      await control(t, m.attempt, { type: 'abort', reason: `attempt ${t.attempt} replaced it` });
+    if (m.attempt < t.attempt || (m.attempt === t.attempt && t.phase === 'queued')) {
+      // A worker that BullMQ gave up on (its lock expired: starved, cut off) still runs: stop it.
+      await control(t, m.attempt, { type: 'abort', reason: 'its job went back to the queue' });
       return;
     }
     if (m.attempt > t.attempt) {
@@ -408,10 +401,12 @@ export async function runQueuePool(
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') await finalize(t, job);
     else if ((state === 'waiting' || state === 'prioritized' || state === 'delayed') && t.phase === 'running') {
-      // Its attempt ended without a result (lost worker, stopped worker): a new attempt resets it.
+      // Its attempt ended without a result (lost worker, stopped worker, or a worker that lost the
+      // job's lock and may still run: told to stop); a new attempt resets the trial.
       t.phase = 'queued';
       t.queuedSince = now();
       t.pending = null;
+      if (t.attempt > 0) await control(t, t.attempt, { type: 'abort', reason: 'its job went back to the queue' });
     }
   };
 

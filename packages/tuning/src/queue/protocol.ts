@@ -88,11 +88,12 @@ export interface CodeVersion {
   tuning: string;
 }
 
-let tuningHash: string | null = null;
+const tuningHashes = new Map<string, string>();
 
-/** The code version this process runs (computed once per process, like core's code hashes). */
+/** The code version this process runs (computed once per process and root, like core's code hashes). */
 export function codeVersion(root = workspaceRoot()): CodeVersion {
-  if (tuningHash === null) {
+  let tuningHash = tuningHashes.get(root);
+  if (tuningHash === undefined) {
     const base = path.join(root, 'packages', 'tuning');
     const files: string[] = [];
     const walk = (d: string) => {
@@ -106,6 +107,7 @@ export function codeVersion(root = workspaceRoot()): CodeVersion {
     tuningHash = hashBytes(
       [path.join(base, 'package.json'), ...files].map((f) => `${path.relative(base, f)}\0${hashBytes(fs.readFileSync(f))}`).join('\n'),
     ).slice(0, 16);
+    tuningHashes.set(root, tuningHash);
   }
   return { stages: codeHash('embed', root), tuning: tuningHash };
 }

@@ -28,7 +28,7 @@ export interface ManifestEntry {
   sha256: string;
 }
 
-interface Header {
+export interface Header {
   type: 'manifest' | 'chunk' | 'end' | 'error';
   files?: ManifestEntry[];
   hash?: string;
@@ -37,7 +37,8 @@ interface Header {
   message?: string;
 }
 
-function frame(h: Header, data?: Buffer): Buffer {
+/** One reply message: a JSON header line, then the bytes (exported for tests). */
+export function frame(h: Header, data?: Buffer): Buffer {
   const head = Buffer.from(`${JSON.stringify(h)}\n`);
   return data ? Buffer.concat([head, data]) : head;
 }

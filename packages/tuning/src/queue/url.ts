@@ -30,6 +30,16 @@ export interface QueueConfig {
 
 const OPTIONS = ['name', 'stall_s', 'max_stalls', 'attempts'] as const;
 
+/**
+ * BullMQ lock settings for `stall_s`: a lock of ¾ stall_s renewed every quarter of it (a process
+ * starved of CPU for over half of stall_s still keeps its job), checked every ¼ stall_s; a worker
+ * that stops renewing is detected within lockDuration + stalledInterval = stall_s.
+ */
+export function lockSettings(c: QueueConfig): { lockDuration: number; lockRenewTime: number; stalledInterval: number; maxStalledCount: number } {
+  const lockDuration = Math.max(1000, Math.round(c.stallS * 750));
+  return { lockDuration, lockRenewTime: Math.round(lockDuration / 4), stalledInterval: Math.max(250, Math.round(c.stallS * 250)), maxStalledCount: c.maxStalls };
+}
+
 /** Replaces the password of every redis:// or rediss:// URL in `text` by `***`. */
 export function redactSecrets(text: string): string {
   return text.replace(/(rediss?:\/\/)([^@/\s'"]*)@/gi, (_m, scheme: string, auth: string) => {
