@@ -154,7 +154,11 @@ sweep:
     .replace(/^seed: (\d+)/m, 'seed: $1\nruns: ./runs');
   const cache2 = path.join(tmp, 'cache-default');
   fs.mkdirSync(cache2);
-  const warm2 = experimentFolder('default-warm', text.replace(/learning_rate: \[[^\]]*\]/, 'learning_rate: [0.01]').replace(/dropout: \[[^\]]*\]/, 'dropout: [0.1]'), cache2);
+  const warm2 = experimentFolder(
+    'default-warm',
+    text.replace(/learning_rate: \[[^\]]*\]/, 'learning_rate: [0.01]').replace(/dropout: \[[^\]]*\]/, 'dropout: [0.1]'),
+    cache2,
+  );
   await sweep(warm2, 'local', 1);
   const walls: Record<string, { local: number[]; queue: number[] }> = {};
   for (let rep = 0; rep < REPEATS; rep++) {
@@ -188,4 +192,6 @@ sweep:
 
 fs.mkdirSync(path.join(root, 'runs', 'bench'), { recursive: true });
 fs.writeFileSync(path.join(root, 'runs', 'bench', 'queue.json'), `${JSON.stringify(result, null, 2)}\n`);
-process.stderr.write(`${JSON.stringify({ dispatch: (result.dispatch as { queueMinusLocalMs: number }).queueMinusLocalMs, defaultSweep: result.defaultSweep }, null, 2)}\n`);
+process.stderr.write(
+  `${JSON.stringify({ dispatch: (result.dispatch as { queueMinusLocalMs: number }).queueMinusLocalMs, defaultSweep: result.defaultSweep }, null, 2)}\n`,
+);

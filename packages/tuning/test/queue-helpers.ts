@@ -3,7 +3,7 @@
  * folder, with an append-only file fsynced on every write (so a restart keeps every write), stopped
  * by its pid; queue workers as real child processes (`tuning worker`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -67,29 +67,46 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-export async function startRedis(dir: string, opts: { password?: string; port?: number } = {}): Promise<RedisServer> {
+/** A private CA and a certificate for 127.0.0.1 signed by it (openssl), for a TLS redis-server. */
+export function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const f = (n: string) => path.join(dir, n);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=queue-test-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
+  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  ]);
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
+}
+
+export async function startRedis(
+  dir: string,
+  opts: { password?: string; port?: number; tls?: { ca: string; cert: string; key: string } } = {},
+): Promise<RedisServer> {
   fs.mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'always',
-    '--save',
-    '',
-    '--daemonize',
-    'no',
-    '--logfile',
-    path.join(dir, 'redis.log'),
-    '--protected-mode',
-    'no',
-  ];
+  const args = ['--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'];
+  args.push('--logfile', path.join(dir, 'redis.log'), '--protected-mode', 'no');
+  if (opts.tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key);
+    args.push('--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
+  } else args.push('--port', String(port));
   if (opts.password) args.push('--requirepass', opts.password);
   const launch = async (): Promise<ChildProcess> => {
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
@@ -104,7 +121,7 @@ export async function startRedis(dir: string, opts: { password?: string; port?: 
   const server: RedisServer = {
     port,
     dir,
-    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}/0`,
+    url: `${opts.tls ? 'rediss' : 'redis'}://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}/0`,
     proc: await launch(),
     async stop() {
       const p = server.proc;

@@ -4,6 +4,7 @@
  * connections that reconnect forever afterwards (a restarted Redis is waited for, not fatal).
  */
 import type { RedisOptions } from 'bullmq';
+import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { UserError } from '@mri-robust/core';
 import { redactSecrets, type QueueConfig } from './url.ts';
@@ -16,7 +17,8 @@ export function redisOptions(c: QueueConfig): RedisOptions {
     db: c.db,
     username: c.username,
     password: c.password,
-    tls: c.tls ? { servername: c.host } : undefined,
+    // SNI only for names (Node refuses an IP address as server name).
+    tls: c.tls ? (isIP(c.host) ? {} : { servername: c.host }) : undefined,
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectTimeout: 10_000,
@@ -80,7 +82,8 @@ export function connectRedis(c: QueueConfig, log: (line: string) => void, what: 
     if (!down) log(`${what}: ${describeRedisError(c, e)}; reconnecting`);
     down = true;
   });
-  r.on('close', () => {
+  // 'reconnecting' (not 'close'): a connection closed on purpose does not reconnect.
+  r.on('reconnecting', () => {
     if (up && !down) log(`${what}: connection to ${c.redacted} lost; reconnecting`);
     if (up) down = true;
   });

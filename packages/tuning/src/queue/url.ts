@@ -37,12 +37,17 @@ const OPTIONS = ['name', 'stall_s', 'max_stalls', 'attempts'] as const;
  */
 export function lockSettings(c: QueueConfig): { lockDuration: number; lockRenewTime: number; stalledInterval: number; maxStalledCount: number } {
   const lockDuration = Math.max(1000, Math.round(c.stallS * 750));
-  return { lockDuration, lockRenewTime: Math.round(lockDuration / 4), stalledInterval: Math.max(250, Math.round(c.stallS * 250)), maxStalledCount: c.maxStalls };
+  return {
+    lockDuration,
+    lockRenewTime: Math.round(lockDuration / 4),
+    stalledInterval: Math.max(250, Math.round(c.stallS * 250)),
+    maxStalledCount: c.maxStalls,
+  };
 }
 
-/** Replaces the password of every redis:// or rediss:// URL in `text` by `***`. */
+/** Replaces the password of every URL in `text` (redis://, rediss://, or a mistyped scheme) by `***`. */
 export function redactSecrets(text: string): string {
-  return text.replace(/(rediss?:\/\/)([^@/\s'"]*)@/gi, (_m, scheme: string, auth: string) => {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@/\s'"]*)@/gi, (_m, scheme: string, auth: string) => {
     const colon = auth.indexOf(':');
     if (colon < 0) return `${scheme}${auth}@`; // user name only
     return `${scheme}${auth.slice(0, colon)}:***@`;

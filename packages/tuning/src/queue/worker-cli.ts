@@ -22,9 +22,17 @@ export async function workerCommand(argv: readonly string[]): Promise<number> {
   const runs = stringFlag(args, 'runs');
   const runsDir = runs ? path.resolve(process.cwd(), runs) : path.join(workspaceRoot(), 'runs');
   const worker = new QueueWorker({ config, concurrency, runsDir, log: (l) => process.stderr.write(`${l}\n`) });
-  await worker.start();
-  const stop = (sig: string) => void worker.close(`${sig}: running trials go back to the queue`);
+  // Signals are heard from the start; one that comes while connecting stops the worker once it is up.
+  let started = false;
+  let stopWith: string | null = null;
+  const stop = (sig: string) => {
+    stopWith = `${sig}: running trials go back to the queue`;
+    if (started) void worker.close(stopWith);
+  };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  await worker.start();
+  started = true;
+  if (stopWith) void worker.close(stopWith);
   return worker.wait();
 }
