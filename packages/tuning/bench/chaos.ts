@@ -3,7 +3,7 @@
  * median pruner, max_parallel = cores), issue 14.
  *  1. An uninterrupted run (sweep `chaos-base`) is the reference.
  *  2. The same experiment as sweep `chaos-kill`, run through the CLI (a child process, as a user runs
- *     it) while CHAOS_KILLS (default 20) seeded moments (CHAOS_SEED, default 14) each SIGKILL either
+ *     it) while CHAOS_KILLS (default 20) seeded moments (CHAOS_SEED, default 14), 0.5–5 s apart once a trial runs, each SIGKILL either
  *     the orchestrator (then it is resumed) or one of its trial workers (the orchestrator goes on;
  *     the trial fails and is rerun by the next resume). After the last kill, resumes run until one
  *     exits 0 (at most 3).
@@ -107,7 +107,7 @@ while (kills.length < KILLS) {
   }
   let restart = false;
   while (!restart && kills.length < KILLS) {
-    const afterMs = rng.uniform(500, 8000);
+    const afterMs = rng.uniform(500, 5000);
     await sleep(afterMs);
     if (run.exited()) break; // finished (or stopped) on its own: resume
     const target = rng.next() < 0.5 ? 'orchestrator' : 'worker';
