@@ -19,11 +19,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Worker as BullWorker, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { hashString, isUserFacingError, workspaceRoot, type Experiment } from '@mri-robust/core';
+import { hashString, isStageComplete, isUserFacingError, stageDir, workspaceRoot, type Experiment } from '@mri-robust/core';
 import { Worker as TrialProcess, type PoolOptions, type TrialOutcome } from '../pool.ts';
 import type { EpochMessageRecord, StageRef, TrialJob } from '../messages.ts';
 import { trialExperiment } from '../plan.ts';
-import { loadSweep, type LoadedSweep, type StageOutputs } from '../sweep.ts';
+import { ensureStages, loadSweep, type LoadedSweep, type StageOutputs } from '../sweep.ts';
 import { checkRedis, connectRedis, describeRedisError, redisOptions } from './connect.ts';
 import {
   codeMismatch,
@@ -44,6 +44,7 @@ import {
 import { serveFetch } from './transfer.ts';
 import { lockSettings, type QueueConfig } from './url.ts';
 
+const STAGES = ['ingest', 'noise', 'augment', 'embed'] as const;
 const STAGES_CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'stages-child.ts');
 
 export interface AgentOptions {
@@ -246,8 +247,31 @@ export class QueueWorker {
         `malformed job ${jobIdOf(data.sweepId, data.trialId)}: its experiment is sweep ${plan.sweepId}, the job says ${data.sweepId}`,
       );
     }
-    this.log(`${data.sweepId}: checking the stages of ${path.basename(file)} in ${path.join(this.info.runsDir, 'cache')}`);
     const t0 = performance.now();
+    // The orchestrator's outputs are all here (same keys): confirmed in this process, a fast cache
+    // hit. Otherwise a child process builds what is missing, so a long build never starves this
+    // process's job-lock renewals.
+    const here = STAGES.every((s) => isStageComplete(stageDir(this.info.runsDir, s, data.stages[s])));
+    this.log(`${data.sweepId}: ${here ? 'finding' : 'building'} the stages of ${path.basename(file)} in ${path.join(this.info.runsDir, 'cache')}`);
+    const stages = here
+      ? await ensureStages(plan.experiment).catch((e: Error) => {
+          throw new Refusal(`cannot prepare the stages of sweep ${data.sweepId} here (${e.message.split('\n')[0]}); the job is left in the queue`);
+        })
+      : await this.buildStages(data, file);
+    const report = Object.fromEntries(
+      STAGES.map((s) => [s, { key: stages[s].key, how: stages[s].hit ? 'hit' : 'built', same: stages[s].key === data.stages[s] }]),
+    ) as StageReport;
+    this.log(
+      `${data.sweepId}: stages ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ` +
+        Object.entries(report)
+          .map(([k, v]) => `${k} ${v.how}${v.same ? '' : ` (key ${v.key} ≠ orchestrator's)`}`)
+          .join(', '),
+    );
+    return { key, plan, stages, report };
+  }
+
+  /** Ensures the stages in a child process (stages-child.ts); a failure is a refusal (this machine cannot run the job). */
+  private async buildStages(data: TrialJobData, file: string): Promise<StageOutputs> {
     const child = await execa(process.execPath, ['--import', 'tsx', STAGES_CHILD, file, this.info.runsDir], {
       input: data.experiment.text,
       reject: false,
@@ -264,20 +288,7 @@ export class QueueWorker {
         .join(' | ');
       throw new Refusal(`cannot prepare the stages of sweep ${data.sweepId} here (${tail || `exit ${child.exitCode}`}); the job is left in the queue`);
     }
-    const stages = JSON.parse(line.slice('@@stages '.length)) as StageOutputs;
-    const report = Object.fromEntries(
-      (['ingest', 'noise', 'augment', 'embed'] as const).map((s) => [
-        s,
-        { key: stages[s].key, how: stages[s].hit ? 'hit' : 'built', same: stages[s].key === data.stages[s] },
-      ]),
-    ) as StageReport;
-    this.log(
-      `${data.sweepId}: stages ready in ${((performance.now() - t0) / 1000).toFixed(1)} s: ` +
-        Object.entries(report)
-          .map(([k, v]) => `${k} ${v.how}${v.same ? '' : ` (key ${v.key} ≠ orchestrator's)`}`)
-          .join(', '),
-    );
-    return { key, plan, stages, report };
+    return JSON.parse(line.slice('@@stages '.length)) as StageOutputs;
   }
 
   /** A free slot, preferring one whose warm process already holds this experiment. */

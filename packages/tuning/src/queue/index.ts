@@ -4,10 +4,9 @@ import type { Experiment } from '@mri-robust/core';
 import type { SweepSection } from '../schema.ts';
 import { resolveQueue, type QueueConfig } from './url.ts';
 
-export { queuePool, checkQueue, runQueuePool, REMOTE_FILE, type QueuePoolSettings, type RemoteRecord } from './orchestrator.ts';
+export { queuePool, checkQueue } from './orchestrator.ts';
 export { copyBestModel } from './best-model.ts';
 export { workerCommand } from './worker-cli.ts';
-export { parseQueueUrl, redactSecrets, resolveQueue, type QueueConfig } from './url.ts';
 
 /** The queue a sweep uses: `--queue`, then MRI_QUEUE, then the experiment's sweep.queue; null for the local pool. */
 export function queueOf(flag: string | undefined, experiment: Experiment): QueueConfig | null {

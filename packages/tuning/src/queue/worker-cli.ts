@@ -14,6 +14,9 @@ export async function workerCommand(argv: readonly string[]): Promise<number> {
   const raw = stringFlag(args, 'queue') ?? process.env.MRI_QUEUE;
   if (!raw) throw new UserError('worker: give the queue with --queue=redis://HOST:PORT/DB (or MRI_QUEUE)');
   const config = parseQueueUrl(raw, stringFlag(args, 'queue') !== undefined ? '--queue' : 'MRI_QUEUE');
+  // The trial and stage processes this worker starts inherit its environment: not the secret.
+  delete process.env.MRI_QUEUE;
+  delete process.env.MRI_QUEUE_PASSWORD;
   const cText = stringFlag(args, 'concurrency') ?? '1';
   const concurrency = Number(cText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > os.availableParallelism() * 4) {
