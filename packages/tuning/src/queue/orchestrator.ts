@@ -259,9 +259,12 @@ export async function runQueuePool(
     }
   };
 
-  const finalize = async (t: Tracked, job: Job) => {
+  const finalize = async (t: Tracked, seen: Job) => {
     if (t.phase === 'ended' || t.phase === 'ending') return;
-    const state = await job.getState();
+    const state = await seen.getState();
+    if (state !== 'completed' && state !== 'failed') return;
+    // Read again: a job object fetched before it ended holds no result or reason yet.
+    const job = (await queue.getJob(t.jobId)) ?? seen;
     if (state === 'completed') {
       const rv = job.returnvalue as TrialJobResult;
       if (!rv || rv.v !== JOB_FORMAT || !rv.result) {
