@@ -77,7 +77,8 @@ interface Tracked {
   pending: { epoch: number; since: number } | null;
   /** The last decision sent (sent again when the worker repeats its state). */
   decided: { epoch: number; action: 'continue' | 'stop' } | null;
-  queuedSince: number;
+  /** BullMQ holds the job in its waiting lists (no worker has it), as last seen; since when. */
+  waitingSince: number | null;
   startedAt: number;
   chain: Promise<void>;
   /** A reconciliation is queued on the chain. */
@@ -169,7 +170,6 @@ export async function runQueuePool(
       removeOnFail: false,
     });
     t.phase = 'queued';
-    t.queuedSince = now();
   };
 
   /** Runs `fn` after the trial's earlier work; the first error stops the sweep. */
@@ -332,7 +332,7 @@ export async function runQueuePool(
       worker: null,
       pending: null,
       decided: null,
-      queuedSince: now(),
+      waitingSince: null,
       startedAt: now(),
       chain: Promise.resolve(),
       checking: false,
@@ -402,12 +402,14 @@ export async function runQueuePool(
       return;
     }
     const state = await job.getState();
+    const waiting = state === 'waiting' || state === 'prioritized' || state === 'delayed';
+    if (!waiting) t.waitingSince = null;
+    else t.waitingSince ??= now();
     if (state === 'completed' || state === 'failed') await finalize(t, job);
-    else if ((state === 'waiting' || state === 'prioritized' || state === 'delayed') && t.phase === 'running') {
+    else if (waiting && t.phase === 'running') {
       // Its attempt ended without a result (lost worker, stopped worker, or a worker that lost the
       // job's lock and may still run: told to stop); a new attempt resets the trial.
       t.phase = 'queued';
-      t.queuedSince = now();
       t.pending = null;
       if (t.attempt > 0) await control(t, t.attempt, { type: 'abort', reason: 'its job went back to the queue' });
     }
@@ -417,7 +419,8 @@ export async function runQueuePool(
   const unblock = async () => {
     const tNow = now();
     if (tNow - lastYield < yieldMs) return;
-    const queued = [...byJob.values()].filter((t) => t.phase === 'queued' && tNow - t.queuedSince > yieldMs);
+    // Only a job no worker has taken counts (a worker may take a while to prepare a job it holds).
+    const queued = [...byJob.values()].filter((t) => t.phase === 'queued' && t.waitingSince !== null && tNow - t.waitingSince > yieldMs);
     if (queued.length === 0) return;
     const lowest = Math.min(...queued.map((t) => t.data.index));
     const blocked = [...byJob.values()]
@@ -428,7 +431,7 @@ export async function runQueuePool(
     lastYield = tNow;
     const low = queued.find((t) => t.data.index === lowest)!;
     log(
-      `${victim.data.trialId} (waiting for lower trials) gives its worker to ${low.data.trialId}, queued for ${((tNow - low.queuedSince) / 1000).toFixed(0)} s; it runs again later`,
+      `${victim.data.trialId} (waiting for lower trials) gives its worker to ${low.data.trialId}, queued for ${((tNow - (low.waitingSince ?? tNow)) / 1000).toFixed(0)} s; it runs again later`,
     );
     await control(victim, victim.attempt, { type: 'abort', reason: `yields its worker to ${low.data.trialId}` });
   };
