@@ -190,7 +190,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     expect(best.exitCode).toBe(0);
     expect(best.stdout).toMatch(/best trial t\d{3}-/);
     expect(best.stdout).toMatch(/model +\/.*\/model/);
-  });
+  }, 600_000); // several real sweeps killed and resumed: ~100 s on a loaded 2-core machine
 
   it('records a throwing, a killed and a hanging trial as failed and finishes the others', async () => {
     const file = path.join(dir, 'faults.yaml');
