@@ -43,9 +43,6 @@ function experimentFolder(name: string, text: string, cache: string): string {
   return path.join(d, 'experiment.yaml');
 }
 
-/** Seconds each trial took as the orchestrator saw it (its progress line: dispatch or start → recorded result). */
-const trialWalls = new Map<string, Map<string, number>>();
-
 async function sweep(file: string, queue: string, maxParallel?: number): Promise<number> {
   const t0 = performance.now();
   const args = ['sweep', `--experiment=${file}`, `--queue=${queue}`];
@@ -53,11 +50,16 @@ async function sweep(file: string, queue: string, maxParallel?: number): Promise
   const s = startCli(args, env, ws);
   const r = await s.proc;
   if (r.exitCode !== 0) throw new Error(`sweep ${file} (${queue}) failed:\n${s.output().slice(-3000)}`);
-  const walls = new Map<string, number>();
-  for (const m of s.output().matchAll(/\| (t\d{3}-\w+) (?:finished|pruned)\S* .*\(\d+ epochs, ([\d.]+) s\)/g)) walls.set(m[1], Number(m[2]));
-  trialWalls.set(file, walls);
+  // Queue events that cost time: trials that gave their worker up, attempts replaced.
+  events.push({
+    file: path.basename(path.dirname(file)),
+    yields: s.output().match(/gives its worker/g)?.length ?? 0,
+    reattempts: s.output().match(/replaces attempt/g)?.length ?? 0,
+  });
   return (performance.now() - t0) / 1000;
 }
+
+const events: { file: string; yields: number; reattempts: number }[] = [];
 
 async function startWorkers(n: number, runs: string): Promise<void> {
   while (workers.length < n) {
@@ -85,7 +87,8 @@ function workerRuns(name: string, cache: string): string {
 /**
  * Per-trial overhead (ms) from the tracking file: `gap`, the time between consecutive trial ends minus
  * the next trial's training (what a stream of trials costs besides training), and `latency`, one
- * trial's wall time as the orchestrator saw it minus its training.
+ * trial's recorded start to recorded end (started_at → ended_at: its start, every epoch and its
+ * decision, its result) minus its training.
  */
 async function overheads(file: string): Promise<{ gap: number[]; latency: number[] }> {
   const plan = await loadSweep(file);
@@ -96,8 +99,7 @@ async function overheads(file: string): Promise<{ gap: number[]; latency: number
     for (let i = 1; i < rows.length; i++) {
       gap.push(+new Date(rows[i].ended_at!) - +new Date(rows[i - 1].ended_at!) - Number(rows[i].train_seconds ?? 0) * 1000);
     }
-    const walls = trialWalls.get(file) ?? new Map<string, number>();
-    const latency = rows.filter((r) => walls.has(r.trial_id)).map((r) => (walls.get(r.trial_id)! - Number(r.train_seconds ?? 0)) * 1000);
+    const latency = rows.filter((r) => r.started_at).map((r) => +new Date(r.ended_at!) - +new Date(r.started_at!) - Number(r.train_seconds ?? 0) * 1000);
     return { gap, latency };
   } finally {
     await t.close();
@@ -158,7 +160,7 @@ sweep:
   result.dispatch = {
     what:
       '50 trivial trials (64 px phantoms, head, 1 epoch), one lane. gap: time between consecutive trial ends minus the trial’s trainTrial seconds ' +
-      '(the cost per trial of a stream of trials); latency: a trial’s wall time as the orchestrator saw it minus its trainTrial seconds',
+      '(the cost per trial of a stream of trials); latency: a trial’s started_at → ended_at minus its trainTrial seconds',
     localPool: {
       wallS: localWall,
       gapMsMedian: median(localOver.gap),
@@ -213,6 +215,7 @@ sweep:
       ]),
     ),
   };
+  result.queueEvents = events.filter((e) => e.yields + e.reattempts > 0);
   result.loadavgAtEnd = os.loadavg();
 } finally {
   await stopWorkers();
