@@ -22,7 +22,7 @@ import { loadSweep } from '../src/sweep.ts';
 import { copyWorkspace, startCli, startRedis, type Running } from '../test/queue-helpers.ts';
 
 const root = workspaceRoot();
-const SHARED = process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir();
+const SHARED = sharedDir();
 const WEIGHTS = path.join(SHARED, 'weights', 'mobilenet_v2_0.35_224');
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 1);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-queue-'));

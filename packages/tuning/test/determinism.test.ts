@@ -14,40 +14,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRng, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { createRng, workspaceRoot } from '@mri-robust/core';
+import { phantomExperiment } from './phantom-experiment.ts';
 import { loadSweep, runSweep } from '../src/sweep.ts';
 import { snapshotDb, sweepOutcome } from './check-db.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
-const WEIGHTS = path.join(process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 function experimentYaml(name: string, maxParallel: number): string {
-  return `name: ${name}
-seed: 11
-runs: ./runs
-data:
-  sources:
-    - { name: phantom, kind: phantom, count_per_class: 20, size: 64 }
-  classes: [glioma, meningioma, notumor, pituitary]
-  image: { size: 64, channels: 1, fit: pad }
-  split: { mode: fractions, train: 0.6, val: 0.2, test: 0.2 }
-  min_per_class: 3
-noise:
-  eval:
-    splits: [test]
-    kinds:
-      - { kind: rician, snr: [5] }
-augment: { copies: 0 }
-model: { backbone: mobilenet_v2, weights: ${JSON.stringify(WEIGHTS)}, input_size: 64, mode: head, backend: wasm }
-train: { epochs: 6, early_stopping: { patience: 100 } }
-evaluate: { bootstrap_samples: 20 }
-sweep:
-  strategy: grid
+  return phantomExperiment({
+    name,
+    seed: 11,
+    runs: './runs',
+    perClass: 20,
+    epochs: 6,
+    bootstrap: 20,
+    sweep: `  strategy: grid
   space: { learning_rate: [0.03, 0.0003, 0.01, 0.0001, 0.003, 0.00003], dropout: [0.2], batch_size: [16] }
   max_parallel: ${maxParallel}
   pruner: { kind: median, warmup_epochs: 1, min_trials: 1 }
-`;
+`,
+  });
 }
 
 let dir: string;

@@ -19,38 +19,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isUserFacingError, readStageMeta, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { isUserFacingError, readStageMeta, workspaceRoot } from '@mri-robust/core';
+import { phantomExperiment } from './phantom-experiment.ts';
 import { getSweep, listTrials, openTracking, TRACKING_TABLES } from '@mri-robust/tracking';
 import { ensureStages, loadSweep, runSweep } from '../src/sweep.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
-const WEIGHTS = path.join(process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 function yaml(runs: string, space: string, extra = ''): string {
-  return `name: integrity-test
-seed: 11
-runs: ${runs}
-data:
-  sources:
-    - { name: phantom, kind: phantom, count_per_class: 20, size: 64 }
-  classes: [glioma, meningioma, notumor, pituitary]
-  image: { size: 64, channels: 1, fit: pad }
-  split: { mode: fractions, train: 0.6, val: 0.2, test: 0.2 }
-  min_per_class: 3
-noise:
-  eval:
-    splits: [test]
-    kinds:
-      - { kind: rician, snr: [5] }
-augment: { copies: 0 }
-model: { backbone: mobilenet_v2, weights: ${JSON.stringify(WEIGHTS)}, input_size: 64, mode: head, backend: wasm }
-train: { epochs: 4, early_stopping: { patience: 100 } }
-evaluate: { bootstrap_samples: 20 }
-sweep:
-  strategy: grid
+  return phantomExperiment({
+    name: 'integrity-test',
+    seed: 11,
+    runs,
+    perClass: 20,
+    epochs: 4,
+    bootstrap: 20,
+    sweep: `  strategy: grid
   space: ${space}
-${extra}`;
+${extra}`,
+  });
 }
 
 const SPACE_A = '{ learning_rate: [0.01, 0.001], dropout: [0.0, 0.3], batch_size: [16] }\n  max_parallel: 2';

@@ -20,7 +20,7 @@ import { parseQueueUrl, redactSecrets, resolveQueue } from '../src/queue/url.ts'
 import { copyWorkspace, freePort, makeTlsFiles, startCli as startCliIn, startRedis, type RedisServer } from './queue-helpers.ts';
 
 const PASSWORD = 'err-test-pw-91c2';
-const WEIGHTS = path.join(process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 /** A small valid experiment file in `folder`. */
 function smallExperiment(folder: string, extra = ''): string {

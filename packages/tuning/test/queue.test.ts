@@ -15,39 +15,27 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '@mri-robust/core';
+import { phantomExperiment } from './phantom-experiment.ts';
 import { loadSweep } from '../src/sweep.ts';
 import { snapshotDb, sweepOutcome } from './check-db.ts';
 import { copyWorkspace, descendantsOf, isAlive, startCli, startRedis, waitUntil, type RedisServer, type Running } from './queue-helpers.ts';
 
-const SHARED = process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir();
-const WEIGHTS = path.join(SHARED, 'weights', 'mobilenet_v2_0.35_224');
+const SHARED = sharedDir();
 const PASSWORD = 'q-test-s3cret-7f1d';
 
-const EXPERIMENT = `name: queue-test
-seed: 7
-runs: ./runs
-data:
-  sources:
-    - { name: phantom, kind: phantom, count_per_class: 25, size: 64 }
-  classes: [glioma, meningioma, notumor, pituitary]
-  image: { size: 64, channels: 1, fit: pad }
-  split: { mode: fractions, train: 0.6, val: 0.2, test: 0.2 }
-  min_per_class: 3
-noise:
-  eval:
-    splits: [test]
-    kinds:
-      - { kind: rician, snr: [5] }
-augment: { copies: 0 }
-model: { backbone: mobilenet_v2, weights: ${JSON.stringify(WEIGHTS)}, input_size: 64, mode: head, backend: wasm }
-train: { epochs: 6, early_stopping: { patience: 100 } }
-evaluate: { bootstrap_samples: 50 }
-sweep:
-  strategy: grid
+const EXPERIMENT = phantomExperiment({
+  name: 'queue-test',
+  seed: 7,
+  runs: './runs',
+  perClass: 25,
+  epochs: 6,
+  bootstrap: 50,
+  sweep: `  strategy: grid
   space: { learning_rate: [0.03, 0.003, 0.0003], dropout: [0.0, 0.4], batch_size: [16] }
   max_parallel: 2
   pruner: { kind: median, warmup_epochs: 2, min_trials: 1 }
-`;
+`,
+});
 
 let dir: string;
 /** Every process runs from this frozen copy of the workspace. */

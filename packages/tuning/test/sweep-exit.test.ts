@@ -17,7 +17,7 @@ import { loadSweep } from '../src/sweep.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
-const WEIGHTS = path.join(process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 function experimentYaml(name: string): string {
   return `name: ${name}

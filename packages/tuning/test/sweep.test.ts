@@ -18,7 +18,7 @@ import { snapshotDb, type DbSnapshot } from './check-db.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
-const WEIGHTS = path.join(process.env.MRI_SHARED ? path.resolve(process.env.MRI_SHARED) : sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 function experimentYaml(sweep: string): string {
   return `name: tuning-test
