@@ -14,7 +14,11 @@ mkdirSync(benchDir, { recursive: true });
 const files = readdirSync(path.join(root, 'packages'))
   .flatMap((pkg) => {
     const dir = path.join(root, 'packages', pkg, 'bench');
-    return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)) : [];
+    return existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.ts'))
+          .map((f) => path.join(dir, f))
+      : [];
   })
   .filter((f) => only.length === 0 || only.some((o) => path.basename(f).includes(o)))
   .sort();

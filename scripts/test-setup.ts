@@ -20,8 +20,12 @@ function ensureRedis(): string {
   const root = process.getuid?.() === 0;
   const sudo = root ? [] : spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? ['sudo'] : null;
   if (sudo && onPath('apt-get')) {
-    process.stderr.write('test setup: no redis-server found; installing Debian\'s redis-server (the queue tests start their own)\n');
-    const run = (args: string[]) => execFileSync(sudo[0] ?? args[0], sudo.length ? args : args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    process.stderr.write("test setup: no redis-server found; installing Debian's redis-server (the queue tests start their own)\n");
+    const run = (args: string[]) =>
+      execFileSync(sudo[0] ?? args[0], sudo.length ? args : args.slice(1), {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     run(['apt-get', 'update', '-qq']);
     run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'redis-server']);
     if (onPath('redis-server')) return 'redis-server';
@@ -32,7 +36,9 @@ function ensureRedis(): string {
 function main(): number {
   const shared = sharedDir();
   if (!fs.existsSync(path.join(shared, 'datasets')) || !fs.existsSync(path.join(shared, 'weights'))) {
-    process.stderr.write(`test setup: ${shared} has no datasets/ and weights/: the tests read real scans and weights from the shared folder beside the checkout (../shared) or $MRI_SHARED\n`);
+    process.stderr.write(
+      `test setup: ${shared} has no datasets/ and weights/: the tests read real scans and weights from the shared folder beside the checkout (../shared) or $MRI_SHARED\n`,
+    );
     return 1;
   }
   try {

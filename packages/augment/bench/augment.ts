@@ -8,13 +8,24 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { createRng, median, parseExperiment, sharedDir, workspaceRoot } from '@mri-robust/core';
-import { applyAugment, augmentSchemaPart, floatFromUint8, floatToUint8, IDENTITY_PLAN, planAugment, type AugmentPlan, type AugmentSettings } from '../src/index.ts';
+import {
+  applyAugment,
+  augmentSchemaPart,
+  floatFromUint8,
+  floatToUint8,
+  IDENTITY_PLAN,
+  planAugment,
+  type AugmentPlan,
+  type AugmentSettings,
+} from '../src/index.ts';
 
 const SIZE = 224;
 const folder = path.join(sharedDir(), 'datasets/nickparvar/Training/glioma');
 const files = readdirSync(folder).sort().slice(0, 24);
 const images = await Promise.all(
-  files.map(async (f) => new Uint8Array((await sharp(path.join(folder, f)).resize(SIZE, SIZE, { fit: 'contain', background: '#000' }).grayscale().raw().toBuffer()))),
+  files.map(
+    async (f) => new Uint8Array(await sharp(path.join(folder, f)).resize(SIZE, SIZE, { fit: 'contain', background: '#000' }).grayscale().raw().toBuffer()),
+  ),
 );
 const defaults = parseExperiment('name: b\naugment: {}\n', '/tmp/b.yaml', [augmentSchemaPart]).config.augment as AugmentSettings;
 

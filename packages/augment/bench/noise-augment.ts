@@ -56,8 +56,16 @@ for (let r = 0; r < REPEATS; r++) {
   const aug = await runAugment(exp, noise);
   const t2 = performance.now();
   const cpu = cpuSeconds() - c0;
-  runs.push({ noiseSeconds: round((t1 - t0) / 1000), augmentSeconds: round((t2 - t1) / 1000), totalSeconds: round((t2 - t0) / 1000), cpuSeconds: round(cpu), loadAverage1m: round(loadavg()[0]) });
-  process.stderr.write(`  run ${r + 1}: noise ${((t1 - t0) / 1000).toFixed(1)} s + augment ${((t2 - t1) / 1000).toFixed(1)} s wall, ${cpu.toFixed(1)} CPU-s, load ${loadavg()[0].toFixed(1)}\n`);
+  runs.push({
+    noiseSeconds: round((t1 - t0) / 1000),
+    augmentSeconds: round((t2 - t1) / 1000),
+    totalSeconds: round((t2 - t0) / 1000),
+    cpuSeconds: round(cpu),
+    loadAverage1m: round(loadavg()[0]),
+  });
+  process.stderr.write(
+    `  run ${r + 1}: noise ${((t1 - t0) / 1000).toFixed(1)} s + augment ${((t2 - t1) / 1000).toFixed(1)} s wall, ${cpu.toFixed(1)} CPU-s, load ${loadavg()[0].toFixed(1)}\n`,
+  );
   await rm(path.join(root, 'runs'), { recursive: true, force: true });
   void aug;
 }
@@ -71,7 +79,8 @@ const result = {
   perModel: { severity: 3, threads: 1, ...perModel },
   pipeline: {
     images: COUNT,
-    description: 'noise stage (every image, one of 12 kinds, severity 1–5, replace) + augment stage (K = 1, default ops), worker threads, including image-set I/O',
+    description:
+      'noise stage (every image, one of 12 kinds, severity 1–5, replace) + augment stage (K = 1, default ops), worker threads, including image-set I/O',
     runs,
     medianNoiseSeconds: round(median(runs.map((r) => r.noiseSeconds))),
     medianAugmentSeconds: round(median(runs.map((r) => r.augmentSeconds))),
@@ -85,7 +94,9 @@ const result = {
 const out = path.join(workspaceRoot(), 'runs', 'bench');
 await mkdir(out, { recursive: true });
 await writeFile(path.join(out, 'noise.json'), JSON.stringify(result, null, 2));
-process.stderr.write(`noise bench: ${COUNT} images noise + augment, median ${result.pipeline.medianTotalSeconds} s wall (${result.pipeline.medianCpuSeconds} CPU-s) → runs/bench/noise.json\n`);
+process.stderr.write(
+  `noise bench: ${COUNT} images noise + augment, median ${result.pipeline.medianTotalSeconds} s wall (${result.pipeline.medianCpuSeconds} CPU-s) → runs/bench/noise.json\n`,
+);
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;

@@ -107,9 +107,13 @@ export async function runAugment(experiment: Experiment, upstream: { key: string
 
 async function buildAugmented(set: ImageSet, outDir: string, experiment: Experiment, settings: AugmentSettings, ctx: AugmentContext): Promise<void> {
   const { height, width, channels, classes } = set.header;
-  const writer = await ImageSetWriter.create(outDir, { height, width, channels, classes }, {
-    info: { stage: 'augment', copies: settings.copies, input: set.header.info ?? null },
-  });
+  const writer = await ImageSetWriter.create(
+    outDir,
+    { height, width, channels, classes },
+    {
+      info: { stage: 'augment', copies: settings.copies, input: set.header.info ?? null },
+    },
+  );
   const records = set.records;
   const trainCount = records.filter((r) => r.split === 'train').length;
   const progress = createProgress('augment', records.length + trainCount * settings.copies, { unit: 'img' });
@@ -167,13 +171,18 @@ async function writeAugmentSheet(set: ImageSet, file: string, settings: AugmentS
     [`brightness +${settings.brightness.delta}`, one({ brightness: settings.brightness.delta })],
     [`contrast ×${settings.contrast.range[0]}`, one({ contrast: settings.contrast.range[0] })],
     [`gamma ${settings.gamma.range[1]}`, one({ gamma: settings.gamma.range[1] })],
-    [`CLAHE ${settings.clahe.tiles}×${settings.clahe.tiles} clip ${settings.clahe.clip_limit}`, one({ clahe: { tiles: settings.clahe.tiles, clipLimit: settings.clahe.clip_limit } })],
+    [
+      `CLAHE ${settings.clahe.tiles}×${settings.clahe.tiles} clip ${settings.clahe.clip_limit}`,
+      one({ clahe: { tiles: settings.clahe.tiles, clipLimit: settings.clahe.clip_limit } }),
+    ],
   ];
   const rows: ContactRow[] = demos.map(([label, f]) => ({ label, tiles: originals.map(f) }));
   for (let k = 1; k <= Math.min(settings.copies, 3); k++) {
     rows.push({
       label: `random copy ${k}`,
-      tiles: picks.map((i, j) => augmentPixels(originals[j], { height, width, channels }, settings, augmentCopySeed(experiment, settings, set.records[i].id, k)).pixels),
+      tiles: picks.map(
+        (i, j) => augmentPixels(originals[j], { height, width, channels }, settings, augmentCopySeed(experiment, settings, set.records[i].id, k)).pixels,
+      ),
     });
   }
   await writeContactSheet(file, {

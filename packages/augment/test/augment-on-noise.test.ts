@@ -68,7 +68,6 @@ describe('augment stage on the noise output', () => {
   });
 });
 
-
 describe('an evaluation-only noise change', () => {
   it('rebuilds the noise stage but hits the augment cache (its key follows the train part alone)', async () => {
     const exp = await writeExperiment(path.join(root, 'eval-a'), NOISE, parts);

@@ -5,16 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, ImageSetWriter, openImageSet, parseExperiment, sharedDir, type ImageRecord } from '@mri-robust/core';
-import {
-  applyAugment,
-  augmentSchemaPart,
-  clahePlane,
-  IDENTITY_PLAN,
-  planAugment,
-  runAugment,
-  type AugmentSettings,
-  type FloatImage,
-} from '../src/index.ts';
+import { applyAugment, augmentSchemaPart, clahePlane, IDENTITY_PLAN, planAugment, runAugment, type AugmentSettings, type FloatImage } from '../src/index.ts';
 
 function settings(over: Partial<AugmentSettings> = {}): AugmentSettings {
   const exp = parseExperiment('name: t\naugment: {}\n', '/tmp/t.yaml', [augmentSchemaPart]);
@@ -94,7 +85,7 @@ describe('augment ops', () => {
 
   it('CLAHE: one tile without clipping is global histogram equalisation; clipping limits the stretch', () => {
     const n = 64 * 64;
-    const low = Float32Array.from({ length: n }, (_, i) => 0.4 + 0.1 * ((i * 37) % 101) / 100); // values in [0.4, 0.5]
+    const low = Float32Array.from({ length: n }, (_, i) => 0.4 + (0.1 * ((i * 37) % 101)) / 100); // values in [0.4, 0.5]
     const he = clahePlane(low, 64, 64, 1, 0);
     expect(Math.max(...he)).toBeCloseTo(1, 6);
     expect(Math.min(...he)).toBeLessThan(0.05);
@@ -125,7 +116,12 @@ describe('augment stage on an image set of real images', () => {
       const dir = path.join(sharedDir(), 'datasets/sartaj/Testing', folders[label]);
       const files = readdirSync(dir).sort().slice(0, 6);
       for (const [k, f] of files.entries()) {
-        const { data } = await sharp(path.join(dir, f)).resize(40, 40, { fit: 'contain', background: '#000' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+        const { data } = await sharp(path.join(dir, f))
+          .resize(40, 40, { fit: 'contain', background: '#000' })
+          .removeAlpha()
+          .toColourspace('srgb')
+          .raw()
+          .toBuffer({ resolveWithObject: true });
         const rec: ImageRecord = { id: `${label}-${k}`, label, split: k < 3 ? 'train' : k < 5 ? 'test' : 'val', source: 'sartaj', path: f };
         await w.add(new Uint8Array(data), rec);
         recs.push(rec);

@@ -29,7 +29,8 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): ParsedArgs 
     const flag = /'(-{1,2}[^'\s]+)/.exec(msg)?.[1];
     let text: string;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') text = `unknown option ${flag ?? msg}; allowed: ${allowed || '(none)'}`;
-    else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') text = `${flag ?? 'option'}: ${/argument missing/.test(msg) ? 'needs a value' : 'takes no value'}; allowed: ${allowed}`;
+    else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      text = `${flag ?? 'option'}: ${/argument missing/.test(msg) ? 'needs a value' : 'takes no value'}; allowed: ${allowed}`;
     else text = `${msg}; allowed: ${allowed || '(none)'}`;
     throw new UserError(text);
   }

@@ -42,8 +42,7 @@ export async function readArray(file: string): Promise<ArrayData> {
   const { dtype, shape } = JSON.parse(head.slice(MAGIC.length + 1)) as { dtype: ArrayDType; shape: number[] };
   const start = nl + 1;
   const bytes = buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length);
-  const data =
-    dtype === 'float32' ? new Float32Array(bytes) : dtype === 'int32' ? new Int32Array(bytes) : new Uint8Array(bytes);
+  const data = dtype === 'float32' ? new Float32Array(bytes) : dtype === 'int32' ? new Int32Array(bytes) : new Uint8Array(bytes);
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new Error(`${file}: expected ${n} values for shape [${shape}], found ${data.length}`);
   return { data, shape, dtype };

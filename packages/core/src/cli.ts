@@ -56,14 +56,32 @@ export function runMain(main: () => Promise<void | number>): void {
 }
 
 const SYSCALL_VERB: Record<string, string> = {
-  open: 'open', read: 'read', write: 'write', mkdir: 'create the folder', scandir: 'list', stat: 'read', lstat: 'read',
-  rename: 'move', unlink: 'delete', rmdir: 'delete', copyfile: 'copy', access: 'access', realpath: 'resolve',
+  open: 'open',
+  read: 'read',
+  write: 'write',
+  mkdir: 'create the folder',
+  scandir: 'list',
+  stat: 'read',
+  lstat: 'read',
+  rename: 'move',
+  unlink: 'delete',
+  rmdir: 'delete',
+  copyfile: 'copy',
+  access: 'access',
+  realpath: 'resolve',
 };
 const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted',
-  EISDIR: 'is a directory', ENOTDIR: 'a part of the path is not a directory', EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device', EEXIST: 'already exists', EMFILE: 'too many open files',
-  ENAMETOOLONG: 'file name too long', ELOOP: 'too many symbolic links',
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'already exists',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'file name too long',
+  ELOOP: 'too many symbolic links',
 };
 
 /**

@@ -58,11 +58,7 @@ export class ImageSetWriter {
     this.imageBytes = shape.height * shape.width * shape.channels;
   }
 
-  static async create(
-    dir: string,
-    shape: ImageSetShape,
-    options: { maxShardBytes?: number; info?: unknown } = {},
-  ): Promise<ImageSetWriter> {
+  static async create(dir: string, shape: ImageSetShape, options: { maxShardBytes?: number; info?: unknown } = {}): Promise<ImageSetWriter> {
     await mkdir(dir, { recursive: true });
     return new ImageSetWriter(dir, shape, options.maxShardBytes ?? DEFAULT_SHARD_BYTES, options.info);
   }
@@ -133,7 +129,9 @@ export async function openImageSet(dir: string): Promise<ImageSet> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8')) as typeof parsed;
   } catch (e) {
-    throw new UserError(`${file}: not readable JSON (${(e as Error).message}); the stage folder is damaged: npx nx run tuning:doctor --repair moves it aside, the next run rebuilds it`);
+    throw new UserError(
+      `${file}: not readable JSON (${(e as Error).message}); the stage folder is damaged: npx nx run tuning:doctor --repair moves it aside, the next run rebuilds it`,
+    );
   }
   const { header, records } = parsed;
   if (header.format !== 'mri-robust/imageset@1') throw new UserError(`${file}: unknown format ${String(header.format)}`);

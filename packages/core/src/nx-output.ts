@@ -156,7 +156,13 @@ export async function adoptFromNxOutput(
  * Puts `file` (a path under `runsDir`) back from the Nx output of (stage, experiment) when it is
  * missing and the replica has it. Returns true when the file exists afterwards.
  */
-export async function restoreFromNxOutput(stage: string, experimentArg: string, runsDir: string, file: string, root: string = workspaceRoot()): Promise<boolean> {
+export async function restoreFromNxOutput(
+  stage: string,
+  experimentArg: string,
+  runsDir: string,
+  file: string,
+  root: string = workspaceRoot(),
+): Promise<boolean> {
   if (existsSync(file)) return true;
   const dir = nxOutputDir(stage, experimentArg, root);
   if (!dir || !isWorkspaceRuns(runsDir, root)) return false;

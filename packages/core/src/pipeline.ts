@@ -124,11 +124,7 @@ export interface PipelineContext {
 }
 
 /** How a package runs its stage, given the outputs of the stages it declares upstream. */
-export type StageRunner = (
-  experiment: Experiment,
-  upstream: Partial<Record<StageName, StageOutputRef>>,
-  ctx: PipelineContext,
-) => Promise<StageOutputRef>;
+export type StageRunner = (experiment: Experiment, upstream: Partial<Record<StageName, StageOutputRef>>, ctx: PipelineContext) => Promise<StageOutputRef>;
 
 /**
  * Ensures `target` and every stage it needs, in pipeline order (each a cache hit when unchanged).

@@ -19,12 +19,16 @@ export interface Rng {
 
 /** A uint32 seed derived from a base seed and labels, e.g. deriveSeed(42, 'noise', 'test', 3). */
 export function deriveSeed(seed: number | string, ...labels: (string | number)[]): number {
-  const h = createHash('sha256').update([String(seed), ...labels.map(String)].join('\u0000')).digest();
+  const h = createHash('sha256')
+    .update([String(seed), ...labels.map(String)].join('\u0000'))
+    .digest();
   return h.readUInt32LE(0);
 }
 
 export function createRng(seed: number | string): Rng {
-  const h = createHash('sha256').update(`rng:${String(seed)}`).digest();
+  const h = createHash('sha256')
+    .update(`rng:${String(seed)}`)
+    .digest();
   let a = h.readUInt32LE(0);
   let b = h.readUInt32LE(4);
   let c = h.readUInt32LE(8);

@@ -4,15 +4,7 @@ import path from 'node:path';
 import { UserError } from './errors.ts';
 import { hashObject } from './hash.ts';
 import { adoptFromNxOutput } from './nx-output.ts';
-import {
-  defaultVerifyMode,
-  describeProblems,
-  recordOutputFiles,
-  STAGE_MARKER,
-  verifyStageDir,
-  type StageFileRecord,
-  type VerifyMode,
-} from './stage-verify.ts';
+import { defaultVerifyMode, describeProblems, recordOutputFiles, STAGE_MARKER, verifyStageDir, type StageFileRecord, type VerifyMode } from './stage-verify.ts';
 
 /** Marks a stage folder as complete; written last, inside the temp folder, before the rename. */
 export { STAGE_MARKER };
@@ -145,8 +137,11 @@ export async function runStage(options: RunStageOptions): Promise<StageResult> {
 /** A disk-full / read-only / I/O error of a build as one line naming the folder; other errors unchanged. */
 function storageError(stage: string, tmp: string, e: unknown): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
-  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EIO' ? 'an I/O error' : null;
+  const why =
+    code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EIO' ? 'an I/O error' : null;
   if (!why) return e;
   const where = (e as NodeJS.ErrnoException).path ?? tmp;
-  return new UserError(`[${stage}] cannot write ${where === tmp ? `into ${tmp}` : where}: ${why} (${(e as Error).message}); nothing was kept, free space (or fix the disk) and run again`);
+  return new UserError(
+    `[${stage}] cannot write ${where === tmp ? `into ${tmp}` : where}: ${why} (${(e as Error).message}); nothing was kept, free space (or fix the disk) and run again`,
+  );
 }

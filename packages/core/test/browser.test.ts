@@ -50,7 +50,9 @@ describe('findChromium', () => {
 describe('no browser: fail with the command to run', () => {
   const env = { HOME: path.join(tmp, 'home-empty') };
   it('chromiumLaunchOptions throws (a browser test fails, it does not skip)', () => {
-    expect(() => chromiumLaunchOptions({ env, system: [] })).toThrow(/sudo apt-get install -y chromium.*npx playwright-core install --with-deps chromium.*MRI_CHROMIUM/);
+    expect(() => chromiumLaunchOptions({ env, system: [] })).toThrow(
+      /sudo apt-get install -y chromium.*npx playwright-core install --with-deps chromium.*MRI_CHROMIUM/,
+    );
     const exe = executable(path.join(tmp, 'bin', 'chromium'));
     expect(chromiumLaunchOptions({ env, system: [exe] })).toEqual({ executablePath: exe, args: [...CHROMIUM_ARGS] });
   });
@@ -58,11 +60,16 @@ describe('no browser: fail with the command to run', () => {
     expect(() => ensureChromium({ env, system: [], install: false })).toThrow(/^no Chromium for the browser tests/);
   });
   it("npm test's setup step exits 1 with one line naming MRI_CHROMIUM when it points nowhere", async () => {
-    const r = await run(process.execPath, ['--import', 'tsx', 'scripts/test-setup.ts'], { cwd: workspaceRoot(), env: { ...process.env, MRI_CHROMIUM: path.join(tmp, 'no-such-chrome') } }).then(
+    const r = await run(process.execPath, ['--import', 'tsx', 'scripts/test-setup.ts'], {
+      cwd: workspaceRoot(),
+      env: { ...process.env, MRI_CHROMIUM: path.join(tmp, 'no-such-chrome') },
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`test setup: MRI_CHROMIUM=${path.join(tmp, 'no-such-chrome')} is not an executable file: point it at a Chromium or Chrome binary, or unset it`);
+    expect(r.stderr.trim()).toBe(
+      `test setup: MRI_CHROMIUM=${path.join(tmp, 'no-such-chrome')} is not an executable file: point it at a Chromium or Chrome binary, or unset it`,
+    );
   });
 });

@@ -76,7 +76,9 @@ describe('packages follow the DAG', () => {
   it('no source, test or bench file imports a workspace package its package.json does not depend on (so none above it)', () => {
     const bad: string[] = [];
     const walk = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+      );
     for (const p of packages) {
       const allowed = new Set([p, ...workspaceDeps(p)]);
       for (const sub of ['src', 'test', 'bench']) {
@@ -163,9 +165,13 @@ describe('stage keys include the code', () => {
         `name: code-hash\nseed: 7\nruns: ./runs\ndata:\n  sources: [{name: ph, kind: phantom, count_per_class: 6, size: 40}]\n  image: {size: 32, channels: 1}\n  min_per_class: 1\nnoise:\n  train: {fraction: 0.5, kinds: [{kind: kspace_motion, severity: 2}]}\n  eval: {kinds: [{kind: rician, snr: [5]}]}\naugment: {copies: 1}\n`,
       );
       const run = async () => {
-        const r = await execa(process.execPath, ['--import', 'tsx', 'packages/augment/src/cli.ts', 'apply', `--experiment=${exp}`, '--workers=0'], { cwd: ws, all: true });
+        const r = await execa(process.execPath, ['--import', 'tsx', 'packages/augment/src/cli.ts', 'apply', `--experiment=${exp}`, '--workers=0'], {
+          cwd: ws,
+          all: true,
+        });
         const out = r.all ?? '';
-        const state = (s: string) => (new RegExp(`\\[${s}\\] cache hit`).test(out) ? 'hit' : new RegExp(`\\[${s}\\] building`).test(out) ? 'built' : `? ${out}`);
+        const state = (s: string) =>
+          new RegExp(`\\[${s}\\] cache hit`).test(out) ? 'hit' : new RegExp(`\\[${s}\\] building`).test(out) ? 'built' : `? ${out}`;
         return { ingest: state('ingest'), noise: state('noise'), augment: state('augment') };
       };
       expect(await run()).toEqual({ ingest: 'built', noise: 'built', augment: 'built' });

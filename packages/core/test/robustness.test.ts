@@ -9,8 +9,22 @@ describe('corruption error', () => {
     // relative (model clean error 0.05, baseline 0.1): A (0.05 + 0.15) / (0.1 + 0.3) = 0.5;
     //   B 0.25 / 0.4 = 0.625; relative mCE 0.5625
     const s = corruptionSummary(
-      { clean: 0.95, corrupted: [ { kind: 'A', severity: 1, accuracy: 0.9 }, { kind: 'A', severity: 2, accuracy: 0.8 }, { kind: 'B', severity: 3, accuracy: 0.7 } ] },
-      { clean: 0.9, corrupted: [ { kind: 'A', severity: 1, accuracy: 0.8 }, { kind: 'A', severity: 2, accuracy: 0.6 }, { kind: 'B', severity: 3, accuracy: 0.5 } ] },
+      {
+        clean: 0.95,
+        corrupted: [
+          { kind: 'A', severity: 1, accuracy: 0.9 },
+          { kind: 'A', severity: 2, accuracy: 0.8 },
+          { kind: 'B', severity: 3, accuracy: 0.7 },
+        ],
+      },
+      {
+        clean: 0.9,
+        corrupted: [
+          { kind: 'A', severity: 1, accuracy: 0.8 },
+          { kind: 'A', severity: 2, accuracy: 0.6 },
+          { kind: 'B', severity: 3, accuracy: 0.5 },
+        ],
+      },
     );
     expect(s.ce.A).toBeCloseTo(0.5, 12);
     expect(s.ce.B).toBeCloseTo(0.6, 12);
@@ -22,7 +36,13 @@ describe('corruption error', () => {
   });
 
   it('the baseline scores itself at CE 1; kinds the baseline lacks are skipped, not guessed', () => {
-    const m = { clean: 0.9, corrupted: [{ kind: 'A', severity: 1, accuracy: 0.7 }, { kind: 'C', severity: 1, accuracy: 0.5 }] };
+    const m = {
+      clean: 0.9,
+      corrupted: [
+        { kind: 'A', severity: 1, accuracy: 0.7 },
+        { kind: 'C', severity: 1, accuracy: 0.5 },
+      ],
+    };
     const s = corruptionSummary(m, { clean: 0.9, corrupted: [{ kind: 'A', severity: 1, accuracy: 0.7 }] });
     expect(s.ce).toEqual({ A: 1 });
     expect(s.relativeCe).toEqual({ A: 1 });
@@ -62,10 +82,24 @@ describe('McNemar exact test', () => {
 
 describe('level at a drop', () => {
   it('interpolates between the measured levels around the crossing', () => {
-    const curve = [ { level: 1, accuracy: 0.9 }, { level: 2, accuracy: 0.86 }, { level: 3, accuracy: 0.8 } ];
+    const curve = [
+      { level: 1, accuracy: 0.9 },
+      { level: 2, accuracy: 0.86 },
+      { level: 3, accuracy: 0.8 },
+    ];
     expect(levelAtDrop(0.9, curve, 0.05)).toBeCloseTo(2 + 1 / 6, 12);
     expect(levelAtDrop(0.9, curve, 0.2)).toBeNull();
     // SNR axis, mild to severe: 30 → 3
-    expect(levelAtDrop(0.95, [ { level: 30, accuracy: 0.95 }, { level: 10, accuracy: 0.93 }, { level: 5, accuracy: 0.85 } ], 0.05)).toBeCloseTo(10 - 5 * (0.03 / 0.08), 12);
+    expect(
+      levelAtDrop(
+        0.95,
+        [
+          { level: 30, accuracy: 0.95 },
+          { level: 10, accuracy: 0.93 },
+          { level: 5, accuracy: 0.85 },
+        ],
+        0.05,
+      ),
+    ).toBeCloseTo(10 - 5 * (0.03 / 0.08), 12);
   });
 });

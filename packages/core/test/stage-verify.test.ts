@@ -172,9 +172,14 @@ describe('stage build on a full disk', () => {
     }
     try {
       const key = stageKey({ k: 'full' });
-      const err = await runStage({ runsDir, stage: 'embed', key, nxRoot: null, log: () => {}, build: async (dir) => writeFile(path.join(dir, 'big.bin'), BIG) }).catch(
-        (e: Error) => e,
-      );
+      const err = await runStage({
+        runsDir,
+        stage: 'embed',
+        key,
+        nxRoot: null,
+        log: () => {},
+        build: async (dir) => writeFile(path.join(dir, 'big.bin'), BIG),
+      }).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).name).toBe('UserError');
       expect((err as Error).message).toMatch(/^\[embed\] cannot write (into .*\/cache\/embed\/\.tmp-|.*big\.bin).*: the disk is full/);

@@ -63,13 +63,7 @@ function cleanSharpMessage(message: string): string {
 }
 
 /** Pixels already in memory (uint8 HWC, 1..4 channels) → output pixels and hashes. */
-export async function processRaw(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: 1 | 2 | 3 | 4,
-  options: DecodeOptions,
-): Promise<Decoded> {
+export async function processRaw(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, options: DecodeOptions): Promise<Decoded> {
   if (width * height > options.maxPixels) {
     throw new BadImageError(`image of ${width}×${height} px exceeds the pixel limit of ${options.maxPixels} (max_pixels)`);
   }
@@ -87,11 +81,7 @@ async function finish(norm: Buffer, width: number, height: number, ch: number, o
   if (ch !== options.channels) throw new Error(`internal: expected ${options.channels} channels after conversion, got ${ch}`);
   const raw = { width, height, channels: ch as 1 | 3 };
   const sha = hashBytes(Buffer.concat([Buffer.from(`${width}x${height}x${ch}\n`), norm]));
-  const thumb = await sharp(norm, { raw })
-    .resize(PHASH_SIZE, PHASH_SIZE, { fit: 'fill' })
-    .toColourspace('b-w')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const thumb = await sharp(norm, { raw }).resize(PHASH_SIZE, PHASH_SIZE, { fit: 'fill' }).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
   if (thumb.info.channels !== 1) throw new Error(`internal: thumbnail has ${thumb.info.channels} channels`);
   const phash = phashFromThumb(thumb.data);
   let outPipe = sharp(norm, { raw }).resize(options.size, options.size, {
@@ -102,9 +92,7 @@ async function finish(norm: Buffer, width: number, height: number, ch: number, o
   outPipe = outPipe.toColourspace(ch === 1 ? 'b-w' : 'srgb');
   const out = await outPipe.raw().toBuffer({ resolveWithObject: true });
   if (out.info.channels !== ch || out.info.width !== options.size || out.info.height !== options.size) {
-    throw new Error(
-      `internal: resize gave ${out.info.width}×${out.info.height}×${out.info.channels}, expected ${options.size}×${options.size}×${ch}`,
-    );
+    throw new Error(`internal: resize gave ${out.info.width}×${out.info.height}×${out.info.channels}, expected ${options.size}×${options.size}×${ch}`);
   }
   return {
     pixels: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength),

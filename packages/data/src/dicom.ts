@@ -110,7 +110,9 @@ function parse(bytes: Uint8Array, untilPixels: boolean, maxInflatedBytes = MAX_I
       inflated = zlib.inflateRawSync(arr.subarray(position), { maxOutputLength: maxInflatedBytes });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new DicomError(code === 'ERR_BUFFER_TOO_LARGE' ? `deflated DICOM inflates beyond ${maxInflatedBytes} bytes: refused` : `corrupt deflated DICOM: ${firstLine(e)}`);
+      throw new DicomError(
+        code === 'ERR_BUFFER_TOO_LARGE' ? `deflated DICOM inflates beyond ${maxInflatedBytes} bytes: refused` : `corrupt deflated DICOM: ${firstLine(e)}`,
+      );
     }
     const full = new Uint8Array(position + inflated.length);
     full.set(arr.subarray(0, position));
@@ -141,7 +143,9 @@ function readHeader(ds: DataSet): DicomHeader {
     );
   }
   if (!ds.elements.x7fe00010) {
-    throw new DicomError(`DICOM object without pixel data (SOP class ${sopClass ?? 'unknown'}${ds.string('x00080060') ? `, modality ${ds.string('x00080060')}` : ''}): not an image`);
+    throw new DicomError(
+      `DICOM object without pixel data (SOP class ${sopClass ?? 'unknown'}${ds.string('x00080060') ? `, modality ${ds.string('x00080060')}` : ''}): not an image`,
+    );
   }
   const rows = ds.uint16('x00280010') ?? 0;
   const columns = ds.uint16('x00280011') ?? 0;
@@ -247,12 +251,15 @@ export function decodeDicom(bytes: Uint8Array, frame = 0, maxInflatedBytes?: num
   const h = readHeader(ds);
   const el = ds.elements.x7fe00010;
   if (el.encapsulatedPixelData) throw new DicomError(`DICOM pixel data is encapsulated (compressed) although transfer syntax ${h.transferSyntax} is not`);
-  if (!Number.isInteger(frame) || frame < 0 || frame >= h.frames) throw new DicomError(`frame ${frame} does not exist (the file has ${h.frames} frame${h.frames === 1 ? '' : 's'}, 0-based)`);
+  if (!Number.isInteger(frame) || frame < 0 || frame >= h.frames)
+    throw new DicomError(`frame ${frame} does not exist (the file has ${h.frames} frame${h.frames === 1 ? '' : 's'}, 0-based)`);
   const frameBytes = h.rows * h.columns * h.samplesPerPixel * (h.bitsAllocated / 8);
   const data = ds.byteArray;
   const start = el.dataOffset + frame * frameBytes;
   if (el.dataOffset + h.frames * frameBytes > Math.min(el.dataOffset + el.length, data.length)) {
-    throw new DicomError(`truncated DICOM pixel data: ${el.length} bytes for ${h.frames} frame(s) of ${h.columns}×${h.rows}×${h.samplesPerPixel} at ${h.bitsAllocated} bits`);
+    throw new DicomError(
+      `truncated DICOM pixel data: ${el.length} bytes for ${h.frames} frame(s) of ${h.columns}×${h.rows}×${h.samplesPerPixel} at ${h.bitsAllocated} bits`,
+    );
   }
   if (h.samplesPerPixel === 3) {
     const n = h.rows * h.columns;

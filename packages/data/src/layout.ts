@@ -110,11 +110,7 @@ const TRAIN_NAMES = new Set(['training', 'train']);
 const TEST_NAMES = new Set(['testing', 'test']);
 
 /** Maps a folder name to a class, or null. User aliases win over built-in ones; exact class names always match. */
-export function classForFolder(
-  folder: string,
-  classes: readonly string[],
-  aliases: Readonly<Record<string, string>> = {},
-): string | null {
+export function classForFolder(folder: string, classes: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | null {
   const lower = folder.toLowerCase();
   for (const c of classes) if (c.toLowerCase() === lower) return c;
   for (const [k, v] of Object.entries(aliases)) if (k.toLowerCase() === lower && classes.includes(v)) return v;
@@ -192,13 +188,7 @@ async function walk(dir: string, st: WalkState, out: string[]): Promise<void> {
   }
 }
 
-async function fileEntry(
-  source: string,
-  root: string,
-  relPath: string,
-  label: string,
-  origSplit: OrigSplit,
-): Promise<SourceFile> {
+async function fileEntry(source: string, root: string, relPath: string, label: string, origSplit: OrigSplit): Promise<SourceFile> {
   const absPath = path.join(root, ...relPath.split('/'));
   try {
     const s = await stat(absPath);

@@ -78,7 +78,9 @@ function table(counts: SplitClassCounts, classes: readonly string[]): string[] {
 /** Human-readable summary: per-class per-split counts, duplicates, skipped files. */
 export function formatReport(r: IngestReport, maxSkipped = 50): string {
   const out: string[] = [];
-  out.push(`ingest ${r.key}: ${r.totals.kept} images kept of ${r.totals.files} files (${r.image.size}×${r.image.size}×${r.image.channels}, fit ${r.image.fit}; split ${r.split.mode}, seed ${r.split.seed})`);
+  out.push(
+    `ingest ${r.key}: ${r.totals.kept} images kept of ${r.totals.files} files (${r.image.size}×${r.image.size}×${r.image.channels}, fit ${r.image.fit}; split ${r.split.mode}, seed ${r.split.seed})`,
+  );
   if (r.synthetic.length > 0) out.push(`NOTE: source(s) ${r.synthetic.join(', ')} are SYNTHETIC phantoms, not real MRI.`);
   out.push('', 'kept images per split and class:', ...table(r.counts, r.classes));
   for (const s of r.sources) {
@@ -92,7 +94,9 @@ export function formatReport(r: IngestReport, maxSkipped = 50): string {
     `  exact: ${d.exact.groups} groups of identical pixels holding ${d.exact.copies} files (${d.exact.extraCopies} extra copies; ${d.exact.crossSourceGroups} groups span sources; ${d.exact.labelConflicts} with conflicting labels)`,
     `  near: ${d.near.links} near-duplicate links (${d.near.rejectedByCorrelation} hash matches rejected by the correlation check); ${d.near.groupsWithNearLinks} groups contain near links`,
     `  all: ${d.groups} groups holding ${d.imagesInGroups} images; ${d.removedAsCopies} removed as copies; largest group ${d.largestGroup}; ${d.crossSourceGroups} span sources${
-      r.split.mode === 'source_test' ? `; ${d.touchingTestGroups} touch a Testing folder (kept copy in test)` : ' (split fractions: Testing folders are pooled, one copy per group is split)'
+      r.split.mode === 'source_test'
+        ? `; ${d.touchingTestGroups} touch a Testing folder (kept copy in test)`
+        : ' (split fractions: Testing folders are pooled, one copy per group is split)'
     }`,
     `  label conflicts: ${d.conflicts.groups} groups (rule "${d.conflicts.rule}": ${d.conflicts.imagesDropped} images dropped, ${d.conflicts.groupsKeptByMajority} kept by majority)`,
   );

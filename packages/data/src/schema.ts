@@ -144,8 +144,7 @@ export const dataSchema = {
           minimum: -1,
           maximum: 1,
           default: 0.93,
-          description:
-            'a near pair must also have 32×32 thumbnails (mirror-aligned) correlating at least this much; -1 turns the check off',
+          description: 'a near pair must also have 32×32 thumbnails (mirror-aligned) correlating at least this much; -1 turns the check off',
         },
         conflicts: {
           type: 'string',
@@ -166,7 +165,7 @@ export const dataSchema = {
           enum: ['fractions', 'source_test'],
           default: 'fractions',
           description:
-            'fractions: train/val/test fractions of everything; source_test: the sources\' own Testing folders are the test set, the rest is split train/val',
+            "fractions: train/val/test fractions of everything; source_test: the sources' own Testing folders are the test set, the rest is split train/val",
         },
         train: { type: 'number', minimum: 0, maximum: 1, default: 0.7, description: 'fraction for training' },
         val: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'fraction for validation' },

@@ -7,9 +7,7 @@ import { deriveSeed, hashObject, resolveFrom, workspaceRoot, type Experiment } f
 import { listKaggleSource, type SourceFile, type SourceListing } from './layout.ts';
 import type { DataSettings, PhantomSource, SourceSettings } from './schema.ts';
 
-export type ResolvedSource =
-  | { name: string; kind: 'kaggle'; root: string }
-  | ({ kind: 'phantom' } & PhantomSource);
+export type ResolvedSource = { name: string; kind: 'kaggle'; root: string } | ({ kind: 'phantom' } & PhantomSource);
 
 /** A phantom "file": where it would sit in a Kaggle layout, and the seed that draws it. */
 export interface PhantomFile extends SourceFile {

@@ -24,15 +24,7 @@ import type { SourceFile, SourceListing } from './layout.ts';
 import { renderPhantom } from './phantom.ts';
 import { formatReport, type GroupExample, type IngestReport, type SkippedFile, type SplitClassCounts } from './report.ts';
 import type { DataSettings } from './schema.ts';
-import {
-  dataSettings,
-  displayRoot,
-  isPhantomFile,
-  listingFingerprint,
-  listSources,
-  resolveSources,
-  type ResolvedSource,
-} from './sources.ts';
+import { dataSettings, displayRoot, isPhantomFile, listingFingerprint, listSources, resolveSources, type ResolvedSource } from './sources.ts';
 import { assignSplits, checkSplitSettings } from './split.ts';
 
 export const INGEST_STAGE = 'ingest';

@@ -10,7 +10,17 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExperiment, openImageSet } from '@mri-robust/core';
-import { BadImageError, dataSchemaPart, decodeDicom, decodeImage, DicomError, readDicomHeader, readIngestReport, runIngest, type IngestRecord } from '@mri-robust/data';
+import {
+  BadImageError,
+  dataSchemaPart,
+  decodeDicom,
+  decodeImage,
+  DicomError,
+  readDicomHeader,
+  readIngestReport,
+  runIngest,
+  type IngestRecord,
+} from '@mri-robust/data';
 import { applyWindow, minMaxWindow } from '../src/dicom.ts';
 import { DATASETS } from './ingest-helpers.ts';
 import { writeDicomImage, writeEncapsulatedDicom, writeStructuredReport } from './dicom-writer.ts';
@@ -26,7 +36,9 @@ interface Grey {
 
 /** The scan's grey pixels exactly as decodeImage reads a JPEG (rotate, flatten, b-w). */
 async function grey(rel: string, size?: number): Promise<Grey> {
-  let p = sharp(await readFile(scanFile(rel))).rotate().flatten({ background: '#000000' });
+  let p = sharp(await readFile(scanFile(rel)))
+    .rotate()
+    .flatten({ background: '#000000' });
   if (size) p = p.resize(size, size, { fit: 'fill' });
   const { data, info } = await p.toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
   expect(info.channels).toBe(1);
@@ -47,11 +59,21 @@ describe('DICOM decoding', () => {
   it('16-bit with rescale slope/intercept and the file window gives back the scan exactly', async () => {
     // stored = 8v + 100; modality = 0.5 * stored - 50 = 4v; window 510.5/1021 maps 4v → v (LINEAR)
     const bytes = writeDicomImage({
-      rows: scan.height, columns: scan.width, values: Array.from(scan.data, (v) => 8 * v + 100),
-      slope: 0.5, intercept: -50, window: { center: [510.5, 40], width: [1021, 80] },
+      rows: scan.height,
+      columns: scan.width,
+      values: Array.from(scan.data, (v) => 8 * v + 100),
+      slope: 0.5,
+      intercept: -50,
+      window: { center: [510.5, 40], width: [1021, 80] },
     });
     const img = decodeDicom(bytes);
-    expect(img).toMatchObject({ width: scan.width, height: scan.height, channels: 1, frame: 0, window: { center: 510.5, width: 1021, fn: 'LINEAR', from: 'file' } });
+    expect(img).toMatchObject({
+      width: scan.width,
+      height: scan.height,
+      channels: 1,
+      frame: 0,
+      window: { center: 510.5, width: 1021, fn: 'LINEAR', from: 'file' },
+    });
     expect(img.header).toMatchObject({ bitsAllocated: 16, slope: 0.5, intercept: -50, photometric: 'MONOCHROME2', frames: 1, modality: 'MR' });
     expect(Buffer.from(img.pixels).equals(Buffer.from(scan.data))).toBe(true);
     // through decodeImage (ingest, predict): the same output pixels and the same exact-duplicate hash as the JPEG
@@ -64,8 +86,11 @@ describe('DICOM decoding', () => {
 
   it('MONOCHROME1 is inverted (low values bright)', () => {
     const bytes = writeDicomImage({
-      rows: scan.height, columns: scan.width, values: Array.from(scan.data, (v) => 4 * v),
-      photometric: 'MONOCHROME1', window: { center: 510.5, width: 1021 },
+      rows: scan.height,
+      columns: scan.width,
+      values: Array.from(scan.data, (v) => 4 * v),
+      photometric: 'MONOCHROME1',
+      window: { center: 510.5, width: 1021 },
     });
     const img = decodeDicom(bytes);
     expect(Array.from(img.pixels.subarray(0, 5000))).toEqual(Array.from(scan.data.subarray(0, 5000), (v) => 255 - v));
@@ -84,13 +109,23 @@ describe('DICOM decoding', () => {
   it('signed 12-bit (Bits Stored) with negative values, and unsigned 12-bit with junk in the unused high bits', () => {
     // stored = 8v - 1000 (two's complement, 12 bits: -1000..1040); modality = stored/8 + 125 = v
     const signed = writeDicomImage({
-      rows: scan.height, columns: scan.width, values: Array.from(scan.data, (v) => 8 * v - 1000), signed: true, bitsStored: 12,
-      slope: 0.125, intercept: 125, window: { center: 128, width: 256 },
+      rows: scan.height,
+      columns: scan.width,
+      values: Array.from(scan.data, (v) => 8 * v - 1000),
+      signed: true,
+      bitsStored: 12,
+      slope: 0.125,
+      intercept: 125,
+      window: { center: 128, width: 256 },
     });
     expect(decodeDicom(signed).pixels.every((p, i) => p === scan.data[i])).toBe(true);
     const junk = writeDicomImage({
-      rows: scan.height, columns: scan.width, values: Array.from(scan.data, (v) => (16 * v) | 0xf000), bitsStored: 12,
-      slope: 1 / 16, window: { center: 128, width: 256 },
+      rows: scan.height,
+      columns: scan.width,
+      values: Array.from(scan.data, (v) => (16 * v) | 0xf000),
+      bitsStored: 12,
+      slope: 1 / 16,
+      window: { center: 128, width: 256 },
     });
     expect(decodeDicom(junk).pixels.every((p, i) => p === scan.data[i])).toBe(true);
   });
@@ -158,20 +193,45 @@ describe('ingest of a folder with DICOM files', () => {
       await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
       await writeFile(path.join(root, rel), bytes);
     };
-    const asDicom = (g: Grey) => writeDicomImage({ rows: g.height, columns: g.width, values: Array.from(g.data, (v) => 4 * v), window: { center: 510.5, width: 1021 } });
-    const sartaj = ['Training/glioma_tumor/gg (1).jpg', 'Training/meningioma_tumor/m (10).jpg', 'Training/no_tumor/image (10).jpg', 'Training/pituitary_tumor/p (1).jpg'];
+    const asDicom = (g: Grey) =>
+      writeDicomImage({ rows: g.height, columns: g.width, values: Array.from(g.data, (v) => 4 * v), window: { center: 510.5, width: 1021 } });
+    const sartaj = [
+      'Training/glioma_tumor/gg (1).jpg',
+      'Training/meningioma_tumor/m (10).jpg',
+      'Training/no_tumor/image (10).jpg',
+      'Training/pituitary_tumor/p (1).jpg',
+    ];
     const classes = ['glioma', 'meningioma', 'notumor', 'pituitary'];
-    const DICOM_SCANS = ['Testing/glioma_tumor/image(10).jpg', 'Testing/meningioma_tumor/image(1).jpg', 'Testing/no_tumor/image(1).jpg', 'Testing/pituitary_tumor/image(18).jpg'];
+    const DICOM_SCANS = [
+      'Testing/glioma_tumor/image(10).jpg',
+      'Testing/meningioma_tumor/image(1).jpg',
+      'Testing/no_tumor/image(1).jpg',
+      'Testing/pituitary_tumor/image(18).jpg',
+    ];
     for (let i = 0; i < 4; i++) {
       await put(`${classes[i]}/scan.jpg`, await readFile(path.join(DATASETS, 'sartaj', sartaj[i])));
       await put(`${classes[i]}/IM0001`, asDicom(await grey(DICOM_SCANS[i])));
     }
-    const frames = await Promise.all(['Training/glioma_tumor/gg (100).jpg', 'Training/glioma_tumor/gg (101).jpg', 'Training/glioma_tumor/gg (102).jpg'].map((s) => grey(s, 128)));
-    await put('glioma/volume.dcm', writeDicomImage({ rows: 128, columns: 128, frames: 3, values: frames.flatMap((f) => Array.from(f.data, (v) => 4 * v)), window: { center: 510.5, width: 1021 } }));
+    const frames = await Promise.all(
+      ['Training/glioma_tumor/gg (100).jpg', 'Training/glioma_tumor/gg (101).jpg', 'Training/glioma_tumor/gg (102).jpg'].map((s) => grey(s, 128)),
+    );
+    await put(
+      'glioma/volume.dcm',
+      writeDicomImage({
+        rows: 128,
+        columns: 128,
+        frames: 3,
+        values: frames.flatMap((f) => Array.from(f.data, (v) => 4 * v)),
+        window: { center: 510.5, width: 1021 },
+      }),
+    );
     await put('meningioma/compressed.dcm', writeEncapsulatedDicom(256, 256, await readFile(scanFile(SCANS[2]))));
     await put('meningioma/report.dcm', writeStructuredReport());
     const file = path.join(tmp, 'e.yaml');
-    await writeFile(file, `name: dicom\nseed: 1\nruns: ./runs\ndata:\n  sources:\n    - { name: scanner, root: data }\n  image: { size: 64, channels: 1, fit: pad }\n  split: { mode: fractions, train: 0.5, val: 0.25, test: 0.25 }\n  min_per_class: 1\n`);
+    await writeFile(
+      file,
+      `name: dicom\nseed: 1\nruns: ./runs\ndata:\n  sources:\n    - { name: scanner, root: data }\n  image: { size: 64, channels: 1, fit: pad }\n  split: { mode: fractions, train: 0.5, val: 0.25, test: 0.25 }\n  min_per_class: 1\n`,
+    );
     const res = await runIngest(loadExperiment(file, [dataSchemaPart]), { log: () => {} });
     const set = await openImageSet(res.dir);
     const paths = set.records.map((r) => (r as IngestRecord).path).sort();
@@ -184,7 +244,10 @@ describe('ingest of a folder with DICOM files', () => {
     expect(Buffer.from(set.get(rec)).equals(Buffer.from(expected.pixels))).toBe(true);
     const report = await readIngestReport(res.dir);
     expect(report.skipped.map((s) => [s.path, s.reason])).toEqual([
-      ['Training/meningioma/compressed.dcm', expect.stringMatching(/^compressed DICOM transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50 \(JPEG baseline\) is not supported/)],
+      [
+        'Training/meningioma/compressed.dcm',
+        expect.stringMatching(/^compressed DICOM transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50 \(JPEG baseline\) is not supported/),
+      ],
       ['Training/meningioma/report.dcm', 'DICOM object without pixel data (SOP class 1.2.840.10008.5.1.4.1.1.88.11, modality SR): not an image'],
     ]);
   });

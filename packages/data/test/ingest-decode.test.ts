@@ -55,17 +55,14 @@ describe('decodeImage', () => {
   it('handles grey, RGBA, CMYK, 8-bit palette BMP and 16-bit PNG', async () => {
     const grey = new Uint8Array(W * H).map((_, i) => (i * 7) % 256);
     const g8 = await decodeImage(encodePng({ width: W, height: H, channels: 1, bitDepth: 8, samples: grey }), OPTS);
-    const g16 = await decodeImage(
-      encodePng({ width: W, height: H, channels: 1, bitDepth: 16, samples: Array.from(grey, (v) => v * 257) }),
-      OPTS,
-    );
+    const g16 = await decodeImage(encodePng({ width: W, height: H, channels: 1, bitDepth: 16, samples: Array.from(grey, (v) => v * 257) }), OPTS);
     const bmp8 = await decodeImage(encodeBmp(W, H, 8, grey), OPTS);
     expect(g16.sha).toBe(g8.sha);
     expect(bmp8.sha).toBe(g8.sha);
-    const rgb16 = await decodeImage(
-      encodePng({ width: W, height: H, channels: 3, bitDepth: 16, samples: Array.from(rgb, (v) => v * 257) }),
-      { ...OPTS, channels: 3 },
-    );
+    const rgb16 = await decodeImage(encodePng({ width: W, height: H, channels: 3, bitDepth: 16, samples: Array.from(rgb, (v) => v * 257) }), {
+      ...OPTS,
+      channels: 3,
+    });
     expect(rgb16.pixels.length).toBe(32 * 32 * 3);
     const rgba = await rawRgb().ensureAlpha(1).png().toBuffer();
     expect((await sharp(rgba).metadata()).channels).toBe(4);

@@ -45,7 +45,9 @@ describe('perceptual hash', () => {
       copies.push(await decodeImage(bytes, OPTS));
     }
     // an exact copy (same pixels, different container)
-    const png = await sharp(await readFile(files[7])).png().toBuffer();
+    const png = await sharp(await readFile(files[7]))
+      .png()
+      .toBuffer();
     const exact = await decodeImage(png, OPTS);
     expect(exact.sha).toBe(items[7].sha);
     const all = [...items, ...copies, exact];
@@ -65,7 +67,13 @@ describe('perceptual hash', () => {
   it('without the near check only exact copies are grouped', async () => {
     const f = path.join(DATASETS, 'sartaj', DISTINCT_SARTAJ[6]);
     const a = await decodeImage(await readFile(f), OPTS);
-    const b = await decodeImage(await sharp(await readFile(f)).flop().jpeg({ quality: 80 }).toBuffer(), OPTS);
+    const b = await decodeImage(
+      await sharp(await readFile(f))
+        .flop()
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+      OPTS,
+    );
     expect(findDuplicateGroups([a, b], { ...DEDUP, near: false }).groups).toHaveLength(0);
     expect(findDuplicateGroups([a, b], DEDUP).groups).toEqual([[0, 1]]);
   });

@@ -60,14 +60,7 @@ function chunk(type: string, data: Uint8Array): Buffer {
  * A PNG with the given header. `samples` (row-major, channels interleaved) are written at `bitDepth`
  * (8 or 16). For a bomb, pass huge width/height and `rows` = how many rows to actually store.
  */
-export function encodePng(opts: {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  bitDepth: 8 | 16;
-  samples?: ArrayLike<number>;
-  rows?: number;
-}): Buffer {
+export function encodePng(opts: { width: number; height: number; channels: 1 | 3; bitDepth: 8 | 16; samples?: ArrayLike<number>; rows?: number }): Buffer {
   const { width, height, channels, bitDepth } = opts;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);

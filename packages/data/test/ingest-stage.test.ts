@@ -46,7 +46,11 @@ beforeAll(async () => {
   // a mirrored, resized, re-encoded copy of a test image hidden in Training (must not leak)
   await writeFile(
     path.join(root, 'Training/glioma_tumor/leak copy (1).jpg'),
-    await sharp(await readFile(src('Testing/glioma_tumor/image(10).jpg'))).flop().resize({ width: 180 }).jpeg({ quality: 75 }).toBuffer(),
+    await sharp(await readFile(src('Testing/glioma_tumor/image(10).jpg')))
+      .flop()
+      .resize({ width: 180 })
+      .jpeg({ quality: 75 })
+      .toBuffer(),
   );
   // the same pixels under another label (a conflict) and a byte-identical duplicate
   await copyFile(src('Training/pituitary_tumor/p (1).jpg'), path.join(root, 'Training/meningioma_tumor/p (1) copy.jpg'));

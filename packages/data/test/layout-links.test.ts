@@ -44,7 +44,15 @@ afterAll(() => {
 describe('source folders with links and special files (issue 14 items 2, 3)', () => {
   it('lists each real file once under its own class and reports the loop links and the pipe', async () => {
     const l = await listKaggleSource('set', path.join(dir, 'set'), CLASSES);
-    const byClass = Object.fromEntries(CLASSES.map((c) => [c, l.files.filter((f) => f.label === c).map((f) => f.relPath).sort()]));
+    const byClass = Object.fromEntries(
+      CLASSES.map((c) => [
+        c,
+        l.files
+          .filter((f) => f.label === c)
+          .map((f) => f.relPath)
+          .sort(),
+      ]),
+    );
     expect(byClass.glioma).toHaveLength(2);
     expect(byClass.meningioma).toHaveLength(2);
     expect(byClass.notumor).toHaveLength(2);

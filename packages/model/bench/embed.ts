@@ -46,7 +46,12 @@ interface Measure {
 async function realPixels(n: number, size: number): Promise<Uint8Array> {
   const out = new Uint8Array(n * size * size);
   const root = path.join(process.env.MRI_SHARED ?? sharedDir(), 'datasets', 'nickparvar', 'Training');
-  const files = CLASSES.flatMap((c) => readdirSync(path.join(root, c)).sort().slice(0, Math.ceil(n / 4)).map((f) => path.join(root, c, f)));
+  const files = CLASSES.flatMap((c) =>
+    readdirSync(path.join(root, c))
+      .sort()
+      .slice(0, Math.ceil(n / 4))
+      .map((f) => path.join(root, c, f)),
+  );
   for (let i = 0; i < n; i++) {
     const px = await sharp(files[i]).greyscale().resize(size, size, { fit: 'fill' }).raw().toBuffer();
     out.set(px, i * size * size);
@@ -78,7 +83,13 @@ function classifier(trunk: LayersModel, dropout = 0.2): LayersModel {
 }
 
 function labels(n: number): Tensor {
-  return tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % 4), 'int32'), 4);
+  return tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: n }, (_, i) => i % 4),
+      'int32',
+    ),
+    4,
+  );
 }
 
 async function trainRun(m: LayersModel, x: Tensor, y: Tensor, batch: number): Promise<void> {

@@ -34,7 +34,12 @@ const SHARED = process.env.MRI_SHARED ?? sharedDir();
 
 async function realInputs(): Promise<Float32Array> {
   const root = path.join(SHARED, 'datasets', 'nickparvar', 'Training');
-  const files = CLASSES.flatMap((c) => readdirSync(path.join(root, c)).sort().slice(0, N / 4).map((f) => path.join(root, c, f)));
+  const files = CLASSES.flatMap((c) =>
+    readdirSync(path.join(root, c))
+      .sort()
+      .slice(0, N / 4)
+      .map((f) => path.join(root, c, f)),
+  );
   const px = new Uint8Array(N * SIZE * SIZE);
   for (let i = 0; i < N; i++) px.set(await sharp(files[i]).greyscale().resize(SIZE, SIZE, { fit: 'fill' }).raw().toBuffer(), i * SIZE * SIZE);
   const x = imagesToTensor(px, N, { height: SIZE, width: SIZE, channels: 1 }, { inputSize: SIZE, inputChannels: 3 });
@@ -102,12 +107,18 @@ async function main(): Promise<void> {
   await selectBackend('wasm');
   const input = await realInputs();
   const backbone = await loadMobileNetV2(path.join(SHARED, 'weights', 'mobilenet_v2_0.35_224'), { inputSize: SIZE });
-  process.stderr.write(`engine bench: MobileNetV2-0.35 @${SIZE}, ${N} real images, batch ${BATCH}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stderr.write(
+    `engine bench: MobileNetV2-0.35 @${SIZE}, ${N} real images, batch ${BATCH}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
 
   const tfjs = await measure('tfjs wasm', await createForward(backbone.model, { engine: 'tfjs', threads: 1, ort: null }), input, runs);
   const all = resolveThreads();
   const ort1 = await measure('onnxruntime 1 thread', await createForward(backbone.model, await selectInference('onnxruntime', 1)), input, runs);
-  const ortAll = all > 1 ? await measure(`onnxruntime ${all} threads`, await createForward(backbone.model, await selectInference('onnxruntime', all)), input, runs) : ort1;
+  const ortAll =
+    all > 1 ? await measure(`onnxruntime ${all} threads`, await createForward(backbone.model, await selectInference('onnxruntime', all)), input, runs) : ort1;
   let maxAbsDiff = 0;
   for (let i = 0; i < tfjs.out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfjs.out[i] - ort1.out[i]));
   const best = ortAll.m.imagesPerSecond > ort1.m.imagesPerSecond ? ortAll.m : ort1.m;

@@ -117,7 +117,8 @@ async function predict(argv: string[]): Promise<void> {
   const image = stringFlag(args, 'image');
   if (!modelDir || !image) throw new UserError(`predict needs --model DIR and --image FILE\n${USAGE}`);
   const frameFlag = numberFlag(args, 'frame');
-  if (frameFlag !== undefined && !(Number.isInteger(frameFlag) && frameFlag >= 0)) throw new UserError(`--frame must be a frame index ≥ 0 (0-based), got '${stringFlag(args, 'frame')}'`);
+  if (frameFlag !== undefined && !(Number.isInteger(frameFlag) && frameFlag >= 0))
+    throw new UserError(`--frame must be a frame index ≥ 0 (0-based), got '${stringFlag(args, 'frame')}'`);
   const frame = frameFlag;
   let expected: Preprocessing | undefined;
   const expFile = stringFlag(args, 'experiment');
@@ -155,7 +156,11 @@ async function predict(argv: string[]): Promise<void> {
     }
     process.stdout.write(`${p.file}\nclass: ${p.class}\ncalibrated probabilities (T = ${p.temperature.toFixed(3)}):\n`);
     for (const [c, v] of Object.entries(p.probabilities)) process.stdout.write(`  ${c.padEnd(12)} ${v.toFixed(4)}\n`);
-    process.stdout.write(`model provenance:\n${provenanceLines(prov).map((l) => `  ${l}`).join('\n')}\n`);
+    process.stdout.write(
+      `model provenance:\n${provenanceLines(prov)
+        .map((l) => `  ${l}`)
+        .join('\n')}\n`,
+    );
     if (prov.synthetic) process.stdout.write(`  WARNING: ${SYNTHETIC_WARNING}\n`);
   } finally {
     await pred.dispose();

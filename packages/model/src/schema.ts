@@ -97,7 +97,8 @@ export const modelSchemaPart: ModelSchemaPart = {
       weights: {
         type: 'string',
         minLength: 1,
-        description: "Pretrained weights: a TensorFlow.js layers model folder (model.json + weights), or for the Keras-application backbones (all but 'mobilenet_v2') also a Keras .h5 weight file; a path relative to the experiment file, or an http(s)/file URL.",
+        description:
+          "Pretrained weights: a TensorFlow.js layers model folder (model.json + weights), or for the Keras-application backbones (all but 'mobilenet_v2') also a Keras .h5 weight file; a path relative to the experiment file, or an http(s)/file URL.",
       },
       input_size: int('Square input size in pixels fed to the network (images are resized to it).', 16, {
         maximum: 1024,
@@ -106,7 +107,8 @@ export const modelSchemaPart: ModelSchemaPart = {
       mode: {
         enum: ['head', 'partial', 'full'],
         default: MODEL_DEFAULTS.mode,
-        description: "'head': frozen backbone, head trained on cached embeddings; 'partial': activations cached at `cut_layer`, the layers above it and the head trained; 'full': end-to-end training from images (GPU backends).",
+        description:
+          "'head': frozen backbone, head trained on cached embeddings; 'partial': activations cached at `cut_layer`, the layers above it and the head trained; 'full': end-to-end training from images (GPU backends).",
       },
       cut_layer: {
         type: 'string',
@@ -149,9 +151,13 @@ export const modelSchemaPart: ModelSchemaPart = {
         description:
           "Engine of every forward pass (embeddings, evaluation, predict, Grad-CAM, serve); training stays on TensorFlow.js. 'auto' uses ONNX Runtime (onnxruntime-node) where it loads, else tfjs (env MRI_INFERENCE overrides).",
       },
-      threads: int('ONNX Runtime threads per process (default: the cores available to the process; env MRI_THREADS overrides, e.g. cores / parallel trials in a sweep).', 1, {
-        maximum: 1024,
-      }),
+      threads: int(
+        'ONNX Runtime threads per process (default: the cores available to the process; env MRI_THREADS overrides, e.g. cores / parallel trials in a sweep).',
+        1,
+        {
+          maximum: 1024,
+        },
+      ),
       embed_batch_size: int('Images per forward batch when computing cached embeddings/activations.', 1, {
         maximum: 4096,
         default: MODEL_DEFAULTS.embed_batch_size,
@@ -189,12 +195,20 @@ export const trainSchemaPart: ModelSchemaPart = {
         default: {},
         description: 'Stop when the monitored validation metric has not improved for `patience` epochs.',
         properties: {
-          monitor: { enum: ['val_accuracy', 'val_loss'], default: TRAIN_DEFAULTS.early_stopping.monitor, description: 'Validation metric watched (accuracy maximised, loss minimised).' },
+          monitor: {
+            enum: ['val_accuracy', 'val_loss'],
+            default: TRAIN_DEFAULTS.early_stopping.monitor,
+            description: 'Validation metric watched (accuracy maximised, loss minimised).',
+          },
           patience: int('Epochs without improvement before stopping.', 0, {
             maximum: 10000,
             default: TRAIN_DEFAULTS.early_stopping.patience,
           }),
-          restore_best: { type: 'boolean', default: TRAIN_DEFAULTS.early_stopping.restore_best, description: 'Restore the weights of the best epoch at the end.' },
+          restore_best: {
+            type: 'boolean',
+            default: TRAIN_DEFAULTS.early_stopping.restore_best,
+            description: 'Restore the weights of the best epoch at the end.',
+          },
         },
       },
       reduce_lr: {

@@ -75,9 +75,7 @@ export async function loadEmbedOutput(embed: { dir: string }, _experiment?: Expe
 
 /** The preprocessing a predictor needs: decode as the ingest stage did, then as the embed stage did. */
 export function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preprocessing {
-  const image = ((experiment.config.data as { image?: Partial<Preprocessing['decode']> } | undefined)?.image ?? {}) as Partial<
-    Preprocessing['decode']
-  >;
+  const image = ((experiment.config.data as { image?: Partial<Preprocessing['decode']> } | undefined)?.image ?? {}) as Partial<Preprocessing['decode']>;
   const m = features.manifest;
   if (!image.size || !image.channels || !image.fit) {
     throw new UserError(`${experiment.file}: data.image (size, channels, fit) is needed to record the predictor's preprocessing`);
@@ -109,9 +107,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
 
   const [train, val] = await Promise.all([cachedSource(features, 'train'), cachedSource(features, 'val')]);
   const valNoisySets = features.evalSets().filter((s) => s.split === 'val');
-  const valNoisy = valNoisySets.length
-    ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name))))
-    : null;
+  const valNoisy = valNoisySets.length ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name)))) : null;
 
   const nets = await buildTrialNets(manifest, ms.cnn.widths, deriveSeed(seed, 'init', 'trunk'));
   const clf = buildClassifier({

@@ -105,7 +105,11 @@ describe('runEmbed', () => {
     const top = splitAtLayer(backbone.model, 'block_15_add').buildTop();
     const { tf } = await selectBackend('wasm');
     const emb = top.predict(tf.tensor4d(val.features, [val.info.n, 3, 3, 56])) as import('@tensorflow/tfjs-core').Tensor;
-    const head = await runEmbed(await experiment('head', `  backbone: mobilenet_v2\n  weights: ${WEIGHTS}\n  input_size: 96\n  mode: head\n  embed_batch_size: 7\n`), upstream, { log: () => {} });
+    const head = await runEmbed(
+      await experiment('head', `  backbone: mobilenet_v2\n  weights: ${WEIGHTS}\n  input_size: 96\n  mode: head\n  embed_batch_size: 7\n`),
+      upstream,
+      { log: () => {} },
+    );
     expect(head.hit).toBe(true);
     const ref = await (await openEmbedOutput(head.dir)).load('val');
     const got = emb.dataSync();

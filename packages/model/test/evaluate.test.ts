@@ -3,16 +3,7 @@ import { evaluateProbabilities } from '../src/evaluate.ts';
 
 describe('evaluateProbabilities', () => {
   // 8 samples, 3 classes. Predictions (argmax): 0,0,1,1,2,2,0,1; labels: 0,0,1,2,2,2,1,1
-  const probs = Float32Array.from([
-    0.9, 0.05, 0.05,
-    0.6, 0.3, 0.1,
-    0.2, 0.7, 0.1,
-    0.1, 0.5, 0.4,
-    0.1, 0.1, 0.8,
-    0.3, 0.2, 0.5,
-    0.5, 0.4, 0.1,
-    0.2, 0.6, 0.2,
-  ]);
+  const probs = Float32Array.from([0.9, 0.05, 0.05, 0.6, 0.3, 0.1, 0.2, 0.7, 0.1, 0.1, 0.5, 0.4, 0.1, 0.1, 0.8, 0.3, 0.2, 0.5, 0.5, 0.4, 0.1, 0.2, 0.6, 0.2]);
   const labels = Int32Array.from([0, 0, 1, 2, 2, 2, 1, 1]);
   const base = {
     testSet: 'test-rician-snr5',

@@ -213,7 +213,18 @@ describe('Grad-CAM on real models and real scans', () => {
     const out = path.join(dir, 'cli-overlay.png');
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'packages/model/src/cli.ts', 'predict', '--model', path.join(dir, 'cnn'), '--image', testImage('no_tumor', 'image(1).jpg'), '--gradcam', out],
+      [
+        '--import',
+        'tsx',
+        'packages/model/src/cli.ts',
+        'predict',
+        '--model',
+        path.join(dir, 'cnn'),
+        '--image',
+        testImage('no_tumor', 'image(1).jpg'),
+        '--gradcam',
+        out,
+      ],
       { cwd: workspaceRoot() },
     );
     expect(stdout).toMatch(/class: (glioma|meningioma|notumor|pituitary)/);
@@ -248,7 +259,9 @@ describe('Grad-CAM on real models and real scans', () => {
     mkdirSync(noiseDir, { recursive: true });
     writeFileSync(
       path.join(noiseDir, 'sets.json'),
-      JSON.stringify({ eval: [{ id: 'test-rician-snr5', split: 'test', kind: 'rician', severity: 4, snr: 5, params: { snr: 5 }, dir: 'eval/test-rician-snr5', count: 12 }] }),
+      JSON.stringify({
+        eval: [{ id: 'test-rician-snr5', split: 'test', kind: 'rician', severity: 4, snr: 5, params: { snr: 5 }, dir: 'eval/test-rician-snr5', count: 12 }],
+      }),
     );
     const out = path.join(dir, 'gallery');
     const g = await writeGradCamGallery({ modelDir: path.join(dir, 'cnn'), noiseDir, outDir: out, perClass: 2 });
@@ -268,6 +281,8 @@ describe('Grad-CAM on real models and real scans', () => {
     const b = readFileSync(path.join(out, g.items.find((i) => i.set !== 'clean' && i.id === g.items[0].id)!.file));
     expect(Buffer.compare(a, b)).not.toBe(0);
     expect(JSON.parse(readFileSync(path.join(out, 'gallery.json'), 'utf8')).items.length).toBe(16);
-    await expect(writeGradCamGallery({ modelDir: path.join(dir, 'cnn'), noiseDir, outDir: out, sets: ['test-blur-s9'] })).rejects.toThrow(/no test set test-blur-s9/);
+    await expect(writeGradCamGallery({ modelDir: path.join(dir, 'cnn'), noiseDir, outDir: out, sets: ['test-blur-s9'] })).rejects.toThrow(
+      /no test set test-blur-s9/,
+    );
   });
 });

@@ -36,8 +36,7 @@ async function gradsOn(
   return tf.tidy(() => {
     const x = tf.tensor4d(randomArray(size(xShape), seed + 'x'), xShape);
     const w = tf.tensor4d(randomArray(size(wShape), seed + 'w'), wShape);
-    const f = (a: tf.Tensor4D, b: tf.Tensor4D) =>
-      kind === 'conv' ? tf.conv2d(a, b, stride, pad) : tf.depthwiseConv2d(a, b, stride, pad);
+    const f = (a: tf.Tensor4D, b: tf.Tensor4D) => (kind === 'conv' ? tf.conv2d(a, b, stride, pad) : tf.depthwiseConv2d(a, b, stride, pad));
     const outShape = f(x, w).shape;
     const r = tf.tensor(randomArray(size(outShape), seed + 'r'), outShape);
     const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D), r)));
@@ -91,9 +90,18 @@ describe('wasm training kernels vs cpu gradients', () => {
 
   it('Tile (replaced on wasm by a broadcast) matches cpu', async () => {
     const cases: [number[], number[]][] = [
-      [[1, 1, 1, 5], [2, 3, 4, 1]],
-      [[2, 3], [3, 2]],
-      [[2, 1, 3], [1, 4, 2]],
+      [
+        [1, 1, 1, 5],
+        [2, 3, 4, 1],
+      ],
+      [
+        [2, 3],
+        [3, 2],
+      ],
+      [
+        [2, 1, 3],
+        [1, 4, 2],
+      ],
       [[4], [3]],
     ];
     for (const [shape, reps] of cases) {

@@ -33,7 +33,10 @@ let pixels: Uint8Array;
 async function realScans(n: number, size: number): Promise<Uint8Array> {
   const root = path.join(process.env.MRI_SHARED ?? sharedDir(), 'datasets', 'sartaj', 'Testing');
   const files = ['glioma_tumor', 'meningioma_tumor', 'no_tumor', 'pituitary_tumor'].flatMap((c) =>
-    readdirSync(path.join(root, c)).sort().slice(0, Math.ceil(n / 4)).map((f) => path.join(root, c, f)),
+    readdirSync(path.join(root, c))
+      .sort()
+      .slice(0, Math.ceil(n / 4))
+      .map((f) => path.join(root, c, f)),
   );
   const out = new Uint8Array(n * size * size);
   for (let i = 0; i < n; i++) out.set(await sharp(files[i]).greyscale().resize(size, size, { fit: 'fill' }).raw().toBuffer(), i * size * size);
@@ -119,7 +122,12 @@ describe('ONNX export equals tfjs on real scans (max |Δ| ≤ 1e-4)', () => {
     // Non-trivial moving statistics, as after training.
     for (const l of cnn.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
       const c = l.getWeights()[0].shape[0];
-      l.setWeights([tf.randomUniform([c], 0.5, 1.5, 'float32', 1), tf.randomNormal([c], 0, 0.2, 'float32', 2), tf.randomNormal([c], 0, 0.5, 'float32', 3), tf.randomUniform([c], 0.2, 2, 'float32', 4)]);
+      l.setWeights([
+        tf.randomUniform([c], 0.5, 1.5, 'float32', 1),
+        tf.randomNormal([c], 0, 0.2, 'float32', 2),
+        tf.randomNormal([c], 0, 0.5, 'float32', 3),
+        tf.randomUniform([c], 0.2, 2, 'float32', 4),
+      ]);
     }
     const clf = buildClassifier({ inputShape: [SIZE, SIZE, 1], numClasses: 4, dropout: 0.1, seed: 8, trunk: cnn });
     expect((await compare(cnn, input(1))).maxAbsDiff).toBeLessThanOrEqual(1e-4);
@@ -137,14 +145,37 @@ describe('ONNX export equals tfjs on real scans (max |Δ| ≤ 1e-4)', () => {
       const inp = tf.input({ shape: [size, size, 1] });
       const l = tf.layers;
       const a = l.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6', seed: 1 } as never).apply(inp) as SymbolicTensor;
-      const a2 = l.conv2d({ filters: 6, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(inp) as SymbolicTensor;
+      const a2 = l
+        .conv2d({ filters: 6, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })
+        .apply(inp) as SymbolicTensor;
       let x = l.concatenate().apply([a, a2]) as SymbolicTensor;
-      x = l.batchNormalization({ movingMeanInitializer: tf.initializers.constant({ value: 0.1 }), movingVarianceInitializer: tf.initializers.constant({ value: 2 }) }).apply(x) as SymbolicTensor;
+      x = l
+        .batchNormalization({
+          movingMeanInitializer: tf.initializers.constant({ value: 0.1 }),
+          movingVarianceInitializer: tf.initializers.constant({ value: 2 }),
+        })
+        .apply(x) as SymbolicTensor;
       x = l.leakyReLU({ alpha: 0.1 }).apply(x) as SymbolicTensor;
-      x = l.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', depthMultiplier: 2, depthwiseInitializer: tf.initializers.glorotUniform({ seed: 3 }), pointwiseInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(x) as SymbolicTensor;
+      x = l
+        .separableConv2d({
+          filters: 8,
+          kernelSize: 3,
+          padding: 'same',
+          depthMultiplier: 2,
+          depthwiseInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+          pointwiseInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+        })
+        .apply(x) as SymbolicTensor;
       x = l.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as SymbolicTensor;
       x = l.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as SymbolicTensor;
-      x = l.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(x) as SymbolicTensor; // read by flatten: a real Pad node
+      x = l
+        .zeroPadding2d({
+          padding: [
+            [1, 0],
+            [0, 2],
+          ],
+        })
+        .apply(x) as SymbolicTensor; // read by flatten: a real Pad node
       const flat = l.flatten().apply(x) as SymbolicTensor;
       let d = l.dense({ units: 16, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(flat) as SymbolicTensor;
       d = l.batchNormalization({ movingMeanInitializer: tf.initializers.constant({ value: -0.2 }) }).apply(d) as SymbolicTensor;

@@ -147,7 +147,11 @@ describe('trained with tfjs, evaluated with ONNX Runtime', () => {
       outDir: path.join(root, `eval-${mode}`),
     });
     expect(trained.inference).toEqual({ engine: 'tfjs', threads: 1 });
-    const onOrt = await evaluateModelDir({ modelDir: trained.modelDir, features, experiment: tinyExperiment(root, 64, { ...model, inference: 'onnxruntime', threads: 1 }) });
+    const onOrt = await evaluateModelDir({
+      modelDir: trained.modelDir,
+      features,
+      experiment: tinyExperiment(root, 64, { ...model, inference: 'onnxruntime', threads: 1 }),
+    });
     expect(onOrt.inference).toEqual({ engine: 'onnxruntime', threads: 1 });
     expect(onOrt.evaluations.map((e) => e.testSet)).toEqual(['test', 'test-gaussian-s3']);
     onOrt.evaluations.forEach((e, i) => {
@@ -212,13 +216,29 @@ describe('Grad-CAM', () => {
     const hide = path.join(workspaceRoot(), 'packages/model/test/fixtures/hide-onnxruntime.mjs');
     const image = path.join(SHARED, 'datasets', 'sartaj', 'Testing', 'glioma_tumor', 'image(1).jpg');
     const run = (hidden: boolean) =>
-      execa('node', ['--import', 'tsx', ...(hidden ? ['--import', hide] : []), cli, 'predict', `--model=${models.mobilenet}`, `--image=${image}`, '--json', `--gradcam=${path.join(root, `cam-${hidden}.png`)}`], {
-        cwd: workspaceRoot(),
-        env: { MRI_BACKEND: 'wasm', MRI_THREADS: '1' },
-      });
+      execa(
+        'node',
+        [
+          '--import',
+          'tsx',
+          ...(hidden ? ['--import', hide] : []),
+          cli,
+          'predict',
+          `--model=${models.mobilenet}`,
+          `--image=${image}`,
+          '--json',
+          `--gradcam=${path.join(root, `cam-${hidden}.png`)}`,
+        ],
+        {
+          cwd: workspaceRoot(),
+          env: { MRI_BACKEND: 'wasm', MRI_THREADS: '1' },
+        },
+      );
     const hidden = await run(true);
     expect(JSON.parse(hidden.stdout).inference).toEqual({ engine: 'tfjs', threads: 1 });
-    expect(hidden.stderr.match(/\[inference\] onnxruntime-node cannot be loaded \(.*hidden by the test.*\): forward passes run on TensorFlow\.js instead/g)).toHaveLength(1);
+    expect(
+      hidden.stderr.match(/\[inference\] onnxruntime-node cannot be loaded \(.*hidden by the test.*\): forward passes run on TensorFlow\.js instead/g),
+    ).toHaveLength(1);
     expect(hidden.stderr).toMatch(/grad-cam of/);
     const normal = await run(false);
     const a = JSON.parse(normal.stdout);

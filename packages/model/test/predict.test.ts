@@ -53,9 +53,9 @@ describe('predictImage', () => {
     for (const i of [0, 5]) {
       const file = imgs.sets.test.files[i];
       const p = await predictImage(modelDir, file);
-      const fromCache = (classifier.predict(
-        (await import('../src/backend/tf.ts')).tf.tensor(features.features.subarray(i * d, (i + 1) * d), [1, ...shape]),
-      ) as Tensor).dataSync();
+      const fromCache = (
+        classifier.predict((await import('../src/backend/tf.ts')).tf.tensor(features.features.subarray(i * d, (i + 1) * d), [1, ...shape])) as Tensor
+      ).dataSync();
       CLASSES.forEach((c, j) => expect(p.uncalibrated[c]).toBeCloseTo(fromCache[j], 4));
       const sum = Object.values(p.probabilities).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(1, 5);

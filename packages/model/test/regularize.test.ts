@@ -63,7 +63,10 @@ describe('regularisers (pure)', () => {
     expect(hard).toBeCloseTo(-(Math.log(0.7) + Math.log(0.5)) / 2, 6);
     const eps = 0.2;
     const smoothed = softCrossEntropy(probs, tf.tensor2d(smoothTargets([0, 1], 4, eps), [2, 4])).dataSync()[0];
-    const p = [[0.7, 0.1, 0.1, 0.1], [0.2, 0.5, 0.2, 0.1]];
+    const p = [
+      [0.7, 0.1, 0.1, 0.1],
+      [0.2, 0.5, 0.2, 0.1],
+    ];
     const expected = p.reduce((acc, row, i) => acc - row.reduce((s, q, j) => s + ((j === i ? 1 - eps : 0) + eps / 4) * Math.log(q), 0), 0) / 2;
     expect(smoothed).toBeCloseTo(expected, 6);
   });

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { parseExperiment, ExperimentError } from '@mri-robust/core';
-import {
-  evaluateSchemaPart,
-  modelSchemaPart,
-  resolveModelSettings,
-  resolveTrainSettings,
-  resolveEvaluateSettings,
-  trainSchemaPart,
-} from '../src/schema.ts';
+import { evaluateSchemaPart, modelSchemaPart, resolveModelSettings, resolveTrainSettings, resolveEvaluateSettings, trainSchemaPart } from '../src/schema.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 const validate = {

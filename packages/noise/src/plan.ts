@@ -102,10 +102,18 @@ export function planTrainNoise(records: readonly ImageRecord[], s: TrainNoiseSet
       const steps = [{ kind: first.kind, severity, params: plan.params, seed }];
       let pool = s.kinds.filter((k) => k !== first);
       for (let c = 1; c < length; c++) {
-        const k = draw(pool, pool.reduce((a, x) => a + x.probability, 0));
+        const k = draw(
+          pool,
+          pool.reduce((a, x) => a + x.probability, 0),
+        );
         pool = pool.filter((x) => x !== k);
         const sv = severityOf(k);
-        steps.push({ kind: k.kind, severity: sv, params: resolveNoiseParams({ kind: k.kind, severity: sv }), seed: deriveSeed(base, records[i].id, 'chain', c) });
+        steps.push({
+          kind: k.kind,
+          severity: sv,
+          params: resolveNoiseParams({ kind: k.kind, severity: sv }),
+          seed: deriveSeed(base, records[i].id, 'chain', c),
+        });
       }
       plan.chain = steps;
     }
@@ -176,10 +184,26 @@ export function evalSetSpecs(s: EvalNoiseSettings, benchmark: BenchmarkName = 'n
   for (const split of s.splits) {
     for (const k of s.kinds) {
       for (const snr of k.snr) {
-        out.push({ id: `${split}-${k.kind}-snr${snr}`, split, kind: k.kind, severity: ricianSeverityForSnr(snr), snr, params: resolveNoiseParams({ kind: k.kind, snr }), benchmark: null });
+        out.push({
+          id: `${split}-${k.kind}-snr${snr}`,
+          split,
+          kind: k.kind,
+          severity: ricianSeverityForSnr(snr),
+          snr,
+          params: resolveNoiseParams({ kind: k.kind, snr }),
+          benchmark: null,
+        });
       }
       for (const severity of k.severities) {
-        out.push({ id: `${split}-${k.kind}-s${severity}`, split, kind: k.kind, severity, snr: null, params: resolveNoiseParams({ kind: k.kind, severity }), benchmark: null });
+        out.push({
+          id: `${split}-${k.kind}-s${severity}`,
+          split,
+          kind: k.kind,
+          severity,
+          snr: null,
+          params: resolveNoiseParams({ kind: k.kind, severity }),
+          benchmark: null,
+        });
       }
     }
   }

@@ -17,7 +17,17 @@ import {
   UserError,
 } from '@mri-robust/core';
 import { writeNoiseSheet } from './contact-sheet.ts';
-import { BENCHMARKS, checkNoiseSettings, evalImageSeed, evalSetSpecs, MRI_C_SEED, planTrainNoise, type BenchmarkName, type EvalSetSpec, type NoiseTag } from './plan.ts';
+import {
+  BENCHMARKS,
+  checkNoiseSettings,
+  evalImageSeed,
+  evalSetSpecs,
+  MRI_C_SEED,
+  planTrainNoise,
+  type BenchmarkName,
+  type EvalSetSpec,
+  type NoiseTag,
+} from './plan.ts';
 import { noiseSettings, type NoiseSettings } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
 
@@ -147,13 +157,20 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
   const pool = await WorkerPool.start<NoiseRequest, NoiseResponse>(new URL('./worker.ts', import.meta.url), workers);
   const jobFor = (b: Batch): NoiseJob[] => {
     if (b.target < 0) {
-      return b.indices.filter((i) => plan.has(i)).map((i) => {
-        const p = plan.get(i)!;
-        return { pixels: set.get(i), kind: p.kind, params: p.params, seed: p.seed, ...(p.chain ? { chain: p.chain } : {}) };
-      });
+      return b.indices
+        .filter((i) => plan.has(i))
+        .map((i) => {
+          const p = plan.get(i)!;
+          return { pixels: set.get(i), kind: p.kind, params: p.params, seed: p.seed, ...(p.chain ? { chain: p.chain } : {}) };
+        });
     }
     const s = specs[b.target];
-    return b.indices.map((i) => ({ pixels: set.get(i), kind: s.kind, params: s.params, seed: evalImageSeed(s.benchmark ? MRI_C_SEED : settings.eval.seed, s.id, records[i].id) }));
+    return b.indices.map((i) => ({
+      pixels: set.get(i),
+      kind: s.kind,
+      params: s.params,
+      seed: evalImageSeed(s.benchmark ? MRI_C_SEED : settings.eval.seed, s.id, records[i].id),
+    }));
   };
   try {
     await mapOrdered(
@@ -178,7 +195,12 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
           const rec = records[i];
           const p = plan.get(i);
           const tag: NoiseTag | null = p
-            ? { kind: p.kind, severity: p.severity, params: p.params, ...(p.chain ? { chain: p.chain.map(({ kind, severity, params }) => ({ kind, severity, params })) } : {}) }
+            ? {
+                kind: p.kind,
+                severity: p.severity,
+                params: p.params,
+                ...(p.chain ? { chain: p.chain.map(({ kind, severity, params }) => ({ kind, severity, params })) } : {}),
+              }
             : null;
           if (!p) {
             await trainWriter.add(set.get(i), { ...rec, noise: null });

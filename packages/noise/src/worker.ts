@@ -25,7 +25,8 @@ export interface NoiseResponse {
 /** Noise on uint8 pixels (pure). */
 export function noisePixels(job: NoiseJob, shape: { height: number; width: number; channels: number }): Uint8Array {
   let img = fromUint8(job.pixels, shape.height, shape.width, shape.channels);
-  for (const step of job.chain ?? [{ kind: job.kind, params: job.params, seed: job.seed }]) img = applyModel(getNoiseModel(step.kind), img, step.params, step.seed);
+  for (const step of job.chain ?? [{ kind: job.kind, params: job.params, seed: job.seed }])
+    img = applyModel(getNoiseModel(step.kind), img, step.params, step.seed);
   return toUint8(img);
 }
 

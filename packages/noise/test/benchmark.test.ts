@@ -37,12 +37,10 @@ describe('mri-c', () => {
 
   it('is built by the noise stage only when opted in, byte-identical under another experiment seed', async () => {
     const plain = await writeExperiment(path.join(root, 'plain'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]}\n', [noiseSchemaPart]);
-    const a = await writeExperiment(path.join(root, 'a'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]}\nevaluate: {benchmark: mri-c}\n', [noiseSchemaPart]);
-    const b = await writeExperiment(
-      path.join(root, 'b'),
-      'noise:\n  eval: {seed: 99, kinds: []}\nevaluate: {benchmark: mri-c}\n',
-      [noiseSchemaPart],
-    );
+    const a = await writeExperiment(path.join(root, 'a'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]}\nevaluate: {benchmark: mri-c}\n', [
+      noiseSchemaPart,
+    ]);
+    const b = await writeExperiment(path.join(root, 'b'), 'noise:\n  eval: {seed: 99, kinds: []}\nevaluate: {benchmark: mri-c}\n', [noiseSchemaPart]);
     (b as { seed: number }).seed = 12345;
     const log = () => undefined;
     const outPlain = await runNoise(plain, ingest(), { workers: 0, log });

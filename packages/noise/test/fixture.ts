@@ -20,7 +20,9 @@ export async function writeRealImageSet(dir: string, size: number, perSplit = { 
   for (const source of Object.keys(FOLDERS)) {
     for (const label of CLASSES) {
       const folder = path.join(sharedDir(), 'datasets', source, FOLDERS[source][label]);
-      const files = readdirSync(folder).sort().slice(0, perSplit.train + perSplit.val + perSplit.test);
+      const files = readdirSync(folder)
+        .sort()
+        .slice(0, perSplit.train + perSplit.val + perSplit.test);
       for (let k = 0; k < files.length; k++) {
         const split = k < perSplit.train ? 'train' : k < perSplit.train + perSplit.val ? 'val' : 'test';
         const rel = path.join(source, FOLDERS[source][label], files[k]);

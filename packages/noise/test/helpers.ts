@@ -14,7 +14,9 @@ export const REAL_FILES = [
 /** Decodes a shared data-set image to size × size × channels uint8 (black padding). */
 export async function loadReal(rel: string, size: number, channels: 1 | 3): Promise<Uint8Array> {
   const file = path.join(sharedDir(), 'datasets', rel);
-  let img = sharp(file).resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).removeAlpha();
+  let img = sharp(file)
+    .resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+    .removeAlpha();
   img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== channels) throw new Error(`${rel}: decoded ${info.channels} channels`);
@@ -29,7 +31,8 @@ export async function loadRealFloat(rel: string, size: number, channels: 1 | 3):
 /** A synthetic image: `left` on the left half, `right` on the right half. */
 export function halves(height: number, width: number, left: number, right: number, channels = 1): FloatImage {
   const data = new Float32Array(height * width * channels);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = x < width / 2 ? left : right;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = x < width / 2 ? left : right;
   return { height, width, channels, data };
 }
 

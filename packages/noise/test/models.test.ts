@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyNoise,
-  fftPlan,
-  foregroundMean,
-  noiseModels,
-  NOISE_KINDS,
-  resolveNoiseParams,
-  type FloatImage,
-} from '../src/index.ts';
+import { applyNoise, fftPlan, foregroundMean, noiseModels, NOISE_KINDS, resolveNoiseParams, type FloatImage } from '../src/index.ts';
 import { halves, loadRealFloat, mean, REAL_FILES, std } from './helpers.ts';
 
 const KSPACE = ['kspace_motion', 'ghosting', 'spike', 'gibbs', 'bias_field'] as const;

@@ -35,10 +35,16 @@ describe('training-noise plan', () => {
   });
 
   it('draws kinds by weight and severities inside the range', () => {
-    const plan = planTrainNoise(records, train({ kinds: [
-      { kind: 'rician', probability: 3, severity: [2, 4] },
-      { kind: 'gibbs', probability: 1, severity: 5 },
-    ] }), 1);
+    const plan = planTrainNoise(
+      records,
+      train({
+        kinds: [
+          { kind: 'rician', probability: 3, severity: [2, 4] },
+          { kind: 'gibbs', probability: 1, severity: 5 },
+        ],
+      }),
+      1,
+    );
     const kinds = [...plan.values()].map((p) => p.kind);
     const share = kinds.filter((k) => k === 'rician').length / kinds.length;
     expect(share).toBeGreaterThan(0.68);
@@ -57,7 +63,14 @@ describe('training-noise plan', () => {
   });
 
   it('names eval sets by split, kind and severity or SNR', () => {
-    const specs = evalSetSpecs({ splits: ['test', 'val'], seed: 1, kinds: [{ kind: 'rician', severities: [], snr: [20, 3] }, { kind: 'spike', severities: [2], snr: [] }] });
+    const specs = evalSetSpecs({
+      splits: ['test', 'val'],
+      seed: 1,
+      kinds: [
+        { kind: 'rician', severities: [], snr: [20, 3] },
+        { kind: 'spike', severities: [2], snr: [] },
+      ],
+    });
     expect(specs.map((s) => s.id)).toEqual(['test-rician-snr20', 'test-rician-snr3', 'test-spike-s2', 'val-rician-snr20', 'val-rician-snr3', 'val-spike-s2']);
     expect(specs[1]).toMatchObject({ kind: 'rician', severity: 5, snr: 3, params: { snr: 3 } });
     expect(ricianSeverityForSnr(20)).toBe(2);
@@ -126,7 +139,9 @@ describe('chained corruptions on pixels', () => {
       eval: { splits: ['test' as const], seed: 1, kinds: [] },
       contact_sheet: { per_class: 1 },
     });
-    expect(() => checkNoiseSettings(settings([2, 2]), null, 'e.yaml')).toThrow(/e\.yaml: \/noise\/train\/chain: up to 2 corruptions per image need at least that many kinds \(1 listed\)/);
+    expect(() => checkNoiseSettings(settings([2, 2]), null, 'e.yaml')).toThrow(
+      /e\.yaml: \/noise\/train\/chain: up to 2 corruptions per image need at least that many kinds \(1 listed\)/,
+    );
     expect(() => checkNoiseSettings(settings([3, 2]), null, 'e.yaml')).toThrow(/\/noise\/train\/chain: \[min, max\] with min > max/);
   });
 });

@@ -59,7 +59,14 @@ describe('noise stage', () => {
       expect(orig).toBeGreaterThanOrEqual(0);
       expect(Buffer.from(train.get(train.records.indexOf(r))).equals(Buffer.from(train.get(orig)))).toBe(false);
     }
-    expect(sets.eval.map((e) => e.id)).toEqual(['test-rician-snr10', 'test-rician-snr3', 'test-ghosting-s2', 'val-rician-snr10', 'val-rician-snr3', 'val-ghosting-s2']);
+    expect(sets.eval.map((e) => e.id)).toEqual([
+      'test-rician-snr10',
+      'test-rician-snr3',
+      'test-ghosting-s2',
+      'val-rician-snr10',
+      'val-rician-snr3',
+      'val-ghosting-s2',
+    ]);
     for (const e of sets.eval) {
       const es = await openImageSet(path.join(out.dir, e.dir));
       expect(es.records.map((r) => r.id)).toEqual(records.filter((r) => r.split === e.split).map((r) => r.id));
@@ -86,7 +93,12 @@ describe('noise stage', () => {
 
   it('a noise-setting change changes the noise key; replace mode keeps the count', async () => {
     const base = await writeExperiment(path.join(root, 'k'), NOISE, parts);
-    const changed = await writeExperiment(path.join(root, 'k'), NOISE.replace('fraction: 0.5', 'fraction: 1').replace('mode: copies', 'mode: replace'), parts, 'exp2.yaml');
+    const changed = await writeExperiment(
+      path.join(root, 'k'),
+      NOISE.replace('fraction: 0.5', 'fraction: 1').replace('mode: copies', 'mode: replace'),
+      parts,
+      'exp2.yaml',
+    );
     expect(noiseKey(changed, ingest().key)).not.toBe(noiseKey(base, ingest().key));
     const out = await runNoise(changed, ingest(), { workers: 0 });
     const train = await openImageSet(path.join(out.dir, 'train'));

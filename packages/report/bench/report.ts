@@ -25,7 +25,15 @@ async function main(): Promise<void> {
     const runsDir = path.join(tmp, 'runs');
     const t0 = performance.now();
     await writeSyntheticSweep({ runsDir, sweepId: 'bench-100', trials: TRIALS, seed: 11, ingestKey: 'benchingest00001', predictions: true });
-    await writeSyntheticSweep({ runsDir, sweepId: 'bench-100-b', trials: TRIALS, seed: 12, ingestKey: 'benchingest00001', predictions: true, qualityShift: 0.02 });
+    await writeSyntheticSweep({
+      runsDir,
+      sweepId: 'bench-100-b',
+      trials: TRIALS,
+      seed: 12,
+      ingestKey: 'benchingest00001',
+      predictions: true,
+      qualityShift: 0.02,
+    });
     const setupSeconds = (performance.now() - t0) / 1000;
 
     const inProcess: number[] = [];

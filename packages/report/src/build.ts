@@ -92,7 +92,8 @@ export function listComparisons(runsDir: string): ComparisonEntry[] {
     if (!fs.existsSync(path.join(dir, name, 'index.html')) || !fs.existsSync(meta)) continue;
     try {
       const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { sweeps?: unknown; generatedAt?: unknown };
-      if (Array.isArray(m.sweeps)) out.push({ sweeps: m.sweeps.map(String), generatedAt: String(m.generatedAt ?? ''), href: `compare/${encodeURIComponent(name)}/index.html` });
+      if (Array.isArray(m.sweeps))
+        out.push({ sweeps: m.sweeps.map(String), generatedAt: String(m.generatedAt ?? ''), href: `compare/${encodeURIComponent(name)}/index.html` });
     } catch {
       // an unreadable compare.json: the comparison is not listed
     }

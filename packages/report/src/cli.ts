@@ -45,7 +45,9 @@ async function main(): Promise<number> {
     settings,
   });
   for (const r of result.reports) {
-    process.stdout.write(`${r.sweepId}: ${r.trials} trials, ${r.charts.length} charts, ${(r.bytes / 1e6).toFixed(2)} MB → ${path.relative(process.cwd(), r.file) || r.file}\n`);
+    process.stdout.write(
+      `${r.sweepId}: ${r.trials} trials, ${r.charts.length} charts, ${(r.bytes / 1e6).toFixed(2)} MB → ${path.relative(process.cwd(), r.file) || r.file}\n`,
+    );
   }
   process.stdout.write(`index → ${path.relative(process.cwd(), result.indexFile) || result.indexFile} (${((performance.now() - t0) / 1000).toFixed(2)} s)\n`);
   return 0;
@@ -54,7 +56,10 @@ async function main(): Promise<number> {
 async function compare(args: ReturnType<typeof parseArgs>): Promise<number> {
   const list = stringFlag(args, 'sweeps');
   if (!list) throw new UserError('report compare: --sweeps=A,B[,…] is required (two or more sweep ids; the first is the baseline)');
-  const sweepIds = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const sweepIds = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const runs = stringFlag(args, 'runs');
   const runsDir = runs ? path.resolve(runs) : path.join(workspaceRoot(), 'runs');
   const r = await buildComparison({ runsDir, trackingFile: stringFlag(args, 'tracking'), sweepIds });

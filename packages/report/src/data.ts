@@ -4,31 +4,11 @@
  * own types by the pure functions in rows.ts.
  */
 import { UserError } from '@mri-robust/core';
-import {
-  getSweep,
-  latestSweep,
-  listConfusion,
-  listEpochs,
-  listEvaluations,
-  listSweeps,
-  listTrials,
-  type Tracking,
-} from '@mri-robust/tracking';
+import { getSweep, latestSweep, listConfusion, listEpochs, listEvaluations, listSweeps, listTrials, type Tracking } from '@mri-robust/tracking';
 
 /** The tracking database opened for reading (a snapshot while a sweep holds it). */
 export { openTrackingReader } from '@mri-robust/tracking';
-import {
-  byTrial,
-  cleanOf,
-  rankTrials,
-  testEvaluations,
-  toConfusion,
-  toEpoch,
-  toEvaluation,
-  toSweep,
-  toTrial,
-  worstNoisyOf,
-} from './rows.ts';
+import { byTrial, cleanOf, rankTrials, testEvaluations, toConfusion, toEpoch, toEvaluation, toSweep, toTrial, worstNoisyOf } from './rows.ts';
 import type { SweepData, SweepInfo, SweepSummary } from './types.ts';
 
 type Row = Record<string, unknown>;
@@ -49,7 +29,11 @@ export async function resolveSweep(db: Tracking, sweepId?: string): Promise<Swee
   const s = await getSweep(db, sweepId);
   if (!s) {
     const all = await readSweeps(db);
-    const known = all.slice(0, 10).map((x) => x.sweepId).join(', ') || '(none)';
+    const known =
+      all
+        .slice(0, 10)
+        .map((x) => x.sweepId)
+        .join(', ') || '(none)';
     throw new UserError(`--sweep ${sweepId}: no such sweep in the tracking database (known: ${known}${all.length > 10 ? ', …' : ''})`);
   }
   return toSweep(s as unknown as Row);

@@ -62,7 +62,10 @@ export function renderJson(v: unknown, depth = 0): string {
   if (Array.isArray(v)) {
     if (v.length === 0) return '<span class="muted">(none)</span>';
     if (v.every(isScalar)) {
-      const shown = v.slice(0, MAX_LIST).map((x) => renderJson(x, depth + 1)).join(', ');
+      const shown = v
+        .slice(0, MAX_LIST)
+        .map((x) => renderJson(x, depth + 1))
+        .join(', ');
       return v.length > MAX_LIST ? `${shown}, … (${v.length} in all)` : shown;
     }
     if (v.every(isPlainObject)) {
@@ -76,7 +79,10 @@ export function renderJson(v: unknown, depth = 0): string {
         return `<table class="json"><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>${more}`;
       }
     }
-    const items = v.slice(0, MAX_ROWS).map((x) => `<li>${renderJson(x, depth + 1)}</li>`).join('');
+    const items = v
+      .slice(0, MAX_ROWS)
+      .map((x) => `<li>${renderJson(x, depth + 1)}</li>`)
+      .join('');
     return `<ol class="json">${items}</ol>${v.length > MAX_ROWS ? `<p class="muted">… ${v.length} in all</p>` : ''}`;
   }
   if (isPlainObject(v)) {

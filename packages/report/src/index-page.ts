@@ -65,7 +65,10 @@ export function renderIndexPage(entries: readonly IndexEntry[], generatedAt: str
 ${rows}
 </tbody></table>
 <p class="muted">A sweep without a report: <code>npx nx run report:build --sweep=&lt;id&gt;</code>, or <code>--all</code> for every sweep.</p>
-${comparisonsBlock(comparisons, entries.map((e) => e.summary.sweep.sweepId))}
+${comparisonsBlock(
+  comparisons,
+  entries.map((e) => e.summary.sweep.sweepId),
+)}
 </main>
 <footer>Generated ${esc(generatedAt)} by report:build.</footer>
 <script>${SORT_SCRIPT}</script>

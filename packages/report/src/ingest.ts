@@ -39,7 +39,9 @@ export function renderIngestReport(r: IngestReport): string {
   const d = r.duplicates;
   const parts: string[] = [];
   if (r.synthetic?.length) {
-    parts.push(`<p class="warn"><b>Synthetic data:</b> source${r.synthetic.length === 1 ? '' : 's'} ${esc(r.synthetic.join(', '))} ${r.synthetic.length === 1 ? 'is' : 'are'} generated phantoms, not real MRI.</p>`);
+    parts.push(
+      `<p class="warn"><b>Synthetic data:</b> source${r.synthetic.length === 1 ? '' : 's'} ${esc(r.synthetic.join(', '))} ${r.synthetic.length === 1 ? 'is' : 'are'} generated phantoms, not real MRI.</p>`,
+    );
   }
   if (r.note) parts.push(`<p>${esc(r.note)}</p>`);
   parts.push(
@@ -47,7 +49,9 @@ export function renderIngestReport(r: IngestReport): string {
   );
   parts.push('<h4>Sources</h4>');
   parts.push(
-    `<table><thead><tr><th>source</th><th>kind</th><th>folder</th><th>layout</th><th>files</th><th>decoded</th><th>skipped</th><th>kept</th></tr></thead><tbody>${(r.sources ?? [])
+    `<table><thead><tr><th>source</th><th>kind</th><th>folder</th><th>layout</th><th>files</th><th>decoded</th><th>skipped</th><th>kept</th></tr></thead><tbody>${(
+      r.sources ?? []
+    )
       .map((s) => {
         const kept = SPLITS.reduce((a, sp) => a + Object.values(s.kept?.[sp] ?? {}).reduce((x, y) => x + y, 0), 0);
         return `<tr><td>${esc(s.name)}${s.synthetic ? ' <b>(synthetic)</b>' : ''}</td><td>${esc(s.kind)}</td><td><code>${esc(s.root)}</code></td><td>${esc(s.layout)}</td><td class="num">${n(s.files)}</td><td class="num">${n(s.decoded)}</td><td class="num">${n(s.skipped)}</td><td class="num">${n(kept)}</td></tr>`;

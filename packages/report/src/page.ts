@@ -144,7 +144,9 @@ function testSetsTable(evaluations: readonly EvaluationInfo[]): string {
   if (sets.size === 0) return '<p class="muted">No evaluations recorded.</p>';
   const rows = [...sets.values()]
     .sort((a, b) => Number(isClean(b)) - Number(isClean(a)) || a.noiseKind.localeCompare(b.noiseKind) || a.severity - b.severity)
-    .map((e) => `<tr><td>${esc(e.testSet)}</td><td>${esc(e.noiseKind)}</td><td class="num">${esc(fmtNum(e.severity))}</td><td class="num">${esc(e.n)}</td></tr>`)
+    .map(
+      (e) => `<tr><td>${esc(e.testSet)}</td><td>${esc(e.noiseKind)}</td><td class="num">${esc(fmtNum(e.severity))}</td><td class="num">${esc(e.n)}</td></tr>`,
+    )
     .join('');
   return `<table><thead><tr><th>evaluation set</th><th>noise kind</th><th>severity</th><th>images</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -161,7 +163,8 @@ function dataBlock(summary: unknown, artifacts: StageArtifacts): string {
   const parts: string[] = [];
   if (summary !== null && summary !== undefined) parts.push(`<h3>Data summary <span class="muted">(stored with the sweep)</span></h3>\n${renderJson(summary)}`);
   if (file) parts.push(`<h3>Sources, splits and duplicates <span class="muted">(${esc(file)})</span></h3>\n${renderIngest(artifacts.ingestReport)}`);
-  if (parts.length === 0) parts.push('<h3>Sources, splits and duplicates</h3><p class="muted">No data summary stored with the sweep and no ingest report.json found.</p>');
+  if (parts.length === 0)
+    parts.push('<h3>Sources, splits and duplicates</h3><p class="muted">No data summary stored with the sweep and no ingest report.json found.</p>');
   return parts.join('\n');
 }
 
@@ -177,14 +180,20 @@ function dataSection(data: SweepData, artifacts: StageArtifacts): string {
     fact('objective', esc(s.objective ? `${s.objective} (${s.direction})` : '')),
     fact('seed', esc(s.seed ?? '')),
     fact('status', esc(s.status ?? '')),
-    fact('trials', esc(`${data.trials.length}${s.nTrials !== null ? ` of ${s.nTrials} planned` : ''}: ${[...statuses].map(([k, n]) => `${n} ${k}`).join(', ')}`)),
+    fact(
+      'trials',
+      esc(`${data.trials.length}${s.nTrials !== null ? ` of ${s.nTrials} planned` : ''}: ${[...statuses].map(([k, n]) => `${n} ${k}`).join(', ')}`),
+    ),
     fact('backend', esc(backends.join(', '))),
     fact('git commit', esc(commits.join(', '))),
     fact('started', esc(fmtDate(s.createdAt))),
     fact('finished', esc(fmtDate(s.finishedAt))),
   ].join('');
   const stageRows = Object.entries(s.stages)
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(v.key ?? '')}</code></td><td><code>${esc(v.dir ?? '')}</code>${v.dir && !artifacts.dirs[k] ? ' <span class="muted">(not found here)</span>' : ''}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${esc(k)}</th><td><code>${esc(v.key ?? '')}</code></td><td><code>${esc(v.dir ?? '')}</code>${v.dir && !artifacts.dirs[k] ? ' <span class="muted">(not found here)</span>' : ''}</td></tr>`,
+    )
     .join('');
   return `
 <section id="data"><h2>Data and setup</h2>

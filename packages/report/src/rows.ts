@@ -2,15 +2,7 @@
  * Pure mapping from tracking-database rows (snake_case, as DuckDB returns them) to the report's
  * types, and the pure selections the charts share (ranking, clean/noisy evaluations).
  */
-import type {
-  ConfusionCell,
-  Direction,
-  EpochInfo,
-  EvaluationInfo,
-  StageRef,
-  SweepInfo,
-  TrialInfo,
-} from './types.ts';
+import type { ConfusionCell, Direction, EpochInfo, EvaluationInfo, StageRef, SweepInfo, TrialInfo } from './types.ts';
 
 type Row = Record<string, unknown>;
 

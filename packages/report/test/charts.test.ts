@@ -30,13 +30,38 @@ import {
 
 function trial(id: string, i: number, over: Partial<TrialInfo> = {}): TrialInfo {
   return {
-    trialId: id, trialIndex: i, learningRate: 1e-3 * (i + 1), dropout: 0.1 * i, batchSize: 32, status: 'finished', error: null,
-    backend: 'cpu', seed: i, bestEpoch: 1, objective: 0.5 + i / 10, startedAt: null, endedAt: null, gitCommit: null, ...over,
+    trialId: id,
+    trialIndex: i,
+    learningRate: 1e-3 * (i + 1),
+    dropout: 0.1 * i,
+    batchSize: 32,
+    status: 'finished',
+    error: null,
+    backend: 'cpu',
+    seed: i,
+    bestEpoch: 1,
+    objective: 0.5 + i / 10,
+    startedAt: null,
+    endedAt: null,
+    gitCommit: null,
+    ...over,
   };
 }
 
 function ev(trialId: string, testSet: string, noiseKind: string, severity: number, accuracy: number): EvaluationInfo {
-  return { trialId, testSet, noiseKind, severity, n: 100, accuracy, ciLow: accuracy - 0.05, ciHigh: accuracy + 0.05, macroF1: accuracy, ece: 0.1, eceCalibrated: 0.05 };
+  return {
+    trialId,
+    testSet,
+    noiseKind,
+    severity,
+    n: 100,
+    accuracy,
+    ciLow: accuracy - 0.05,
+    ciHigh: accuracy + 0.05,
+    macroF1: accuracy,
+    ece: 0.1,
+    eceCalibrated: 0.05,
+  };
 }
 
 const trials = [trial('a', 0), trial('b', 1), trial('c', 2, { status: 'failed', objective: null, learningRate: null })];
@@ -53,7 +78,18 @@ const evals = [
   ev('b', 'val-gaussian-s1', 'gaussian', 1, 0.1),
 ];
 const epochs: EpochInfo[] = [0, 1, 2].flatMap((epoch) =>
-  ['a', 'b'].map((trialId) => ({ trialId, epoch, trainLoss: 1 - epoch / 5, trainAccuracy: 0.5 + epoch / 10, valLoss: 1.1 - epoch / 5, valAccuracy: 0.45 + epoch / 10, valNoisyAccuracy: trialId === 'a' ? null : 0.4, objective: 0.5, learningRate: 1e-3, seconds: 1 })),
+  ['a', 'b'].map((trialId) => ({
+    trialId,
+    epoch,
+    trainLoss: 1 - epoch / 5,
+    trainAccuracy: 0.5 + epoch / 10,
+    valLoss: 1.1 - epoch / 5,
+    valAccuracy: 0.45 + epoch / 10,
+    valNoisyAccuracy: trialId === 'a' ? null : 0.4,
+    objective: 0.5,
+    learningRate: 1e-3,
+    seconds: 1,
+  })),
 );
 
 /** Compiles a Vega-Lite spec to Vega (throws on an invalid spec) and returns the data values. */
@@ -69,7 +105,12 @@ function values(spec: TopLevelSpec): unknown[] {
 
 describe('ranking', () => {
   it('orders by objective in the sweep direction, finished first, without null objectives', () => {
-    const ts = [trial('x', 0, { objective: 0.7 }), trial('y', 1, { objective: 0.9, status: 'pruned' }), trial('z', 2, { objective: 0.8 }), trial('w', 3, { objective: null })];
+    const ts = [
+      trial('x', 0, { objective: 0.7 }),
+      trial('y', 1, { objective: 0.9, status: 'pruned' }),
+      trial('z', 2, { objective: 0.8 }),
+      trial('w', 3, { objective: null }),
+    ];
     expect(rankTrials(ts, 'maximize')).toEqual(['z', 'x', 'y']);
     expect(rankTrials(ts, 'minimize')).toEqual(['x', 'z', 'y']);
   });
@@ -109,7 +150,12 @@ describe('robustness chart', () => {
     ev('a', 'test-motion-s3', 'motion', 3, 0.7),
   ];
   it('puts the real parameter on x: SNR for Rician SNR sets, the severity otherwise', () => {
-    expect(noiseLevel({ testSet: 'test-rician-snr5', noiseKind: 'rician', severity: 4 })).toEqual({ panel: 'rician (SNR)', kind: 'rician', scale: 'snr', x: 5 });
+    expect(noiseLevel({ testSet: 'test-rician-snr5', noiseKind: 'rician', severity: 4 })).toEqual({
+      panel: 'rician (SNR)',
+      kind: 'rician',
+      scale: 'snr',
+      x: 5,
+    });
     expect(noiseLevel({ testSet: 'test-rician-s2', noiseKind: 'rician', severity: 2 })).toEqual({ panel: 'rician', kind: 'rician', scale: 'severity', x: 2 });
     const rows = robustnessRows(snrEvals, ['b', 'a']);
     expect(rows.filter((r) => r.trial === 'b' && r.panel === 'rician (SNR)').map((r) => [r.x, r.accuracy, r.levels])).toEqual([
@@ -125,7 +171,10 @@ describe('robustness chart', () => {
     expect(rows.every((r) => r.x > 0)).toBe(true);
   });
   it('one panel per noise kind with the best trials overlaid; the line layer only takes trials with ≥ 2 levels; compiles', () => {
-    const spec = robustnessChart(snrEvals, ['b', 'a']) as unknown as { concat: { title: { text: string }; layer: { name: string; transform: { filter: string }[] }[] }[]; datasets: { clean: unknown[] } };
+    const spec = robustnessChart(snrEvals, ['b', 'a']) as unknown as {
+      concat: { title: { text: string }; layer: { name: string; transform: { filter: string }[] }[] }[];
+      datasets: { clean: unknown[] };
+    };
     expect(spec.concat.map((c) => c.title.text)).toEqual(['gaussian', 'motion', 'rician, by target SNR']);
     const line = spec.concat[0].layer.find((l) => l.name.startsWith('rob_line_'))!;
     expect(line.transform.map((t) => t.filter)).toContain('datum.levels >= 2');
@@ -166,7 +215,9 @@ describe('hyper-parameter charts', () => {
       ['a', 0.9, 0.7],
       ['b', 0.95, 0.7],
     ]);
-    const spec = hyperparamChart(trials, evals) as unknown as { vconcat: { hconcat: { encoding: { x: { field: string; scale?: { type: string } }; y: { field: string } } }[] }[] };
+    const spec = hyperparamChart(trials, evals) as unknown as {
+      vconcat: { hconcat: { encoding: { x: { field: string; scale?: { type: string } }; y: { field: string } } }[] }[];
+    };
     expect(spec.vconcat.map((r) => r.hconcat[0].encoding.y.field)).toEqual(['cleanAcc', 'meanNoisyAcc']);
     expect(spec.vconcat[0].hconcat[0].encoding.x).toMatchObject({ field: 'learningRate', scale: { type: 'log' } });
     expect(spec.vconcat[1].hconcat).toHaveLength(3);
@@ -194,7 +245,10 @@ describe('confusion chart', () => {
   it('normalises each true class row to shares', () => {
     const rows = confusionRows(cells, [{ set: 'test', title: 'clean' }]);
     expect(rows.map((r) => r.share)).toEqual([0.8, 0.2, 1]);
-    const spec = confusionChart(cells, [{ set: 'test', title: 'clean' }, { set: 'test-rician-s1', title: 'worst' }]);
+    const spec = confusionChart(cells, [
+      { set: 'test', title: 'clean' },
+      { set: 'test-rician-s1', title: 'worst' },
+    ]);
     expect(values(spec)).toHaveLength(4);
     compiles(spec);
   });
@@ -202,12 +256,31 @@ describe('confusion chart', () => {
 
 describe('buildCharts', () => {
   const sweep = {
-    sweepId: 's', name: 's', experimentPath: null, experimentYaml: null, strategy: 'grid', objective: 'val_accuracy', direction: 'maximize' as const,
-    seed: 1, status: 'finished', gitCommit: null, backend: null, createdAt: null, finishedAt: null, nTrials: 3, dataSummary: null, noiseSettings: null, stages: {},
+    sweepId: 's',
+    name: 's',
+    experimentPath: null,
+    experimentYaml: null,
+    strategy: 'grid',
+    objective: 'val_accuracy',
+    direction: 'maximize' as const,
+    seed: 1,
+    status: 'finished',
+    gitCommit: null,
+    backend: null,
+    createdAt: null,
+    finishedAt: null,
+    nTrials: 3,
+    dataSummary: null,
+    noiseSettings: null,
+    stages: {},
   };
   it('draws every chart when there is data; best trial confusion uses its worst noisy set', () => {
     const data: SweepData = {
-      sweep, trials, epochs, evaluations: evals, ranked: rankTrials(trials, 'maximize'),
+      sweep,
+      trials,
+      epochs,
+      evaluations: evals,
+      ranked: rankTrials(trials, 'maximize'),
       bestConfusion: [
         { testSet: 'test', trueLabel: 'x', predLabel: 'x', count: 3 },
         { testSet: 'test-rician-s1', trueLabel: 'x', predLabel: 'x', count: 1 },
@@ -215,10 +288,20 @@ describe('buildCharts', () => {
       ],
     };
     const charts = buildCharts(data, { bestTrials: 2 });
-    expect(charts.map((c) => c.id)).toEqual(['chart-clean-vs-noisy', 'chart-robustness', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion']);
+    expect(charts.map((c) => c.id)).toEqual([
+      'chart-clean-vs-noisy',
+      'chart-robustness',
+      'chart-learning-curves',
+      'chart-hyperparams',
+      'chart-parallel',
+      'chart-confusion',
+    ]);
     expect(charts.every((c) => c.spec !== null)).toBe(true);
     const conf = charts.find((c) => c.id === 'chart-confusion')!.spec!;
-    expect((conf as { facet: { column: { sort: string[] } } }).facet.column.sort).toEqual(['clean: test (acc 0.950)', 'worst noisy: test-rician-s1 (acc 0.500)']);
+    expect((conf as { facet: { column: { sort: string[] } } }).facet.column.sort).toEqual([
+      'clean: test (acc 0.950)',
+      'worst noisy: test-rician-s1 (acc 0.500)',
+    ]);
   });
   it('says why a chart is empty instead of drawing nothing', () => {
     const data: SweepData = { sweep, trials: [], epochs: [], evaluations: [], ranked: [], bestConfusion: [] };

@@ -41,13 +41,29 @@ describe('renderJson', () => {
 describe('trials table', () => {
   it('has one row per trial, escaped errors and numeric sort keys', () => {
     const t = (id: string, i: number, over: Partial<TrialInfo> = {}): TrialInfo => ({
-      trialId: id, trialIndex: i, learningRate: 0.001, dropout: 0.2, batchSize: 16, status: 'finished', error: null, backend: 'cpu',
-      seed: 1, bestEpoch: 2, objective: 0.8, startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:30.000Z', gitCommit: null, ...over,
+      trialId: id,
+      trialIndex: i,
+      learningRate: 0.001,
+      dropout: 0.2,
+      batchSize: 16,
+      status: 'finished',
+      error: null,
+      backend: 'cpu',
+      seed: 1,
+      bestEpoch: 2,
+      objective: 0.8,
+      startedAt: '2025-01-01T00:00:00.000Z',
+      endedAt: '2025-01-01T00:00:30.000Z',
+      gitCommit: null,
+      ...over,
     });
     const data = {
       sweep: { objective: 'val_accuracy' },
       trials: [t('a', 0), t('b', 1, { status: 'failed', error: HOSTILE, objective: null })],
-      epochs: [], evaluations: [], ranked: ['a'], bestConfusion: [],
+      epochs: [],
+      evaluations: [],
+      ranked: ['a'],
+      bestConfusion: [],
     } as unknown as SweepData;
     const html = trialsTable(data);
     expect(html.match(/<tr class=/g)).toHaveLength(2);

@@ -80,9 +80,29 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'report-pages-'));
   runsDir = path.join(tmp, 'runs');
   const shared = { runsDir, trials: 10, ingestKey: 'ingestshared0001', predictions: true };
-  await writeSyntheticSweep({ ...shared, sweepId: A, seed: 7, createdAt: new Date('2025-01-01T00:00:00Z'), experimentExtra: 'noise:\n  train:\n    mode: replace\n' });
-  await writeSyntheticSweep({ ...shared, sweepId: B, seed: 8, qualityShift: 0.04, createdAt: new Date('2025-01-02T00:00:00Z'), experimentExtra: 'noise:\n  train:\n    mode: copies\n' });
-  await writeSyntheticSweep({ runsDir, trials: 4, sweepId: C, seed: 9, createdAt: new Date('2025-01-03T00:00:00Z'), experimentExtra: 'noise:\n  train:\n    mode: copies\n' });
+  await writeSyntheticSweep({
+    ...shared,
+    sweepId: A,
+    seed: 7,
+    createdAt: new Date('2025-01-01T00:00:00Z'),
+    experimentExtra: 'noise:\n  train:\n    mode: replace\n',
+  });
+  await writeSyntheticSweep({
+    ...shared,
+    sweepId: B,
+    seed: 8,
+    qualityShift: 0.04,
+    createdAt: new Date('2025-01-02T00:00:00Z'),
+    experimentExtra: 'noise:\n  train:\n    mode: copies\n',
+  });
+  await writeSyntheticSweep({
+    runsDir,
+    trials: 4,
+    sweepId: C,
+    seed: 9,
+    createdAt: new Date('2025-01-03T00:00:00Z'),
+    experimentExtra: 'noise:\n  train:\n    mode: copies\n',
+  });
   await writeGallery(A);
   browser = await chromium.launch(launch);
   fs.mkdirSync(SCREENS, { recursive: true });
@@ -129,12 +149,18 @@ describe('sweep report in headless Chromium', () => {
   let opened: Opened;
 
   it('renders every chart offline from the CLI build', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'build', `--runs=${runsDir}`, `--sweep=${A}`], { cwd: root });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'build', `--runs=${runsDir}`, `--sweep=${A}`], {
+      cwd: root,
+    });
     expect(stdout).toContain(`${A}: 10 trials, 6 charts`);
     opened = await open(path.join(runsDir, 'reports', A, 'index.html'));
     await opened.page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
-    const charts = await opened.page.evaluate(() => Array.from(document.querySelectorAll('[data-chart]')).map((el) => [el.id, el.getAttribute('data-rendered')]));
-    expect(charts).toEqual(['chart-clean-vs-noisy', 'chart-robustness', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion'].map((id) => [id, 'ok']));
+    const charts = await opened.page.evaluate(() =>
+      Array.from(document.querySelectorAll('[data-chart]')).map((el) => [el.id, el.getAttribute('data-rendered')]),
+    );
+    expect(charts).toEqual(
+      ['chart-clean-vs-noisy', 'chart-robustness', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion'].map((id) => [id, 'ok']),
+    );
   });
 
   it("draws each chart's marks from the DuckDB rows", async () => {
@@ -156,8 +182,14 @@ describe('sweep report in headless Chromium', () => {
     expect(await countMarks(page, 'chart-robustness', 'rob_line_motion')).toBe(0); // motion measured at one severity: points only
     expect(await countMarks(page, 'chart-robustness', 'rob_clean_')).toBe(levels.size);
     // the x axis of the Rician panel shows the SNRs of the sets in DuckDB
-    const snrs = [...new Set(evals.filter((e) => /-snr/.test(String(e.test_set))).map((e) => noiseLevel({ testSet: String(e.test_set), noiseKind: 'rician', severity: 0 }).x))];
-    const axisLabels = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-robustness svg .role-axis-label text')).map((t) => t.textContent));
+    const snrs = [
+      ...new Set(
+        evals.filter((e) => /-snr/.test(String(e.test_set))).map((e) => noiseLevel({ testSet: String(e.test_set), noiseKind: 'rician', severity: 0 }).x),
+      ),
+    ];
+    const axisLabels = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#chart-robustness svg .role-axis-label text')).map((t) => t.textContent),
+    );
     for (const s of snrs) expect(axisLabels).toContain(String(s));
 
     // clean vs noisy: one clean point per trial with a clean evaluation, one (mean) noisy point each
@@ -181,7 +213,12 @@ describe('sweep report in headless Chromium', () => {
     expect(await countMarks(page, 'chart-learning-curves', 'lc_sel_accuracy')).toBeGreaterThanOrEqual(1);
     // the select highlights another trial: the coloured curve is redrawn, the grey ones stay
     const selPath = () => page.evaluate(() => document.querySelector('#chart-learning-curves svg .role-mark.lc_sel_loss_marks path')?.getAttribute('d') ?? '');
-    const allPaths = () => page.evaluate(() => Array.from(document.querySelectorAll('#chart-learning-curves svg .role-mark.lc_all_loss_marks path')).map((p) => p.getAttribute('d')).join('|'));
+    const allPaths = () =>
+      page.evaluate(() =>
+        Array.from(document.querySelectorAll('#chart-learning-curves svg .role-mark.lc_all_loss_marks path'))
+          .map((p) => p.getAttribute('d'))
+          .join('|'),
+      );
     const [before, greyBefore] = [await selPath(), await allPaths()];
     expect(before).not.toBe('');
     const select = page.locator('#chart-learning-curves select');
@@ -198,7 +235,11 @@ describe('sweep report in headless Chromium', () => {
     const trials = await query('SELECT count(*) AS n FROM trials WHERE sweep_id = $1', [A]);
     expect(await countMarks(page, 'chart-parallel', 'par_lines')).toBe(Number(trials[0].n));
     const worst = evals.filter((e) => e.trial_id === t0 && e.noise_kind !== 'none').sort((a, b) => Number(a.accuracy) - Number(b.accuracy))[0];
-    const cells = await query("SELECT count(*) AS n FROM confusion WHERE sweep_id = $1 AND trial_id = $2 AND test_set IN ('test', $3)", [A, t0, worst.test_set]);
+    const cells = await query("SELECT count(*) AS n FROM confusion WHERE sweep_id = $1 AND trial_id = $2 AND test_set IN ('test', $3)", [
+      A,
+      t0,
+      worst.test_set,
+    ]);
     expect(await countMarks(page, 'chart-confusion', 'conf_cells')).toBe(Number(cells[0].n));
   });
 
@@ -225,7 +266,9 @@ describe('sweep report in headless Chromium', () => {
     expect(heads.some((h) => h.includes('test split · source nickparvar'))).toBe(true);
     expect(heads.every((h) => !h.includes('Training'))).toBe(true);
     // the robustness summary lists the mean noisy accuracy per trial
-    expect(await page.locator('#robustness-summary tbody tr').count()).toBe(new Set((await query("SELECT DISTINCT trial_id FROM evaluations WHERE sweep_id = $1 AND noise_kind <> 'none'", [A])).map((r) => r.trial_id)).size);
+    expect(await page.locator('#robustness-summary tbody tr').count()).toBe(
+      new Set((await query("SELECT DISTINCT trial_id FROM evaluations WHERE sweep_id = $1 AND noise_kind <> 'none'", [A])).map((r) => r.trial_id)).size,
+    );
   });
 
   it('screenshots every section; no console error, no request', async () => {
@@ -242,13 +285,19 @@ describe('sweep report in headless Chromium', () => {
 
 describe('sweep comparison in headless Chromium', () => {
   it('report:compare puts the best trials side by side with a paired test on the shared images', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'compare', `--sweeps=${A},${B},${C}`, `--runs=${runsDir}`], { cwd: root });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'packages/report/src/cli.ts', 'compare', `--sweeps=${A},${B},${C}`, `--runs=${runsDir}`],
+      { cwd: root },
+    );
     expect(stdout).toMatch(new RegExp(`${A} vs ${B} vs ${C}: 16 differences \\(8 paired\\)`));
     const file = path.join(runsDir, 'reports', 'compare', `${A}__vs__${B}__vs__${C}`, 'index.html');
     const { page, problems, requests } = await open(file);
     await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
     expect(await page.locator('#chart-compare').getAttribute('data-rendered')).toBe('ok');
-    const evals = await query('SELECT sweep_id, count(*) AS n FROM evaluations e WHERE trial_id = (SELECT trial_id FROM trials t WHERE t.sweep_id = e.sweep_id AND objective IS NOT NULL ORDER BY (status = \'finished\') DESC, objective DESC, trial_index LIMIT 1) GROUP BY sweep_id');
+    const evals = await query(
+      "SELECT sweep_id, count(*) AS n FROM evaluations e WHERE trial_id = (SELECT trial_id FROM trials t WHERE t.sweep_id = e.sweep_id AND objective IS NOT NULL ORDER BY (status = 'finished') DESC, objective DESC, trial_index LIMIT 1) GROUP BY sweep_id",
+    );
     const points = evals.reduce((a, r) => a + Number(r.n), 0);
     expect(await countMarks(page, 'chart-compare', 'cmp_points')).toBe(points);
     // the settings that differ: noise.train.mode

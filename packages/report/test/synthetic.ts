@@ -35,7 +35,15 @@ const CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 /** Noisy test sets: Gaussian at severities 1–3, Rician at target SNR 20/10/5, motion at severity 3 only. */
 const NOISE: { kind: string; levels: { id: string; severity: number; strength: number }[]; drop: number }[] = [
   { kind: 'gaussian', levels: [1, 2, 3].map((s) => ({ id: `test-gaussian-s${s}`, severity: s, strength: s })), drop: 0.07 },
-  { kind: 'rician', levels: [[20, 2], [10, 3], [5, 4]].map(([snr, sev]) => ({ id: `test-rician-snr${snr}`, severity: sev, strength: sev - 1 })), drop: 0.09 },
+  {
+    kind: 'rician',
+    levels: [
+      [20, 2],
+      [10, 3],
+      [5, 4],
+    ].map(([snr, sev]) => ({ id: `test-rician-snr${snr}`, severity: sev, strength: sev - 1 })),
+    drop: 0.09,
+  },
   { kind: 'motion', levels: [{ id: 'test-motion-s3', severity: 3, strength: 3 }], drop: 0.05 },
 ];
 /** Images per test set (the same ids in every set and sweep). */
@@ -73,7 +81,9 @@ async function writeSheet(file: string, hue: number): Promise<void> {
       px[o + 2] = v;
     }
   }
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 function ingestReport(key: string): IngestReport {
@@ -98,8 +108,30 @@ function ingestReport(key: string): IngestReport {
     totals: { files: 8976, decoded: 8975, skipped: 1, kept: 3465, dropped: 5510 },
     counts,
     sources: [
-      { name: 'nickparvar', kind: 'kaggle', synthetic: false, root: '../shared/datasets/nickparvar', layout: 'split folders (Training) with class folders', files: 5712, decoded: 5712, skipped: 0, kept: half(counts), found: { Training: { glioma: 1321, meningioma: 1339, notumor: 1595, pituitary: 1457 } } },
-      { name: 'sartaj', kind: 'kaggle', synthetic: false, root: '../shared/datasets/sartaj', layout: 'split folders (Testing, Training) with class folders', files: 3264, decoded: 3263, skipped: 1, kept: half(counts), found: { Training: { glioma: 826 }, Testing: { glioma: 100 } } },
+      {
+        name: 'nickparvar',
+        kind: 'kaggle',
+        synthetic: false,
+        root: '../shared/datasets/nickparvar',
+        layout: 'split folders (Training) with class folders',
+        files: 5712,
+        decoded: 5712,
+        skipped: 0,
+        kept: half(counts),
+        found: { Training: { glioma: 1321, meningioma: 1339, notumor: 1595, pituitary: 1457 } },
+      },
+      {
+        name: 'sartaj',
+        kind: 'kaggle',
+        synthetic: false,
+        root: '../shared/datasets/sartaj',
+        layout: 'split folders (Testing, Training) with class folders',
+        files: 3264,
+        decoded: 3263,
+        skipped: 1,
+        kept: half(counts),
+        found: { Training: { glioma: 826 }, Testing: { glioma: 100 } },
+      },
     ],
     duplicates: {
       settings: { exact: true, near: true, hamming: 6, min_correlation: 0.9, conflicts: 'drop' },
@@ -165,25 +197,47 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
         const obj = (valAcc + noisyAcc) / 2;
         if (obj > best.obj) best = { epoch: e, obj };
         epochs.push({
-          sweep_id: sweepId, trial_id: trialId, epoch: e,
-          train_loss: 1.4 * (1 - p) + 0.1 + rng.next() * 0.02, train_accuracy: Math.min(0.995, valAcc + 0.04 * p),
-          val_loss: 1.35 * (1 - p) + 0.25 + rng.next() * 0.03, val_accuracy: valAcc, val_noisy_accuracy: noisyAcc,
-          objective: obj, learning_rate: lr * (e > 6 ? 0.5 : 1), seconds: 2 + rng.next(),
+          sweep_id: sweepId,
+          trial_id: trialId,
+          epoch: e,
+          train_loss: 1.4 * (1 - p) + 0.1 + rng.next() * 0.02,
+          train_accuracy: Math.min(0.995, valAcc + 0.04 * p),
+          val_loss: 1.35 * (1 - p) + 0.25 + rng.next() * 0.03,
+          val_accuracy: valAcc,
+          val_noisy_accuracy: noisyAcc,
+          objective: obj,
+          learning_rate: lr * (e > 6 ? 0.5 : 1),
+          seconds: 2 + rng.next(),
         });
         t += 2500;
       }
       const status = failed ? 'failed' : pruned ? 'pruned' : 'finished';
       trials.push({
-        sweep_id: sweepId, trial_id: trialId, trial_index: i,
-        params: { learningRate: lr, dropout, batchSize }, learning_rate: lr, dropout, batch_size: batchSize,
-        status, error: failed ? `wasm: out of memory ${HOSTILE_TEXT}` : null, backend: 'wasm', seed: 1000 + i,
-        config_hash: `h${i}`, git_commit: 'abc123def4567890', started_at: start, ended_at: new Date(t),
-        best_epoch: failed ? null : best.epoch, objective: failed ? null : best.obj,
-        model_path: failed ? null : `trials/${sweepId}/${trialId}/model`, log_path: `trials/${sweepId}/${trialId}/log.txt`,
+        sweep_id: sweepId,
+        trial_id: trialId,
+        trial_index: i,
+        params: { learningRate: lr, dropout, batchSize },
+        learning_rate: lr,
+        dropout,
+        batch_size: batchSize,
+        status,
+        error: failed ? `wasm: out of memory ${HOSTILE_TEXT}` : null,
+        backend: 'wasm',
+        seed: 1000 + i,
+        config_hash: `h${i}`,
+        git_commit: 'abc123def4567890',
+        started_at: start,
+        ended_at: new Date(t),
+        best_epoch: failed ? null : best.epoch,
+        objective: failed ? null : best.obj,
+        model_path: failed ? null : `trials/${sweepId}/${trialId}/model`,
+        log_path: `trials/${sweepId}/${trialId}/log.txt`,
       });
       if (status !== 'finished') continue;
       const sets = [{ id: 'test', kind: 'none', severity: 0, acc: quality }];
-      for (const nz of NOISE) for (const l of nz.levels) sets.push({ id: l.id, kind: nz.kind, severity: l.severity, acc: quality - nz.drop * l.strength * (1.2 - dropout / 2) + rng.normal() * 0.01 });
+      for (const nz of NOISE)
+        for (const l of nz.levels)
+          sets.push({ id: l.id, kind: nz.kind, severity: l.severity, acc: quality - nz.drop * l.strength * (1.2 - dropout / 2) + rng.normal() * 0.01 });
       const predictions: Record<string, { ids: string[]; labels: number[]; predicted: number[] }> = {};
       for (const s of sets) {
         const n = SYNTHETIC_TEST_IMAGES;
@@ -195,8 +249,18 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
         const acc = predicted.filter((p, k) => p === labels[k]).length / n;
         const half = 1.96 * Math.sqrt((acc * (1 - acc)) / n);
         evaluations.push({
-          sweep_id: sweepId, trial_id: trialId, test_set: s.id, noise_kind: s.kind, severity: s.severity, n,
-          accuracy: acc, ci_low: acc - half, ci_high: acc + half, macro_f1: acc - 0.01, ece: 0.05 + rng.next() * 0.05, ece_calibrated: 0.02 + rng.next() * 0.02,
+          sweep_id: sweepId,
+          trial_id: trialId,
+          test_set: s.id,
+          noise_kind: s.kind,
+          severity: s.severity,
+          n,
+          accuracy: acc,
+          ci_low: acc - half,
+          ci_high: acc + half,
+          macro_f1: acc - 0.01,
+          ece: 0.05 + rng.next() * 0.05,
+          ece_calibrated: 0.02 + rng.next() * 0.02,
           per_class: CLASSES.map((label) => ({ label, precision: acc, recall: acc, f1: acc, support: n / 4 })),
         });
         for (const [ti, tl] of CLASSES.entries()) {
@@ -215,12 +279,28 @@ export async function writeSyntheticSweep(o: SyntheticSweepOptions): Promise<str
     const experimentYaml = `name: synthetic\nseed: 7\nreport:\n  best_trials: 3\nsweep:\n  trials: ${o.trials}\n${o.experimentExtra ?? ''}`;
     await insert(conn, 'sweeps', [
       {
-        sweep_id: sweepId, name: 'synthetic', experiment_path: 'experiments/synthetic.yaml', experiment_hash: 'e0', experiment_yaml: experimentYaml,
-        strategy: 'random', objective: 'mean_clean_noisy_val_accuracy', seed: 7, status: 'finished', git_commit: 'abc123def4567890', backend: 'wasm',
-        created_at: created, finished_at: new Date(t), n_trials: o.trials,
-        direction: 'maximize', max_parallel: 1, updated_at: new Date(t),
+        sweep_id: sweepId,
+        name: 'synthetic',
+        experiment_path: 'experiments/synthetic.yaml',
+        experiment_hash: 'e0',
+        experiment_yaml: experimentYaml,
+        strategy: 'random',
+        objective: 'mean_clean_noisy_val_accuracy',
+        seed: 7,
+        status: 'finished',
+        git_commit: 'abc123def4567890',
+        backend: 'wasm',
+        created_at: created,
+        finished_at: new Date(t),
+        n_trials: o.trials,
+        direction: 'maximize',
+        max_parallel: 1,
+        updated_at: new Date(t),
         data_summary: ingest,
-        noise_settings: { train: { kinds: ['gaussian', 'rician'], probability: 0.5, note: HOSTILE_TEXT }, eval: NOISE.map((n) => ({ kind: n.kind, sets: n.levels.map((l) => l.id) })) },
+        noise_settings: {
+          train: { kinds: ['gaussian', 'rician'], probability: 0.5, note: HOSTILE_TEXT },
+          eval: NOISE.map((n) => ({ kind: n.kind, sets: n.levels.map((l) => l.id) })),
+        },
         stages,
       },
     ]);

@@ -57,7 +57,10 @@ const tmp = await mkdtemp(path.join(os.tmpdir(), 'serve-bench-'));
 const testDir = path.join(shared, 'datasets', 'sartaj', 'Testing');
 const images: Buffer[] = [];
 for (const cls of (await readdir(testDir)).sort()) {
-  const names = (await readdir(path.join(testDir, cls))).filter((n) => /\.jpe?g$/i.test(n)).sort().slice(0, 12);
+  const names = (await readdir(path.join(testDir, cls)))
+    .filter((n) => /\.jpe?g$/i.test(n))
+    .sort()
+    .slice(0, 12);
   for (const n of names) images.push(await readFile(path.join(testDir, cls, n)));
 }
 
@@ -66,7 +69,9 @@ try {
   const modelDir = path.join(tmp, 'model');
   const t0 = Date.now();
   const tiny = await trainTinyModel({ outDir: modelDir, sharedDir: shared, backbone, perClass: 8 });
-  process.stderr.write(`[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`);
+  process.stderr.write(
+    `[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`,
+  );
   child = spawn(process.execPath, ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--model', modelDir, '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -88,7 +93,12 @@ try {
     const t = performance.now();
     const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array(images[i % images.length]) });
     const body = (await res.json()) as { class?: string; gradcam?: string; ms?: number; error?: string };
-    return { status: res.status, ms: performance.now() - t, serverMs: body.ms ?? Number.NaN, ok: res.status === 200 && typeof body.gradcam === 'string' && !!body.class };
+    return {
+      status: res.status,
+      ms: performance.now() - t,
+      serverMs: body.ms ?? Number.NaN,
+      ok: res.status === 200 && typeof body.gradcam === 'string' && !!body.class,
+    };
   };
 
   for (let i = 0; i < 5; i++) await post(i);
@@ -97,7 +107,10 @@ try {
   let done = 0;
   const start = performance.now();
   const sampler = setInterval(() => {
-    rssMiB(pid).then((rss) => samples.push({ t: (performance.now() - start) / 1000, done, rss }), () => {});
+    rssMiB(pid).then(
+      (rss) => samples.push({ t: (performance.now() - start) / 1000, done, rss }),
+      () => {},
+    );
   }, 250);
   const progress = createProgress('serve bench', TOTAL);
   const results: Awaited<ReturnType<typeof post>>[] = [];

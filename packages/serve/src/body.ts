@@ -49,10 +49,13 @@ export function readBody(req: IncomingMessage, limit: number, rate: BodyRate = {
     const t0 = performance.now();
     const check =
       rate.minBytesPerSecond > 0
-        ? setInterval(() => {
-            const s = (performance.now() - t0) / 1000;
-            if (s * 1000 >= rate.graceMs && size / s < rate.minBytesPerSecond) finish(new BodyTooSlowError(rate.minBytesPerSecond));
-          }, Math.max(50, Math.min(500, rate.graceMs / 2)))
+        ? setInterval(
+            () => {
+              const s = (performance.now() - t0) / 1000;
+              if (s * 1000 >= rate.graceMs && size / s < rate.minBytesPerSecond) finish(new BodyTooSlowError(rate.minBytesPerSecond));
+            },
+            Math.max(50, Math.min(500, rate.graceMs / 2)),
+          )
         : null;
     const finish = (err: Error | null, value?: Buffer) => {
       if (done) return;

@@ -31,7 +31,10 @@ export class ConnectionGuard {
   private readonly conns = new Map<Socket, Conn>();
   private evicted = 0;
 
-  constructor(server: http.Server, private readonly o: GuardOptions) {
+  constructor(
+    server: http.Server,
+    private readonly o: GuardOptions,
+  ) {
     server.on('connection', (s: Socket) => this.add(s));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const c = this.conns.get(req.socket);

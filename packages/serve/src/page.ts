@@ -18,8 +18,7 @@ export interface PageInfo {
   provenance?: ModelProvenance;
 }
 
-const esc = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 const STYLE = `
 :root { font-family: system-ui, sans-serif; color: #1c2430; background: #f5f6f8; }
@@ -150,7 +149,12 @@ export function provenanceHtml(p: ModelProvenance | undefined): string {
     ['Sweep / trial', p.sweep ? `${esc(p.sweep)} / ${esc(p.trial ?? '?')}` : missing('not from a sweep')],
     ['Training data', p.sources ? esc(p.sources.map(formatSource).join(', ') || 'none listed') : missing('not recorded in metadata.json')],
     ['Clean test accuracy', p.clean ? esc(formatAccuracy(p.clean)) : missing('not recorded')],
-    ['Mean noisy test accuracy', p.meanNoisy ? esc(`${formatAccuracy(p.meanNoisy)}, mean of ${p.meanNoisy.sets} noisy test sets`) : missing(p.clean ? 'no noisy test sets' : 'not recorded')],
+    [
+      'Mean noisy test accuracy',
+      p.meanNoisy
+        ? esc(`${formatAccuracy(p.meanNoisy)}, mean of ${p.meanNoisy.sets} noisy test sets`)
+        : missing(p.clean ? 'no noisy test sets' : 'not recorded'),
+    ],
     ['Network', esc(p.backbone)],
   ];
   const banner = p.synthetic
@@ -197,7 +201,7 @@ ${provenanceHtml(info.provenance)}
     "default-src 'none'",
     `script-src ${sha(SCRIPT)}`,
     `style-src ${sha(STYLE)}`,
-    "img-src data: blob:",
+    'img-src data: blob:',
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",

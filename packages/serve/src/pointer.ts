@@ -56,7 +56,9 @@ export function resolveServeModel(opts: { model?: string; sweep?: string; runsDi
   const best = readJson(bestFile, `sweep ${sweep} has no best trial (unknown sweep, or it has not finished a trial yet); pass --model <dir>`);
   if (typeof best.modelDir !== 'string' || best.modelDir.length === 0) throw new UserError(`${bestFile}: field 'modelDir' must be a non-empty string`);
   const trial = typeof best.trial === 'string' ? best.trial : undefined;
-  const candidates = path.isAbsolute(best.modelDir) ? [best.modelDir] : [path.resolve(path.dirname(bestFile), best.modelDir), path.resolve(opts.root, best.modelDir)];
+  const candidates = path.isAbsolute(best.modelDir)
+    ? [best.modelDir]
+    : [path.resolve(path.dirname(bestFile), best.modelDir), path.resolve(opts.root, best.modelDir)];
   const found = candidates.find((c) => existsSync(path.join(c, 'metadata.json')));
   if (!found) throw new UserError(`${bestFile}: modelDir ${best.modelDir} holds no saved model (looked in ${candidates.join(', ')})`);
   checkProvenance(found, sweep, trial, bestFile);

@@ -28,7 +28,8 @@ export interface ServeArgs {
 function num(v: string | undefined, flag: string, def: number, { min = 0, integer = true } = {}): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UserError(`--${flag} ${v}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+    throw new UserError(`--${flag} ${v}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
   return n;
 }
 
@@ -46,7 +47,10 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
   const handler = await loadPredictHandler(choice.modelDir, { maxPixels });
   const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
   const host = args.host ?? '127.0.0.1';
-  const allowHosts = (args.allowHost ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const allowHosts = (args.allowHost ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
     running = await startServer(handler, { host, port, maxUploadBytes, queueLimit, log, allowHosts });
@@ -54,7 +58,8 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
     handler.dispose();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UserError(`--port ${port}: ${host}:${port} is already in use (another server?); choose another port with --port`);
-    if (code === 'EACCES') throw new UserError(`--port ${port}: not allowed to listen on ${host}:${port} (ports below 1024 need privileges); choose another with --port`);
+    if (code === 'EACCES')
+      throw new UserError(`--port ${port}: not allowed to listen on ${host}:${port} (ports below 1024 need privileges); choose another with --port`);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`--host ${host}: not an address of this machine`);
     throw e;
   }

@@ -48,7 +48,10 @@ function raw(port: number, request: Buffer | string, timeoutMs = 5000): Promise<
 
 const get = (host = '127.0.0.1', p = '/') => `GET ${p} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 const post = (body: Buffer) =>
-  Buffer.concat([Buffer.from(`POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]);
+  Buffer.concat([
+    Buffer.from(`POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`),
+    body,
+  ]);
 
 describe('predict server against hostile clients', () => {
   let dir: string;
@@ -153,7 +156,16 @@ describe('predict server against hostile clients', () => {
   it('`serve start` on a busy port says so in one line', async () => {
     const r = await execa(
       process.execPath,
-      ['--import', 'tsx', path.join(workspaceRoot(), 'packages', 'serve', 'src', 'cli.ts'), 'start', '--model', path.join(dir, 'model'), '--port', String(srv.port)],
+      [
+        '--import',
+        'tsx',
+        path.join(workspaceRoot(), 'packages', 'serve', 'src', 'cli.ts'),
+        'start',
+        '--model',
+        path.join(dir, 'model'),
+        '--port',
+        String(srv.port),
+      ],
       { cwd: workspaceRoot(), reject: false, timeout: 60_000 },
     );
     expect(r.exitCode).toBe(1);

@@ -58,7 +58,11 @@ describe('predict page in headless Chromium', () => {
     const cls = (await page.textContent('#pred-class'))?.trim();
     expect(handler.classes).toContain(cls);
     const bars = await page.$$eval('#probs g[data-class]', (gs) =>
-      gs.map((g) => ({ cls: g.getAttribute('data-class'), p: Number(g.getAttribute('data-probability')), w: Number(g.querySelector('rect.bar')?.getAttribute('width')) })),
+      gs.map((g) => ({
+        cls: g.getAttribute('data-class'),
+        p: Number(g.getAttribute('data-probability')),
+        w: Number(g.querySelector('rect.bar')?.getAttribute('width')),
+      })),
     );
     expect(bars.map((b) => b.cls)).toEqual(handler.classes);
     expect(bars.reduce((a, b) => a + b.p, 0)).toBeCloseTo(1, 4);

@@ -80,11 +80,18 @@ function request(
   });
 }
 
-function multipart(parts: { name: string; filename?: string; type?: string; data: Buffer }[], boundary = 'test-boundary-7MA4YWxk'): { body: Buffer; type: string } {
+function multipart(
+  parts: { name: string; filename?: string; type?: string; data: Buffer }[],
+  boundary = 'test-boundary-7MA4YWxk',
+): { body: Buffer; type: string } {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const disp = `form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disp}\r\n${p.type ? `Content-Type: ${p.type}\r\n` : ''}\r\n`), p.data, Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: ${disp}\r\n${p.type ? `Content-Type: ${p.type}\r\n` : ''}\r\n`),
+      p.data,
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
@@ -252,7 +259,12 @@ describe('predict server on 127.0.0.1', () => {
 
   it('413 for a chunked upload growing past the limit, aborted long before the client finishes', async () => {
     const total = 200 * MB;
-    const r = await request(srv.port, { method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' }, body: { stream: total } });
+    const r = await request(srv.port, {
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' },
+      body: { stream: total },
+    });
     expect(r.status).toBe(413);
     expect(r.headers.connection).toBe('close');
     expect(r.sent).toBeLessThan(total / 2);
@@ -305,7 +317,17 @@ describe('predict server on 127.0.0.1', () => {
   });
 
   it('serves nothing else: 404 for other paths (no file system), 405 for other methods', async () => {
-    for (const p of ['/index.html', '/package.json', '/../package.json', '/%2e%2e/%2e%2e/etc/passwd', '//predict', '/predict/', '/PREDICT', '/favicon.ico', '/predict/../../nx.json']) {
+    for (const p of [
+      '/index.html',
+      '/package.json',
+      '/../package.json',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '//predict',
+      '/predict/',
+      '/PREDICT',
+      '/favicon.ico',
+      '/predict/../../nx.json',
+    ]) {
       const r = await request(srv.port, { path: p });
       expect([p, r.status]).toEqual([p, 404]);
     }
@@ -363,7 +385,14 @@ describe('predict server on 127.0.0.1', () => {
 
   it('503 before reading the body when too many uploads are in flight', async () => {
     const small = await startServer(handler, { port: 0, maxInFlight: 1 });
-    const hanging = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' }, agent: false });
+    const hanging = http.request({
+      host: '127.0.0.1',
+      port: small.port,
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'image/jpeg', 'Transfer-Encoding': 'chunked' },
+      agent: false,
+    });
     hanging.on('error', () => {});
     hanging.write(scan('glioma_tumor').subarray(0, 1000));
     try {
@@ -381,7 +410,12 @@ describe('predict server on 127.0.0.1', () => {
   });
 
   it('is still up and predicting after all of the above', async () => {
-    const r = await request(srv.port, { method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg' }, body: scan('meningioma_tumor', 'image(2).jpg') });
+    const r = await request(srv.port, {
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'image/jpeg' },
+      body: scan('meningioma_tumor', 'image(2).jpg'),
+    });
     expect(r.status).toBe(200);
     expect(logLines.filter((l) => /^error on/.test(l))).toEqual([]);
   });
@@ -413,7 +447,7 @@ describe('which model to serve', () => {
     expect(() => resolveServeModel({ runsDir: runs, root, model: 'a', sweep: 'b' })).toThrow(/not both/);
   });
 
-  it('`cli.ts start` (serve:start) starts on 127.0.0.1 with the latest sweep\'s best model and stops on SIGTERM', async () => {
+  it("`cli.ts start` (serve:start) starts on 127.0.0.1 with the latest sweep's best model and stops on SIGTERM", async () => {
     const modelDir = path.join(runs, 'trials', 's2', 'best-model');
     await selectBackend('auto');
     await trainTinyModel({ outDir: modelDir, sharedDir: shared, epochs: 1, perClass: 4 });

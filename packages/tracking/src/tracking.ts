@@ -60,9 +60,7 @@ export const TRACKING_TABLES = ['sweeps', 'trials', 'epochs', 'evaluations', 'co
 
 /** Columns added after the first version of the tables (idempotent). */
 const TRACKING_MIGRATIONS: readonly string[] = [
-  ...['direction VARCHAR', 'max_parallel INTEGER', 'settings JSON', 'updated_at TIMESTAMP'].map(
-    (c) => `ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS ${c}`,
-  ),
+  ...['direction VARCHAR', 'max_parallel INTEGER', 'settings JSON', 'updated_at TIMESTAMP'].map((c) => `ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS ${c}`),
   ...['attempts INTEGER', 'epochs_run INTEGER', 'pruned_at_epoch INTEGER', 'temperature DOUBLE', 'train_seconds DOUBLE'].map(
     (c) => `ALTER TABLE trials ADD COLUMN IF NOT EXISTS ${c}`,
   ),
@@ -212,7 +210,11 @@ function lockHolder(msg: string): string {
   } catch {
     // not on Linux, or gone
   }
-  const what = /tuning\/src\/cli\.ts sweep|trial-worker/.test(cmd) ? 'a running sweep' : /cli\.ts (best|doctor|import)|report/.test(cmd) ? 'a reader' : 'a process';
+  const what = /tuning\/src\/cli\.ts sweep|trial-worker/.test(cmd)
+    ? 'a running sweep'
+    : /cli\.ts (best|doctor|import)|report/.test(cmd)
+      ? 'a reader'
+      : 'a process';
   return `${what} (PID ${pid}${cmd ? `: ${cmd.slice(0, 160)}` : ''})`;
 }
 
@@ -474,10 +476,11 @@ export function listEvaluations(t: Tracking, sweepId: string, trialId?: string):
 export function listConfusion(t: Tracking, sweepId: string, trialId: string, testSet?: string): Promise<ConfusionRow[]> {
   return testSet === undefined
     ? t.all<ConfusionRow>('SELECT * FROM confusion WHERE sweep_id = $1 AND trial_id = $2 ORDER BY test_set, true_label, pred_label', [sweepId, trialId])
-    : t.all<ConfusionRow>(
-        'SELECT * FROM confusion WHERE sweep_id = $1 AND trial_id = $2 AND test_set = $3 ORDER BY true_label, pred_label',
-        [sweepId, trialId, testSet],
-      );
+    : t.all<ConfusionRow>('SELECT * FROM confusion WHERE sweep_id = $1 AND trial_id = $2 AND test_set = $3 ORDER BY true_label, pred_label', [
+        sweepId,
+        trialId,
+        testSet,
+      ]);
 }
 
 /** Finished or pruned trials ordered best first by the sweep's objective. */

@@ -47,9 +47,7 @@ describe('tracking snapshot while a writer holds the file', () => {
       await waitFor('committed s-one');
 
       // Without the option the lock is reported as such, naming the process that holds it.
-      await expect(openTracking(file, { readOnly: true })).rejects.toThrow(
-        new RegExp(`in use by a process \\(PID ${writer.pid}: .*hold-tracking\\.ts`),
-      );
+      await expect(openTracking(file, { readOnly: true })).rejects.toThrow(new RegExp(`in use by a process \\(PID ${writer.pid}: .*hold-tracking\\.ts`));
 
       const before = [digest(file), digest(`${file}.wal`)];
       const tmpBefore = new Set(snapshotDirs());

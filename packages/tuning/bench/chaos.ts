@@ -51,7 +51,10 @@ function childrenOf(pid: number): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/\(.*\)/, 'x').split(' ');
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
       if (Number(stat[3]) === pid) out.push(Number(entry));
     } catch {
       // gone
@@ -65,7 +68,11 @@ const trackingFile = path.join(runs, 'tracking.duckdb');
 
 function startSweep(file: string) {
   const p = execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${file}`], {
-    cwd: root, reject: false, buffer: false, stdout: 'ignore', stderr: 'pipe',
+    cwd: root,
+    reject: false,
+    buffer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
   });
   const pid = p.pid ?? 0;
   let text = '';
@@ -134,7 +141,9 @@ while (kills.length < KILLS) {
       problems: snap?.problems ?? [],
       trials: snap ? snap.trials.map((t) => t.status[0]).join('') : '',
     });
-    process.stderr.write(`kill ${kills.length}/${KILLS}: ${effective} after ${Math.round(afterMs)} ms${snap ? ` — trials ${kills[kills.length - 1].trials}` : ''}\n`);
+    process.stderr.write(
+      `kill ${kills.length}/${KILLS}: ${effective} after ${Math.round(afterMs)} ms${snap ? ` — trials ${kills[kills.length - 1].trials}` : ''}\n`,
+    );
   }
   if (!restart) {
     const r = await run.done;

@@ -42,7 +42,9 @@ if (process.env.BENCH_DOCTOR_SKIP_STAGES !== '1') {
     ensureS = (performance.now() - t0) / 1000;
     dirs = Object.entries(stages).map(([stage, ref]) => ({ stage, dir: ref.dir, built: !ref.hit }));
   }
-  process.stderr.write(`brain-mri stages ready${ensureS === null ? ' (given)' : ` in ${ensureS.toFixed(1)} s`}: ${dirs.map((d) => `${d.stage}${d.built ? ' (built)' : ''}`).join(', ')}\n`);
+  process.stderr.write(
+    `brain-mri stages ready${ensureS === null ? ' (given)' : ` in ${ensureS.toFixed(1)} s`}: ${dirs.map((d) => `${d.stage}${d.built ? ' (built)' : ''}`).join(', ')}\n`,
+  );
   const modes: Record<string, unknown> = {};
   for (const mode of ['full', 'auto', 'size'] as VerifyMode[]) {
     const runs: { seconds: number; bytes: number; hashedBytes: number; files: number; ok: boolean; perStage: Record<string, number> }[] = [];
@@ -60,7 +62,9 @@ if (process.env.BENCH_DOCTOR_SKIP_STAGES !== '1') {
         r.ok &&= v.ok;
       }
       runs.push(r);
-      process.stderr.write(`verify ${mode}: ${r.seconds.toFixed(2)} s, ${(r.hashedBytes / 2 ** 20).toFixed(0)} of ${(r.bytes / 2 ** 20).toFixed(0)} MiB hashed, ${r.files} files\n`);
+      process.stderr.write(
+        `verify ${mode}: ${r.seconds.toFixed(2)} s, ${(r.hashedBytes / 2 ** 20).toFixed(0)} of ${(r.bytes / 2 ** 20).toFixed(0)} MiB hashed, ${r.files} files\n`,
+      );
     }
     const med = median(runs.map((r) => r.seconds));
     modes[mode] = {

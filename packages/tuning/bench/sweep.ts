@@ -47,7 +47,11 @@ const plan = await loadSweep(file);
 const t0 = performance.now();
 const stages = await ensureStages(plan.experiment);
 const stageSeconds = (performance.now() - t0) / 1000;
-process.stderr.write(`stages in ${stageSeconds.toFixed(1)} s (${Object.entries(stages).map(([k, v]) => `${k}:${v.hit ? 'hit' : 'built'}`).join(' ')})\n`);
+process.stderr.write(
+  `stages in ${stageSeconds.toFixed(1)} s (${Object.entries(stages)
+    .map(([k, v]) => `${k}:${v.hit ? 'hit' : 'built'}`)
+    .join(' ')})\n`,
+);
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const runs = [];

@@ -61,7 +61,9 @@ async function best(args: ReturnType<typeof parseArgs>): Promise<number> {
     } else if (!(await getSweep(t, sweepId))) {
       const known = (await listSweeps(t)).map((s) => s.sweep_id);
       const shown = known.slice(0, 20).join(', ') || '(none)';
-      throw new UserError(`--sweep ${sweepId}: no such sweep in ${file}; known sweeps, newest first: ${shown}${known.length > 20 ? `, … (${known.length} in all)` : ''}`);
+      throw new UserError(
+        `--sweep ${sweepId}: no such sweep in ${file}; known sweeps, newest first: ${shown}${known.length > 20 ? `, … (${known.length} in all)` : ''}`,
+      );
     }
     const { text, best } = await bestTrialReport(t, sweepId);
     process.stdout.write(text);
@@ -119,6 +121,8 @@ runMain(async () => {
     case 'worker':
       return workerCommand(process.argv.slice(3));
     default:
-      throw new UserError(`unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] [--verify] | best [--experiment=FILE | --sweep=ID] | doctor [--runs=DIR] [--repair] [--verify] | import [--runs=DIR] | worker --queue=URL [--concurrency=N] [--runs=DIR]`);
+      throw new UserError(
+        `unknown command ${cmd ?? '(none)'}; use: sweep [--experiment=FILE] [--verify] | best [--experiment=FILE | --sweep=ID] | doctor [--runs=DIR] [--repair] [--verify] | import [--runs=DIR] | worker --queue=URL [--concurrency=N] [--runs=DIR]`,
+      );
   }
 });

@@ -15,7 +15,17 @@ import { loadModel, selectBackend } from '@mri-robust/model';
 import { checkTrackingFile, openTracking, TRACKING_FILE, type Tracking } from '@mri-robust/tracking';
 import { importSweepFolder, listSweepFolders, missingDoneTrials, type ImportResult } from './import.ts';
 import { applyTrialEvent } from './record.ts';
-import { appendEvent, listTrialRecords, RECORD_VERSION, readEvents, summarizeTrialRecord, sweepRecordFile, trialRecordFile, type SweepEvent, type TrialEvent } from './trial-record.ts';
+import {
+  appendEvent,
+  listTrialRecords,
+  RECORD_VERSION,
+  readEvents,
+  summarizeTrialRecord,
+  sweepRecordFile,
+  trialRecordFile,
+  type SweepEvent,
+  type TrialEvent,
+} from './trial-record.ts';
 
 export interface DoctorOptions {
   runsDir: string;
@@ -112,14 +122,24 @@ async function checkModels(runsDir: string, folders: string[], findings: Finding
       const meta = path.join(dir, 'metadata.json');
       const repairFail = `move ${dir} aside and record ${s.trialId} as failed, so the next sweep run trains it again`;
       if (!fs.existsSync(meta)) {
-        findings.push({ area: 'model', file: dir, what: `model folder of ${sweepId}/${s.trialId} is missing`, repair: `record ${s.trialId} as failed, so the next sweep run trains it again` });
+        findings.push({
+          area: 'model',
+          file: dir,
+          what: `model folder of ${sweepId}/${s.trialId} is missing`,
+          repair: `record ${s.trialId} as failed, so the next sweep run trains it again`,
+        });
         continue;
       }
       try {
         const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { provenance?: { sweep?: string; trial?: string } };
         const p = m.provenance;
         if (p && (p.sweep !== sweepId || p.trial !== s.trialId)) {
-          findings.push({ area: 'model', file: meta, what: `names sweep ${p.sweep} trial ${p.trial}, but lies in the folder of ${sweepId}/${s.trialId} (swapped folders?)`, repair: repairFail });
+          findings.push({
+            area: 'model',
+            file: meta,
+            what: `names sweep ${p.sweep} trial ${p.trial}, but lies in the folder of ${sweepId}/${s.trialId} (swapped folders?)`,
+            repair: repairFail,
+          });
           continue;
         }
         if (!backendReady) {
@@ -172,7 +192,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     if (recorded > 0) findings.push({ area: 'tracking', file, what: 'missing', repair: `rebuild it from the records of ${recorded} sweep folder(s)` });
     else notes.push(`${file}: none yet (no sweep has run)`);
   } else if (!check.ok) {
-    const why = check.openError ?? check.tables.filter((x) => x.error).map((x) => `table ${x.table}: ${x.error}`).join('; ');
+    const why =
+      check.openError ??
+      check.tables
+        .filter((x) => x.error)
+        .map((x) => `table ${x.table}: ${x.error}`)
+        .join('; ');
     findings.push({
       area: 'tracking',
       file,
@@ -276,7 +301,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
             aside = `${modelDir}.damaged-${stamp()}`;
             fs.renameSync(modelDir, aside);
           }
-          await markFailed(t, path.dirname(trialDir), path.basename(trialDir), `model folder damaged: ${f.what} (found by tuning:doctor${aside ? `, moved to ${aside}` : ''})`);
+          await markFailed(
+            t,
+            path.dirname(trialDir),
+            path.basename(trialDir),
+            `model folder damaged: ${f.what} (found by tuning:doctor${aside ? `, moved to ${aside}` : ''})`,
+          );
           f.repaired = `${aside ? `moved to ${aside}; ` : ''}${path.basename(trialDir)} recorded as failed`;
         }
       }

@@ -8,15 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { getSweep, listTrials, type Tracking } from '@mri-robust/tracking';
 import { sweepEventStatements, trialEventStatements } from './record.ts';
-import {
-  listTrialRecords,
-  readEvents,
-  summarizeTrialRecord,
-  sweepRecordFile,
-  SWEEP_RECORD,
-  type SweepEvent,
-  type TrialRecordSummary,
-} from './trial-record.ts';
+import { listTrialRecords, readEvents, summarizeTrialRecord, sweepRecordFile, SWEEP_RECORD, type SweepEvent, type TrialRecordSummary } from './trial-record.ts';
 
 export interface ImportOptions {
   /**
@@ -92,8 +84,7 @@ export async function importSweepFolder(t: Tracking, trialsDir: string, opts: Im
       res.sweepRow = 'imported';
     }
   }
-  const candidates =
-    opts.mode === 'all' ? listTrialRecords(trialsDir).map((f) => summarizeTrialRecord(f)) : await missingDoneTrials(t, sweepId, trialsDir);
+  const candidates = opts.mode === 'all' ? listTrialRecords(trialsDir).map((f) => summarizeTrialRecord(f)) : await missingDoneTrials(t, sweepId, trialsDir);
   for (const s of candidates) {
     res.problems.push(...s.problems);
     if (opts.mode === 'missing' && (opts.requireModel ?? true) && s.modelDir !== null) {
@@ -125,12 +116,7 @@ export async function importSweepFolder(t: Tracking, trialsDir: string, opts: Im
  * (its WAL lost after a kill, an old backup) are imported from their records instead of being
  * trained again, with a warning that says so.
  */
-export async function recoverFromTrialRecords(
-  t: Tracking,
-  trialsDir: string,
-  sweepId: string,
-  log: (line: string) => void,
-): Promise<ImportResult | null> {
+export async function recoverFromTrialRecords(t: Tracking, trialsDir: string, sweepId: string, log: (line: string) => void): Promise<ImportResult | null> {
   if (!fs.existsSync(sweepRecordFile(trialsDir))) return null;
   const haveRow = (await getSweep(t, sweepId)) !== null;
   const missing = await missingDoneTrials(t, sweepId, trialsDir);

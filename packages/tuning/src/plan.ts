@@ -21,7 +21,12 @@ export interface PlannedTrial {
 type Json = Record<string, unknown>;
 
 function slug(name: string): string {
-  return name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'sweep';
+  return (
+    name
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'sweep'
+  );
 }
 
 /** The experiment as hashed for the sweep id (without fields that do not change results). */

@@ -26,12 +26,7 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
  * `runs/trials/latest.json` = {sweep}; `<trialsDir>/best.json` = {trial, modelDir, objective} (or null
  * trial). modelDir is relative to best.json's folder when inside it, so a moved runs folder still serves.
  */
-export async function writeSweepPointers(opts: {
-  runsDir: string;
-  sweepId: string;
-  trialsDir: string;
-  best: TrialRow | null;
-}): Promise<void> {
+export async function writeSweepPointers(opts: { runsDir: string; sweepId: string; trialsDir: string; best: TrialRow | null }): Promise<void> {
   await writeJsonAtomic(path.join(opts.trialsDir, BEST_POINTER), {
     sweep: opts.sweepId,
     trial: opts.best?.trial_id ?? null,

@@ -35,9 +35,7 @@ export interface TrialHooks {
   onEpoch(trialId: string, record: EpochMessageRecord): 'continue' | 'stop' | Promise<'continue' | 'stop'>;
 }
 
-export type TrialOutcome =
-  | { ok: true; result: TrialResultMessage; wallSeconds: number }
-  | { ok: false; error: string; wallSeconds: number };
+export type TrialOutcome = { ok: true; result: TrialResultMessage; wallSeconds: number } | { ok: false; error: string; wallSeconds: number };
 
 const OOM = /out of memory|Aborted\(\)|memory access out of bounds|Cannot allocate|ENOMEM/i;
 

@@ -24,15 +24,7 @@ import {
 } from '@mri-robust/tracking';
 import type { EpochMessageRecord, EvaluationMessageRecord, TrialResultMessage } from './messages.ts';
 import type { PlannedTrial } from './plan.ts';
-import {
-  appendEvent,
-  RECORD_VERSION,
-  sweepRecordFile,
-  trialRecordFile,
-  type SweepEvent,
-  type SweepRecord,
-  type TrialEvent,
-} from './trial-record.ts';
+import { appendEvent, RECORD_VERSION, sweepRecordFile, trialRecordFile, type SweepEvent, type SweepRecord, type TrialEvent } from './trial-record.ts';
 
 export type { SweepRecord } from './trial-record.ts';
 
@@ -70,8 +62,16 @@ function trialInsert(sweepId: string, tr: PlannedTrial, gitCommit: string): Trac
        config_hash, git_commit, attempts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, 0) ON CONFLICT DO NOTHING`,
     [
-      sweepId, tr.trialId, I(tr.index), JSON.stringify(tr.params), D(tr.params.learningRate), D(tr.params.dropout),
-      I(tr.params.batchSize), tr.seed, tr.configHash, gitCommit,
+      sweepId,
+      tr.trialId,
+      I(tr.index),
+      JSON.stringify(tr.params),
+      D(tr.params.learningRate),
+      D(tr.params.dropout),
+      I(tr.params.batchSize),
+      tr.seed,
+      tr.configHash,
+      gitCommit,
     ],
   );
 }
@@ -97,10 +97,24 @@ export function sweepEventStatements(e: SweepEvent, sweepId: string): TrackingSt
          git_commit = excluded.git_commit, finished_at = NULL, stages = excluded.stages, data_summary = excluded.data_summary,
          max_parallel = excluded.max_parallel, updated_at = excluded.updated_at`,
       [
-        s.sweepId, s.name, s.experimentPath, s.experimentHash, s.experimentYaml, s.strategy, s.objective,
-        s.seed, s.gitCommit, s.backend, e.at, I(s.nTrials),
-        JSON.stringify(s.dataSummary ?? null), JSON.stringify(s.noiseSettings ?? null), JSON.stringify(s.stages ?? null),
-        s.direction, I(s.maxParallel), JSON.stringify(s.settings ?? null),
+        s.sweepId,
+        s.name,
+        s.experimentPath,
+        s.experimentHash,
+        s.experimentYaml,
+        s.strategy,
+        s.objective,
+        s.seed,
+        s.gitCommit,
+        s.backend,
+        e.at,
+        I(s.nTrials),
+        JSON.stringify(s.dataSummary ?? null),
+        JSON.stringify(s.noiseSettings ?? null),
+        JSON.stringify(s.stages ?? null),
+        s.direction,
+        I(s.maxParallel),
+        JSON.stringify(s.settings ?? null),
       ],
     ),
   ];
@@ -113,8 +127,17 @@ const EPOCH_INSERT = `INSERT INTO epochs (sweep_id, trial_id, epoch, train_loss,
 
 function epochStatement(sweepId: string, trialId: string, e: EpochMessageRecord, objective: number, onConflict = ''): TrackingStatement {
   return stmt(`${EPOCH_INSERT}${onConflict}`, [
-    sweepId, trialId, I(e.epoch), D(e.trainLoss), D(e.trainAccuracy), D(e.valLoss), D(e.valAccuracy),
-    D(e.valNoisyAccuracy), D(objective), D(e.learningRate), D(e.seconds),
+    sweepId,
+    trialId,
+    I(e.epoch),
+    D(e.trainLoss),
+    D(e.trainAccuracy),
+    D(e.valLoss),
+    D(e.valAccuracy),
+    D(e.valNoisyAccuracy),
+    D(objective),
+    D(e.learningRate),
+    D(e.seconds),
   ]);
 }
 
@@ -124,8 +147,19 @@ function evaluationStatements(sweepId: string, trialId: string, ev: EvaluationMe
       `INSERT INTO evaluations (sweep_id, trial_id, test_set, noise_kind, severity, n, accuracy, ci_low, ci_high,
          macro_f1, ece, ece_calibrated, per_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
-        sweepId, trialId, ev.testSet, ev.noiseKind, D(ev.severity), I(ev.n), D(ev.accuracy), D(ev.ciLow), D(ev.ciHigh),
-        D(ev.macroF1), D(ev.ece), D(ev.eceCalibrated), JSON.stringify(ev.perClass ?? []),
+        sweepId,
+        trialId,
+        ev.testSet,
+        ev.noiseKind,
+        D(ev.severity),
+        I(ev.n),
+        D(ev.accuracy),
+        D(ev.ciLow),
+        D(ev.ciHigh),
+        D(ev.macroF1),
+        D(ev.ece),
+        D(ev.eceCalibrated),
+        JSON.stringify(ev.perClass ?? []),
       ],
     ),
   ];
@@ -134,7 +168,12 @@ function evaluationStatements(sweepId: string, trialId: string, ev: EvaluationMe
     row.forEach((count, j) =>
       out.push(
         stmt(`INSERT INTO confusion (sweep_id, trial_id, test_set, true_label, pred_label, count) VALUES ($1, $2, $3, $4, $5, $6)`, [
-          sweepId, trialId, ev.testSet, classes[i] ?? String(i), classes[j] ?? String(j), I(count),
+          sweepId,
+          trialId,
+          ev.testSet,
+          classes[i] ?? String(i),
+          classes[j] ?? String(j),
+          I(count),
         ]),
       ),
     ),
@@ -173,8 +212,17 @@ export function trialEventStatements(e: TrialEvent, sweepId: string, trialId: st
              temperature = $9, epochs_run = $10, pruned_at_epoch = $11, train_seconds = $12, error = NULL
            WHERE sweep_id = $1 AND trial_id = $2`,
           [
-            ...key, e.status, e.at, I(r.bestEpoch), D(e.objective), r.modelDir, r.backend, D(r.temperature),
-            I(r.epochs.length), I(e.prunedAtEpoch), D(r.seconds),
+            ...key,
+            e.status,
+            e.at,
+            I(r.bestEpoch),
+            D(e.objective),
+            r.modelDir,
+            r.backend,
+            D(r.temperature),
+            I(r.epochs.length),
+            I(e.prunedAtEpoch),
+            D(r.seconds),
           ],
         ),
       );
@@ -183,7 +231,9 @@ export function trialEventStatements(e: TrialEvent, sweepId: string, trialId: st
     case 'failed':
       return [
         stmt(`UPDATE trials SET status = 'failed', ended_at = ${ts('$3')}, error = $4 WHERE sweep_id = $1 AND trial_id = $2`, [
-          ...key, e.at, e.error.slice(0, 4000),
+          ...key,
+          e.at,
+          e.error.slice(0, 4000),
         ]),
       ];
   }
@@ -259,7 +309,15 @@ export class SweepRecorder {
 
   /** Throws RecordWriteError when the trial folder cannot be written (the trial then fails). */
   async start(trial: PlannedTrial, logPath: string, gitCommit: string): Promise<void> {
-    const e: TrialEvent = { v: RECORD_VERSION, type: 'start', at: new Date().toISOString(), sweepId: this.o.sweepId, trial, logPath: this.rel(logPath), gitCommit };
+    const e: TrialEvent = {
+      v: RECORD_VERSION,
+      type: 'start',
+      at: new Date().toISOString(),
+      sweepId: this.o.sweepId,
+      trial,
+      logPath: this.rel(logPath),
+      gitCommit,
+    };
     let folderError: unknown = null;
     try {
       appendEvent(trialRecordFile(this.o.trialsDir, trial.trialId), e);

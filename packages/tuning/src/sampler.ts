@@ -81,7 +81,5 @@ export function trialParamsAt(settings: Sampling, index: number): TrialParams {
 }
 
 export function sampleTrials(settings: Sampling): TrialParams[] {
-  return settings.strategy === 'grid'
-    ? gridTrials(settings.space)
-    : randomTrials(settings.space, settings.trials ?? 1, settings.seed);
+  return settings.strategy === 'grid' ? gridTrials(settings.space) : randomTrials(settings.space, settings.trials ?? 1, settings.seed);
 }

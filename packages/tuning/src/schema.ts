@@ -99,7 +99,12 @@ export const sweepSchema = {
       maximum: MAX_TRIAL_TIMEOUT_S,
       description: `seconds before a trial is killed, at most ${MAX_TRIAL_TIMEOUT_S} (7 days)`,
     },
-    queue: { type: 'string', pattern: '^(rediss?://|local$)', description: 'run the trials on tuning:worker processes through this Redis (redis://host:port/db or rediss://; no password here: MRI_QUEUE_PASSWORD), or local' },
+    queue: {
+      type: 'string',
+      pattern: '^(rediss?://|local$)',
+      description:
+        'run the trials on tuning:worker processes through this Redis (redis://host:port/db or rediss://; no password here: MRI_QUEUE_PASSWORD), or local',
+    },
     pruner: {
       type: 'object',
       additionalProperties: false,
@@ -206,7 +211,10 @@ export function checkSweepSection(section: SweepSection): SweepIssue[] {
     const sizes = [section.space.learning_rate, section.space.dropout, section.space.batch_size].map((v) => (Array.isArray(v) ? v.length : 1));
     const n = sizes.reduce((a, b) => a * b, 1);
     if (n > MAX_TRIALS) {
-      issues.push({ pointer: '/sweep/space', message: `a grid of ${n} trials (${sizes.join(' × ')}); at most ${MAX_TRIALS}: use fewer values or strategy random` });
+      issues.push({
+        pointer: '/sweep/space',
+        message: `a grid of ${n} trials (${sizes.join(' × ')}); at most ${MAX_TRIALS}: use fewer values or strategy random`,
+      });
     }
   }
   return issues;

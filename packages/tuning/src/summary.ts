@@ -41,13 +41,11 @@ export async function summaryTable(t: Tracking, sweepId: string, n = 10): Promis
       noisy ? f4(noisy.reduce((a, b) => a + b, 0) / noisy.length) : '-',
     ];
   });
-  const head = `\nTop ${ranked.length} trials of sweep ${sweepId} (${sweep.objective}, ${sweep.direction}); ` +
-    [...counts].map(([s, c]) => `${c} ${s}`).join(', ') + '\n';
+  const head =
+    `\nTop ${ranked.length} trials of sweep ${sweepId} (${sweep.objective}, ${sweep.direction}); ` + [...counts].map(([s, c]) => `${c} ${s}`).join(', ') + '\n';
   const table = formatTable(['#', 'trial', 'lr', 'dropout', 'batch', 'status', 'best/epochs', sweep.objective, 'test acc', 'noisy acc'], rows);
   const failed = all.filter((r) => r.status === 'failed');
-  const failText = failed.length
-    ? `\nFailed trials:\n${failed.map((r) => `  ${r.trial_id}: ${(r.error ?? '').split('\n')[0]}`).join('\n')}\n`
-    : '';
+  const failText = failed.length ? `\nFailed trials:\n${failed.map((r) => `  ${r.trial_id}: ${(r.error ?? '').split('\n')[0]}`).join('\n')}\n` : '';
   return `${head}${table}${failText}\n`;
 }
 
@@ -82,8 +80,15 @@ export async function bestTrialReport(t: Tracking, sweepId: string): Promise<{ t
       formatTable(
         ['test set', 'noise', 'severity', 'n', 'accuracy', '95% CI', 'macro-F1', 'ECE', 'ECE (cal.)'],
         evals.map((e) => [
-          e.test_set, e.noise_kind, String(e.severity), String(e.n), f4(e.accuracy), `${f4(e.ci_low)}–${f4(e.ci_high)}`,
-          f4(e.macro_f1), f4(e.ece), f4(e.ece_calibrated),
+          e.test_set,
+          e.noise_kind,
+          String(e.severity),
+          String(e.n),
+          f4(e.accuracy),
+          `${f4(e.ci_low)}–${f4(e.ci_high)}`,
+          f4(e.macro_f1),
+          f4(e.ece),
+          f4(e.ece_calibrated),
         ]),
       );
   }

@@ -69,9 +69,7 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
   const section = experiment.config.sweep as SweepSection | undefined;
   const shown = path.relative(process.cwd(), experiment.file) || experiment.file;
   if (!section || !section.strategy) {
-    throw new ExperimentError([
-      { file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' },
-    ]);
+    throw new ExperimentError([{ file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' }]);
   }
   const issues: ExperimentIssue[] = checkSweepSection(section).map((i) => ({ file: shown, ...lineOf(experiment, i.pointer), ...i }));
   if (issues.length > 0) throw new ExperimentError(issues);
@@ -177,10 +175,11 @@ async function replayPruner(t: Tracking, sweepId: string, rows: TrialRow[], brok
     byTrial.set(e.trial_id, l);
   }
   const done = rows.filter((r) => DONE.has(r.status));
-  const failed = rows
-    .filter((r) => r.status === 'failed')
-    .map((r) => ({ index: r.trial_index, reached: (byTrial.get(r.trial_id) ?? []).length }));
-  const stale = broker.stale(done.map((r) => ({ index: r.trial_index, epochsRun: (byTrial.get(r.trial_id) ?? []).length })), failed);
+  const failed = rows.filter((r) => r.status === 'failed').map((r) => ({ index: r.trial_index, reached: (byTrial.get(r.trial_id) ?? []).length }));
+  const stale = broker.stale(
+    done.map((r) => ({ index: r.trial_index, epochsRun: (byTrial.get(r.trial_id) ?? []).length })),
+    failed,
+  );
   for (const r of done) if (!stale.has(r.trial_index)) broker.replay({ index: r.trial_index, status: r.status, epochs: byTrial.get(r.trial_id) ?? [] });
   return new Set(done.filter((r) => stale.has(r.trial_index)).map((r) => r.trial_id));
 }
@@ -219,9 +218,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     if (settings.objective === 'mean_clean_noisy_val_accuracy') {
       const features = await openEmbedOutput(stages.embed.dir);
       if (!features.evalSets().some((s) => s.split === 'val')) {
-        throw new UserError(
-          `${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`,
-        );
+        throw new UserError(`${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`);
       }
     }
 
@@ -277,8 +274,21 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
 
     const result: SweepResult = {
-      sweepId, trackingFile, total: plan.trials.length, skipped, ran: 0, finished: 0, pruned: 0, failed: 0, failedTrials: [], best: null,
-      wallSeconds: 0, stageSeconds, trainSeconds: 0, trialWallSeconds: 0, pool: { workersStarted: 0, workerStartSeconds: [] },
+      sweepId,
+      trackingFile,
+      total: plan.trials.length,
+      skipped,
+      ran: 0,
+      finished: 0,
+      pruned: 0,
+      failed: 0,
+      failedTrials: [],
+      best: null,
+      wallSeconds: 0,
+      stageSeconds,
+      trainSeconds: 0,
+      trialWallSeconds: 0,
+      pool: { workersStarted: 0, workerStartSeconds: [] },
     };
 
     // Per running trial: objectives per epoch, pruning decision, first objective error.

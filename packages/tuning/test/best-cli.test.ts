@@ -19,11 +19,16 @@ describe('tuning best --sweep', () => {
   it('lists the known sweeps when the id is not one of them', async () => {
     const file = path.join(tmp, 'tracking.duckdb');
     const t = await openTracking(file);
-    for (const [id, at] of [['default-aaaa1111', '2025-01-01 10:00:00'], ['brain-mri-bbbb2222', '2025-01-02 10:00:00']]) {
+    for (const [id, at] of [
+      ['default-aaaa1111', '2025-01-01 10:00:00'],
+      ['brain-mri-bbbb2222', '2025-01-02 10:00:00'],
+    ]) {
       await t.run(`INSERT INTO sweeps (sweep_id, name, objective, status, created_at) VALUES ('${id}', 'x', 'val_accuracy', 'finished', TIMESTAMP '${at}')`);
     }
     await t.close();
-    const r = await run(process.execPath, ['--import', 'tsx', 'packages/tuning/src/cli.ts', 'best', '--sweep=brain-mri-typo', `--tracking=${file}`], { cwd: workspaceRoot() }).then(
+    const r = await run(process.execPath, ['--import', 'tsx', 'packages/tuning/src/cli.ts', 'best', '--sweep=brain-mri-typo', `--tracking=${file}`], {
+      cwd: workspaceRoot(),
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

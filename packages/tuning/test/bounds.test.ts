@@ -84,4 +84,3 @@ describe('sweep bounds (issue 14 items 4, 8)', () => {
     expect(trialParamsAt(random, 9999)).toEqual(randomTrials(random.space, 10000, random.seed)[9999]);
   });
 });
-

@@ -62,11 +62,16 @@ export async function sweepOutcome(file: string, sweepId: string): Promise<unkno
       epochs: epochs
         .filter((e) => e.trial_id === tr.trial_id)
         .map(({ epoch, train_loss, train_accuracy, val_loss, val_accuracy, val_noisy_accuracy, objective, learning_rate }) => ({
-          epoch, train_loss, train_accuracy, val_loss, val_accuracy, val_noisy_accuracy, objective, learning_rate,
+          epoch,
+          train_loss,
+          train_accuracy,
+          val_loss,
+          val_accuracy,
+          val_noisy_accuracy,
+          objective,
+          learning_rate,
         })),
-      evaluations: evals
-        .filter((e) => e.trial_id === tr.trial_id)
-        .map(({ sweep_id: _s, trial_id: _t, ...rest }) => rest),
+      evaluations: evals.filter((e) => e.trial_id === tr.trial_id).map(({ sweep_id: _s, trial_id: _t, ...rest }) => rest),
     }));
   } finally {
     await t.close();

@@ -51,7 +51,10 @@ function childrenOf(pid: number): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/\(.*\)/, 'x').split(' ');
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
       if (Number(stat[3]) === pid) out.push(Number(entry));
     } catch {
       // gone
@@ -82,7 +85,11 @@ describe('sweep determinism (issue 14 item 1)', () => {
     const log: string[] = [];
     for (let k = 0; k < 4; k++) {
       const p = execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${files[2]}`], {
-        reject: false, buffer: false, cwd: root, stdout: 'ignore', stderr: 'pipe',
+        reject: false,
+        buffer: false,
+        cwd: root,
+        stdout: 'ignore',
+        stderr: 'pipe',
       });
       let text = '';
       let started = 0;

@@ -42,7 +42,9 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
     }
     const r = await sweep(`name: bomb\nseed: 1\nbomb:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: ${r.shown}:5:\\d+: \\(document\\): YAML: too many alias expansions`))]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: ${r.shown}:5:\\d+: \\(document\\): YAML: too many alias expansions`)),
+    ]);
   });
 
   it('split fractions that do not sum to 1 are reported at validation, at their line, before any banner', async () => {
@@ -71,7 +73,9 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
     const image = path.join(sharedDir(), 'datasets', 'sartaj', 'Testing', 'glioma_tumor', 'image(1).jpg');
     const out = path.join(dir, 'no', 'such', 'folder', 'cam.png');
     const r = await execa(process.execPath, ['--import', 'tsx', MODEL_CLI, 'predict', '--model', modelDir, '--image', image, '--gradcam', out], {
-      cwd: root, reject: false, timeout: 90_000,
+      cwd: root,
+      reject: false,
+      timeout: 90_000,
     });
     expect(r.exitCode).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => /error|Error|    at /.test(l));

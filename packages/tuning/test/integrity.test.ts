@@ -94,7 +94,10 @@ function childrenOf(pid: number): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/\(.*\)/, 'x').split(' ');
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
       if (Number(stat[3]) === pid) out.push(Number(entry));
     } catch {
       // gone
@@ -246,8 +249,14 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
       gallery: false,
     });
     const warnings = lines.filter((l) => l.startsWith('warning:'));
-    expect(warnings.find((l) => l.includes('[ingest]')), lines.join('\n')).toContain(shard);
-    expect(warnings.find((l) => l.includes('[embed]')), lines.join('\n')).toContain(feat);
+    expect(
+      warnings.find((l) => l.includes('[ingest]')),
+      lines.join('\n'),
+    ).toContain(shard);
+    expect(
+      warnings.find((l) => l.includes('[embed]')),
+      lines.join('\n'),
+    ).toContain(feat);
     expect(warnings).toHaveLength(2);
     expect(r.finished).toBe(4);
     expect(sha(shard)).toBe(recorded.shard);
@@ -261,7 +270,10 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
 
   it('kill -9 mid-sweep, WAL lost: finished trials are in the main file; a DB lacking them re-imports, nothing is retrained', async () => {
     const fileB = path.join(dir, 'b.yaml');
-    fs.writeFileSync(fileB, yaml(`./${path.basename(runsA)}`, '{ learning_rate: [0.01, 0.003, 0.001], dropout: [0.0, 0.3], batch_size: [16] }\n  max_parallel: 1'));
+    fs.writeFileSync(
+      fileB,
+      yaml(`./${path.basename(runsA)}`, '{ learning_rate: [0.01, 0.003, 0.001], dropout: [0.0, 0.3], batch_size: [16] }\n  max_parallel: 1'),
+    );
     const { sweepId } = await loadSweep(fileB);
     const db = path.join(runsA, 'tracking.duckdb');
     const early = path.join(dir, 'early.duckdb');

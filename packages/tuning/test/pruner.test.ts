@@ -74,7 +74,13 @@ describe('median pruner', () => {
 
   it('minimizes losses', () => {
     const p = createMedianPruner('minimize', 0, 1);
-    expect(script(p, [[1.0, 0.8, 0.6], [1.2, 1.1, 1.0], [0.9, 0.7, 0.5]])).toEqual([3, 1, 3]);
+    expect(
+      script(p, [
+        [1.0, 0.8, 0.6],
+        [1.2, 1.1, 1.0],
+        [0.9, 0.7, 0.5],
+      ]),
+    ).toEqual([3, 1, 3]);
   });
 
   it('waits for lower trials that have not reached the epoch, and forgets a reset trial', () => {
@@ -120,7 +126,12 @@ describe('successive halving pruner', () => {
   it('createPruner builds each kind; none never stops', () => {
     const settings = { kind: 'none' as const, warmupEpochs: 0, minTrials: 1, minEpochs: 1, reductionFactor: 2 };
     expect(script(createPruner(settings, 'maximize'), [[0.9], [0.1]])).toEqual([1, 1]);
-    expect(script(createPruner({ ...settings, kind: 'median' }, 'maximize'), [[0.9, 0.9], [0.1, 0.1]])).toEqual([2, 1]);
+    expect(
+      script(createPruner({ ...settings, kind: 'median' }, 'maximize'), [
+        [0.9, 0.9],
+        [0.1, 0.1],
+      ]),
+    ).toEqual([2, 1]);
     expect(script(createPruner({ ...settings, kind: 'successive_halving' }, 'maximize'), [[0.9], [0.1]])).toEqual([1, 1]);
   });
 });
@@ -136,12 +147,13 @@ describe('decision broker', () => {
   ];
   for (const [kind, make] of [
     ['median', () => new DecisionBroker({ kind: 'median', warmupEpochs: 1, minTrials: 1, minEpochs: 1, reductionFactor: 2 }, 'maximize')],
-    ['successive_halving', () => new DecisionBroker({ kind: 'successive_halving', warmupEpochs: 0, minTrials: 1, minEpochs: 1, reductionFactor: 2 }, 'maximize')],
+    [
+      'successive_halving',
+      () => new DecisionBroker({ kind: 'successive_halving', warmupEpochs: 0, minTrials: 1, minEpochs: 1, reductionFactor: 2 }, 'maximize'),
+    ],
   ] as const) {
     it(`${kind}: any interleaving of parallel trials gives the decisions of running them one by one`, async () => {
-      const settings = kind === 'median'
-        ? createMedianPruner('maximize', 1, 1)
-        : createSuccessiveHalvingPruner('maximize', 1, 2);
+      const settings = kind === 'median' ? createMedianPruner('maximize', 1, 1) : createSuccessiveHalvingPruner('maximize', 1, 2);
       const sequential = script(settings, curves);
       for (const order of [[0], [5, 3, 1], [2, 7, 1, 8, 2, 8], [1, 1, 2, 3, 5, 8, 13]]) {
         expect(await interleaved(make, curves, order)).toEqual(sequential);
@@ -152,7 +164,11 @@ describe('decision broker', () => {
   it('marks as stale the done trials compared with a failed lower trial beyond its last epoch', () => {
     const b = new DecisionBroker({ kind: 'median', warmupEpochs: 1, minTrials: 1, minEpochs: 1, reductionFactor: 2 }, 'maximize');
     const stale = b.stale(
-      [{ index: 0, epochsRun: 6 }, { index: 2, epochsRun: 2 }, { index: 3, epochsRun: 6 }],
+      [
+        { index: 0, epochsRun: 6 },
+        { index: 2, epochsRun: 2 },
+        { index: 3, epochsRun: 6 },
+      ],
       [{ index: 1, reached: 2 }],
     );
     expect([...stale]).toEqual([3]);

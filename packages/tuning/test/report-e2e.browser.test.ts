@@ -127,7 +127,14 @@ describe('report in headless Chromium', () => {
         marks: el.querySelectorAll('svg .role-mark > *').length,
       })),
     );
-    expect(charts.map((c) => c.id)).toEqual(['chart-clean-vs-noisy', 'chart-robustness', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion']);
+    expect(charts.map((c) => c.id)).toEqual([
+      'chart-clean-vs-noisy',
+      'chart-robustness',
+      'chart-learning-curves',
+      'chart-hyperparams',
+      'chart-parallel',
+      'chart-confusion',
+    ]);
     for (const c of charts) {
       expect(c.rendered, c.id).toBe('ok');
       expect(c.marks, c.id).toBeGreaterThan(5);
@@ -164,7 +171,10 @@ describe('report in headless Chromium', () => {
     expect(idx).toBeGreaterThan(0);
     const header = page.locator('#trials-table thead th').nth(idx);
     const columnValues = () =>
-      page.evaluate((i) => Array.from(document.querySelectorAll('#trials-table tbody tr')).map((r) => (r as HTMLTableRowElement).cells[i].getAttribute('data-sort') ?? ''), idx);
+      page.evaluate(
+        (i) => Array.from(document.querySelectorAll('#trials-table tbody tr')).map((r) => (r as HTMLTableRowElement).cells[i].getAttribute('data-sort') ?? ''),
+        idx,
+      );
     await header.click();
     const asc = (await columnValues()).filter((v) => v !== '').map(Number);
     expect(asc.length).toBeGreaterThan(2);

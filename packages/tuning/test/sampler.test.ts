@@ -7,12 +7,7 @@ const defaults = { learningRate: 0.001, dropout: 0.2, batchSize: 32 };
 
 describe('grid sampler', () => {
   it('enumerates every combination, learning rate slowest and batch size fastest', () => {
-    const s = resolveSweepSettings(
-      { strategy: 'grid', space: { learning_rate: [0.1, 0.01], dropout: [0, 0.5], batch_size: [8, 16, 32] } },
-      defaults,
-      1,
-      2,
-    );
+    const s = resolveSweepSettings({ strategy: 'grid', space: { learning_rate: [0.1, 0.01], dropout: [0, 0.5], batch_size: [8, 16, 32] } }, defaults, 1, 2);
     const t = gridTrials(s.space);
     expect(t).toHaveLength(12);
     expect(t[0]).toEqual({ learningRate: 0.1, dropout: 0, batchSize: 8 });
@@ -32,9 +27,7 @@ describe('grid sampler', () => {
   });
 
   it('refuses a range in a grid', () => {
-    expect(() => gridTrials({ learningRate: { logUniform: [1e-4, 1e-2] }, dropout: { values: [0] }, batchSize: { values: [1] } })).toThrow(
-      /learning_rate/,
-    );
+    expect(() => gridTrials({ learningRate: { logUniform: [1e-4, 1e-2] }, dropout: { values: [0] }, batchSize: { values: [1] } })).toThrow(/learning_rate/);
   });
 });
 

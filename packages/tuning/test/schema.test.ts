@@ -30,16 +30,9 @@ describe('sweep schema', () => {
 
   it('reports impossible values with line and field', () => {
     const got = issues(
-      [
-        'name: x',
-        'sweep:',
-        '  strategy: random',
-        '  trials: 3',
-        '  space:',
-        '    learning_rate: [0.01, 0]',
-        '    dropout: [1.0]',
-        '    batch_size: [0]',
-      ].join('\n'),
+      ['name: x', 'sweep:', '  strategy: random', '  trials: 3', '  space:', '    learning_rate: [0.01, 0]', '    dropout: [1.0]', '    batch_size: [0]'].join(
+        '\n',
+      ),
     );
     expect(got.map((i) => [i.line, i.pointer])).toEqual([
       [6, '/sweep/space/learning_rate/1'],
@@ -52,9 +45,7 @@ describe('sweep schema', () => {
     expect(issues('name: x\nsweep:\n  strategy: bayes\n  space: {batch_size: [1]}\n')).toEqual([
       expect.objectContaining({ line: 3, pointer: '/sweep/strategy', message: expect.stringMatching(/grid.*random/) }),
     ]);
-    expect(issues('name: x\nsweep:\n  strategy: grid\n  space: {}\n')).toEqual([
-      expect.objectContaining({ line: 4, pointer: '/sweep/space' }),
-    ]);
+    expect(issues('name: x\nsweep:\n  strategy: grid\n  space: {}\n')).toEqual([expect.objectContaining({ line: 4, pointer: '/sweep/space' })]);
     expect(issues('name: x\nsweep:\n  strategy: grid\n  space:\n    learning_rate: {log_uniform: [0.001, 0.1]}\n')).toEqual([
       expect.objectContaining({ line: 5, pointer: '/sweep/space/learning_rate', message: expect.stringMatching(/list/) }),
     ]);

@@ -72,7 +72,10 @@ function childrenOf(pid: number): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/\(.*\)/, 'x').split(' ');
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
       if (Number(stat[3]) === pid) out.push(Number(entry));
     } catch {
       // gone

@@ -24,9 +24,7 @@ export class ExperimentError extends Error {
 }
 
 export function formatIssues(issues: readonly ExperimentIssue[]): string {
-  return issues
-    .map((i) => `${i.file}:${i.line}:${i.column}: ${i.pointer || '(document)'}: ${i.message}`)
-    .join('\n');
+  return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.pointer || '(document)'}: ${i.message}`).join('\n');
 }
 
 export interface ExperimentConfig {
@@ -130,8 +128,7 @@ function messageFor(e: ErrorObject): string {
 
 /** Keeps the most specific errors: alternatives (anyOf/oneOf) report at the deepest pointer reached. */
 function selectErrors(errors: ErrorObject[]): ErrorObject[] {
-  const pointerOf = (e: ErrorObject) =>
-    e.keyword === 'additionalProperties' || e.keyword === 'required' ? `${e.instancePath}/\u0000` : e.instancePath;
+  const pointerOf = (e: ErrorObject) => (e.keyword === 'additionalProperties' || e.keyword === 'required' ? `${e.instancePath}/\u0000` : e.instancePath);
   const pointers = errors.map(pointerOf);
   const kept = errors.filter((e, i) => {
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') return false;

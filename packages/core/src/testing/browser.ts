@@ -48,9 +48,10 @@ function isExecutable(file: string): boolean {
 
 /** Chromium builds in playwright's browser cache (`<cache>/chromium-<rev>/chrome-linux*\/chrome`), newest revision first. */
 export function playwrightChromiums(env: NodeJS.ProcessEnv = process.env): string[] {
-  const cache = env.PLAYWRIGHT_BROWSERS_PATH && env.PLAYWRIGHT_BROWSERS_PATH !== '0'
-    ? env.PLAYWRIGHT_BROWSERS_PATH
-    : path.join(env.HOME ?? os.homedir(), '.cache', 'ms-playwright');
+  const cache =
+    env.PLAYWRIGHT_BROWSERS_PATH && env.PLAYWRIGHT_BROWSERS_PATH !== '0'
+      ? env.PLAYWRIGHT_BROWSERS_PATH
+      : path.join(env.HOME ?? os.homedir(), '.cache', 'ms-playwright');
   let dirs: string[];
   try {
     dirs = fs.readdirSync(cache).filter((d) => /^chromium-\d+$/.test(d));
@@ -73,7 +74,7 @@ export function findChromium(search: BrowserSearch = {}): string | null {
 export function chromiumHelp(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MRI_CHROMIUM) return `MRI_CHROMIUM=${env.MRI_CHROMIUM} is not an executable file: point it at a Chromium or Chrome binary, or unset it`;
   return (
-    'no Chromium for the browser tests (looked for /usr/bin/chromium, Google Chrome and playwright\'s cache): ' +
+    "no Chromium for the browser tests (looked for /usr/bin/chromium, Google Chrome and playwright's cache): " +
     'on Debian run `sudo apt-get update && sudo apt-get install -y chromium`; ' +
     'on Ubuntu (its chromium package is a snap stub) run `npx playwright-core install --with-deps chromium`; ' +
     'or set MRI_CHROMIUM=/path/to/chrome'

@@ -6,18 +6,10 @@
  */
 
 /** α_k = mean_ij ∂y/∂A_ijk; cam_ij = ReLU(Σ_k α_k A_ijk). Returns the raw (unnormalised) `h × w` map. */
-export function camFromGradients(
-  activations: ArrayLike<number>,
-  gradients: ArrayLike<number>,
-  height: number,
-  width: number,
-  channels: number,
-): Float32Array {
+export function camFromGradients(activations: ArrayLike<number>, gradients: ArrayLike<number>, height: number, width: number, channels: number): Float32Array {
   const n = height * width;
   if (activations.length !== n * channels || gradients.length !== n * channels) {
-    throw new Error(
-      `Grad-CAM: activations (${activations.length}) and gradients (${gradients.length}) must both hold ${height}×${width}×${channels} values`,
-    );
+    throw new Error(`Grad-CAM: activations (${activations.length}) and gradients (${gradients.length}) must both hold ${height}×${width}×${channels} values`);
   }
   const alpha = new Float64Array(channels);
   for (let p = 0; p < n; p++) for (let k = 0; k < channels; k++) alpha[k] += gradients[p * channels + k];
@@ -45,9 +37,7 @@ export function layerCamFromGradients(
 ): Float32Array {
   const n = height * width;
   if (activations.length !== n * channels || gradients.length !== n * channels) {
-    throw new Error(
-      `Layer-CAM: activations (${activations.length}) and gradients (${gradients.length}) must both hold ${height}×${width}×${channels} values`,
-    );
+    throw new Error(`Layer-CAM: activations (${activations.length}) and gradients (${gradients.length}) must both hold ${height}×${width}×${channels} values`);
   }
   const cam = new Float32Array(n);
   for (let p = 0; p < n; p++) {

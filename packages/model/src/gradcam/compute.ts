@@ -167,7 +167,14 @@ export function gradientPass(opts: GradientPassOptions): GradientPass {
       const a = captured[i];
       if (!a) throw new Error(`Grad-CAM: layer '${t.name}' was not run by the model`);
       const [, h, w, c] = a.shape as number[];
-      return { layerName: t.name, height: h, width: w, channels: c, activations: Float32Array.from(a.dataSync()), gradients: Float32Array.from(grads[i].dataSync()) };
+      return {
+        layerName: t.name,
+        height: h,
+        width: w,
+        channels: c,
+        activations: Float32Array.from(a.dataSync()),
+        gradients: Float32Array.from(grads[i].dataSync()),
+      };
     });
     const logits = Float32Array.from((logitsKept as unknown as Tensor).dataSync());
     return { classIndex: cls as unknown as number, logits, probabilities: softmax(logits), layers };

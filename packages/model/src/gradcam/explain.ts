@@ -105,11 +105,7 @@ async function displayScan(scan: ScanPixels, extent: Extent, width: number, heig
 }
 
 /** Explains one image (bytes of a JPEG/PNG/DICOM). Throws ImageInputError for an unusable image. */
-export async function explainImage(
-  loaded: Explainable,
-  bytes: Uint8Array,
-  opts: ExplainOptions,
-): Promise<Explanation> {
+export async function explainImage(loaded: Explainable, bytes: Uint8Array, opts: ExplainOptions): Promise<Explanation> {
   const prepared = await prepareImage(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat, frame: opts.frame });
   return explainPrepared(loaded, prepared, opts);
 }

@@ -105,7 +105,10 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
     const gallery: Gallery = {
       model: path.resolve(opts.modelDir),
       classes: loaded.metadata.classes,
-      sets: [{ id: 'clean', noiseKind: 'none', severity: 0, snr: null }, ...noisy.map((s) => ({ id: s.id, noiseKind: s.kind, severity: s.severity, snr: s.snr }))],
+      sets: [
+        { id: 'clean', noiseKind: 'none', severity: 0, snr: null },
+        ...noisy.map((s) => ({ id: s.id, noiseKind: s.kind, severity: s.severity, snr: s.snr })),
+      ],
       items,
     };
     await writeFile(path.join(opts.outDir, 'gallery.json'), JSON.stringify(gallery, null, 2) + '\n');

@@ -4,6 +4,16 @@ export { contentExtent, displaySize, mapOverExtent, peakOf, type Extent, type Fi
 export { blendRgb, toRgb, type BlendOptions } from './blend.ts';
 export { flattenLayers, findFeatureLayer, defaultCamLayer, outputLayer, type FoundLayer } from './layers.ts';
 export { gradCam, gradientPass, type GradCamOptions, type GradCamResult, type GradientPass, type LayerGradients } from './compute.ts';
-export { overlayPixels, overlayPng, overlayMapPixels, overlayMapPng, scanPng, writeOverlayPng, pngDataUri, type ScanPixels, type OverlayOptions } from './overlay.ts';
+export {
+  overlayPixels,
+  overlayPng,
+  overlayMapPixels,
+  overlayMapPng,
+  scanPng,
+  writeOverlayPng,
+  pngDataUri,
+  type ScanPixels,
+  type OverlayOptions,
+} from './overlay.ts';
 export { explainImage, explainPixels, writeGradCamFile, type Explanation, type ExplainOptions, type CamMethod } from './explain.ts';
 export { writeGradCamGallery, type Gallery, type GalleryItem, type GalleryOptions } from './gallery.ts';

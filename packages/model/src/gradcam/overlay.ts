@@ -42,29 +42,28 @@ export function overlayMapPixels(scan: ScanPixels, map: Float32Array, opts: Over
 
 /** overlayMapPixels as PNG bytes. */
 export async function overlayMapPng(scan: ScanPixels, map: Float32Array, opts: OverlayOptions = {}): Promise<Buffer> {
-  return sharp(overlayMapPixels(scan, map, opts), { raw: { width: scan.width, height: scan.height, channels: 3 } }).png().toBuffer();
+  return sharp(overlayMapPixels(scan, map, opts), { raw: { width: scan.width, height: scan.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** The overlay as PNG bytes. */
 export async function overlayPng(scan: ScanPixels, cam: Float32Array, camH: number, camW: number, opts: OverlayOptions = {}): Promise<Buffer> {
   const rgb = overlayPixels(scan, cam, camH, camW, opts);
-  return sharp(rgb, { raw: { width: scan.width, height: scan.height, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: scan.width, height: scan.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** The scan alone as PNG bytes (grey or RGB). */
 export async function scanPng(scan: ScanPixels): Promise<Buffer> {
-  return sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: scan.channels as 1 | 3 } }).png().toBuffer();
+  return sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: scan.channels as 1 | 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Writes the overlay PNG to `file`. */
-export async function writeOverlayPng(
-  file: string,
-  scan: ScanPixels,
-  cam: Float32Array,
-  camH: number,
-  camW: number,
-  opts: OverlayOptions = {},
-): Promise<void> {
+export async function writeOverlayPng(file: string, scan: ScanPixels, cam: Float32Array, camH: number, camW: number, opts: OverlayOptions = {}): Promise<void> {
   await writeFile(file, await overlayPng(scan, cam, camH, camW, opts));
 }
 

@@ -68,9 +68,7 @@ export function fileModelHandler(location: string): IOHandler {
       };
       if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-      const data = artifacts.weightData
-        ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
-        : new ArrayBuffer(0);
+      const data = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
       await writeFile(path.join(dir, weightsFile), new Uint8Array(data));
       await writeFile(jsonPath, JSON.stringify(modelJson));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };

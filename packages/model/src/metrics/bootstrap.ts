@@ -24,12 +24,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * Percentile bootstrap interval of the mean of `scores`: `samples` resamples with replacement,
  * drawn from `rng`; returns the (1-level)/2 and (1+level)/2 quantiles of the resampled means.
  */
-export function bootstrapMeanInterval(
-  scores: ArrayLike<number>,
-  samples: number,
-  rng: UniformSource,
-  level = 0.95,
-): Interval {
+export function bootstrapMeanInterval(scores: ArrayLike<number>, samples: number, rng: UniformSource, level = 0.95): Interval {
   const n = scores.length;
   if (n === 0) return { low: Number.NaN, high: Number.NaN };
   if (!(samples >= 1)) throw new Error(`bootstrap samples must be ≥ 1, got ${samples}`);

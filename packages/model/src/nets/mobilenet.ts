@@ -74,10 +74,7 @@ export async function readBackboneArtifacts(location: string): Promise<BackboneA
 }
 
 /** Load a MobileNetV2 layers model; `inputSize` rewrites the input layers' spatial size. */
-export async function loadMobileNetV2(
-  location: string,
-  options: { inputSize?: number; artifacts?: BackboneArtifacts } = {},
-): Promise<LoadedBackbone> {
+export async function loadMobileNetV2(location: string, options: { inputSize?: number; artifacts?: BackboneArtifacts } = {}): Promise<LoadedBackbone> {
   const { artifacts, weightData, hash } = options.artifacts ?? (await readBackboneArtifacts(location));
   const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as object;
   const declared = findInputSize(topology);
@@ -207,7 +204,9 @@ function foldedWeights(conv: Layer, bn: Layer): tfc.Tensor[] {
 export function splitAtLayer(model: LayersModel, cutLayerName: string): SplitModel {
   const c = findContainer(model, cutLayerName);
   if (!c) {
-    throw new UserError(`cut_layer '${cutLayerName}' is not a layer of the backbone (e.g. ${DEFAULT_CUT_LAYER}; layers: ${layerNames(model).slice(-12).join(', ')}, ...)`);
+    throw new UserError(
+      `cut_layer '${cutLayerName}' is not a layer of the backbone (e.g. ${DEFAULT_CUT_LAYER}; layers: ${layerNames(model).slice(-12).join(', ')}, ...)`,
+    );
   }
   const layers = c.model.layers;
   const cutIndex = layers.findIndex((l) => l.name === cutLayerName);

@@ -19,7 +19,16 @@ import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { attr, GraphBuilder, OPSET, type Dim } from './builder.ts';
 import { findValue, flattenModel, soleConsumer, usesOf, type IrGraph, type IrNode, type IrValue, type Uses } from './flatten.ts';
-import { ABSORBS_PADDING, batchNormAffine, FOLDABLE_INTO, layerConverter, supportedLayerClasses, zeroPadding, type ChannelAffine, type OnnxValue } from './layers.ts';
+import {
+  ABSORBS_PADDING,
+  batchNormAffine,
+  FOLDABLE_INTO,
+  layerConverter,
+  supportedLayerClasses,
+  zeroPadding,
+  type ChannelAffine,
+  type OnnxValue,
+} from './layers.ts';
 import { encodeModel } from './proto.ts';
 
 export const INPUT_NAME = 'input';
@@ -149,7 +158,10 @@ export function exportOnnx(model: LayersModel, opts: ExportOptions = {}): OnnxEx
     if (!v) throw new UserError(`ONNX export: no layer named '${name}' in model '${model.name}'`);
     return { name, v };
   });
-  const uses = usesOf(g, activations.map((a) => a.v));
+  const uses = usesOf(
+    g,
+    activations.map((a) => a.v),
+  );
   const fold = opts.foldBatchNorm ?? true;
 
   // Folding plan.

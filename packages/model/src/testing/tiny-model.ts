@@ -103,7 +103,11 @@ export async function trainTinyModel(opts: TinyModelOptions): Promise<TinyModel>
       data.set(feats.dataSync() as Float32Array, i * row);
       tf.dispose([prepared.input, feats]);
     }
-    return arraySource(data, [set.length, ...sampleShape], Int32Array.from(set, (p) => p.label));
+    return arraySource(
+      data,
+      [set.length, ...sampleShape],
+      Int32Array.from(set, (p) => p.label),
+    );
   };
   const tr = await load(train);
   const ho = await load(holdout);

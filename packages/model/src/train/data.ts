@@ -17,11 +17,7 @@ export interface BatchSource {
 }
 
 /** Gathers rows `indices` of a row-major array with `rowSize` values per row into a new array. */
-export function gatherRows(
-  data: Float32Array | Uint8Array,
-  rowSize: number,
-  indices: ArrayLike<number>,
-): Float32Array {
+export function gatherRows(data: Float32Array | Uint8Array, rowSize: number, indices: ArrayLike<number>): Float32Array {
   const out = new Float32Array(indices.length * rowSize);
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];

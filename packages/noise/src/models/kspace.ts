@@ -172,33 +172,33 @@ export interface MotionPose {
  * holding the k-space centre) and, per pose, its lines (unshifted indices along the axis).
  */
 export function drawMotion(params: NoiseParams, rng: Rng, height: number, width: number): { axis: 0 | 1; poses: MotionPose[]; segmentLines: number[][] } {
-    const axis = pickAxis(params.axis, rng);
-    const count = Math.round(params.transforms);
-    const step = 1 / (count + 1);
-    const times: number[] = [];
-    for (let i = 0; i < count; i++) times.push(step * (i + 1) + rng.uniform(-0.3 * step, 0.3 * step));
-    const poses: MotionPose[] = [{ deg: 0, tx: 0, ty: 0 }];
-    for (let i = 0; i < count; i++) {
-      poses.push({
-        deg: rng.uniform(-params.degrees, params.degrees),
-        tx: rng.uniform(-params.translation, params.translation),
-        ty: rng.uniform(-params.translation, params.translation),
-      });
-    }
-    // The pose whose segment contains the centre of k-space gets the unmoved object.
-    const centreSegment = (() => {
-      const i = times.findIndex((t) => t > 0.5);
-      return i < 0 ? count : i;
-    })();
-    [poses[0], poses[centreSegment]] = [poses[centreSegment], poses[0]];
-    const n = axis === 0 ? height : width;
-    const bounds = [0, ...times.map((t) => Math.min(n, Math.max(0, Math.floor(n * t)))), n];
-    const segmentLines = poses.map((_, j) => {
-      const lines: number[] = [];
-      for (let s = bounds[j]; s < bounds[j + 1]; s++) lines.push(unshiftIndex(s, n));
-      return lines;
+  const axis = pickAxis(params.axis, rng);
+  const count = Math.round(params.transforms);
+  const step = 1 / (count + 1);
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) times.push(step * (i + 1) + rng.uniform(-0.3 * step, 0.3 * step));
+  const poses: MotionPose[] = [{ deg: 0, tx: 0, ty: 0 }];
+  for (let i = 0; i < count; i++) {
+    poses.push({
+      deg: rng.uniform(-params.degrees, params.degrees),
+      tx: rng.uniform(-params.translation, params.translation),
+      ty: rng.uniform(-params.translation, params.translation),
     });
-    return { axis, poses, segmentLines };
+  }
+  // The pose whose segment contains the centre of k-space gets the unmoved object.
+  const centreSegment = (() => {
+    const i = times.findIndex((t) => t > 0.5);
+    return i < 0 ? count : i;
+  })();
+  [poses[0], poses[centreSegment]] = [poses[centreSegment], poses[0]];
+  const n = axis === 0 ? height : width;
+  const bounds = [0, ...times.map((t) => Math.min(n, Math.max(0, Math.floor(n * t)))), n];
+  const segmentLines = poses.map((_, j) => {
+    const lines: number[] = [];
+    for (let s = bounds[j]; s < bounds[j + 1]; s++) lines.push(unshiftIndex(s, n));
+    return lines;
+  });
+  return { axis, poses, segmentLines };
 }
 
 /**
@@ -382,14 +382,7 @@ export const biasField: NoiseModel = {
     coefficients: { min: 0, max: 5, doc: 'maximum magnitude of each polynomial coefficient' },
     order: { min: 0, max: 8, integer: true, optional: true, doc: 'polynomial order (3 when absent)' },
   },
-  levels: [
-    { coefficients: 0 },
-    { coefficients: 0.1 },
-    { coefficients: 0.2 },
-    { coefficients: 0.3 },
-    { coefficients: 0.4 },
-    { coefficients: 0.5 },
-  ],
+  levels: [{ coefficients: 0 }, { coefficients: 0.1 }, { coefficients: 0.2 }, { coefficients: 0.3 }, { coefficients: 0.4 }, { coefficients: 0.5 }],
   apply(planes, params, { height, width, rng }) {
     const order = Math.round(params.order ?? 3);
     const terms: { i: number; j: number; a: number }[] = [];

@@ -73,10 +73,7 @@ export function setsByDifficulty(rows: readonly PairRow[]): string[] {
 /**
  * @param order trial ids in display order (best first); trials not listed are not shown.
  */
-export function cleanVsNoisyChart(
-  evaluations: readonly EvaluationInfo[],
-  order: readonly string[],
-): TopLevelSpec {
+export function cleanVsNoisyChart(evaluations: readonly EvaluationInfo[], order: readonly string[]): TopLevelSpec {
   const rows = pairRows(evaluations, order);
   const sets = setsByDifficulty(rows);
   const options = sets.length ? [MEAN_NOISY, ...sets] : [NO_NOISY_SET];

@@ -30,7 +30,14 @@ export function confusionRows(cells: readonly ConfusionCell[], panels: readonly 
     for (const c of mine) totals.set(c.trueLabel, (totals.get(c.trueLabel) ?? 0) + c.count);
     for (const c of mine) {
       const total = totals.get(c.trueLabel) ?? 0;
-      rows.push({ panel: p.title, set: p.set, trueLabel: c.trueLabel, predLabel: c.predLabel, count: c.count, share: total > 0 ? round(c.count / total, 4)! : 0 });
+      rows.push({
+        panel: p.title,
+        set: p.set,
+        trueLabel: c.trueLabel,
+        predLabel: c.predLabel,
+        count: c.count,
+        share: total > 0 ? round(c.count / total, 4)! : 0,
+      });
     }
   }
   return rows;

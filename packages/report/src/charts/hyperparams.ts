@@ -70,7 +70,18 @@ export function hyperparamChart(trials: readonly TrialInfo[], evaluations: reado
           height: 170,
           transform: [{ filter: `${valid} && isValid(datum.learningRate) && datum.learningRate > 0` }],
           mark,
-          encoding: { x: { field: 'learningRate', type: 'quantitative' as const, scale: { type: 'log' as const, padding: 10, nice: false }, title: 'learning rate (log)', axis: { format: '.0e', tickCount: 4 } }, y, color, tooltip },
+          encoding: {
+            x: {
+              field: 'learningRate',
+              type: 'quantitative' as const,
+              scale: { type: 'log' as const, padding: 10, nice: false },
+              title: 'learning rate (log)',
+              axis: { format: '.0e', tickCount: 4 },
+            },
+            y,
+            color,
+            tooltip,
+          },
         },
         {
           name: `hp_dropout_${m.field}`,

@@ -64,7 +64,8 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     id: 'chart-learning-curves',
     section: 'curves',
     title: 'Learning curves',
-    caption: 'Grey: the validation curve of every trial. In colour: the highlighted trial (select) — train, validation and, where recorded, noisy validation; the ring marks its best epoch.',
+    caption:
+      'Grey: the validation curve of every trial. In colour: the highlighted trial (select) — train, validation and, where recorded, noisy validation; the ring marks its best epoch.',
     spec: curveRows(epochs).length ? learningCurvesChart(epochs, trials, order) : null,
     empty: 'No epochs recorded.',
   });
@@ -74,7 +75,8 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     id: 'chart-hyperparams',
     section: 'params',
     title: 'Hyper-parameter effects on clean and on noisy accuracy',
-    caption: 'Each point is a trial with test evaluations; top row its clean test accuracy, bottom row its mean accuracy over the noisy test sets; colour is its status.',
+    caption:
+      'Each point is a trial with test evaluations; top row its clean test accuracy, bottom row its mean accuracy over the noisy test sets; colour is its status.',
     spec: hasParams ? hyperparamChart(trials, evaluations) : null,
     empty: 'No trial has test evaluations yet.',
   });

@@ -54,7 +54,11 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
   const x = { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { format: 'd', tickMinStep: 1 } };
   // a fixed y range per panel (every trial's values), so the axis stays put when the highlight changes
   const yScale = (metric: CurveRow['metric']) => {
-    const domain = paddedDomain(rows.filter((r) => r.metric === metric).map((r) => r.value), 0.03, metric === 'accuracy' ? 1 : Number.POSITIVE_INFINITY);
+    const domain = paddedDomain(
+      rows.filter((r) => r.metric === metric).map((r) => r.value),
+      0.03,
+      metric === 'accuracy' ? 1 : Number.POSITIVE_INFINITY,
+    );
     return domain ? { domain } : { zero: false };
   };
   const panel = (metric: CurveRow['metric']) => ({
@@ -69,7 +73,11 @@ export function learningCurvesChart(epochs: readonly EpochInfo[], trials: readon
           x,
           y: { field: 'value', type: 'quantitative' as const, title: metric, scale: yScale(metric) },
           detail: { field: 'trial', type: 'nominal' as const },
-          tooltip: [{ field: 'trial', type: 'nominal' as const }, { field: 'epoch', type: 'quantitative' as const }, { field: 'value', type: 'quantitative' as const, format: '.4f', title: `val ${metric}` }],
+          tooltip: [
+            { field: 'trial', type: 'nominal' as const },
+            { field: 'epoch', type: 'quantitative' as const },
+            { field: 'value', type: 'quantitative' as const, format: '.4f', title: `val ${metric}` },
+          ],
         },
       },
       {

@@ -46,7 +46,13 @@ export function parallelChart(
   const axes = PARALLEL_AXES.filter((a) => rows.some((r) => r[a.key] !== null));
   const keys = axes.map((a) => a.key);
   const labelExpr = `{${axes.map((a) => `'${a.key}': '${a.label}'`).join(', ')}}[datum.value]`;
-  const x = { field: 'key', type: 'nominal' as const, sort: keys, title: null, axis: { labelExpr, labelAngle: 0, domain: false, ticks: false, labelPadding: 20, labelFontSize: 11 } };
+  const x = {
+    field: 'key',
+    type: 'nominal' as const,
+    sort: keys,
+    title: null,
+    axis: { labelExpr, labelAngle: 0, domain: false, ticks: false, labelPadding: 20, labelFontSize: 11 },
+  };
   return {
     $schema: VL_SCHEMA,
     description: 'Parallel coordinates of all trials',
@@ -56,7 +62,13 @@ export function parallelChart(
     transform: [
       { fold: keys, as: ['key', 'value'] },
       { filter: 'isValid(datum.value) && isFinite(datum.value)' },
-      { joinaggregate: [{ op: 'min', field: 'value', as: 'min' }, { op: 'max', field: 'value', as: 'max' }], groupby: ['key'] },
+      {
+        joinaggregate: [
+          { op: 'min', field: 'value', as: 'min' },
+          { op: 'max', field: 'value', as: 'max' },
+        ],
+        groupby: ['key'],
+      },
       { calculate: 'datum.max === datum.min ? 0.5 : (datum.value - datum.min) / (datum.max - datum.min)', as: 'norm' },
     ],
     layer: [
@@ -68,8 +80,19 @@ export function parallelChart(
           x,
           y: { field: 'norm', type: 'quantitative', axis: null },
           detail: { field: 'trial', type: 'nominal' },
-          color: { field: 'objective', type: 'quantitative', title: 'objective', legend: { description: objectiveTitle(objective, direction) }, scale: { scheme: 'viridis', reverse: direction === 'minimize' } },
-          tooltip: [{ field: 'trial', type: 'nominal' }, { field: 'status', type: 'nominal' }, { field: 'key', type: 'nominal' }, { field: 'value', type: 'quantitative', format: '.4g' }],
+          color: {
+            field: 'objective',
+            type: 'quantitative',
+            title: 'objective',
+            legend: { description: objectiveTitle(objective, direction) },
+            scale: { scheme: 'viridis', reverse: direction === 'minimize' },
+          },
+          tooltip: [
+            { field: 'trial', type: 'nominal' },
+            { field: 'status', type: 'nominal' },
+            { field: 'key', type: 'nominal' },
+            { field: 'value', type: 'quantitative', format: '.4g' },
+          ],
         },
       },
       {

@@ -115,7 +115,10 @@ export function robustnessChart(evaluations: readonly EvaluationInfo[], trials: 
       field: 'xPlot',
       type: 'quantitative' as const,
       title: p.scale === 'snr' ? 'target SNR (lower = noisier)' : 'severity (documented scale 1–5)',
-      scale: p.scale === 'snr' ? { type: 'log' as const, reverse: true, nice: false, padding: 14 } : { domain: [Math.min(0.5, ...levels), Math.max(5.5, ...levels)], nice: false },
+      scale:
+        p.scale === 'snr'
+          ? { type: 'log' as const, reverse: true, nice: false, padding: 14 }
+          : { domain: [Math.min(0.5, ...levels), Math.max(5.5, ...levels)], nice: false },
       axis: { values: levels, format: '~g', grid: false },
     };
     const inPanel = { filter: `datum.panel === ${JSON.stringify(p.panel)}` };
@@ -130,7 +133,14 @@ export function robustnessChart(evaluations: readonly EvaluationInfo[], trials: 
           data: { name: 'clean' },
           transform: [inPanel],
           mark: { type: 'rule' as const, strokeDash: [4, 3], opacity: 0.6 },
-          encoding: { y: { ...y, field: 'accuracy' }, color, tooltip: [{ field: 'trial', type: 'nominal' as const }, { field: 'accuracy', type: 'quantitative' as const, format: '.3f', title: 'clean accuracy' }] },
+          encoding: {
+            y: { ...y, field: 'accuracy' },
+            color,
+            tooltip: [
+              { field: 'trial', type: 'nominal' as const },
+              { field: 'accuracy', type: 'quantitative' as const, format: '.3f', title: 'clean accuracy' },
+            ],
+          },
         },
         {
           name: `rob_ci_${key}`,

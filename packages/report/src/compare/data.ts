@@ -65,9 +65,7 @@ export function flattenSettings(v: unknown, prefix = '', out: Record<string, str
 /** Pure: the dotted settings whose values differ between the sweeps (or exist in only some). */
 export function settingDifferences(sweeps: readonly Pick<ComparedSweep, 'settings'>[]): { key: string; values: (string | null)[] }[] {
   const keys = [...new Set(sweeps.flatMap((s) => Object.keys(s.settings)))].sort();
-  return keys
-    .map((key) => ({ key, values: sweeps.map((s) => s.settings[key] ?? null) }))
-    .filter((d) => new Set(d.values).size > 1);
+  return keys.map((key) => ({ key, values: sweeps.map((s) => s.settings[key] ?? null) })).filter((d) => new Set(d.values).size > 1);
 }
 
 function readPredictions(file: string): { predictions: TrialPredictions | null; note: string } {
@@ -76,7 +74,13 @@ function readPredictions(file: string): { predictions: TrialPredictions | null; 
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { classes?: unknown; sets?: Record<string, Partial<SetPredictions>> };
     const sets: Record<string, SetPredictions> = {};
     for (const [name, s] of Object.entries(json.sets ?? {})) {
-      if (!Array.isArray(s.ids) || !Array.isArray(s.labels) || !Array.isArray(s.predicted) || s.ids.length !== s.labels.length || s.ids.length !== s.predicted.length) {
+      if (
+        !Array.isArray(s.ids) ||
+        !Array.isArray(s.labels) ||
+        !Array.isArray(s.predicted) ||
+        s.ids.length !== s.labels.length ||
+        s.ids.length !== s.predicted.length
+      ) {
         return { predictions: null, note: `${file}: set ${name} does not have ids, labels and predicted of one length` };
       }
       sets[name] = { ids: s.ids.map(String), labels: s.labels.map(Number), predicted: s.predicted.map(Number) };
@@ -113,7 +117,8 @@ async function readComparedSweep(db: Tracking, sweepId: string, runsDir: string)
 
 /** Reads every sweep named (at least two, no repeats); a UserError naming the bad id otherwise. */
 export async function readComparison(db: Tracking, sweepIds: readonly string[], runsDir: string): Promise<ComparedSweep[]> {
-  if (sweepIds.length < 2) throw new UserError(`--sweeps: give at least two sweep ids separated by commas (got ${sweepIds.length ? sweepIds.join(',') : 'none'})`);
+  if (sweepIds.length < 2)
+    throw new UserError(`--sweeps: give at least two sweep ids separated by commas (got ${sweepIds.length ? sweepIds.join(',') : 'none'})`);
   const dup = sweepIds.find((s, i) => sweepIds.indexOf(s) !== i);
   if (dup) throw new UserError(`--sweeps: ${dup} is named twice`);
   const out: ComparedSweep[] = [];

@@ -68,7 +68,16 @@ function compareRows(sweeps: readonly ComparedSweep[]): CompareRow[] {
   sweeps.forEach((s, i) => {
     for (const e of s.evaluations) {
       if (!Number.isFinite(e.accuracy)) continue;
-      rows.push({ sweep: s.data.sweep.sweepId, tag: tagOf(i), set: e.testSet, order: sets.indexOf(e.testSet), accuracy: round(e.accuracy)!, ciLow: round(e.ciLow)!, ciHigh: round(e.ciHigh)!, n: e.n });
+      rows.push({
+        sweep: s.data.sweep.sweepId,
+        tag: tagOf(i),
+        set: e.testSet,
+        order: sets.indexOf(e.testSet),
+        accuracy: round(e.accuracy)!,
+        ciLow: round(e.ciLow)!,
+        ciHigh: round(e.ciHigh)!,
+        n: e.n,
+      });
     }
   });
   return rows;
@@ -97,7 +106,13 @@ export function pairTests(sweeps: readonly ComparedSweep[]): PairTest[] {
         out.push({ ...common, n: p.n, a: p.accuracyA, b: p.accuracyB, diff: p.diff, low: p.low, high: p.high, method: 'paired bootstrap', paired: p });
       } else {
         const u = unpairedDiff(ea, eb);
-        out.push({ ...common, n: same ? ea.n : null, ...u, method: same ? 'unpaired (no per-image predictions)' : 'unpaired (different images)', paired: null });
+        out.push({
+          ...common,
+          n: same ? ea.n : null,
+          ...u,
+          method: same ? 'unpaired (no per-image predictions)' : 'unpaired (different images)',
+          paired: null,
+        });
       }
     }
   }
@@ -120,7 +135,11 @@ function compareChart(sweeps: readonly ComparedSweep[]): TopLevelSpec {
     width: { step: Math.max(24, 12 * sweeps.length) },
     height: 240,
     layer: [
-      { name: 'cmp_ci', mark: { type: 'rule', strokeWidth: 2, opacity: 0.6 }, encoding: { x, xOffset, y: { ...y, field: 'ciLow' }, y2: { field: 'ciHigh' }, color } },
+      {
+        name: 'cmp_ci',
+        mark: { type: 'rule', strokeWidth: 2, opacity: 0.6 },
+        encoding: { x, xOffset, y: { ...y, field: 'ciLow' }, y2: { field: 'ciHigh' }, color },
+      },
       {
         name: 'cmp_points',
         mark: { type: 'point', filled: true, size: 55 },
@@ -176,7 +195,9 @@ function accuracyTable(sweeps: readonly ComparedSweep[]): string {
       const cells = sweeps
         .map((s) => {
           const e = s.evaluations.find((x) => x.testSet === set.testSet);
-          return e ? `<td class="num" data-sort="${e.accuracy}">${esc(fmtNum(e.accuracy))}<div class="sub">${esc(fmtNum(e.ciLow))}–${esc(fmtNum(e.ciHigh))}</div></td>` : '<td class="muted">—</td>';
+          return e
+            ? `<td class="num" data-sort="${e.accuracy}">${esc(fmtNum(e.accuracy))}<div class="sub">${esc(fmtNum(e.ciLow))}–${esc(fmtNum(e.ciHigh))}</div></td>`
+            : '<td class="muted">—</td>';
         })
         .join('');
       return `<tr><td>${esc(set.testSet)}</td><td>${esc(isClean(set) ? 'clean' : noiseLevel(set).scale === 'snr' ? `${set.noiseKind}, SNR ${noiseLevel(set).x}` : `${set.noiseKind}, severity ${set.severity}`)}</td>${cells}</tr>`;
@@ -191,7 +212,9 @@ function testsTable(tests: readonly PairTest[], sweeps: readonly ComparedSweep[]
   const rows = tests
     .map((t) => {
       const sig = t.low > 0 || t.high < 0;
-      const p = t.paired ? `${t.paired.pMcNemar < 1e-4 ? t.paired.pMcNemar.toExponential(1) : t.paired.pMcNemar.toFixed(4)}<div class="sub">only ${esc(tagFor(t.baseline))} right ${t.paired.onlyA}, only ${esc(tagFor(t.other))} right ${t.paired.onlyB}</div>` : '<span class="muted">—</span>';
+      const p = t.paired
+        ? `${t.paired.pMcNemar < 1e-4 ? t.paired.pMcNemar.toExponential(1) : t.paired.pMcNemar.toFixed(4)}<div class="sub">only ${esc(tagFor(t.baseline))} right ${t.paired.onlyA}, only ${esc(tagFor(t.other))} right ${t.paired.onlyB}</div>`
+        : '<span class="muted">—</span>';
       return `<tr data-set="${esc(t.set)}" data-method="${esc(t.method)}"><td>${esc(tagFor(t.other))} − ${esc(tagFor(t.baseline))}</td><td>${esc(t.set)}</td><td class="${t.same ? 'cmp-yes' : 'cmp-no'}" title="${esc(t.why)}">${t.same ? 'yes' : 'no'}<div class="sub">${esc(t.why)}</div></td><td class="num">${esc(t.n ?? '')}</td><td class="num">${esc(pct(t.a))}</td><td class="num">${esc(pct(t.b))}</td><td class="num"><b>${esc(signedPct(t.diff))}</b> pts</td><td class="num${sig ? ' cmp-yes' : ''}">${esc(signedPct(t.low))} … ${esc(signedPct(t.high))}</td><td>${esc(t.method)}</td><td class="num">${p}</td></tr>`;
     })
     .join('');

@@ -43,7 +43,12 @@ export interface PairedComparison {
 }
 
 /** Paired comparison of per-image correctness (same images, same order). */
-export function pairedComparison(correctA: ArrayLike<boolean | number>, correctB: ArrayLike<boolean | number>, samples: number, seed: number | string): PairedComparison {
+export function pairedComparison(
+  correctA: ArrayLike<boolean | number>,
+  correctB: ArrayLike<boolean | number>,
+  samples: number,
+  seed: number | string,
+): PairedComparison {
   const n = correctA.length;
   if (n !== correctB.length) throw new Error(`pairedComparison: ${n} vs ${correctB.length} images`);
   if (n === 0) throw new Error('pairedComparison: no images');
@@ -89,7 +94,10 @@ export function pairedComparison(correctA: ArrayLike<boolean | number>, correctB
  * for when per-image predictions are not recorded: B − A ± 1.96 √(seA² + seB²). It ignores the
  * pairing, so it is wider than the paired interval would be when the images are the same.
  */
-export function unpairedDiff(a: { accuracy: number; ciLow: number; ciHigh: number }, b: { accuracy: number; ciLow: number; ciHigh: number }): { diff: number; low: number; high: number } {
+export function unpairedDiff(
+  a: { accuracy: number; ciLow: number; ciHigh: number },
+  b: { accuracy: number; ciLow: number; ciHigh: number },
+): { diff: number; low: number; high: number } {
   const se = (x: { ciLow: number; ciHigh: number }) => (x.ciHigh - x.ciLow) / (2 * 1.959964);
   const half = 1.959964 * Math.sqrt(se(a) ** 2 + se(b) ** 2);
   const diff = b.accuracy - a.accuracy;
