@@ -97,6 +97,7 @@ export {
 } from './train/index.ts';
 export {
   trainTrial,
+  reevaluateTrial,
   loadEmbedOutput,
   evaluateModelDir,
   checkModelMatchesFeatures,

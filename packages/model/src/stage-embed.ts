@@ -5,17 +5,18 @@
  *
  * Reads the `model` section (backbone, weights, input_size, mode, cut_layer, features, backend,
  * inference, embed_batch_size), the augment output (train/val/test splits) and the noise stage's
- * eval sets (sets.json), and writes runs/cache/embed/<key>/ as described in io/embed-output.ts:
+ * eval sets (sets.json), and writes runs/cache/embed/<key>/ as described in io/embed-output.ts
+ * (assembled from per-set caches, see runEmbed):
  * - mode head (any pretrained backbone, nets/backbones.ts): pooled backbone embeddings [N, D], or
  *   with `model.features` the concatenated pooled activations of those layers (one forward pass);
  * - mode partial: activations at cut_layer [N, h, w, c] (default: the backbone's defaultCutLayer);
  * - mode full, or backbone cnn: no features (kind 'pixels'), only labels/ids and image-set dirs.
  * Pixels are scaled as the backbone expects (BACKBONE_SPECS[name].scaling). The key hashes the
  * weights (tfjs topology + bytes, or the .h5 file), the scaling, input size, mode/cut/features and
- * the upstream keys, so features are computed once per backbone and data version. The backbone
+ * the content of each set, so features are computed once per backbone and set. The backbone
  * runs inference only (ONNX Runtime or tfjs predict()).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   createProgress,
@@ -35,6 +36,8 @@ import {
   type ImageSet,
   codeHash,
   ensurePipeline,
+  hashObject,
+  type StageMeta,
   type StageRunner,
 } from '@mri-robust/core';
 import { dataSchemaPart, ingestRunner } from '@mri-robust/data';
@@ -83,6 +86,8 @@ export interface EmbedResult {
   dir: string;
   hit: boolean;
   sets: EmbedSetInfo[];
+  /** The training-side key (embed.json `trainingKey`): unchanged by a noisy test set added or changed. */
+  trainingKey: string;
 }
 
 interface EmbedPlan {
@@ -130,24 +135,20 @@ async function plan(experiment: Experiment): Promise<EmbedPlan> {
 }
 
 /**
- * Everything the features depend on; the backend, the inference engine (ONNX Runtime and tfjs agree
- * within 1e-4 here, see test/onnx-equivalence.test.ts) and the batch size are deliberately left out.
+ * Everything the features of one image depend on besides its pixels; the backend, the inference
+ * engine (ONNX Runtime and tfjs agree within 1e-4 here, see test/onnx-equivalence.test.ts) and the
+ * batch size are deliberately left out.
  */
-function keyParts(p: EmbedPlan, augmentKey: string, noiseKey: string): unknown {
+function featureSettings(p: EmbedPlan): unknown {
   return {
-    stage: EMBED_STAGE,
-    code: codeHash('embed'),
-    settings: {
-      kind: p.kind,
-      backbone: p.settings.backbone,
-      mode: p.settings.mode,
-      input_size: p.settings.input_size,
-      cut_layer: p.cutLayer,
-      features: p.features,
-      weights: p.weights?.hash ?? null,
-      preprocessing: p.scaling,
-    },
-    upstream: { augment: augmentKey, noise: noiseKey },
+    kind: p.kind,
+    backbone: p.settings.backbone,
+    mode: p.settings.mode,
+    input_size: p.settings.input_size,
+    cut_layer: p.cutLayer,
+    features: p.features,
+    weights: p.weights?.hash ?? null,
+    preprocessing: p.scaling,
   };
 }
 
@@ -160,52 +161,108 @@ async function upstreamKey(dir: string, given: string | undefined, what: string)
   }
 }
 
+async function readNoiseSets(noiseDir: string): Promise<NoiseSets> {
+  const setsFile = path.join(noiseDir, SETS_FILE);
+  try {
+    return JSON.parse(await readFile(setsFile, 'utf8')) as NoiseSets;
+  } catch (e) {
+    throw new UserError(`${setsFile}: cannot read the noise stage's set list (${(e as Error).message})`);
+  }
+}
+
+type NoiseEvalSet = NoiseSets['eval'][number];
+
+/**
+ * Content key of each noise evaluation set: its spec and the sha256 of every file of its folder as the
+ * noise stage recorded them (stage.json `files`), so an unchanged set keeps its key when another set
+ * is added or changed (the noise folder's own key changes). A folder without content records falls
+ * back to the noise key (always rebuilt with it).
+ */
+async function evalSetContentKeys(noiseDir: string, noiseKey: string, sets: readonly NoiseEvalSet[]): Promise<Map<string, string>> {
+  let files: StageMeta['files'];
+  try {
+    files = (await readStageMeta(noiseDir)).files;
+  } catch {
+    files = undefined;
+  }
+  const out = new Map<string, string>();
+  for (const e of sets) {
+    const prefix = `${e.dir.replace(/\/+$/, '')}/`;
+    const content = files
+      ? Object.keys(files)
+          .filter((f) => f.startsWith(prefix))
+          .sort()
+          .map((f) => [f.slice(prefix.length), files[f].sha256])
+      : [];
+    const spec = { id: e.id, split: e.split, kind: e.kind, severity: e.severity, snr: e.snr, params: e.params, benchmark: e.benchmark ?? null };
+    out.set(e.id, hashObject(content.length > 0 ? { spec, content } : { spec, noise: noiseKey }).slice(0, 16));
+  }
+  return out;
+}
+
+/** Cache folders of the parts of an embed output (runs/cache/<stage>/<key>/). */
+export const EMBED_BASE_STAGE = 'embed-base';
+export const EMBED_SET_STAGE = 'embed-set';
+/** `part.json` of a part folder: its sets and what the features look like. */
+const PART_FILE = 'part.json';
+
+interface PartInfo {
+  sets: Omit<EmbedSetInfo, 'imageSetDir'>[];
+  classes: string[];
+  sampleShape: number[];
+  inputChannels: number;
+  backend: string;
+  inference: InferenceRecord | null;
+  imagesPerSecond: number | null;
+  features: EmbedManifest['features'];
+}
+
+/** The keys of an embed output: one per part, the training-side key, and the output's own key. */
+interface EmbedKeys {
+  key: string;
+  /** Key of the clean splits (train, val, test of the augment output). */
+  base: string;
+  /** Key of each noise eval set's features. */
+  sets: Map<string, string>;
+  /**
+   * What trials train and are selected on: the clean splits and every eval set not drawn from the
+   * test split (noisy validation sets feed the per-epoch objective). Test-only sets are left out, so
+   * adding or changing a noisy test set keeps it.
+   */
+  training: string;
+}
+
+function embedKeys(p: EmbedPlan, augmentKey: string, noise: NoiseSets, contentKeys: Map<string, string>): EmbedKeys {
+  const code = codeHash('embed');
+  const settings = featureSettings(p);
+  const base = stageKey({ stage: EMBED_BASE_STAGE, code, settings, upstream: { augment: augmentKey } });
+  const sets = new Map<string, string>();
+  for (const e of noise.eval ?? []) sets.set(e.id, stageKey({ stage: EMBED_SET_STAGE, code, settings, set: contentKeys.get(e.id) }));
+  const training = stageKey({ base, sets: (noise.eval ?? []).filter((e) => e.split !== 'test').map((e) => [e.id, sets.get(e.id)]) });
+  const key = stageKey({ stage: EMBED_STAGE, code, settings, parts: { base, sets: [...sets.entries()] } });
+  return { key, base, sets, training };
+}
+
 interface SetSource {
   info: Omit<EmbedSetInfo, 'n'>;
   set: ImageSet;
   indices: number[];
 }
 
-async function listSources(upstream: EmbedUpstream): Promise<{ sources: SetSource[]; close: () => void }> {
-  const opened: ImageSet[] = [];
-  const open = async (dir: string) => {
-    const s = await openImageSet(dir);
-    opened.push(s);
-    return s;
+function baseSources(aug: ImageSet): SetSource[] {
+  return (['train', 'val', 'test'] as const).map((split) => ({
+    info: { name: split, split, noiseKind: 'none', severity: 0, imageSetDir: aug.dir },
+    set: aug,
+    indices: aug.indicesWhere((r) => r.split === split),
+  }));
+}
+
+function evalSource(e: NoiseEvalSet, dir: string, set: ImageSet): SetSource {
+  return {
+    info: { name: e.id, split: e.split, noiseKind: e.kind, severity: e.severity, imageSetDir: dir, benchmark: e.benchmark ?? null },
+    set,
+    indices: set.records.map((_, i) => i),
   };
-  const close = () => opened.forEach((s) => s.close());
-  try {
-    const aug = await open(upstream.augmentDir);
-    const sources: SetSource[] = (['train', 'val', 'test'] as const).map((split) => ({
-      info: { name: split, split, noiseKind: 'none', severity: 0, imageSetDir: aug.dir },
-      set: aug,
-      indices: aug.indicesWhere((r) => r.split === split),
-    }));
-    const setsFile = path.join(upstream.noiseDir, SETS_FILE);
-    let noise: NoiseSets;
-    try {
-      noise = JSON.parse(await readFile(setsFile, 'utf8')) as NoiseSets;
-    } catch (e) {
-      throw new UserError(`${setsFile}: cannot read the noise stage's set list (${(e as Error).message})`);
-    }
-    for (const e of noise.eval ?? []) {
-      if (sources.some((s) => s.info.name === e.id)) throw new UserError(`${setsFile}: eval set id '${e.id}' clashes with a split name`);
-      const dir = path.resolve(upstream.noiseDir, e.dir);
-      const set = await open(dir);
-      if (set.header.classes.join('\u0000') !== aug.header.classes.join('\u0000')) {
-        throw new UserError(`${dir}: classes [${set.header.classes}] differ from the augment output's [${aug.header.classes}]`);
-      }
-      sources.push({
-        info: { name: e.id, split: e.split, noiseKind: e.kind, severity: e.severity, imageSetDir: dir },
-        set,
-        indices: set.records.map((_, i) => i),
-      });
-    }
-    return { sources, close };
-  } catch (e) {
-    close();
-    throw e;
-  }
 }
 
 /**
@@ -278,90 +335,269 @@ async function computeFeatures(
   return secs > 0 ? total / secs : 0;
 }
 
+/** The backbone, loaded once per runEmbed and only when a part must be computed. */
+class Embedder {
+  private ready: Promise<{
+    forward: Forward | null;
+    dispose: () => Promise<void>;
+    sampleShape: number[] | null;
+    activationBytes: number;
+    backend: string;
+    inference: InferenceRecord | null;
+    features: EmbedManifest['features'];
+  }> | null = null;
+  constructor(
+    private readonly experiment: Experiment,
+    private readonly p: EmbedPlan,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get() {
+    this.ready ??= this.load();
+    return this.ready;
+  }
+
+  private async load() {
+    const { p, log } = this;
+    if (p.kind === 'pixels') {
+      return { forward: null, dispose: async () => undefined, sampleShape: null, activationBytes: 0, backend: 'none', inference: null, features: null };
+    }
+    const selected = await selectBackend(p.settings.backend);
+    const engine = await selectInference(p.settings.inference, p.settings.threads, log);
+    const backbone = await loadExperimentBackbone(this.experiment);
+    if (backbone.hash !== p.weights!.hash) {
+      backbone.model.dispose();
+      throw new UserError(
+        `${p.weights!.location}: the weights changed while the embed stage started (hash ${backbone.hash.slice(0, 12)} ≠ ${p.weights!.hash.slice(0, 12)}); run it again`,
+      );
+    }
+    let net = backbone.model;
+    let features: EmbedManifest['features'] = null;
+    if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
+    else if (p.features) {
+      const multi = multiLayerFeatures(backbone.model, p.features);
+      net = multi.model;
+      features = multi.layers;
+      log(`[embed] features: ${multi.layers.map((l) => `${l.layer} (${l.size})`).join(' + ')} = ${multi.size} values per image`);
+    }
+    const sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
+    const activationBytes = largestActivationBytes(net);
+    const forward = await createForward(net, engine);
+    return {
+      forward,
+      dispose: async () => {
+        await forward.dispose();
+        backbone.model.dispose();
+      },
+      sampleShape,
+      activationBytes,
+      backend: selected.name,
+      inference: { engine: forward.engine, threads: forward.threads },
+      features,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.ready) await (await this.ready).dispose();
+  }
+}
+
+/** Builds (or finds) one part: labels, ids and features of `sources`, and part.json. */
+async function ensurePart(
+  experiment: Experiment,
+  stage: string,
+  key: string,
+  meta: unknown,
+  open: () => Promise<{ sources: SetSource[]; close: () => void }>,
+  embedder: Embedder,
+  p: EmbedPlan,
+  log: (line: string) => void,
+): Promise<{ dir: string; info: PartInfo; hit: boolean }> {
+  const res = await runStage({
+    runsDir: experiment.runsDir,
+    stage,
+    key,
+    log,
+    meta,
+    build: async (tmp) => {
+      const { sources, close } = await open();
+      try {
+        for (const s of sources) await writeLabelsAndIds(tmp, s);
+        const header = sources[0].set.header;
+        const e = await embedder.get();
+        let sampleShape: number[];
+        let inputChannels: number;
+        let rate: number | null = null;
+        if (!e.forward || !e.sampleShape) {
+          inputChannels = p.settings.backbone === 'cnn' ? header.channels : 3;
+          sampleShape = [p.settings.input_size, p.settings.input_size, inputChannels];
+        } else {
+          inputChannels = 3;
+          sampleShape = e.sampleShape;
+          rate = await computeFeatures(tmp, sources, e.forward, sampleShape, p, e.activationBytes, log);
+        }
+        const info: PartInfo = {
+          sets: sources.map((s) => {
+            const { imageSetDir: _dir, ...rest } = s.info;
+            return { ...rest, n: s.indices.length };
+          }),
+          classes: header.classes,
+          sampleShape,
+          inputChannels,
+          backend: e.backend,
+          inference: e.inference,
+          imagesPerSecond: rate,
+          features: e.features,
+        };
+        await writeFile(path.join(tmp, PART_FILE), JSON.stringify(info, null, 2));
+      } finally {
+        close();
+      }
+    },
+  });
+  const info = JSON.parse(await readFile(path.join(res.dir, PART_FILE), 'utf8')) as PartInfo;
+  return { dir: res.dir, info, hit: res.hit };
+}
+
+/** Hard link (same file system, no copy); a copy where links are refused. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+async function linkSet(fromDir: string, toDir: string, name: string, kind: FeatureKind): Promise<void> {
+  await linkOrCopy(labelsFile(fromDir, name), labelsFile(toDir, name));
+  await linkOrCopy(idsFile(fromDir, name), idsFile(toDir, name));
+  if (kind !== 'pixels') await linkOrCopy(featuresFile(fromDir, name), featuresFile(toDir, name));
+}
+
+async function openOrClose(dir: string, opened: ImageSet[]): Promise<ImageSet> {
+  const s = await openImageSet(dir);
+  opened.push(s);
+  return s;
+}
+
 /**
  * Run (or reuse) the embed stage for `experiment` over the augment and noise outputs. Selects the
  * experiment's backend (model.backend, MRI_BACKEND overrides) when features must be computed.
+ *
+ * The features are cached in parts (DVC-style, one output per key): the clean splits under
+ * `embed-base/<key>` (keyed by the augment output), each noise eval set under `embed-set/<key>`
+ * (keyed by its own content), so adding or changing one noisy test set computes that set's features
+ * only. `embed/<key>` assembles them (hard links) into the folder described in io/embed-output.ts.
  */
 export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, ctx: EmbedContext = {}): Promise<EmbedResult> {
   const log = ctx.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const p = await plan(experiment);
   const augmentKey = await upstreamKey(upstream.augmentDir, upstream.augmentKey, 'augment');
   const noiseKey = await upstreamKey(upstream.noiseDir, upstream.noiseKey, 'noise');
-  const parts = keyParts(p, augmentKey, noiseKey);
-  const key = stageKey(parts);
+  const noise = await readNoiseSets(upstream.noiseDir);
+  const evalSets = noise.eval ?? [];
+  for (const e of evalSets) {
+    if (['train', 'val', 'test'].includes(e.id))
+      throw new UserError(`${path.join(upstream.noiseDir, SETS_FILE)}: eval set id '${e.id}' clashes with a split name`);
+  }
+  const keys = embedKeys(p, augmentKey, noise, await evalSetContentKeys(upstream.noiseDir, noiseKey, evalSets));
+  const settings = featureSettings(p);
+  const code = codeHash('embed');
   let sets: EmbedSetInfo[] = [];
   const res = await runStage({
     runsDir: experiment.runsDir,
     stage: EMBED_STAGE,
-    key,
+    key: keys.key,
     log,
-    meta: { ...(parts as object), upstreamDirs: { augment: upstream.augmentDir, noise: upstream.noiseDir }, weights: p.weights?.location ?? null },
+    meta: {
+      stage: EMBED_STAGE,
+      code,
+      settings,
+      upstream: { augment: augmentKey, noise: noiseKey },
+      parts: { base: keys.base, sets: Object.fromEntries(keys.sets) },
+      trainingKey: keys.training,
+      upstreamDirs: { augment: upstream.augmentDir, noise: upstream.noiseDir },
+      weights: p.weights?.location ?? null,
+    },
     build: async (tmp) => {
-      const { sources, close } = await listSources(upstream);
+      const embedder = new Embedder(experiment, p, log);
       try {
-        const classes = sources[0].set.header.classes;
-        for (const s of sources) await writeLabelsAndIds(tmp, s);
-        let sampleShape: number[];
-        let inputChannels: number;
-        let backend = 'none';
-        let rate: number | null = null;
-        let inference: InferenceRecord | null = null;
-        let featureLayers: EmbedManifest['features'] = null;
-        if (p.kind === 'pixels') {
-          inputChannels = p.settings.backbone === 'cnn' ? sources[0].set.header.channels : 3;
-          sampleShape = [p.settings.input_size, p.settings.input_size, inputChannels];
-        } else {
-          const selected = await selectBackend(p.settings.backend);
-          backend = selected.name;
-          const engine = await selectInference(p.settings.inference, p.settings.threads, log);
-          inputChannels = 3;
-          const backbone = await loadExperimentBackbone(experiment);
-          if (backbone.hash !== p.weights!.hash) {
-            throw new UserError(
-              `${p.weights!.location}: the weights changed while the embed stage started (hash ${backbone.hash.slice(0, 12)} ≠ ${p.weights!.hash.slice(0, 12)}); run it again`,
-            );
+        const base = await ensurePart(
+          experiment,
+          EMBED_BASE_STAGE,
+          keys.base,
+          { code, settings, upstream: { augment: augmentKey }, upstreamDir: upstream.augmentDir },
+          async () => {
+            const opened: ImageSet[] = [];
+            return { sources: baseSources(await openOrClose(upstream.augmentDir, opened)), close: () => opened.forEach((s) => s.close()) };
+          },
+          embedder,
+          p,
+          log,
+        );
+        for (const s of base.info.sets) await linkSet(base.dir, tmp, s.name, p.kind);
+        sets = base.info.sets.map((s) => ({ ...s, imageSetDir: upstream.augmentDir, key: keys.base }));
+        let built = base.hit ? null : base.info;
+        for (const e of evalSets) {
+          const dir = path.resolve(upstream.noiseDir, e.dir);
+          const setKey = keys.sets.get(e.id)!;
+          const part = await ensurePart(
+            experiment,
+            EMBED_SET_STAGE,
+            setKey,
+            { code, settings, set: e.id, noise: noiseKey, upstreamDir: dir },
+            async () => {
+              const opened: ImageSet[] = [];
+              try {
+                const set = await openOrClose(dir, opened);
+                if (set.header.classes.join('\u0000') !== base.info.classes.join('\u0000')) {
+                  throw new UserError(`${dir}: classes [${set.header.classes}] differ from the augment output's [${base.info.classes}]`);
+                }
+                return { sources: [evalSource(e, dir, set)], close: () => opened.forEach((s) => s.close()) };
+              } catch (err) {
+                opened.forEach((s) => s.close());
+                throw err;
+              }
+            },
+            embedder,
+            p,
+            log,
+          );
+          if (part.info.classes.join('\u0000') !== base.info.classes.join('\u0000')) {
+            throw new UserError(`${dir}: classes [${part.info.classes}] differ from the augment output's [${base.info.classes}]`);
           }
-          let net = backbone.model;
-          if (p.cutLayer) net = splitAtLayer(backbone.model, p.cutLayer).bottom;
-          else if (p.features) {
-            const multi = multiLayerFeatures(backbone.model, p.features);
-            net = multi.model;
-            featureLayers = multi.layers;
-            log(`[embed] features: ${multi.layers.map((l) => `${l.layer} (${l.size})`).join(' + ')} = ${multi.size} values per image`);
+          if (part.info.sampleShape.join(',') !== base.info.sampleShape.join(',')) {
+            throw new UserError(`${part.dir}: feature shape [${part.info.sampleShape}] differs from [${base.info.sampleShape}] of ${base.dir}`);
           }
-          sampleShape = (net.outputs[0].shape.slice(1) as number[]).map(Number);
-          const activationBytes = largestActivationBytes(net);
-          const forward = await createForward(net, engine);
-          inference = { engine: forward.engine, threads: forward.threads };
-          try {
-            rate = await computeFeatures(tmp, sources, forward, sampleShape, p, activationBytes, log);
-          } finally {
-            await forward.dispose();
-            backbone.model.dispose();
-          }
+          await linkSet(part.dir, tmp, e.id, p.kind);
+          const [info] = part.info.sets;
+          sets.push({ ...info, name: e.id, imageSetDir: dir, key: setKey, benchmark: e.benchmark ?? null });
+          if (!part.hit) built ??= part.info;
         }
-        sets = sources.map((s) => ({ ...s.info, n: s.indices.length }));
+        const shown = built ?? base.info;
         const manifest: EmbedManifest = {
           format: EMBED_FORMAT,
           kind: p.kind,
           backbone: p.settings.backbone,
           mode: p.settings.mode,
-          classes,
-          sampleShape,
+          classes: base.info.classes,
+          sampleShape: base.info.sampleShape,
           inputSize: p.settings.input_size,
-          inputChannels,
+          inputChannels: base.info.inputChannels,
           preprocessing: p.scaling,
           cutLayer: p.cutLayer,
           weights: p.weights,
-          features: featureLayers,
-          backend,
-          inference,
-          imagesPerSecond: rate,
+          features: base.info.features,
+          backend: shown.backend,
+          inference: shown.inference,
+          imagesPerSecond: shown.imagesPerSecond,
           sets,
+          trainingKey: keys.training,
         };
         await writeFile(path.join(tmp, EMBED_MANIFEST), JSON.stringify(manifest, null, 2));
       } finally {
-        close();
+        await embedder.dispose();
       }
     },
   });
@@ -369,7 +605,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
     const manifest = JSON.parse(await readFile(path.join(res.dir, EMBED_MANIFEST), 'utf8')) as EmbedManifest;
     sets = manifest.sets;
   }
-  return { key: res.key, dir: res.dir, hit: res.hit, sets };
+  return { key: res.key, dir: res.dir, hit: res.hit, sets, trainingKey: keys.training };
 }
 
 /** Schema parts the embed CLI validates (its package and those below it). */

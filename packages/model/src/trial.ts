@@ -4,23 +4,23 @@
  * the best epoch, fits the softmax temperature on validation, evaluates on the clean test set and
  * every noisy test set of the embed output, and saves the predictor (image → calibrated class).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { deriveSeed, UserError, workspaceRoot, type Experiment } from '@mri-robust/core';
+import { deriveSeed, hashObject, UserError, workspaceRoot, type Experiment } from '@mri-robust/core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
 import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, forwardSource, type Forward } from './onnx/forward.ts';
-import { idsFile, openEmbedOutput, type EmbedOutput, type EmbedSetData } from './io/embed-output.ts';
+import { idsFile, openEmbedOutput, type EmbedOutput, type EmbedSetData, type EmbedSetInfo } from './io/embed-output.ts';
 import { dataSourcesOf, meanNoisyAccuracy, type ModelSummary, type SetCorrectness } from './provenance.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
-import { loadModel, saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
+import { loadModel, METADATA_JSON, saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
 import { resolveEvaluateSettings, resolveModelSettings, resolveTrainSettings } from './schema.ts';
 import { balancedClassWeights, type BatchSource } from './train/data.ts';
 import { buildClassifier, type Classifier } from './train/classifier.ts';
-import { trainLoop } from './train/loop.ts';
+import { lossAndAccuracy, predictSource, trainLoop } from './train/loop.ts';
 import { buildTrialNets } from './train/nets.ts';
 import { concatSources, sourceForSet } from './train/sources.ts';
 import type { EpochRecord, OnEpoch, TrialParams } from './train/types.ts';
@@ -106,8 +106,12 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
   const backend = await selectBackend(ms.backend);
 
   const [train, val] = await Promise.all([cachedSource(features, 'train'), cachedSource(features, 'val')]);
-  const valNoisySets = features.evalSets().filter((s) => s.split === 'val');
+  // Noisy validation sets: the ad-hoc ones (noise.eval) give valNoisyAccuracy; the benchmark's
+  // (`evaluate.benchmark` with val in noise.eval.splits) the mean accuracy over its sets, valCorruptionAccuracy.
+  const valSets = features.evalSets().filter((s) => s.split === 'val');
+  const valNoisySets = valSets.filter((s) => !s.benchmark);
   const valNoisy = valNoisySets.length ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name)))) : null;
+  const valCorruption = await Promise.all(valSets.filter((s) => s.benchmark).map((s) => cachedSource(features, s.name)));
 
   const nets = await buildTrialNets(manifest, ms.cnn.widths, deriveSeed(seed, 'init', 'trunk'));
   const clf = buildClassifier({
@@ -131,7 +135,17 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       trunkTraining: nets.trunkTraining,
       valNoisy,
       evalBatchSize: Math.max(params.batchSize, 64),
-      onEpoch: opts.onEpoch,
+      onEpoch:
+        valCorruption.length > 0
+          ? (rec) => {
+              // Mean over the benchmark's validation sets of each set's accuracy, with this epoch's weights.
+              const accs = valCorruption.map(
+                (src) => lossAndAccuracy(predictSource(clf, src, Math.max(params.batchSize, 64)), src.labels, classes.length).accuracy,
+              );
+              const withCorruption: TrialEpochRecord = { ...rec, valCorruptionAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length };
+              return opts.onEpoch ? opts.onEpoch(withCorruption) : 'continue';
+            }
+          : opts.onEpoch,
       progressLabel: opts.progress ? `train (${manifest.mode}, ${backend.name})` : undefined,
     });
 
@@ -144,31 +158,12 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     const temperature = fitTemperature(logitsFromProbabilities(valProbs), val.labels, classes.length);
 
     const testSets = testSetsOf(features);
-    const evaluations: EvaluationRecord[] = [];
-    const noisyCorrect: SetCorrectness[] = [];
+    const evaluated = await evaluateSets({ forward, features, sets: testSets.map((t) => t.name), classes, temperature, batchSize: evalBatch, seed, es });
+    const evaluations = testSets.map((t) => evaluated.evaluations.get(t.name)!);
     // Per-image predictions of every test set (predictions.json): what paired tests between trials
     // or sweeps on the same images need (report:compare).
-    const perImage: Record<string, { ids: string[]; labels: number[]; predicted: number[] }> = {};
-    for (const s of testSets) {
-      const src = await cachedSource(features, s.name);
-      const probs = await forwardSource(forward, src, evalBatch);
-      perImage[s.name] = { ids: await readSetIds(features, s.name), labels: Array.from(src.labels), predicted: argmaxRows(probs, classes.length) };
-      if (s.name !== 'test') noisyCorrect.push({ ids: await readSetIds(features, s.name), correct: correctness(probs, src.labels, classes.length) });
-      evaluations.push(
-        evaluateProbabilities({
-          testSet: s.name,
-          noiseKind: s.noiseKind,
-          severity: s.severity,
-          probs,
-          labels: src.labels,
-          classes,
-          temperature,
-          bootstrapSamples: es.bootstrap_samples,
-          eceBins: es.ece_bins,
-          seed: deriveSeed(seed, 'bootstrap', s.name),
-        }),
-      );
-    }
+    const perImage = Object.fromEntries(testSets.map((t) => [t.name, evaluated.predictions.get(t.name)!]));
+    const noisyCorrect = noisyCorrectness(perImage);
     await forward.dispose();
 
     const modelDir = path.join(opts.outDir, 'model');
@@ -200,7 +195,11 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
     await writeFile(path.join(opts.outDir, PREDICTIONS_JSON), JSON.stringify({ classes, sets: perImage }) + '\n');
     await writeFile(
       path.join(opts.outDir, EVALUATION_JSON),
-      JSON.stringify({ params, seed, stoppedBy: loop.stoppedBy, embed: features.dir, ...result }, null, 2) + '\n',
+      JSON.stringify(
+        { params, seed, stoppedBy: loop.stoppedBy, embed: features.dir, evaluationKeys: evaluationKeysOf(features, testSets, es), ...result },
+        null,
+        2,
+      ) + '\n',
     );
     return result;
   } finally {
@@ -221,13 +220,194 @@ function argmaxRows(probs: Float32Array, k: number): number[] {
   return out;
 }
 
-/** Per-sample 0/1 correctness of the argmax of `probs` (row-major [n, k]). */
-function correctness(probs: Float32Array, labels: Int32Array, k: number): Uint8Array {
-  return Uint8Array.from(labels, (y, i) => {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
-    return best === y ? 1 : 0;
-  });
+type EvaluateSettings = ReturnType<typeof resolveEvaluateSettings>;
+type SetPredictions = { ids: string[]; labels: number[]; predicted: number[] };
+
+/** An epoch as a trial reports it: the loop's record plus, with the benchmark on validation, the mean accuracy over its sets. */
+export type TrialEpochRecord = EpochRecord & { valCorruptionAccuracy?: number };
+
+/** Evaluation record and per-image predictions of each named set, one forward pass each (same for training and re-evaluation). */
+async function evaluateSets(o: {
+  forward: Forward;
+  features: EmbedOutput;
+  sets: string[];
+  classes: string[];
+  temperature: number;
+  batchSize: number;
+  seed: number;
+  es: EvaluateSettings;
+}): Promise<{ evaluations: Map<string, EvaluationRecord>; predictions: Map<string, SetPredictions> }> {
+  const evaluations = new Map<string, EvaluationRecord>();
+  const predictions = new Map<string, SetPredictions>();
+  const info = new Map(testSetsOf(o.features).map((t) => [t.name, t]));
+  for (const name of o.sets) {
+    const s = info.get(name) ?? { name, noiseKind: o.features.info(name).noiseKind, severity: o.features.info(name).severity };
+    const src = await cachedSource(o.features, name);
+    const probs = await forwardSource(o.forward, src, o.batchSize);
+    predictions.set(name, { ids: await readSetIds(o.features, name), labels: Array.from(src.labels), predicted: argmaxRows(probs, o.classes.length) });
+    evaluations.set(
+      name,
+      evaluateProbabilities({
+        testSet: name,
+        noiseKind: s.noiseKind,
+        severity: s.severity,
+        probs,
+        labels: src.labels,
+        classes: o.classes,
+        temperature: o.temperature,
+        bootstrapSamples: o.es.bootstrap_samples,
+        eceBins: o.es.ece_bins,
+        seed: deriveSeed(o.seed, 'bootstrap', name),
+      }),
+    );
+  }
+  return { evaluations, predictions };
+}
+
+/** Per-image 0/1 correctness of every noisy test set (all sets but the clean `test`), in order. */
+function noisyCorrectness(perImage: Record<string, SetPredictions>): SetCorrectness[] {
+  return Object.entries(perImage)
+    .filter(([name]) => name !== 'test')
+    .map(([, p]) => ({ ids: p.ids, correct: Uint8Array.from(p.labels, (y, i) => (p.predicted[i] === y ? 1 : 0)) }));
+}
+
+/**
+ * What a set's evaluation depends on besides the model and the trial seed: the set's features (its
+ * part key in the embed output) and the evaluate settings. evaluation.json records it per set, so a
+ * re-evaluation keeps the records of unchanged sets as they are. Sets of older outputs have no key.
+ */
+function evaluationKeysOf(features: EmbedOutput, sets: { name: string }[], es: EvaluateSettings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { name } of sets) {
+    const key = (features.info(name) as EmbedSetInfo).key;
+    if (key) out[name] = hashObject({ set: key, bootstrap_samples: es.bootstrap_samples, ece_bins: es.ece_bins }).slice(0, 16);
+  }
+  return out;
+}
+
+/** The parts of a trial folder's evaluation.json that a re-evaluation reads. */
+interface SavedEvaluation {
+  params: TrialParams;
+  seed: number;
+  stoppedBy?: unknown;
+  evaluationKeys?: Record<string, string>;
+  bestEpoch: number;
+  epochs: TrialEpochRecord[];
+  backend: string;
+  evaluations: EvaluationRecord[];
+  temperature: number;
+}
+
+/** Hard link (no copy) where the file system allows it. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+/**
+ * Reuses the model a trial trained earlier (`fromDir`, a trial folder of this or another sweep with
+ * the same training key) for a trial of a new sweep whose experiment differs only in its test sets:
+ * the model files are linked into `<outDir>/model` (metadata.json rewritten with the new provenance
+ * and summary; the model hash does not cover them), each test set is evaluated exactly as trainTrial
+ * evaluates it — or, when its evaluation key is unchanged, its record and predictions are kept —
+ * and evaluation.json / predictions.json are written for the new set list. Nothing is trained.
+ */
+export async function reevaluateTrial(opts: {
+  experiment: Experiment;
+  features: EmbedOutput;
+  fromDir: string;
+  outDir: string;
+  provenance?: { sweep: string; trial: string; experimentHash: string };
+}): Promise<TrialResult & { reused: string[]; evaluated: string[] }> {
+  const { experiment, features, fromDir, outDir } = opts;
+  const es = resolveEvaluateSettings(experiment.config);
+  const ms = resolveModelSettings(experiment.config);
+  let saved: SavedEvaluation;
+  let savedPredictions: { sets?: Record<string, SetPredictions> };
+  try {
+    saved = JSON.parse(await readFile(path.join(fromDir, EVALUATION_JSON), 'utf8')) as SavedEvaluation;
+    savedPredictions = JSON.parse(await readFile(path.join(fromDir, PREDICTIONS_JSON), 'utf8')) as typeof savedPredictions;
+  } catch (e) {
+    throw new UserError(`${fromDir}: cannot read the saved trial results (${(e as Error).message})`);
+  }
+  const fromModel = path.join(fromDir, 'model');
+  const { model, metadata, onnx } = await loadModel(fromModel);
+  let forward: Forward | null = null;
+  try {
+    checkModelMatchesFeatures(metadata, features, fromModel);
+    const classes = metadata.classes;
+    const testSets = testSetsOf(features);
+    const keys = evaluationKeysOf(features, testSets, es);
+    const savedEval = new Map(saved.evaluations.map((e) => [e.testSet, e]));
+    const keep = testSets
+      .map((t) => t.name)
+      .filter((n) => keys[n] !== undefined && saved.evaluationKeys?.[n] === keys[n] && savedEval.has(n) && savedPredictions.sets?.[n]);
+    const todo = testSets.map((t) => t.name).filter((n) => !keep.includes(n));
+    let inference: InferenceRecord = { engine: 'onnxruntime', threads: 0 };
+    const evaluated = { evaluations: new Map<string, EvaluationRecord>(), predictions: new Map<string, SetPredictions>() };
+    if (todo.length > 0) {
+      const pixels = features.manifest.kind === 'pixels';
+      const inner = pixels ? model : (model.getLayer('classifier') as unknown as LayersModel);
+      await selectBackend(ms.backend);
+      const engine = await selectInference(ms.inference, ms.threads);
+      forward = await createForward(inner, engine, pixels && onnx ? { onnx, outputs: ['output'] } : {});
+      inference = { engine: forward.engine, threads: forward.threads };
+      const got = await evaluateSets({
+        forward,
+        features,
+        sets: todo,
+        classes,
+        temperature: metadata.temperature,
+        batchSize: Math.max(saved.params.batchSize, 64),
+        seed: saved.seed,
+        es,
+      });
+      for (const [k, v] of got.evaluations) evaluated.evaluations.set(k, v);
+      for (const [k, v] of got.predictions) evaluated.predictions.set(k, v);
+    }
+    const evaluations = testSets.map((t) => evaluated.evaluations.get(t.name) ?? savedEval.get(t.name)!);
+    const perImage = Object.fromEntries(testSets.map((t) => [t.name, evaluated.predictions.get(t.name) ?? savedPredictions.sets![t.name]]));
+
+    // The model folder: the same files (linked), metadata.json naming the new sweep and trial.
+    const modelDir = path.join(outDir, 'model');
+    await rm(modelDir, { recursive: true, force: true });
+    await mkdir(modelDir, { recursive: true });
+    for (const f of await readdir(fromModel)) if (f !== METADATA_JSON) await linkOrCopy(path.join(fromModel, f), path.join(modelDir, f));
+    const meta: ModelMetadata = {
+      ...metadata,
+      experiment: { name: experiment.name, hash: experiment.hash, file: experiment.file },
+      ...(opts.provenance ? { provenance: opts.provenance } : {}),
+      ...{
+        summary: modelSummary(experiment, evaluations, noisyCorrectness(perImage), es.bootstrap_samples, deriveSeed(saved.seed, 'bootstrap', 'mean-noisy')),
+      },
+    };
+    await writeFile(path.join(modelDir, METADATA_JSON), JSON.stringify(meta, null, 2) + '\n');
+    const result: TrialResult = {
+      bestEpoch: saved.bestEpoch,
+      epochs: saved.epochs,
+      modelDir,
+      backend: saved.backend,
+      inference,
+      evaluations,
+      temperature: metadata.temperature,
+    };
+    await writeFile(path.join(outDir, PREDICTIONS_JSON), JSON.stringify({ classes, sets: perImage }) + '\n');
+    await writeFile(
+      path.join(outDir, EVALUATION_JSON),
+      JSON.stringify(
+        { params: saved.params, seed: saved.seed, stoppedBy: saved.stoppedBy, embed: features.dir, evaluationKeys: keys, reusedFrom: fromDir, ...result },
+        null,
+        2,
+      ) + '\n',
+    );
+    return { ...result, reused: keep, evaluated: todo };
+  } finally {
+    await forward?.dispose();
+    model.dispose();
+  }
 }
 
 async function readSetIds(features: EmbedOutput, name: string): Promise<string[]> {

@@ -41,8 +41,8 @@ async function writeRealSet(dir: string): Promise<void> {
   await w.close();
 }
 
-async function experiment(name: string, model: string): Promise<Experiment> {
-  const text = `name: ${name}\nseed: 3\nruns: ./runs\nnoise:\n  eval:\n    splits: [test]\n    kinds:\n      - {kind: rician, snr: [5]}\naugment:\n  copies: 1\nmodel:\n${model}`;
+async function experiment(name: string, model: string, evalNoise = '    splits: [test]\n    kinds:\n      - {kind: rician, snr: [5]}\n'): Promise<Experiment> {
+  const text = `name: ${name}\nseed: 3\nruns: ./runs\nnoise:\n  eval:\n${evalNoise}augment:\n  copies: 1\nmodel:\n${model}`;
   const file = path.join(root, `${name}.yaml`);
   await writeFile(file, text);
   return parseExperiment(text, file, parts);
@@ -127,5 +127,33 @@ describe('runEmbed', () => {
     expect(train.features.length).toBe(0);
     expect(train.labels.length).toBe(24);
     await expect(runEmbed(await experiment('noweights', '  backbone: mobilenet_v2\n'), upstream)).rejects.toThrow(/model.weights is required/);
+  });
+
+  it('an added noisy test set embeds that set only and keeps the training key; a noisy val set changes it (issue 11 item 3)', async () => {
+    const model = `  backbone: mobilenet_v2\n  weights: ${WEIGHTS}\n  input_size: 96\n  mode: head\n  embed_batch_size: 7\n`;
+    const logged: string[] = [];
+    const log = (l: string) => logged.push(l);
+    const ingest = { key: 'fixture-ingest-0000', dir: path.join(root, 'ingest') };
+    const embedWith = async (name: string, evalNoise: string) => {
+      const exp = await experiment(name, model, evalNoise);
+      const noise = await runNoise(exp, ingest, { workers: 0, log });
+      const augment = await runAugment(exp, { key: noise.key, dir: noise.dir }, { workers: 0, log });
+      return runEmbed(exp, { augmentDir: augment.dir, noiseDir: noise.dir, augmentKey: augment.key, noiseKey: noise.key }, { log });
+    };
+    const first = await embedWith('head', '    splits: [test]\n    kinds:\n      - {kind: rician, snr: [5]}\n');
+    logged.length = 0;
+    const more = await embedWith('more', '    splits: [test]\n    kinds:\n      - {kind: rician, snr: [5]}\n      - {kind: gaussian, severities: [2]}\n');
+    expect(more.key).not.toBe(first.key);
+    expect(more.trainingKey).toBe(first.trainingKey);
+    expect(more.sets.map((s) => s.name)).toEqual(['train', 'val', 'test', 'test-rician-snr5', 'test-gaussian-s2']);
+    // The clean splits and the unchanged noisy set are cache hits; only the new set was computed.
+    expect(logged.filter((l) => l.startsWith('[embed-base]'))).toEqual([expect.stringMatching(/cache hit/)]);
+    expect(logged.filter((l) => l.startsWith('[embed-set]') && l.includes('building'))).toHaveLength(1);
+    expect(logged.filter((l) => l.startsWith('[embed-set]') && l.includes('cache hit'))).toHaveLength(1);
+    const a = await (await openEmbedOutput(first.dir)).load('test-rician-snr5');
+    const b = await (await openEmbedOutput(more.dir)).load('test-rician-snr5');
+    expect(Array.from(b.features)).toEqual(Array.from(a.features));
+    const val = await embedWith('val', '    splits: [test, val]\n    kinds:\n      - {kind: rician, snr: [5]}\n');
+    expect(val.trainingKey).not.toBe(first.trainingKey);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The `model:embed` stage's output (contract between the embed stage and training/evaluation).
  *
- * Folder `runs/cache/model-embed/<key>/`:
+ * Folder `runs/cache/embed/<key>/` (files hard-linked from the per-part caches `embed-base/<key>/`,
+ * the clean splits, and `embed-set/<key>/`, one noise eval set each):
  *   embed.json                 EmbedManifest (below)
  *   features/<set>.arr         float32 [N, D] (head) or [N, h, w, c] (partial); absent for 'pixels'
  *   labels/<set>.arr           int32 [N] class indices into `classes`
@@ -42,6 +43,10 @@ export interface EmbedSetInfo {
   n: number;
   /** Absolute folder of the source image set (always set; the only input for kind 'pixels'). */
   imageSetDir: string;
+  /** Key of the cached part holding this set's features (absent in outputs of older code). */
+  key?: string;
+  /** The benchmark an eval set belongs to (`mri-c`), null for an ad-hoc set or a clean split. */
+  benchmark?: string | null;
 }
 
 export interface EmbedManifest {
@@ -70,6 +75,11 @@ export interface EmbedManifest {
   inference?: InferenceRecord | null;
   imagesPerSecond: number | null;
   sets: EmbedSetInfo[];
+  /**
+   * Key of what trials train and are selected on: the clean splits and every noise set not drawn from
+   * the test split. A noisy test set added or changed leaves it unchanged (absent in older outputs).
+   */
+  trainingKey?: string;
 }
 
 export interface EmbedSetData {
