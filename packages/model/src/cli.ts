@@ -2,21 +2,41 @@
  * CLI of the model package (Nx targets model:embed, model:train, model:evaluate, model:predict):
  *   embed    [--experiment FILE]                      ingest → noise → augment → embed (cached)
  *   train    [--experiment FILE] [--out DIR] [--lr X --dropout X --batch-size N --epochs N]
- *   evaluate [--experiment FILE] [--model DIR]         clean + noisy test sets → evaluation.json
+ *   evaluate [--experiment FILE] [--model DIR[,DIR…]] [--tta none|hflip] [--compare-to DIR[,DIR…]]
+ *            [--baseline auto|none] [--out FILE] [--batch-size N]
+ *            one model or an ensemble (mean of the members' calibrated probabilities), optionally
+ *            with horizontal-flip TTA, scored from the pixels of the clean and every noisy test set
+ *            (model.onnx on ONNX Runtime): accuracy + CI per set, CE/mCE against the fixed baseline
+ *            when the experiment has benchmark sets, paired tests against --compare-to (no TTA)
+ *            → <first model's parent>/evaluation-pixels[-hflip][-ensembleN].json
  *   predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json]
  *            prints the class, calibrated probabilities and the model's provenance (experiment,
  *            sweep/trial, data sources, clean and mean-noisy test accuracy); warns on stderr when
  *            the model was trained on synthetic phantoms. FILE: JPEG/PNG/BMP/TIFF/WebP or DICOM.
  *   predict  ... --gradcam OUT.png                     also writes the class-activation overlay (gradcam/)
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { defaultExperimentFile, loadExperiment, parseFlags, runMain, stringFlag, UserError, type Experiment, type ParsedArgs } from '@mri-robust/core';
+import {
+  defaultExperimentFile,
+  loadExperiment,
+  parseFlags,
+  runMain,
+  stringFlag,
+  UserError,
+  type CorruptionSummary,
+  type Experiment,
+  type PairedComparison,
+  type ParsedArgs,
+} from '@mri-robust/core';
+import { dataSettingsOf } from '@mri-robust/data';
 import { openEmbedOutput } from './io/embed-output.ts';
+import { parseModelList, TTA_MODES, type Tta } from './ensemble.ts';
+import { evaluateFromPixels } from './evaluate-pixels.ts';
 import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
-import { EVALUATION_JSON, evaluateModelDir, preprocessingOf, trainTrial } from './trial.ts';
+import { EVALUATION_JSON, preprocessingOf, trainTrial } from './trial.ts';
 import { loadPredictor, predictWith, PREDICT_MAX_PIXELS, type LoadedPredictor } from './predict.ts';
 import { explainImage } from './gradcam/explain.ts';
 import { ImageInputError } from './prepare-image.ts';
@@ -29,7 +49,7 @@ import { PREPROCESSING } from './nets/preprocess.ts';
 const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
   embed    [--experiment FILE]
   train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
-  evaluate [--experiment FILE] [--model DIR]
+  evaluate [--experiment FILE] [--model DIR[,DIR...]] [--tta none|hflip] [--compare-to DIR[,DIR...]] [--baseline auto|none] [--out FILE] [--batch-size N]
   predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json] [--gradcam OUT.png]`;
 
 function numberFlag(args: ParsedArgs, name: string): number | undefined {
@@ -59,7 +79,7 @@ export function formatEvaluations(evals: EvaluationRecord[]): string {
         .toFixed(3)
         .padStart(8)}   ${e.ece.toFixed(3)} → ${e.eceCalibrated.toFixed(3)}`,
   );
-  return [head, ...rows].join('\n') + '\n';
+  return `${[head, ...rows].join('\n')}\n`;
 }
 
 async function train(argv: string[]): Promise<void> {
@@ -99,16 +119,68 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function evaluate(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, { experiment: 'string', model: 'string' });
+  const args = parseFlags(argv, {
+    experiment: 'string',
+    model: 'string',
+    tta: 'string',
+    'compare-to': 'string',
+    baseline: 'string',
+    out: 'string',
+    'batch-size': 'string',
+  });
   const experiment = experimentFrom(args);
-  const modelDir = path.resolve(stringFlag(args, 'model') ?? path.join(defaultTrainDir(experiment), 'model'));
-  const embed = await ensureEmbed(experiment);
-  const features = await openEmbedOutput(embed.dir);
-  const r = await evaluateModelDir({ modelDir, features, experiment });
-  const out = path.join(path.dirname(modelDir), EVALUATION_JSON);
-  await writeFile(out, JSON.stringify({ model: modelDir, embed: embed.dir, ...r }, null, 2) + '\n');
+  const models = parseModelList(stringFlag(args, 'model') ?? path.join(defaultTrainDir(experiment), 'model')).map((d) => path.resolve(d));
+  const tta = stringFlag(args, 'tta') ?? 'none';
+  if (!(TTA_MODES as readonly string[]).includes(tta)) throw new UserError(`--tta ${tta}: expected one of ${TTA_MODES.join(', ')}`);
+  const baselineFlag = stringFlag(args, 'baseline') ?? 'auto';
+  if (baselineFlag !== 'auto' && baselineFlag !== 'none') throw new UserError(`--baseline ${baselineFlag}: expected auto or none`);
+  const compare = stringFlag(args, 'compareTo');
+  const batchSize = numberFlag(args, 'batchSize') ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size ${batchSize}: expected an integer ≥ 1`);
+  const r = await evaluateFromPixels({
+    experiment,
+    models,
+    tta: tta as Tta,
+    compareTo: compare ? parseModelList(compare, '--compare-to').map((d) => path.resolve(d)) : undefined,
+    baseline: baselineFlag === 'auto',
+    batchSize,
+  });
+  const suffix = `${tta === 'hflip' ? '-hflip' : ''}${models.length > 1 ? `-ensemble${models.length}` : ''}`;
+  const out = path.resolve(stringFlag(args, 'out') ?? path.join(path.dirname(models[0]), `evaluation-pixels${suffix}.json`));
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(r, null, 2)}\n`);
+  process.stdout.write(`${models.length > 1 ? `ensemble of ${models.length} (${r.combination})` : models[0]}, tta ${tta}\n`);
   process.stdout.write(formatEvaluations(r.evaluations));
-  process.stdout.write(`temperature ${r.temperature.toFixed(3)}, backend ${r.backend}\nresults: ${out}\n`);
+  if (r.corruption) process.stdout.write(formatCorruption(r.corruption, r.baseline?.name ?? '?'));
+  if (r.compareTo) {
+    process.stdout.write(`\ncompared with ${r.compareTo.models.join(', ')} (no TTA), paired on the same images:\n`);
+    process.stdout.write(formatPaired(r.compareTo.paired));
+    if (r.compareTo.corruption) process.stdout.write(formatCorruption(r.compareTo.corruption, r.baseline?.name ?? '?'));
+  }
+  process.stdout.write(
+    `${r.images} images scored in ${r.scoringSeconds.toFixed(1)} s (${r.inference.engine}, ${r.inference.threads} threads); wall time ${r.seconds.toFixed(1)} s\nresults: ${out}\n`,
+  );
+}
+
+/** CE / mCE lines of a corruption summary. */
+export function formatCorruption(c: CorruptionSummary & { benchmark: string }, baseline: string): string {
+  const kinds = Object.keys(c.ce).sort();
+  const rows = kinds.map(
+    (k) => `  ${k.padEnd(22)} CE ${c.ce[k].toFixed(3)}   relative CE ${c.relativeCe[k] === undefined ? '  n/a' : c.relativeCe[k].toFixed(3)}`,
+  );
+  const skipped = c.skipped.length ? `  (left out: ${c.skipped.join(', ')})\n` : '';
+  return `${c.benchmark}: mCE ${c.mce.toFixed(3)}, relative mCE ${c.relativeMce.toFixed(3)} (baseline ${baseline})\n${rows.join('\n')}\n${skipped}`;
+}
+
+/** One line per test set of a paired comparison (A = the evaluated model, B = --compare-to). */
+export function formatPaired(rows: (PairedComparison & { testSet: string })[]): string {
+  const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+  return `${rows
+    .map(
+      (p) =>
+        `  ${p.testSet.padEnd(26)} ${pct(p.accuracyA)} vs ${pct(p.accuracyB)}  Δ ${pts(p.difference)} [${pts(p.ciLow)}, ${pts(p.ciHigh)}]  McNemar p ${p.pValue.toPrecision(2)}  ${p.verdict}`,
+    )
+    .join('\n')}\n`;
 }
 
 async function predict(argv: string[]): Promise<void> {
@@ -126,7 +198,7 @@ async function predict(argv: string[]): Promise<void> {
     // The preprocessing this experiment would give a model: its data.image and the model section.
     const experiment = loadExperiment(expFile, EMBED_SCHEMA_PARTS);
     const ms = resolveModelSettings(experiment.config);
-    const img = (experiment.config.data as { image: Preprocessing['decode'] }).image;
+    const img = dataSettingsOf(experiment).image;
     expected = {
       decode: { size: img.size, channels: img.channels, fit: img.fit },
       inputSize: ms.input_size,
@@ -151,7 +223,7 @@ async function predict(argv: string[]): Promise<void> {
       );
     }
     if (args.json === true) {
-      process.stdout.write(JSON.stringify({ ...p, provenance: prov }, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify({ ...p, provenance: prov }, null, 2)}\n`);
       return;
     }
     process.stdout.write(`${p.file}\nclass: ${p.class}\ncalibrated probabilities (T = ${p.temperature.toFixed(3)}):\n`);

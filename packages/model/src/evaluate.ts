@@ -40,6 +40,12 @@ export interface EvaluateInput {
   severity: number;
   /** Uncalibrated class probabilities, row-major [n, classes]. */
   probs: Float32Array;
+  /**
+   * Calibrated probabilities when they are not softmax(log probs / temperature) — an ensemble's
+   * mean of its members' calibrated probabilities (`probs` then the mean of their raw ones). When
+   * given, the decisions (accuracy, F1, confusion) are their argmax and `temperature` is unused.
+   */
+  calibrated?: Float32Array;
   labels: Int32Array;
   classes: string[];
   /** Temperature fitted on validation (1 = none). */
@@ -56,13 +62,16 @@ export function evaluateProbabilities(input: EvaluateInput): EvaluationRecord {
   if (probs.length !== labels.length * k) {
     throw new Error(`${input.testSet}: ${probs.length} probabilities for ${labels.length} samples × ${k} classes`);
   }
-  const pred = argmaxRows(probs, k);
+  if (input.calibrated && input.calibrated.length !== probs.length) {
+    throw new Error(`${input.testSet}: ${input.calibrated.length} calibrated probabilities for ${probs.length} raw ones`);
+  }
+  const calibrated = input.calibrated ?? softmaxRows(logitsFromProbabilities(probs), k, input.temperature);
+  const pred = argmaxRows(input.calibrated ?? probs, k);
   const confusion = confusionMatrix(labels, pred, k);
   const correct = Float64Array.from(labels, (y, i) => (pred[i] === y ? 1 : 0));
   const acc = labels.length ? correct.reduce((a, b) => a + b, 0) / labels.length : Number.NaN;
   const ci = bootstrapMeanInterval(correct, input.bootstrapSamples, createRng(input.seed));
   const perClass = perClassMetrics(confusion, input.classes);
-  const calibrated = softmaxRows(logitsFromProbabilities(probs), k, input.temperature);
   return {
     testSet: input.testSet,
     noiseKind: input.noiseKind,

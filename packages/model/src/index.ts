@@ -117,6 +117,10 @@ export {
   type LoadedPredictor,
 } from './predict.ts';
 export { main as modelCliMain, formatEvaluations, defaultTrainDir } from './cli.ts';
+// Corruption baseline (CE/mCE denominators; report) and ensembles / TTA scored from pixels (serve, lead's measurements).
+export { ensureBaseline, type BaselineScores } from './baseline.ts';
+export { memberMismatch, parseModelList } from './ensemble.ts';
+export { evaluateFromPixels, type PixelEvaluation, type PixelEvaluationOptions } from './evaluate-pixels.ts';
 // --- end learning half ---
 
 // --- grad-cam and predict server (owner: serve helper) ---

@@ -4,6 +4,7 @@
  */
 
 import type { JSONSchema, SchemaPart } from '@mri-robust/core';
+import { BENCHMARKS, type BenchmarkName } from '@mri-robust/noise';
 
 export type ModelSchemaPart = SchemaPart;
 
@@ -48,6 +49,8 @@ export interface TrainSettings {
 export interface EvaluateSettings {
   bootstrap_samples: number;
   ece_bins: number;
+  /** Corruption benchmark whose test sets the noise stage builds (`mri-c`); absent = none. */
+  benchmark?: BenchmarkName;
 }
 
 export const MODEL_DEFAULTS: ModelSettings = {
@@ -264,6 +267,12 @@ export const evaluateSchemaPart: ModelSchemaPart = {
         maximum: 100,
         default: EVALUATE_DEFAULTS.ece_bins,
       }),
+      // No default: an experiment without the key keeps its hash.
+      benchmark: {
+        enum: [...BENCHMARKS],
+        description:
+          "Corruption benchmark scored besides the noisy sets of `noise.eval`: 'mri-c' = every noise kind at severities 1–5 on each `noise.eval` split (fixed seed; built by the noise stage), summarised as CE / mCE / relative mCE against the fixed baseline (model README).",
+      },
     },
   },
 };

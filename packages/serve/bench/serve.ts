@@ -148,7 +148,10 @@ try {
     concurrency: CONCURRENCY,
     answered: results.length,
     ok: results.filter((r) => r.ok).length,
-    statuses: results.reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {}),
+    statuses: results.reduce<Record<string, number>>((m, r) => {
+      m[r.status] = (m[r.status] ?? 0) + 1;
+      return m;
+    }, {}),
     seconds,
     predictionsPerSecond: TOTAL / seconds,
     latencyMs: { median: quantile(lat, 0.5), p95: quantile(lat, 0.95), min: lat[0], max: lat[lat.length - 1] },

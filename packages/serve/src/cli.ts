@@ -1,6 +1,6 @@
 /**
  * CLI of the serve package (Nx target serve:start):
- *   start [--model DIR | --sweep ID] [--port N]     predict page + POST /predict
+ *   start [--model DIR[,DIR...] | --sweep ID] [--port N]   predict page + POST /predict (several DIRs: an ensemble)
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -51,9 +51,8 @@ export function headerParams(value: string): { type: string; params: Record<stri
   const semi = value.indexOf(';');
   const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
   const re = /;\s*([A-Za-z0-9_*!#$&+.^`|~-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^;\s]*)/g;
-  let m: RegExpExecArray | null;
   const rest = semi < 0 ? '' : value.slice(semi);
-  while ((m = re.exec(rest))) {
+  for (let m = re.exec(rest); m; m = re.exec(rest)) {
     params[m[1].toLowerCase()] = m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : m[2];
   }
   return { type, params };

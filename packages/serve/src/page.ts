@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatAccuracy, formatSource, SYNTHETIC_WARNING, type ModelProvenance } from '@mri-robust/model';
+import type { EnsembleMemberInfo } from './server.ts';
 
 export interface PageInfo {
   title: string;
@@ -16,6 +17,9 @@ export interface PageInfo {
   model: string;
   /** Where the model comes from (metadata.json); absent for handlers that do not say. */
   provenance?: ModelProvenance;
+  /** An ensemble's members and how their probabilities are combined. */
+  members?: EnsembleMemberInfo[];
+  combination?: string;
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -43,6 +47,11 @@ h1 { font-size: 1.35rem; margin: 0 0 .2rem; }
 #provenance th { text-align: left; color: #5b6675; font-weight: 600; padding: .15rem 1rem .15rem 0; vertical-align: top; white-space: nowrap; }
 #provenance td { padding: .15rem 0; overflow-wrap: anywhere; }
 #provenance .missing { color: #8a5a00; }
+#ensemble { background: #fff; border-radius: 10px; padding: .6rem 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); margin-bottom: 1rem; font-size: .88rem; }
+#ensemble h2 { font-size: 1rem; margin: 0 0 .3rem; color: #3b4656; }
+#ensemble table { border-collapse: collapse; margin-top: .4rem; }
+#ensemble th, #ensemble td { text-align: left; padding: .15rem .8rem .15rem 0; vertical-align: top; overflow-wrap: anywhere; }
+#ensemble th { color: #5b6675; font-weight: 600; }
 #status { color: #5b6675; margin-top: .5rem; min-height: 1.2em; }
 .note { color: #5b6675; font-size: .8rem; margin-top: .6rem; }
 `;
@@ -108,7 +117,8 @@ const SCRIPT = `
       drawBars(body.probabilities, body.class);
       document.getElementById('overlay').src = body.gradcam;
       document.getElementById('original').src = body.scan;
-      if (body.gradcamLayer) document.getElementById('cam-note').textContent = 'Regions that raised the score of ' + body.class + ' (red = most): ' +
+      if (body.gradcamLayer) document.getElementById('cam-note').textContent = 'Regions that raised the score of ' + (body.gradcamClass || body.class) +
+        (body.ensemble ? ' for the first member of the ensemble' : '') + ' (red = most): ' +
         body.gradcamMethod + ' at ' + body.gradcamLayer + ' (' + body.gradcamGrid.join('×') + ' grid), inside the scan only, at its aspect ratio.';
       results.hidden = false;
       status.textContent = 'Done in ' + body.ms + ' ms.';
@@ -163,6 +173,21 @@ export function provenanceHtml(p: ModelProvenance | undefined): string {
   return `${banner}<div id="provenance" data-synthetic="${p.synthetic}"><table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table></div>`;
 }
 
+/** The members of an ensemble served as one model (empty for a single model). */
+export function membersHtml(members: EnsembleMemberInfo[] | undefined, combination: string | undefined): string {
+  if (!members || members.length < 2) return '';
+  const rows = members.map(
+    (m, i) =>
+      `<tr data-member="${i + 1}"><td>${i + 1}</td><td>${esc(m.dir)}</td><td>${esc(m.experiment)}</td><td>${m.sweep ? `${esc(m.sweep)} / ${esc(m.trial ?? '?')}` : 'not from a sweep'}</td>` +
+      `<td>${esc(m.backbone)}</td><td>${m.temperature.toFixed(3)}</td><td>${m.cleanAccuracy ? esc(m.cleanAccuracy) : '<span class="missing">not recorded</span>'}</td></tr>`,
+  );
+  return (
+    `<div id="ensemble"><h2>Ensemble of ${members.length} models</h2><div class="note">Answer: ${esc(combination ?? 'mean of the members’ probabilities')}; ` +
+    `the provenance above and the class-activation map are the first member's.</div>` +
+    `<table><tr><th>#</th><th>Model folder</th><th>Experiment</th><th>Sweep / trial</th><th>Network</th><th>T</th><th>Clean test accuracy</th></tr>${rows.join('')}</table></div>`
+  );
+}
+
 export function renderPage(info: PageInfo): Page {
   // JSON in a <script type="application/json"> block: escape '<' so no '</script>' can close it.
   const infoJson = JSON.stringify(info).replace(/</g, '\\u003c');
@@ -178,6 +203,7 @@ export function renderPage(info: PageInfo): Page {
 <h1>${esc(info.title)}</h1>
 <div class="sub">Model: ${esc(info.model)} · classes: ${esc(info.classes.join(', '))}</div>
 ${provenanceHtml(info.provenance)}
+${membersHtml(info.members, info.combination)}
 <label id="drop" for="file">Drop a brain MRI slice here (JPG, PNG or uncompressed DICOM, up to ${(info.maxUploadBytes / 1048576).toFixed(1)} MB), or choose one:
 <input id="file" type="file" accept="image/jpeg,image/png,application/dicom,.jpg,.jpeg,.png,.dcm,.dicom">
 </label>

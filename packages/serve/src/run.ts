@@ -1,11 +1,12 @@
 /**
- * `nx run serve:start [--model <dir> | --sweep <id>] [--port N] [--host 127.0.0.1]
- *   [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8]`: loads the model, starts the server
- * and runs until SIGINT/SIGTERM.
+ * `nx run serve:start [--model <dir>[,<dir>...] | --sweep <id>] [--port N] [--host 127.0.0.1]
+ *   [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8]`: loads the model (several folders:
+ * an ensemble answering with the mean of their calibrated probabilities), starts the server and
+ * runs until SIGINT/SIGTERM.
  */
 import path from 'node:path';
 import { parseArgs, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
-import { selectBackend, type BackendPreference } from '@mri-robust/model';
+import { parseModelList, selectBackend, type BackendPreference } from '@mri-robust/model';
 import { launcherChain, watchLaunchers } from './launcher.ts';
 import { resolveServeModel } from './pointer.ts';
 import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
@@ -42,9 +43,12 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
   const maxUploadBytes = Math.round(num(args.maxUploadMb, 'max-upload-mb', DEFAULT_MAX_UPLOAD_BYTES / 1048576, { min: 0.001, integer: false }) * 1048576);
   const maxPixels = num(args.maxPixels, 'max-pixels', DEFAULT_MAX_PIXELS, { min: 1 });
   const queueLimit = num(args.queue, 'queue', 8, { min: 0 });
-  const choice = resolveServeModel({ model: args.model, sweep: args.sweep, runsDir, root });
+  // `--model A,B,C`: an ensemble of those folders (mean of their calibrated probabilities).
+  const listed = args.model ? parseModelList(args.model) : [];
+  const choice = resolveServeModel({ model: listed[0], sweep: args.sweep, runsDir, root });
+  const dirs = listed.length > 1 ? listed.map((d) => path.resolve(d)) : [choice.modelDir];
   const backend = await selectBackend((args.backend as BackendPreference | undefined) ?? 'auto');
-  const handler = await loadPredictHandler(choice.modelDir, { maxPixels });
+  const handler = await loadPredictHandler(dirs, { maxPixels });
   const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
   const host = args.host ?? '127.0.0.1';
   const allowHosts = (args.allowHost ?? '')
@@ -63,7 +67,8 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`--host ${host}: not an address of this machine`);
     throw e;
   }
-  log(`model ${choice.modelDir} (${choice.source}${choice.trial ? `, trial ${choice.trial}` : ''}), backend ${backend.name}`);
+  if (dirs.length > 1) log(`ensemble of ${dirs.length} models (--model ${args.model}): ${dirs.join(', ')}, backend ${backend.name}`);
+  else log(`model ${choice.modelDir} (${choice.source}${choice.trial ? `, trial ${choice.trial}` : ''}), backend ${backend.name}`);
   log(`listening on ${running.url}  (GET / page, POST /predict; upload limit ${maxUploadBytes} bytes, pixel limit ${maxPixels})`);
   return {
     url: running.url,
@@ -112,4 +117,4 @@ export async function serveMain(argv: string[]): Promise<void> {
   });
 }
 
-export const SERVE_USAGE = `start [--model DIR | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]]`;
+export const SERVE_USAGE = `start [--model DIR[,DIR...] | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]]`;

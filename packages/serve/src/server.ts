@@ -35,12 +35,27 @@ export interface PredictResponse {
   [extra: string]: unknown;
 }
 
+/** One member of an ensemble served as the model (listed on the page). */
+export interface EnsembleMemberInfo {
+  dir: string;
+  experiment: string;
+  sweep: string | null;
+  trial: string | null;
+  backbone: string;
+  temperature: number;
+  /** Clean test accuracy with its CI, formatted; null when metadata.json does not record it. */
+  cleanAccuracy: string | null;
+}
+
 /** What the server needs from a model: class names, a description and a prediction function. */
 export interface PredictHandler {
   classes: string[];
   description: string;
   /** Where the model comes from, shown on the page (predictor.ts fills it from metadata.json). */
   provenance?: ModelProvenance;
+  /** Several models answering as one: the members and how their answers are combined. */
+  members?: EnsembleMemberInfo[];
+  combination?: string;
   /** Throws ImageInputError for unusable images; anything else is a server error (500). */
   predict(image: Uint8Array): Promise<PredictResponse>;
 }
@@ -151,6 +166,8 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
     maxUploadBytes: maxBytes,
     model: handler.description,
     provenance: handler.provenance,
+    members: handler.members,
+    combination: handler.combination,
   });
   const pageBytes = Buffer.from(page.html, 'utf8');
 
