@@ -17,8 +17,15 @@ import { comparisonFolderName, comparisonsDir, reportFolderName, reportsDir } fr
 import { readComparison } from './compare/data.ts';
 import { pairTests, renderComparePage } from './compare/page.ts';
 
+import type { BaselineScores, SweepInfo } from './types.ts';
+
 const COMPARE_META = 'compare.json';
-import type { SweepInfo } from './types.ts';
+
+/**
+ * The baseline model's scores for a sweep's experiment (CE is normalised by them), or null when there
+ * is none; an error becomes a note on the page (the report is still written).
+ */
+export type BaselineProvider = (sweep: SweepInfo) => Promise<BaselineScores | null>;
 
 export interface BuildReportOptions {
   /** The runs folder: holds tracking.duckdb and reports/. */
@@ -33,6 +40,8 @@ export interface BuildReportOptions {
   settings?: Partial<ReportSettings>;
   /** Timestamp written in the page (default now). */
   now?: Date;
+  /** Where the CE baseline comes from; without one the page shows no CE / mCE. */
+  baseline?: BaselineProvider;
 }
 
 export interface BuiltReport {
@@ -42,6 +51,18 @@ export interface BuiltReport {
   trials: number;
   /** Ids of the charts drawn (those with data). */
   charts: string[];
+  /** The baseline's name, or why there is none. */
+  baseline: { name: string } | { note: string };
+}
+
+async function baselineFor(sweep: SweepInfo, provider: BaselineProvider | undefined): Promise<{ baseline: BaselineScores | null; note: string }> {
+  if (!provider) return { baseline: null, note: 'no baseline given to report:build' };
+  try {
+    const baseline = await provider(sweep);
+    return { baseline, note: baseline ? '' : 'the experiment has no baseline' };
+  } catch (e) {
+    return { baseline: null, note: (e instanceof Error ? e.message : String(e)).split('\n')[0] };
+  }
 }
 
 export interface BuildResult {
@@ -76,10 +97,18 @@ async function buildOne(db: Tracking, sweep: SweepInfo, opts: BuildReportOptions
   const charts = buildCharts(data, { bestTrials: settings.best_trials });
   const bases = [opts.runsDir, path.dirname(opts.runsDir), workspaceRoot()];
   const artifacts = await readStageArtifacts(sweep, bases, opts.runsDir);
-  const html = renderReportPage({ data, charts, artifacts, bundles: vegaBundles(), generatedAt, indexHref: '../index.html' });
+  const { baseline, note } = await baselineFor(sweep, opts.baseline);
+  const html = renderReportPage({ data, charts, artifacts, bundles: vegaBundles(), generatedAt, indexHref: '../index.html', baseline, baselineNote: note });
   const file = path.join(reportsDir(opts.runsDir), reportFolderName(sweep.sweepId), 'index.html');
   const bytes = writeAtomic(file, html);
-  return { sweepId: sweep.sweepId, file, bytes, trials: data.trials.length, charts: charts.filter((c) => c.spec).map((c) => c.id) };
+  return {
+    sweepId: sweep.sweepId,
+    file,
+    bytes,
+    trials: data.trials.length,
+    charts: charts.filter((c) => c.spec).map((c) => c.id),
+    baseline: baseline ? { name: baseline.name } : { note },
+  };
 }
 
 /** The comparisons built so far (each folder's compare.json), newest first. */

@@ -1,25 +1,42 @@
 /**
  * report CLI (used by the Nx targets):
- *   build [--sweep <id>] [--all] [--experiment <file>] [--runs <dir>] [--tracking <file>] [--best-trials <n>]
+ *   build [--sweep <id>] [--all] [--experiment <file>] [--runs <dir>] [--tracking <file>] [--best-trials <n>] [--no-baseline]
  *   compare --sweeps <A,B[,…]> [--runs <dir>] [--tracking <file>]
  * The runs folder is --runs, else the experiment's, else <workspace>/runs.
  */
 import path from 'node:path';
-import { loadExperiment, parseArgs, runMain, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
+import { loadExperiment, parseFlags, runMain, stringFlag, UserError, workspaceRoot, type ParsedArgs } from '@mri-robust/core';
+import { experimentBaseline } from './baseline.ts';
 import { buildComparison, buildReport } from './build.ts';
 import { reportSchemaPart, reportSettings, type ReportSettings } from './schema.ts';
 
+/** The flags of each command (kebab-case); anything else is a one-line error naming these (core's parseFlags). */
+const BUILD_FLAGS = {
+  sweep: 'string',
+  all: 'boolean',
+  experiment: 'string',
+  runs: 'string',
+  tracking: 'string',
+  'best-trials': 'string',
+  'no-baseline': 'boolean',
+} as const;
+const COMPARE_FLAGS = { sweeps: 'string', runs: 'string', tracking: 'string' } as const;
+
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  const [command] = args._;
-  if (command === 'compare') return compare(args);
-  if (command !== 'build') {
-    process.stderr.write(
-      'usage: report build [--sweep <id>] [--all] [--experiment <file>] [--runs <dir>] [--tracking <file>] [--best-trials <n>]\n' +
-        '       report compare --sweeps <A,B[,…]> [--runs <dir>] [--tracking <file>]\n',
-    );
-    return 2;
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'compare' || command === 'build') {
+    const args = parseFlags(rest, command === 'build' ? BUILD_FLAGS : COMPARE_FLAGS);
+    if (args._.length) throw new UserError(`report ${command}: unexpected argument ${args._[0]} (flags are --name=value)`);
+    return command === 'build' ? build(args) : compare(args);
   }
+  process.stderr.write(
+    'usage: report build [--sweep <id>] [--all] [--experiment <file>] [--runs <dir>] [--tracking <file>] [--best-trials <n>] [--no-baseline]\n' +
+      '       report compare --sweeps <A,B[,…]> [--runs <dir>] [--tracking <file>]\n',
+  );
+  return 2;
+}
+
+async function build(args: ParsedArgs): Promise<number> {
   const experimentFile = stringFlag(args, 'experiment');
   let runsDir = path.join(workspaceRoot(), 'runs');
   let settings: Partial<ReportSettings> | undefined;
@@ -41,19 +58,21 @@ async function main(): Promise<number> {
     runsDir,
     trackingFile: stringFlag(args, 'tracking'),
     sweepId: stringFlag(args, 'sweep'),
-    all: args.all === true || args.all === 'true',
+    all: args.all === true,
     settings,
+    baseline: args.noBaseline === true ? undefined : experimentBaseline(),
   });
   for (const r of result.reports) {
+    const base = 'name' in r.baseline ? `CE relative to ${r.baseline.name}` : `no CE (${r.baseline.note})`;
     process.stdout.write(
-      `${r.sweepId}: ${r.trials} trials, ${r.charts.length} charts, ${(r.bytes / 1e6).toFixed(2)} MB → ${path.relative(process.cwd(), r.file) || r.file}\n`,
+      `${r.sweepId}: ${r.trials} trials, ${r.charts.length} charts, ${base}, ${(r.bytes / 1e6).toFixed(2)} MB → ${path.relative(process.cwd(), r.file) || r.file}\n`,
     );
   }
   process.stdout.write(`index → ${path.relative(process.cwd(), result.indexFile) || result.indexFile} (${((performance.now() - t0) / 1000).toFixed(2)} s)\n`);
   return 0;
 }
 
-async function compare(args: ReturnType<typeof parseArgs>): Promise<number> {
+async function compare(args: ParsedArgs): Promise<number> {
   const list = stringFlag(args, 'sweeps');
   if (!list) throw new UserError('report compare: --sweeps=A,B[,…] is required (two or more sweep ids; the first is the baseline)');
   const sweepIds = list

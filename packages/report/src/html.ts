@@ -162,6 +162,8 @@ table.summary td.num { white-space: nowrap; }
 #compare-tests .sub { font-size: 11px; }
 .sub { font-size: 11px; color: var(--muted); }
 .cmp-yes { color: #0a6b2d; } .cmp-no { color: #a11; }
+.v-better { color: #0a6b2d; } .v-worse { color: #a11; } .v-not-distinguishable { color: #555; }
+ul.verdicts { margin: .3em 0 .8em; } p.baseline { background: #f4f6f8; padding: .4em .6em; border-radius: 4px; }
 tr.failed td { color: #a11; }
 table.kv th { font-weight: 600; width: 1%; white-space: nowrap; color: #374151; }
 table.json th { background: var(--bg2); }

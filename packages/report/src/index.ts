@@ -10,6 +10,7 @@ export {
   type BuiltReport,
   type BuildComparisonOptions,
   type BuiltComparison,
+  type BaselineProvider,
 } from './build.ts';
 export { reportSchemaPart, reportSettings, REPORT_DEFAULTS, type ReportSettings } from './schema.ts';
 export { openTrackingReader, readSweeps, resolveSweep, readSweepData, readSweepSummaries } from './data.ts';

@@ -4,8 +4,9 @@ import type { ChartSection } from './charts/index.ts';
 import { BASE_CSS, esc, fmtDate, fmtNum, jsonForScript, renderJson, SORT_SCRIPT } from './html.ts';
 import { isIngestReport, renderIngest } from './ingest.ts';
 import { byTrial, cleanOf, displayOrder, isClean, meanNoisyOf, testEvaluations, worstNoisyOf } from './rows.ts';
+import { classRobustness, DROP_POINTS, kindDrops, trialRobustness, type TrialRobustness } from './robustness.ts';
 import type { StageArtifacts } from './stages.ts';
-import type { EvaluationInfo, SweepData, TrialInfo } from './types.ts';
+import type { BaselineScores, EvaluationInfo, SweepData, TrialInfo } from './types.ts';
 
 export interface PageInput {
   data: SweepData;
@@ -15,6 +16,25 @@ export interface PageInput {
   generatedAt: string;
   /** Link back to the list of sweeps (relative), or null. */
   indexHref: string | null;
+  /** The baseline CE is normalised by, or null (then `baselineNote` says why, when known). */
+  baseline?: BaselineScores | null;
+  baselineNote?: string;
+}
+
+/** Pure: CE / mCE / relative mCE of every trial that has corrupted test sets the baseline also scored. */
+export function robustnessByTrial(data: SweepData, baseline: BaselineScores | null | undefined): Map<string, TrialRobustness> {
+  const out = new Map<string, TrialRobustness>();
+  if (!baseline) return out;
+  for (const [id, evals] of byTrial(testEvaluations(data.evaluations))) {
+    const r = trialRobustness(evals, baseline);
+    if (r && Number.isFinite(r.summary.mce)) out.set(id, r);
+  }
+  return out;
+}
+
+/** A CE-like ratio as a percentage (100 % = the baseline). */
+export function fmtCe(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '' : `${(100 * v).toFixed(1)} %`;
 }
 
 /** Content-Security-Policy of the page: nothing may be loaded from anywhere but the page itself. */
@@ -66,7 +86,8 @@ function shorten(text: string, max = 90): string {
  * fit the page: numbers right-aligned, the clean CI under the accuracy, errors cut to one short line
  * (the whole text in the cell's title).
  */
-export function trialsTable(data: SweepData): string {
+export function trialsTable(data: SweepData, robust: ReadonlyMap<string, TrialRobustness> = new Map()): string {
+  const withCe = robust.size > 0;
   const groups = byTrial(testEvaluations(data.evaluations));
   const epochsRun = new Map<string, number>();
   for (const e of data.epochs) epochsRun.set(e.trialId, (epochsRun.get(e.trialId) ?? 0) + 1);
@@ -84,6 +105,12 @@ export function trialsTable(data: SweepData): string {
     ['clean acc. (95 % CI)', 'num', 'clean test accuracy with its bootstrap interval'],
     ['mean noisy', 'num', 'mean accuracy over the noisy test sets'],
     ['worst noisy', 'num', 'lowest noisy test accuracy and its set'],
+    ...(withCe
+      ? ([
+          ['mCE', 'num', 'mean corruption error relative to the baseline (100 % = the baseline; lower is better)'],
+          ['rel. mCE', 'num', 'relative mCE: degradation from clean, relative to the baseline’s degradation (lower is better)'],
+        ] as [string, string, string][])
+      : []),
     ['macro F1', 'num', 'clean test set'],
     ['ECE / cal.', 'num', 'expected calibration error on the clean test set, before / after temperature scaling'],
     ['s', 'num', 'seconds'],
@@ -109,6 +136,7 @@ export function trialsTable(data: SweepData): string {
       `<td class="num" data-sort="${sortKey(c?.accuracy)}">${esc(fmtNum(c?.accuracy))}${sub(ci(c))}</td>`,
       numCell(meanNoisyOf(evals)),
       `<td class="num" data-sort="${sortKey(w?.accuracy)}">${esc(fmtNum(w?.accuracy))}${sub(w?.testSet ?? '')}</td>`,
+      ...(withCe ? ceCells(robust.get(t.trialId)) : []),
       numCell(c?.macroF1),
       `<td class="num" data-sort="${sortKey(c?.ece)}">${esc(fmtNum(c?.ece))}${c ? ` / ${esc(fmtNum(c.eceCalibrated))}` : ''}</td>`,
       numCell(seconds(t), 0),
@@ -121,7 +149,17 @@ export function trialsTable(data: SweepData): string {
     .join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
-function bestBox(data: SweepData): string {
+function ceCell(v: number | null | undefined, cls = '', sub = ''): string {
+  const key = v === null || v === undefined || !Number.isFinite(v) ? '' : String(v);
+  return `<td class="num${cls ? ` ${cls}` : ''}" data-sort="${key}">${esc(fmtCe(v))}${sub}</td>`;
+}
+
+function ceCells(r: TrialRobustness | undefined): string[] {
+  const kinds = r ? `<div class="sub">${r.kinds.length} kind${r.kinds.length === 1 ? '' : 's'}</div>` : '';
+  return [ceCell(r?.summary.mce, 'mce', kinds), ceCell(r?.summary.relativeMce, 'rmce')];
+}
+
+function bestBox(data: SweepData, robust: ReadonlyMap<string, TrialRobustness>): string {
   const id = data.ranked[0];
   const t = data.trials.find((x) => x.trialId === id);
   if (!t) return '<p class="best">No trial has finished with an objective yet.</p>';
@@ -135,6 +173,11 @@ function bestBox(data: SweepData): string {
   ];
   if (c) parts.push(`clean test accuracy ${esc(fmtNum(c.accuracy))} (95 % ${esc(ci(c))}, n = ${esc(c.n)})`);
   if (w) parts.push(`worst noisy test set ${esc(w.testSet)}: ${esc(fmtNum(w.accuracy))} (95 % ${esc(ci(w))}); mean over noisy sets ${esc(fmtNum(m))}`);
+  const r = robust.get(t.trialId);
+  if (r)
+    parts.push(
+      `<span id="best-mce">mCE ${esc(fmtCe(r.summary.mce))}, relative mCE ${esc(fmtCe(r.summary.relativeMce))}</span> over ${r.kinds.length} noise kind${r.kinds.length === 1 ? '' : 's'} (${esc(r.source)} sets; <a href="#baseline-note">relative to the baseline</a>, 100 % = as robust as it; lower is better)`,
+    );
   return `<div class="best">${parts.join('<br>')}</div>`;
 }
 
@@ -222,6 +265,57 @@ function chartSection(id: string, title: string, charts: ChartSection[], extra =
 
 const SUMMARY_ROWS = 15;
 
+/** The baseline, named once on the page, or why there is none (nothing when no trial has grid cells). */
+function baselineBlock(
+  baseline: BaselineScores | null | undefined,
+  note: string | undefined,
+  robust: ReadonlyMap<string, TrialRobustness>,
+  hasGrid: boolean,
+): string {
+  if (baseline) {
+    const used = robust.size
+      ? ''
+      : ' <span class="muted">No trial has corrupted test sets at the severities the baseline was scored on, so no CE is shown.</span>';
+    return `<p class="baseline" id="baseline-note">CE relative to: <b>${esc(baseline.name)}</b> — ${esc(baseline.description)} <span class="muted">(clean test accuracy ${esc(fmtNum(baseline.clean))}, ${esc(baseline.corrupted.length)} corrupted sets, key ${esc(baseline.key)})</span>. CE of a kind = Σ over severities of the trial's error ÷ the baseline's; mCE = its mean over kinds; relative mCE uses the degradation from each model's own clean error instead. 100 % = as robust as the baseline; lower is better.${used}</p>`;
+  }
+  if (!hasGrid) return '';
+  return `<p class="muted" id="baseline-note">No baseline scores, so no CE / mCE${note ? `: ${esc(note)}` : ''}.</p>`;
+}
+
+const levelText = (scale: 'snr' | 'severity', v: number | null): string =>
+  v === null ? 'never' : scale === 'snr' ? `SNR ${v.toFixed(1)}` : `severity ${v.toFixed(1)}`;
+
+/** The best trial per kind: CE, relative CE, and where accuracy falls DROP_POINTS below clean. */
+function kindTable(evals: readonly EvaluationInfo[], r: TrialRobustness | undefined): string {
+  const drops = kindDrops(evals);
+  if (drops.length === 0) return '';
+  const rows = drops
+    .map((d) => {
+      const kind = d.scale === 'severity' ? d.panel : null;
+      const ce = kind !== null ? r?.summary.ce[kind] : undefined;
+      const rce = kind !== null ? r?.summary.relativeCe[kind] : undefined;
+      const worst = d.levels.reduce((a, x) => (x.accuracy < a.accuracy ? x : a), d.levels[0]);
+      return `<tr data-kind="${esc(d.panel)}"><td>${esc(d.panel)}</td>${r ? `${ceCell(ce)}${ceCell(rce)}` : ''}<td class="num">${esc(d.levels.length)}</td><td class="num" data-sort="${d.levelAtDrop ?? ''}">${esc(levelText(d.scale, d.levelAtDrop))}</td><td class="num">${esc(fmtNum(worst.accuracy))}<div class="sub">${esc(worst.testSet)}</div></td></tr>`;
+    })
+    .join('');
+  const ceHead = r ? '<th data-type="num">CE</th><th data-type="num">relative CE</th>' : '';
+  return `<h3>Per noise kind, best trial</h3><p class="muted">Where accuracy first falls ${Math.round(100 * DROP_POINTS)} points below clean, interpolated between measured levels (mild to severe); “never” when it stays within ${Math.round(100 * DROP_POINTS)} points at every level measured.</p><table class="summary sortable" id="kind-table"><thead><tr><th data-type="text">noise kind</th>${ceHead}<th data-type="num">levels</th><th data-type="num">${Math.round(100 * DROP_POINTS)}-point drop at</th><th data-type="num">worst acc.</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The best trial per class: clean recall, mean recall per severity over kinds, where it collapses. */
+function classTable(evals: readonly EvaluationInfo[]): string {
+  const classes = classRobustness(evals);
+  if (classes.length === 0) return '';
+  const severities = [...new Set(classes.flatMap((c) => c.bySeverity.map((s) => s.severity)))].sort((a, b) => a - b);
+  const rows = classes
+    .map((c, i) => {
+      const at = new Map(c.bySeverity.map((s) => [s.severity, s.recall]));
+      return `<tr data-class="${esc(c.label)}"><td class="num">${i + 1}</td><td>${esc(c.label)}</td>${numCell(c.clean)}${severities.map((s) => numCell(at.get(s))).join('')}${numCell(c.clean - c.meanCorrupted)}<td class="num">${esc(levelText('severity', c.severityAtDrop))}</td></tr>`;
+    })
+    .join('');
+  return `<h3>Per class, best trial: which class collapses first</h3><p class="muted">Recall of each true class on the clean test set and, at each severity, averaged over the noise kinds of the heat map; classes in the order they collapse (recall ${Math.round(100 * DROP_POINTS)} points below clean at the lowest severity first, then by the mean drop).</p><table class="summary" id="class-table"><thead><tr><th>order</th><th>class</th><th>clean recall</th>${severities.map((s) => `<th>severity ${s}</th>`).join('')}<th>mean drop</th><th>${Math.round(100 * DROP_POINTS)}-point drop at</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** Per trial (best first): clean accuracy, the mean over the noisy test sets, the drop, and the worst set. */
 function robustnessSummary(data: SweepData): string {
   const groups = byTrial(testEvaluations(data.evaluations));
@@ -242,6 +336,18 @@ function robustnessSummary(data: SweepData): string {
     .join('');
   const more = rows.length > SUMMARY_ROWS ? `<p class="muted">… ${rows.length - SUMMARY_ROWS} more trials in the Trials table.</p>` : '';
   return `<h3>Mean over the noisy test sets, per trial</h3><p class="muted">The mean is over every noisy test set of the trial (all kinds and levels, equally weighted); drop = clean − mean noisy.</p><table class="summary sortable" id="robustness-summary"><thead><tr><th data-type="num">#</th><th data-type="text">trial</th><th data-type="num">clean acc.</th><th data-type="num">mean noisy acc.</th><th data-type="num">noisy sets</th><th data-type="num">drop</th><th data-type="num">worst noisy acc.</th><th data-type="text">worst set</th></tr></thead><tbody>${body}</tbody></table>${more}`;
+}
+
+function robustnessExtras(data: SweepData, input: PageInput, robust: ReadonlyMap<string, TrialRobustness>): string {
+  const best = data.ranked[0];
+  const evals = best === undefined ? [] : (byTrial(testEvaluations(data.evaluations)).get(best) ?? []);
+  const hasGrid = input.charts.some((c) => c.id === 'chart-heatmap' && c.spec);
+  return [
+    baselineBlock(input.baseline, input.baselineNote, robust, hasGrid),
+    robustnessSummary(data),
+    best === undefined ? '' : kindTable(evals, robust.get(best)),
+    best === undefined ? '' : classTable(evals),
+  ].join('\n');
 }
 
 function examplesSection(artifacts: StageArtifacts): string {
@@ -315,6 +421,7 @@ export const EMBED_SCRIPT = `
 export function renderReportPage(input: PageInput): string {
   const { data, charts, artifacts, bundles } = input;
   const s = data.sweep;
+  const robust = robustnessByTrial(data, input.baseline);
   const specs: Record<string, unknown> = {};
   for (const c of charts) if (c.spec) specs[c.id] = c.spec;
   const nav = SECTIONS.map((x) => `<a href="#${x.id}">${esc(x.title)}</a>`).join('');
@@ -333,16 +440,16 @@ export function renderReportPage(input: PageInput): string {
 ${input.indexHref ? `<p><a href="${esc(input.indexHref)}">← all sweeps</a></p>` : ''}
 <h1>Sweep ${esc(s.name)} <span class="muted">${esc(s.sweepId)}</span></h1>
 <nav>${nav}</nav>
-${bestBox(data)}
+${bestBox(data, robust)}
 </header>
 <main>
 ${dataSection(data, artifacts)}
 ${chartSection('accuracy', 'Clean vs noisy accuracy', charts)}
-${chartSection('robustness', 'Robustness to noise', charts, robustnessSummary(data))}
+${chartSection('robustness', 'Robustness to noise', charts, robustnessExtras(data, input, robust))}
 ${chartSection('curves', 'Learning curves', charts)}
 ${chartSection('params', 'Hyper-parameters', charts)}
 ${chartSection('confusion', 'Confusion matrices', charts)}
-<section id="trials"><h2>Trials (${data.trials.length})</h2><p class="muted">Click a column header to sort. Accuracies are on the test split.</p>${trialsTable(data)}</section>
+<section id="trials"><h2>Trials (${data.trials.length})</h2><p class="muted">Click a column header to sort. Accuracies are on the test split.${robust.size ? ' mCE and relative mCE: <a href="#baseline-note">relative to the baseline</a>.' : ''}</p>${trialsTable(data, robust)}</section>
 ${gradcamSection(artifacts)}
 ${examplesSection(artifacts)}
 <section id="experiment"><h2>Experiment file</h2>${s.experimentYaml ? `<details><summary>${esc(s.experimentPath ?? 'experiment')}</summary><pre>${esc(s.experimentYaml)}</pre></details>` : '<p class="muted">Not recorded.</p>'}</section>

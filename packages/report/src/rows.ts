@@ -2,7 +2,7 @@
  * Pure mapping from tracking-database rows (snake_case, as DuckDB returns them) to the report's
  * types, and the pure selections the charts share (ranking, clean/noisy evaluations).
  */
-import type { ConfusionCell, Direction, EpochInfo, EvaluationInfo, StageRef, SweepInfo, TrialInfo } from './types.ts';
+import type { ClassRecall, ConfusionCell, Direction, EpochInfo, EvaluationInfo, StageRef, SweepInfo, TrialInfo } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -117,7 +117,22 @@ export function toEvaluation(r: Row): EvaluationInfo {
     macroF1: num(r.macro_f1),
     ece: num(r.ece),
     eceCalibrated: num(r.ece_calibrated),
+    perClass: toPerClass(json(r.per_class)),
   };
+}
+
+/** Per-class metrics as recorded (`[{label, recall, support, …}]`); rows without a label or a finite recall are left out. */
+export function toPerClass(v: unknown): ClassRecall[] {
+  if (!Array.isArray(v)) return [];
+  const out: ClassRecall[] = [];
+  for (const x of v) {
+    if (!x || typeof x !== 'object') continue;
+    const o = x as Record<string, unknown>;
+    const recall = num(o.recall);
+    if (o.label === undefined || o.label === null || recall === null) continue;
+    out.push({ label: String(o.label), recall, support: num(o.support) });
+  }
+  return out;
 }
 
 export function toConfusion(r: Row): ConfusionCell {
@@ -143,7 +158,7 @@ export function rankTrials(trials: readonly TrialInfo[], direction: Direction): 
     .map((t) => t.trialId);
 }
 
-export function isClean(e: EvaluationInfo): boolean {
+export function isClean(e: Pick<EvaluationInfo, 'noiseKind'>): boolean {
   return e.noiseKind === 'none' || e.noiseKind === '' || e.noiseKind === 'clean';
 }
 
@@ -160,8 +175,8 @@ export function testEvaluations(evals: readonly EvaluationInfo[]): EvaluationInf
 export function byTrial(evals: readonly EvaluationInfo[]): Map<string, EvaluationInfo[]> {
   const m = new Map<string, EvaluationInfo[]>();
   for (const e of evals) {
-    let list = m.get(e.trialId);
-    if (!list) m.set(e.trialId, (list = []));
+    const list = m.get(e.trialId) ?? [];
+    m.set(e.trialId, list);
     list.push(e);
   }
   return m;

@@ -71,6 +71,28 @@ export interface EvaluationInfo {
   macroF1: number | null;
   ece: number | null;
   eceCalibrated: number | null;
+  /** Per-class recall and support (from the evaluation's per-class metrics), when recorded. */
+  perClass?: ClassRecall[];
+}
+
+export interface ClassRecall {
+  label: string;
+  recall: number;
+  support: number | null;
+}
+
+/**
+ * Scores of the fixed baseline model that CE is normalised by (model's `ensureBaseline(experiment)`):
+ * its clean test accuracy and its accuracy on each corrupted test set.
+ */
+export interface BaselineScores {
+  /** Short name, e.g. "linear head on frozen MobileNetV2-0.35 features". */
+  name: string;
+  description: string;
+  /** Its cache key. */
+  key: string;
+  clean: number;
+  corrupted: { testSet: string; kind: string; severity: number; accuracy: number }[];
 }
 
 export interface ConfusionCell {

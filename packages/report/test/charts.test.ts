@@ -176,8 +176,8 @@ describe('robustness chart', () => {
       datasets: { clean: unknown[] };
     };
     expect(spec.concat.map((c) => c.title.text)).toEqual(['gaussian', 'motion', 'rician, by target SNR']);
-    const line = spec.concat[0].layer.find((l) => l.name.startsWith('rob_line_'))!;
-    expect(line.transform.map((t) => t.filter)).toContain('datum.levels >= 2');
+    const line = spec.concat[0].layer.find((l) => l.name.startsWith('rob_line_'));
+    expect(line?.transform.map((t) => t.filter)).toContain('datum.levels >= 2');
     expect(spec.datasets.clean).toEqual(expect.arrayContaining([{ trial: 'b', rank: 1, panel: 'motion', accuracy: 0.95 }]));
     compiles(spec as unknown as TopLevelSpec);
   });
@@ -291,13 +291,14 @@ describe('buildCharts', () => {
     expect(charts.map((c) => c.id)).toEqual([
       'chart-clean-vs-noisy',
       'chart-robustness',
+      'chart-heatmap',
       'chart-learning-curves',
       'chart-hyperparams',
       'chart-parallel',
       'chart-confusion',
     ]);
     expect(charts.every((c) => c.spec !== null)).toBe(true);
-    const conf = charts.find((c) => c.id === 'chart-confusion')!.spec!;
+    const conf = charts.find((c) => c.id === 'chart-confusion')?.spec;
     expect((conf as { facet: { column: { sort: string[] } } }).facet.column.sort).toEqual([
       'clean: test (acc 0.950)',
       'worst noisy: test-rician-s1 (acc 0.500)',

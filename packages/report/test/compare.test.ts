@@ -1,43 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { flattenSettings, sameTestImages, settingDifferences, type ComparedSweep } from '../src/compare/data.ts';
-import { mcnemarExact, pairedComparison, unpairedDiff } from '../src/compare/stats.ts';
+import { unpairedDiff, unpairedVerdict, verdictSentence } from '../src/compare/stats.ts';
 
-describe('McNemar exact test', () => {
-  it('doubles the binomial(½) tail of the smaller discordant count', () => {
-    // b = 10, c = 2: P(X ≤ 2 | n = 12) = (1 + 12 + 66) / 4096
-    expect(mcnemarExact(10, 2)).toBeCloseTo((2 * 79) / 4096, 12);
-    expect(mcnemarExact(2, 10)).toBeCloseTo((2 * 79) / 4096, 12);
-    expect(mcnemarExact(0, 0)).toBe(1);
-    expect(mcnemarExact(5, 5)).toBe(1);
-    expect(mcnemarExact(0, 6)).toBeCloseTo(2 / 64, 12);
-    // large counts stay finite (log space): 300 vs 200
-    const p = mcnemarExact(300, 200);
-    expect(p).toBeGreaterThan(1e-6);
-    expect(p).toBeLessThan(1e-4);
-  });
-});
-
-describe('paired comparison', () => {
-  it('counts discordant images, and its seeded bootstrap interval holds the difference', () => {
-    const a = Array.from({ length: 200 }, (_, i) => i % 5 !== 0); // 80 %
-    const b = Array.from({ length: 200 }, (_, i) => i % 10 !== 0); // 90 %, right wherever a is, and more
-    const r = pairedComparison(a, b, 1000, 'seed');
-    expect(r).toMatchObject({ n: 200, accuracyA: 0.8, accuracyB: 0.9, onlyA: 0, onlyB: 20 });
-    expect(r.diff).toBeCloseTo(0.1, 12);
-    expect(r.low).toBeGreaterThan(0);
-    expect(r.low).toBeLessThan(0.1);
-    expect(r.high).toBeGreaterThan(0.1);
-    expect(r.pMcNemar).toBeCloseTo(2 * 0.5 ** 20, 15);
-    expect(pairedComparison(a, b, 1000, 'seed')).toEqual(r);
-    const same = pairedComparison(a, a, 200, 1);
-    expect([same.diff, same.low, same.high, same.pMcNemar]).toEqual([0, 0, 0, 1]);
-    expect(() => pairedComparison(a, b.slice(1), 10, 1)).toThrow(/200 vs 199/);
-  });
+describe('comparison statistics beyond core', () => {
   it('unpaired: combines the two intervals as independent normal errors', () => {
     const u = unpairedDiff({ accuracy: 0.8, ciLow: 0.76, ciHigh: 0.84 }, { accuracy: 0.9, ciLow: 0.87, ciHigh: 0.93 });
     expect(u.diff).toBeCloseTo(0.1, 12);
     expect(u.low).toBeCloseTo(0.05, 4);
     expect(u.high).toBeCloseTo(0.15, 4);
+  });
+  it('unpaired verdict: better / worse only when the interval excludes 0', () => {
+    expect(unpairedVerdict({ low: 0.01, high: 0.2 })).toBe('better');
+    expect(unpairedVerdict({ low: -0.2, high: -0.001 })).toBe('worse');
+    expect(unpairedVerdict({ low: -0.01, high: 0.2 })).toBe('not distinguishable');
+    expect(unpairedVerdict({ low: 0, high: 0.2 })).toBe('not distinguishable');
+  });
+  it('says the verdicts in one sentence: clean, then counts over the corrupted sets', () => {
+    expect(
+      verdictSentence([
+        { clean: true, verdict: 'better' },
+        { clean: false, verdict: 'better' },
+        { clean: false, verdict: 'not distinguishable' },
+        { clean: false, verdict: 'better' },
+        { clean: false, verdict: 'worse' },
+      ]),
+    ).toBe('better on clean; on the 4 corrupted sets: better on 2, not distinguishable on 1, worse on 1');
+    expect(verdictSentence([{ clean: false, verdict: 'worse' }])).toBe('on the 1 corrupted set: worse on 1');
+    expect(verdictSentence([])).toBe('no test set in common');
   });
 });
 

@@ -17,11 +17,10 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { corruptionSummary, deriveSeed, mcnemarExact, pairedComparison, sharedDir, workspaceRoot } from '@mri-robust/core';
 import { chromiumLaunchOptions } from '@mri-robust/core/testing';
 import { openTracking } from '@mri-robust/tracking';
-import { mcnemarExact } from '../src/compare/stats.ts';
-import { noiseLevel } from '../src/index.ts';
+import { buildReport, noiseLevel, type BaselineScores } from '../src/index.ts';
 import { writeSyntheticSweep } from './synthetic.ts';
 
 const run = promisify(execFile);
@@ -152,15 +151,20 @@ describe('sweep report in headless Chromium', () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'build', `--runs=${runsDir}`, `--sweep=${A}`], {
       cwd: root,
     });
-    expect(stdout).toContain(`${A}: 10 trials, 6 charts`);
+    expect(stdout).toContain(`${A}: 10 trials, 7 charts`);
     opened = await open(path.join(runsDir, 'reports', A, 'index.html'));
     await opened.page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
     const charts = await opened.page.evaluate(() =>
       Array.from(document.querySelectorAll('[data-chart]')).map((el) => [el.id, el.getAttribute('data-rendered')]),
     );
     expect(charts).toEqual(
-      ['chart-clean-vs-noisy', 'chart-robustness', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion'].map((id) => [id, 'ok']),
+      ['chart-clean-vs-noisy', 'chart-robustness', 'chart-heatmap', 'chart-learning-curves', 'chart-hyperparams', 'chart-parallel', 'chart-confusion'].map(
+        (id) => [id, 'ok'],
+      ),
     );
+    // no baseline given: no CE columns, and the page says why
+    expect(await opened.page.locator('#trials-table th', { hasText: 'mCE' }).count()).toBe(0);
+    expect(await opened.page.locator('#baseline-note').textContent()).toContain('No baseline scores');
   });
 
   it("draws each chart's marks from the DuckDB rows", async () => {
@@ -241,6 +245,11 @@ describe('sweep report in headless Chromium', () => {
       worst.test_set,
     ]);
     expect(await countMarks(page, 'chart-confusion', 'conf_cells')).toBe(Number(cells[0].n));
+    // heat map of the best trial: a cell per noisy set at a named severity (the SNR sets are not) and a clean cell per kind
+    const graded = evals.filter((e) => e.trial_id === t0 && e.noise_kind !== 'none' && !/-snr/.test(String(e.test_set)));
+    const heatKinds = new Set(graded.map((e) => e.noise_kind));
+    expect(await countMarks(page, 'chart-heatmap', 'heat_cells')).toBe(graded.length + heatKinds.size);
+    expect(await page.locator('#chart-heatmap select').inputValue()).toBe(t0);
   });
 
   it('trials table: rank order, fits the page; contact sheets collapsed; Grad-CAM rows named by split and source', async () => {
@@ -283,6 +292,78 @@ describe('sweep report in headless Chromium', () => {
   });
 });
 
+describe('mCE against a baseline', () => {
+  it('trials table and best-trial box show mCE and relative mCE, the baseline named once', async () => {
+    // a hand-made baseline: 10 points below the best trial's clean accuracy, 15 below on every noisy set at a named severity
+    const ranked = await rankedFromDb(A);
+    const evals = await query('SELECT trial_id, test_set, noise_kind, severity, accuracy FROM evaluations WHERE sweep_id = $1', [A]);
+    const mine = (t: string) => evals.filter((e) => e.trial_id === t);
+    const t0 = ranked[0];
+    const clean0 = Number(mine(t0).find((e) => e.test_set === 'test')?.accuracy);
+    const graded = (t: string) => mine(t).filter((e) => e.noise_kind !== 'none' && !/-snr/.test(String(e.test_set)));
+    const baseline: BaselineScores = {
+      name: 'linear head on frozen test features',
+      description: 'a baseline written by the test',
+      key: 'basekey0',
+      clean: clean0 - 0.1,
+      corrupted: graded(t0).map((e) => ({
+        testSet: String(e.test_set),
+        kind: String(e.noise_kind),
+        severity: Number(e.severity),
+        accuracy: Number(e.accuracy) - 0.15,
+      })),
+    };
+    const built = await buildReport({ runsDir, sweepId: A, baseline: async () => baseline });
+    expect(built.reports[0].baseline).toEqual({ name: baseline.name });
+    const { page, problems, requests } = await open(path.join(runsDir, 'reports', A, 'index.html'));
+    await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+    // every trial with a clean set and graded sets gets its mCE, as core computes it from the DuckDB rows
+    for (const t of ranked.slice(0, 3)) {
+      const clean = Number(mine(t).find((e) => e.test_set === 'test')?.accuracy);
+      const s = corruptionSummary(
+        { clean, corrupted: graded(t).map((e) => ({ kind: String(e.noise_kind), severity: Number(e.severity), accuracy: Number(e.accuracy) })) },
+        baseline,
+      );
+      const row = page.locator(`#trials-table tr[data-trial="${t}"]`);
+      expect(await row.locator('td.mce').getAttribute('data-sort')).toBe(String(s.mce));
+      expect(await row.locator('td.rmce').getAttribute('data-sort')).toBe(String(s.relativeMce));
+      if (t === t0)
+        expect(await page.locator('#best-mce').textContent()).toBe(`mCE ${(100 * s.mce).toFixed(1)} %, relative mCE ${(100 * s.relativeMce).toFixed(1)} %`);
+    }
+    // named once; the table still fits the page
+    const body = (await page.textContent('body')) ?? '';
+    expect(body.split(baseline.name).length - 1).toBe(1);
+    expect(await page.locator('#baseline-note').textContent()).toContain(`CE relative to: ${baseline.name}`);
+    const fit = await page.evaluate(() => {
+      const box = document.querySelector('.table-fit') as HTMLElement;
+      return { scroll: box.scrollWidth, client: box.clientWidth };
+    });
+    expect(fit.scroll).toBeLessThanOrEqual(fit.client);
+    // per kind and per class tables of the best trial
+    expect(await page.locator('#kind-table tbody tr').count()).toBe(
+      new Set(
+        mine(t0)
+          .filter((e) => e.noise_kind !== 'none')
+          .map((e) => noiseLevel({ testSet: String(e.test_set), noiseKind: String(e.noise_kind), severity: Number(e.severity) }).panel),
+      ).size,
+    );
+    expect(await page.locator('#class-table tbody tr').count()).toBe(4);
+    for (const id of ['robustness', 'trials']) await page.locator(`section#${id}`).screenshot({ path: path.join(SCREENS, `report-mce-${id}.png`) });
+    await page.locator('header').screenshot({ path: path.join(SCREENS, 'report-mce-header.png') });
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('report CLI: a misspelt flag is one line naming the allowed flags', async () => {
+    const r = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'build', '--sweeps=x', `--runs=${runsDir}`], { cwd: root }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect([r.code, r.stderr.trim()]).toEqual([1, 'error: unknown option --sweeps; allowed: --all, --best-trials, --experiment, --runs, --sweep, --tracking']);
+  });
+});
+
 describe('sweep comparison in headless Chromium', () => {
   it('report:compare puts the best trials side by side with a paired test on the shared images', async () => {
     const { stdout } = await run(
@@ -321,6 +402,16 @@ describe('sweep comparison in headless Chromium', () => {
     expect(text).toContain(`only A right ${onlyA}, only B right ${onlyB}`);
     const p = mcnemarExact(onlyA, onlyB);
     expect(text).toContain(p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
+    // the verdict in words: core's paired comparison of B against A on the saved predictions
+    const cmp = pairedComparison(
+      pb.labels.map((y: number, i: number) => pb.predicted[i] === y),
+      pa.labels.map((y: number, i: number) => pa.predicted[i] === y),
+      { samples: 2000, seed: deriveSeed('compare', A, B, 'test') },
+    );
+    expect(await row.locator('td.verdict').textContent()).toBe(cmp.verdict);
+    expect(await page.locator(`#compare-verdicts li[data-sweep="${B}"]`).textContent()).toMatch(
+      new RegExp(`^B vs A: ${cmp.verdict} on clean; on the 7 corrupted sets: `),
+    );
     // C has other images and no predictions: unpaired, said so
     const cRows = page.locator('#compare-tests tr', { hasText: 'C − A' });
     expect(await cRows.count()).toBe(8);

@@ -340,7 +340,7 @@ export class Tracking {
 
   all<T = Record<string, unknown>>(sql: string, params: DuckDBValue[] = []): Promise<T[]> {
     return this.enqueue(async () => {
-      let r;
+      let r: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>;
       try {
         r = await this.conn.runAndReadAll(sql, params);
       } catch (e) {
@@ -359,8 +359,8 @@ export class Tracking {
       try {
         const prepared = new Map<string, Awaited<ReturnType<DuckDBConnection['prepare']>>>();
         for (const s of statements) {
-          let p = prepared.get(s.sql);
-          if (!p) prepared.set(s.sql, (p = await this.conn.prepare(s.sql)));
+          const p = prepared.get(s.sql) ?? (await this.conn.prepare(s.sql));
+          prepared.set(s.sql, p);
           p.bind(s.params ?? [], s.types as DuckDBType[] | undefined);
           await p.run();
         }

@@ -34,7 +34,7 @@ describe('tracking snapshot while a writer holds the file', () => {
         const check = () => {
           if (out.includes(text)) resolve();
         };
-        writer.stdout!.on('data', (b: Buffer) => {
+        writer.stdout?.on('data', (b: Buffer) => {
           out += b.toString();
           check();
         });
@@ -43,7 +43,7 @@ describe('tracking snapshot while a writer holds the file', () => {
       });
     try {
       await waitFor('open');
-      writer.stdin!.write('sweep s-one\n');
+      writer.stdin?.write('sweep s-one\n');
       await waitFor('committed s-one');
 
       // Without the option the lock is reported as such, naming the process that holds it.
@@ -61,13 +61,13 @@ describe('tracking snapshot while a writer holds the file', () => {
       expect([digest(file), digest(`${file}.wal`)]).toEqual(before);
 
       // The writer goes on; a new snapshot sees its newer commit.
-      writer.stdin!.write('sweep s-two\n');
+      writer.stdin?.write('sweep s-two\n');
       await waitFor('committed s-two');
       const snap2 = await openTracking(file, { readOnly: true, snapshotIfLocked: true });
       expect((await listSweeps(snap2)).map((s) => s.sweep_id).sort()).toEqual(['s-one', 's-two']);
       await snap2.close();
 
-      writer.stdin!.write('exit\n');
+      writer.stdin?.write('exit\n');
       await waitFor('closed');
       await writer;
     } finally {

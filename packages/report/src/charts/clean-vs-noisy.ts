@@ -8,7 +8,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { byTrial, cleanOf, isClean, testEvaluations } from '../rows.ts';
 import type { EvaluationInfo } from '../types.ts';
-import { CONDITION_COLORS, paddedDomain, round, VL_SCHEMA } from './common.ts';
+import { CONDITION_COLORS, paddedDomain, round, roundFinite, VL_SCHEMA } from './common.ts';
 
 export interface PairRow {
   trial: string;
@@ -35,7 +35,7 @@ export function pairRows(evaluations: readonly EvaluationInfo[], order: readonly
     const evals = groups.get(trial) ?? [];
     const c = cleanOf(evals);
     if (!c || !Number.isFinite(c.accuracy)) return;
-    const base = { trial, rank: rank + 1, clean: round(c.accuracy)!, cleanLow: round(c.ciLow)!, cleanHigh: round(c.ciHigh)! };
+    const base = { trial, rank: rank + 1, clean: roundFinite(c.accuracy), cleanLow: roundFinite(c.ciLow), cleanHigh: roundFinite(c.ciHigh) };
     const noisy = evals.filter((e) => !isClean(e) && Number.isFinite(e.accuracy));
     if (noisy.length === 0) rows.push({ ...base, set: NO_NOISY_SET, kind: 'none', severity: 0, noisy: null, noisyLow: null, noisyHigh: null });
     if (noisy.length > 0) {

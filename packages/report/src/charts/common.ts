@@ -8,6 +8,11 @@ export function round(v: number | null | undefined, digits = 6): number | null {
   return Number(v.toPrecision(digits));
 }
 
+/** `round` of a value the caller knows is finite (returned as it is otherwise). */
+export function roundFinite(v: number, digits = 6): number {
+  return round(v, digits) ?? v;
+}
+
 /** The axis title of the objective, with which way is better. */
 export function objectiveTitle(objective: string | null, direction: 'maximize' | 'minimize'): string {
   return `${objective ?? 'objective'} (${direction === 'maximize' ? 'higher' : 'lower'} is better)`;

@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { ConfusionCell } from '../types.ts';
-import { round, VL_SCHEMA } from './common.ts';
+import { roundFinite, VL_SCHEMA } from './common.ts';
 
 export interface ConfusionRow {
   panel: string;
@@ -36,7 +36,7 @@ export function confusionRows(cells: readonly ConfusionCell[], panels: readonly 
         trueLabel: c.trueLabel,
         predLabel: c.predLabel,
         count: c.count,
-        share: total > 0 ? round(c.count / total, 4)! : 0,
+        share: total > 0 ? roundFinite(c.count / total, 4) : 0,
       });
     }
   }
@@ -45,7 +45,7 @@ export function confusionRows(cells: readonly ConfusionCell[], panels: readonly 
 
 export function confusionChart(cells: readonly ConfusionCell[], panels: readonly ConfusionPanel[], classes?: readonly string[]): TopLevelSpec {
   const rows = confusionRows(cells, panels);
-  const labels = classes && classes.length ? [...classes] : [...new Set(rows.flatMap((r) => [r.trueLabel, r.predLabel]))].sort();
+  const labels = classes?.length ? [...classes] : [...new Set(rows.flatMap((r) => [r.trueLabel, r.predLabel]))].sort();
   const size = Math.max(160, Math.min(320, labels.length * 44));
   return {
     $schema: VL_SCHEMA,

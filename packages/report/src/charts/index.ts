@@ -4,6 +4,7 @@ import { byTrial, cleanOf, displayOrder, testEvaluations, worstNoisyOf } from '.
 import type { SweepData } from '../types.ts';
 import { cleanVsNoisyChart, pairRows } from './clean-vs-noisy.ts';
 import { confusionChart, type ConfusionPanel } from './confusion.ts';
+import { heatmapChart, heatmapRows } from './heatmap.ts';
 import { hyperparamChart, paramRows } from './hyperparams.ts';
 import { curveRows, learningCurvesChart } from './learning-curves.ts';
 import { parallelChart } from './parallel.ts';
@@ -11,6 +12,7 @@ import { robustnessChart, robustnessRows } from './robustness.ts';
 
 export { cleanVsNoisyChart, pairRows, setsByDifficulty, NO_NOISY_SET, MEAN_NOISY, type PairRow } from './clean-vs-noisy.ts';
 export { robustnessChart, robustnessRows, cleanLevelRows, robustnessPanels, type RobustnessRow, type CleanLevelRow } from './robustness.ts';
+export { heatmapChart, heatmapRows, heatmapKindOrder, CLEAN_LEVEL, type HeatRow } from './heatmap.ts';
 export { learningCurvesChart, curveRows, type CurveRow } from './learning-curves.ts';
 export { hyperparamChart, paramRows, type ParamRow } from './hyperparams.ts';
 export { parallelChart, parallelRows, PARALLEL_AXES, type ParallelRow } from './parallel.ts';
@@ -59,6 +61,18 @@ export function buildCharts(data: SweepData, options: ChartOptions): ChartSectio
     spec: rob.length ? robustnessChart(evaluations, best) : null,
     empty: 'No noisy test evaluations for the best trials.',
   });
+
+  const heat = heatmapRows(evaluations, order);
+  if (heat.length) {
+    out.push({
+      id: 'chart-heatmap',
+      section: 'robustness',
+      title: 'Corruption heat map: test accuracy per noise kind and severity',
+      caption:
+        'For the selected trial (best first): one cell per noisy test set at a named severity — the mri-c benchmark set where the experiment has one, else its own set at that severity (Rician sets given by SNR are in the chart above) — and its clean test accuracy for reference. Rows are ordered hardest first.',
+      spec: heatmapChart(evaluations, order),
+    });
+  }
 
   out.push({
     id: 'chart-learning-curves',

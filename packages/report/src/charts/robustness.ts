@@ -8,7 +8,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { byTrial, cleanOf, isClean, noiseLevel, testEvaluations } from '../rows.ts';
 import type { EvaluationInfo } from '../types.ts';
-import { paddedDomain, round, VL_SCHEMA } from './common.ts';
+import { paddedDomain, roundFinite, VL_SCHEMA } from './common.ts';
 
 export interface RobustnessRow {
   trial: string;
@@ -51,11 +51,11 @@ export function robustnessRows(evaluations: readonly EvaluationInfo[], trials: r
         kind: level.kind,
         scale: level.scale,
         x: level.x,
-        xPlot: round(level.scale === 'snr' ? level.x * 1.04 ** -(i - (trials.length - 1) / 2) : level.x + 0.08 * (i - (trials.length - 1) / 2), 5)!,
+        xPlot: roundFinite(level.scale === 'snr' ? level.x * 1.04 ** -(i - (trials.length - 1) / 2) : level.x + 0.08 * (i - (trials.length - 1) / 2), 5),
         set: e.testSet,
-        accuracy: round(e.accuracy)!,
-        ciLow: round(e.ciLow)!,
-        ciHigh: round(e.ciHigh)!,
+        accuracy: roundFinite(e.accuracy),
+        ciLow: roundFinite(e.ciLow),
+        ciHigh: roundFinite(e.ciHigh),
         levels: new Set(mine.filter((m) => m.level.panel === level.panel).map((m) => m.level.x)).size,
       });
     }
@@ -73,7 +73,7 @@ export function cleanLevelRows(evaluations: readonly EvaluationInfo[], rows: rea
     if (seen.has(key)) continue;
     seen.add(key);
     const c = cleanOf(groups.get(r.trial) ?? []);
-    if (c && Number.isFinite(c.accuracy)) out.push({ trial: r.trial, rank: r.rank, panel: r.panel, accuracy: round(c.accuracy)! });
+    if (c && Number.isFinite(c.accuracy)) out.push({ trial: r.trial, rank: r.rank, panel: r.panel, accuracy: roundFinite(c.accuracy) });
   }
   return out;
 }

@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseExperiment, stableStringify, UserError } from '@mri-robust/core';
+import { noiseSettingsOf } from '@mri-robust/noise';
 import type { Tracking } from '@mri-robust/tracking';
 import { readSweepData, resolveSweep } from '../data.ts';
 import { byTrial, testEvaluations } from '../rows.ts';
@@ -103,8 +104,7 @@ async function readComparedSweep(db: Tracking, sweepId: string, runsDir: string)
     try {
       const exp = parseExperiment(sweep.experimentYaml, sweep.experimentPath ?? 'experiment.yaml', []);
       seed = exp.seed;
-      const noise = (exp.config.noise ?? {}) as { eval?: unknown };
-      noiseEval = stableStringify(noise.eval ?? null);
+      noiseEval = stableStringify(noiseSettingsOf(exp).eval ?? null);
       settings = flattenSettings(exp.config);
     } catch {
       // an unreadable stored experiment: no seed, so noisy sets are not taken as identical

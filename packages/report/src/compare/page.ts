@@ -6,16 +6,16 @@
  * per-image predictions on identical sets, an unpaired interval otherwise (saying why).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { deriveSeed } from '@mri-robust/core';
+import { deriveSeed, pairedComparison, type PairedComparison } from '@mri-robust/core';
 import type { VegaBundle } from '../assets.ts';
-import { round, VL_SCHEMA } from '../charts/common.ts';
+import { roundFinite, VL_SCHEMA } from '../charts/common.ts';
 import { BASE_CSS, esc, fmtDate, fmtNum, jsonForScript, SORT_SCRIPT } from '../html.ts';
 import { EMBED_SCRIPT, REPORT_CSP } from '../page.ts';
 import { isClean, noiseLevel } from '../rows.ts';
 import type { EvaluationInfo } from '../types.ts';
 import { reportFolderName } from '../paths.ts';
 import { sameTestImages, settingDifferences, type ComparedSweep } from './data.ts';
-import { pairedComparison, unpairedDiff, type PairedComparison } from './stats.ts';
+import { unpairedDiff, unpairedVerdict, verdictSentence, type Verdict } from './stats.ts';
 
 const COMPARE_BOOTSTRAP = 2000;
 
@@ -45,7 +45,11 @@ export interface PairTest {
   low: number;
   high: number;
   method: 'paired bootstrap' | 'unpaired (no per-image predictions)' | 'unpaired (different images)';
+  /** Core's paired comparison of other (A in it) against the first sweep (B in it), or null. */
   paired: PairedComparison | null;
+  clean: boolean;
+  /** Other vs the first: paired, McNemar p < 0.05 and the interval excluding 0; unpaired, the interval alone. */
+  verdict: Verdict;
 }
 
 const tagOf = (i: number): string => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '');
@@ -73,9 +77,9 @@ function compareRows(sweeps: readonly ComparedSweep[]): CompareRow[] {
         tag: tagOf(i),
         set: e.testSet,
         order: sets.indexOf(e.testSet),
-        accuracy: round(e.accuracy)!,
-        ciLow: round(e.ciLow)!,
-        ciHigh: round(e.ciHigh)!,
+        accuracy: roundFinite(e.accuracy),
+        ciLow: roundFinite(e.ciLow),
+        ciHigh: roundFinite(e.ciHigh),
         n: e.n,
       });
     }
@@ -95,15 +99,35 @@ export function pairTests(sweeps: readonly ComparedSweep[]): PairTest[] {
       const { same, why } = sameTestImages(base, other, set.testSet, isClean(set));
       const pa = base.predictions?.sets[set.testSet];
       const pb = other.predictions?.sets[set.testSet];
-      const common = { set: set.testSet, baseline: base.data.sweep.sweepId, other: other.data.sweep.sweepId, same, why, a: ea.accuracy, b: eb.accuracy };
+      const common = {
+        set: set.testSet,
+        baseline: base.data.sweep.sweepId,
+        other: other.data.sweep.sweepId,
+        same,
+        why,
+        a: ea.accuracy,
+        b: eb.accuracy,
+        clean: isClean(set),
+      };
       if (same && pa && pb) {
+        // core's comparison is "A − B": A = the other sweep, B = the first, so the difference is other − first
         const p = pairedComparison(
-          pa.predicted.map((v, i) => v === pa.labels[i]),
           pb.predicted.map((v, i) => v === pb.labels[i]),
-          COMPARE_BOOTSTRAP,
-          deriveSeed('compare', common.baseline, common.other, set.testSet),
+          pa.predicted.map((v, i) => v === pa.labels[i]),
+          { samples: COMPARE_BOOTSTRAP, seed: deriveSeed('compare', common.baseline, common.other, set.testSet) },
         );
-        out.push({ ...common, n: p.n, a: p.accuracyA, b: p.accuracyB, diff: p.diff, low: p.low, high: p.high, method: 'paired bootstrap', paired: p });
+        out.push({
+          ...common,
+          n: p.n,
+          a: p.accuracyB,
+          b: p.accuracyA,
+          diff: p.difference,
+          low: p.ciLow,
+          high: p.ciHigh,
+          method: 'paired bootstrap',
+          paired: p,
+          verdict: p.verdict,
+        });
       } else {
         const u = unpairedDiff(ea, eb);
         out.push({
@@ -112,6 +136,7 @@ export function pairTests(sweeps: readonly ComparedSweep[]): PairTest[] {
           ...u,
           method: same ? 'unpaired (no per-image predictions)' : 'unpaired (different images)',
           paired: null,
+          verdict: unpairedVerdict(u),
         });
       }
     }
@@ -213,12 +238,24 @@ function testsTable(tests: readonly PairTest[], sweeps: readonly ComparedSweep[]
     .map((t) => {
       const sig = t.low > 0 || t.high < 0;
       const p = t.paired
-        ? `${t.paired.pMcNemar < 1e-4 ? t.paired.pMcNemar.toExponential(1) : t.paired.pMcNemar.toFixed(4)}<div class="sub">only ${esc(tagFor(t.baseline))} right ${t.paired.onlyA}, only ${esc(tagFor(t.other))} right ${t.paired.onlyB}</div>`
+        ? `${t.paired.pValue < 1e-4 ? t.paired.pValue.toExponential(1) : t.paired.pValue.toFixed(4)}<div class="sub">only ${esc(tagFor(t.baseline))} right ${t.paired.c}, only ${esc(tagFor(t.other))} right ${t.paired.b}</div>`
         : '<span class="muted">—</span>';
-      return `<tr data-set="${esc(t.set)}" data-method="${esc(t.method)}"><td>${esc(tagFor(t.other))} − ${esc(tagFor(t.baseline))}</td><td>${esc(t.set)}</td><td class="${t.same ? 'cmp-yes' : 'cmp-no'}" title="${esc(t.why)}">${t.same ? 'yes' : 'no'}<div class="sub">${esc(t.why)}</div></td><td class="num">${esc(t.n ?? '')}</td><td class="num">${esc(pct(t.a))}</td><td class="num">${esc(pct(t.b))}</td><td class="num"><b>${esc(signedPct(t.diff))}</b> pts</td><td class="num${sig ? ' cmp-yes' : ''}">${esc(signedPct(t.low))} … ${esc(signedPct(t.high))}</td><td>${esc(t.method)}</td><td class="num">${p}</td></tr>`;
+      const verdict = `<td class="verdict v-${t.verdict.replace(/ /g, '-')}" title="${esc(t.paired ? 'McNemar exact p < 0.05 and the paired bootstrap interval excludes 0' : 'unpaired: the interval alone (no McNemar test)')}"><b>${esc(t.verdict)}</b>${t.paired ? '' : '<div class="sub">unpaired interval</div>'}</td>`;
+      return `<tr data-set="${esc(t.set)}" data-method="${esc(t.method)}"><td>${esc(tagFor(t.other))} − ${esc(tagFor(t.baseline))}</td><td>${esc(t.set)}</td><td class="${t.same ? 'cmp-yes' : 'cmp-no'}" title="${esc(t.why)}">${t.same ? 'yes' : 'no'}<div class="sub">${esc(t.why)}</div></td><td class="num">${esc(t.n ?? '')}</td><td class="num">${esc(pct(t.a))}</td><td class="num">${esc(pct(t.b))}</td><td class="num"><b>${esc(signedPct(t.diff))}</b> pts</td><td class="num${sig ? ' cmp-yes' : ''}">${esc(signedPct(t.low))} … ${esc(signedPct(t.high))}</td><td>${esc(t.method)}</td><td class="num">${p}</td>${verdict}</tr>`;
     })
     .join('');
-  return `<table class="summary" id="compare-tests"><thead><tr><th>difference</th><th>test set</th><th>same images?</th><th>images</th><th>first</th><th>other</th><th>difference</th><th>95 % interval</th><th>method</th><th>McNemar exact p</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="summary" id="compare-tests"><thead><tr><th>difference</th><th>test set</th><th>same images?</th><th>images</th><th>first</th><th>other</th><th>difference</th><th>95 % interval</th><th>method</th><th>McNemar exact p</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Per compared sweep, its verdicts against the first in one sentence. */
+function verdictList(tests: readonly PairTest[], sweeps: readonly ComparedSweep[]): string {
+  if (tests.length === 0) return '';
+  const items = sweeps.slice(1).map((s, i) => {
+    const mine = tests.filter((t) => t.other === s.data.sweep.sweepId);
+    const unpaired = mine.some((t) => !t.paired);
+    return `<li data-sweep="${esc(s.data.sweep.sweepId)}"><b>${esc(tagOf(i + 1))} vs ${esc(tagOf(0))}</b>: ${esc(verdictSentence(mine))}${unpaired ? ' <span class="muted">(some from unpaired intervals alone)</span>' : ''}.</li>`;
+  });
+  return `<ul class="verdicts" id="compare-verdicts">${items.join('')}</ul>`;
 }
 
 export interface ComparePageInput {
@@ -261,6 +298,8 @@ export function renderComparePage(input: ComparePageInput): string {
 ${accuracyTable(sweeps)}</section>
 <section id="tests"><h2>Differences on the shared test images</h2>
 <p class="muted">A test set holds the same images in two sweeps when their ingest outputs are identical (same sources, image settings, split and seed; for a noisy set also the same experiment seed and <code>noise.eval</code>) — and, where predictions are saved, the same image ids. On the same images, with per-image predictions, the interval is a paired bootstrap (${COMPARE_BOOTSTRAP} resamples of the images) and McNemar's exact test counts the images only one model gets right. A green interval excludes 0.</p>
+<p class="muted">Verdict of the other sweep against the first: <b>better</b> or <b>worse</b> when McNemar's exact p &lt; 0.05 and the paired bootstrap interval excludes 0, else <b>not distinguishable</b>; without a paired test, from the unpaired interval alone.</p>
+${verdictList(tests, sweeps)}
 ${predictionsNote}
 ${testsTable(tests, sweeps)}</section>
 </main>

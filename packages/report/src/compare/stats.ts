@@ -1,94 +1,8 @@
 /**
- * Pure statistics of a two-model comparison on the same test images: McNemar's exact test on the
- * discordant pairs, a seeded paired bootstrap interval of the accuracy difference, and (when only
- * each model's own interval is known) an unpaired normal approximation.
+ * Pure statistics of a two-model comparison beyond core's paired test (McNemar's exact test and the
+ * paired bootstrap, `pairedComparison` in @mri-robust/core): an unpaired normal approximation for
+ * when only each model's own interval is known, and the verdict in words.
  */
-import { createRng } from '@mri-robust/core';
-
-/** ln C(n, k). */
-function logChoose(n: number, k: number): number {
-  let s = 0;
-  for (let i = 1; i <= k; i++) s += Math.log(n - k + i) - Math.log(i);
-  return s;
-}
-
-/**
- * Two-sided exact McNemar test: `b` images only model A gets right, `c` only model B. Under H0 the
- * discordant pairs split Binomial(b + c, ½); p = min(1, 2 · P(X ≤ min(b, c))).
- */
-export function mcnemarExact(b: number, c: number): number {
-  const n = b + c;
-  if (n === 0) return 1;
-  const k = Math.min(b, c);
-  let tail = 0;
-  for (let i = 0; i <= k; i++) tail += Math.exp(logChoose(n, i) - n * Math.LN2);
-  return Math.min(1, 2 * tail);
-}
-
-export interface PairedComparison {
-  n: number;
-  accuracyA: number;
-  accuracyB: number;
-  /** accuracyB − accuracyA. */
-  diff: number;
-  /** 95 % paired bootstrap percentile interval of the difference. */
-  low: number;
-  high: number;
-  /** A right, B wrong. */
-  onlyA: number;
-  /** A wrong, B right. */
-  onlyB: number;
-  pMcNemar: number;
-  bootstrapSamples: number;
-}
-
-/** Paired comparison of per-image correctness (same images, same order). */
-export function pairedComparison(
-  correctA: ArrayLike<boolean | number>,
-  correctB: ArrayLike<boolean | number>,
-  samples: number,
-  seed: number | string,
-): PairedComparison {
-  const n = correctA.length;
-  if (n !== correctB.length) throw new Error(`pairedComparison: ${n} vs ${correctB.length} images`);
-  if (n === 0) throw new Error('pairedComparison: no images');
-  const d = new Int8Array(n);
-  let sumA = 0;
-  let sumB = 0;
-  let onlyA = 0;
-  let onlyB = 0;
-  for (let i = 0; i < n; i++) {
-    const a = correctA[i] ? 1 : 0;
-    const b = correctB[i] ? 1 : 0;
-    sumA += a;
-    sumB += b;
-    d[i] = b - a;
-    if (a && !b) onlyA++;
-    if (b && !a) onlyB++;
-  }
-  const rng = createRng(seed);
-  const diffs = new Float64Array(samples);
-  for (let s = 0; s < samples; s++) {
-    let acc = 0;
-    for (let i = 0; i < n; i++) acc += d[rng.int(n)];
-    diffs[s] = acc / n;
-  }
-  diffs.sort();
-  const q = (p: number) => diffs[Math.min(samples - 1, Math.max(0, Math.floor(p * samples)))];
-  return {
-    n,
-    accuracyA: sumA / n,
-    accuracyB: sumB / n,
-    diff: (sumB - sumA) / n,
-    low: q(0.025),
-    high: q(0.975),
-    onlyA,
-    onlyB,
-    pMcNemar: mcnemarExact(onlyA, onlyB),
-    bootstrapSamples: samples,
-  };
-}
-
 /**
  * Unpaired approximation from each model's own 95 % interval (standard error ≈ width / 3.92),
  * for when per-image predictions are not recorded: B − A ± 1.96 √(seA² + seB²). It ignores the
@@ -102,4 +16,33 @@ export function unpairedDiff(
   const half = 1.959964 * Math.sqrt(se(a) ** 2 + se(b) ** 2);
   const diff = b.accuracy - a.accuracy;
   return { diff, low: diff - half, high: diff + half };
+}
+
+export type Verdict = 'better' | 'not distinguishable' | 'worse';
+
+/**
+ * The verdict of an unpaired difference (other − first): only its interval is known, so 'better' /
+ * 'worse' when it excludes 0. (A paired one takes core's verdict: McNemar p < 0.05 and the paired
+ * bootstrap interval excluding 0.)
+ */
+export function unpairedVerdict(u: { low: number; high: number }): Verdict {
+  return u.low > 0 ? 'better' : u.high < 0 ? 'worse' : 'not distinguishable';
+}
+
+/**
+ * Pure: one sentence per compared sweep: its verdict on the clean test set, then how many corrupted
+ * sets it is better / not distinguishable / worse on, e.g. "better on clean; on the 9 corrupted sets:
+ * better on 3, not distinguishable on 5, worse on 1".
+ */
+export function verdictSentence(tests: readonly { clean: boolean; verdict: Verdict }[]): string {
+  const clean = tests.find((t) => t.clean);
+  const noisy = tests.filter((t) => !t.clean);
+  const parts: string[] = [];
+  if (clean) parts.push(`${clean.verdict} on clean`);
+  if (noisy.length) {
+    const count = (v: Verdict) => noisy.filter((t) => t.verdict === v).length;
+    const counts = (['better', 'not distinguishable', 'worse'] as const).filter((v) => count(v) > 0).map((v) => `${v} on ${count(v)}`);
+    parts.push(`on the ${noisy.length} corrupted set${noisy.length === 1 ? '' : 's'}: ${counts.join(', ')}`);
+  }
+  return parts.join('; ') || 'no test set in common';
 }
