@@ -21,7 +21,6 @@ import path from 'node:path';
 import {
   createProgress,
   defaultExperimentFile,
-  experimentPath,
   loadExperiment,
   openImageSet,
   parseArgs,

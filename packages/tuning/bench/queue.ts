@@ -195,7 +195,8 @@ sweep:
   const walls: Record<string, { local: number[]; queue: number[] }> = {};
   for (let rep = 0; rep < REPEATS; rep++) {
     for (const n of [1, 2, 3]) {
-      const w = (walls[n] ??= { local: [], queue: [] });
+      walls[n] ??= { local: [], queue: [] };
+      const w = walls[n];
       const lf = experimentFolder(`default-local-${n}-${rep}`, text, cache2);
       w.local.push(await sweep(lf, 'local', n));
       await startWorkers(n, workerRuns(`worker-default-${n}-${rep}`, cache2));

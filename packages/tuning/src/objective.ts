@@ -5,6 +5,8 @@ export interface EpochMetrics {
   valLoss: number;
   valAccuracy: number;
   valNoisyAccuracy?: number;
+  /** Mean accuracy over the benchmark's validation sets (mri-c on the val split). */
+  valCorruptionAccuracy?: number;
 }
 
 export type Direction = 'maximize' | 'minimize';
@@ -22,6 +24,8 @@ export function objectiveValue(kind: ObjectiveKind, e: EpochMetrics): number {
       return e.valLoss;
     case 'mean_clean_noisy_val_accuracy':
       return e.valNoisyAccuracy === undefined || e.valNoisyAccuracy === null ? Number.NaN : (e.valAccuracy + e.valNoisyAccuracy) / 2;
+    case 'mean_corruption_val_accuracy':
+      return e.valCorruptionAccuracy === undefined || e.valCorruptionAccuracy === null ? Number.NaN : e.valCorruptionAccuracy;
   }
 }
 

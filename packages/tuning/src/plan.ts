@@ -5,6 +5,12 @@
  * runs folder resumes its sweeps) are left out of the hash. A trial's config hash covers
  * everything that determines its result: the experiment without the sweep section (with the
  * epochs override applied), its parameters and its seed.
+ *
+ * A trial's training key (what decides whether a saved model can be reused, see reuse.ts) covers
+ * what its training depends on and nothing its test evaluation alone reads: the experiment without
+ * the noisy test sets, the evaluate and report sections, name and description; the embed output's
+ * training-side key (clean splits and noisy validation sets); the sweep section (the pruner decides
+ * where a trial stops); the parameters, the seed and the tuning code.
  */
 import { deriveSeed, hashObject } from '@mri-robust/core';
 import { trialCount, trialParamsAt, type TrialParams } from './sampler.ts';
@@ -16,6 +22,8 @@ export interface PlannedTrial {
   params: TrialParams;
   seed: number;
   configHash: string;
+  /** Training key (set once the embed stage is known; absent in records of older code). */
+  trainingKey?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -67,4 +75,29 @@ export function planTrials(experiment: Json, settings: SweepSettings): PlannedTr
     const configHash = hashObject({ experiment: base, params, seed });
     return { trialId: `t${String(index).padStart(width, '0')}-${configHash.slice(0, 8)}`, index, params, seed, configHash };
   });
+}
+
+/** The experiment as hashed for a training key: `sweepIdentity` without what only test evaluation reads. */
+export function trainingIdentity(experiment: Json): Json {
+  const out: Json = { ...sweepIdentity(experiment) };
+  for (const k of ['name', 'description', 'evaluate', 'report']) delete out[k];
+  if (out.noise && typeof out.noise === 'object') {
+    // noise.eval: the noisy validation sets among them are in the embed training key.
+    const noise: Json = { ...(out.noise as Json) };
+    delete noise.eval;
+    out.noise = noise;
+  }
+  return out;
+}
+
+/** The trials with their training keys (`embedTrainingKey`: the embed output's, `code`: the tuning code's hash). */
+export function withTrainingKeys(
+  trials: readonly PlannedTrial[],
+  experiment: Json,
+  settings: SweepSettings,
+  embedTrainingKey: string,
+  code: string,
+): PlannedTrial[] {
+  const identity = trainingIdentity({ ...trialExperiment(experiment, settings.epochs), sweep: experiment.sweep });
+  return trials.map((t) => ({ ...t, trainingKey: hashObject({ identity, embed: embedTrainingKey, params: t.params, seed: t.seed, code }).slice(0, 16) }));
 }

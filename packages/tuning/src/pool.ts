@@ -260,7 +260,9 @@ export async function runPool(
     });
     return w;
   };
-  const killAll = () => workers.forEach((w) => w?.kill());
+  const killAll = () => {
+    for (const w of workers) w?.kill();
+  };
   process.once('exit', killAll);
   const lane = async (slot: number): Promise<void> => {
     for (;;) {

@@ -164,8 +164,8 @@ function evaluationStatements(sweepId: string, trialId: string, ev: EvaluationMe
     ),
   ];
   const classes = ev.classes ?? [];
-  (ev.confusion ?? []).forEach((row, i) =>
-    row.forEach((count, j) =>
+  (ev.confusion ?? []).forEach((row, i) => {
+    row.forEach((count, j) => {
       out.push(
         stmt(`INSERT INTO confusion (sweep_id, trial_id, test_set, true_label, pred_label, count) VALUES ($1, $2, $3, $4, $5, $6)`, [
           sweepId,
@@ -175,9 +175,9 @@ function evaluationStatements(sweepId: string, trialId: string, ev: EvaluationMe
           classes[j] ?? String(j),
           I(count),
         ]),
-      ),
-    ),
-  );
+      );
+    });
+  });
   return out;
 }
 

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { SchemaPart } from '@mri-robust/core';
 
-export const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy'] as const;
+export const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy', 'mean_corruption_val_accuracy'] as const;
 export type ObjectiveKind = (typeof OBJECTIVES)[number];
 
 export const PRUNERS = ['none', 'median', 'successive_halving'] as const;
@@ -121,6 +121,7 @@ export const sweepSchema = {
   allOf: [
     {
       if: { type: 'object', properties: { strategy: { const: 'grid' } }, required: ['strategy'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
       then: {
         type: 'object',
         properties: {
@@ -136,6 +137,7 @@ export const sweepSchema = {
     },
     {
       if: { type: 'object', properties: { strategy: { const: 'random' } }, required: ['strategy'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
       then: { type: 'object', properties: { trials: { type: 'integer' } }, required: ['trials'] },
     },
   ],

@@ -3,6 +3,8 @@
  * upstream stages are built (cache hits when unchanged), then runs the trials on a pool of warm
  * worker processes, pruning on the per-epoch objective and recording everything in the tracking
  * database, of which it is the only writer. Running the same experiment again resumes its sweep.
+ * A trial whose training key matches a trial done in another sweep (the same experiment with other
+ * noisy test sets) is not trained: its model is reused and re-evaluated (reuse.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,14 +26,16 @@ import type { EpochMessageRecord, StageRef, TrialJob } from './messages.ts';
 import { isBetter, objectiveDirection, objectiveValue, type Direction } from './objective.ts';
 import { ALL_SCHEMA_PARTS } from './parts.ts';
 import { ingestRunner } from '@mri-robust/data';
-import { noiseRunner } from '@mri-robust/noise';
+import { benchmarkOf, noiseRunner, noiseSettings } from '@mri-robust/noise';
 import { augmentRunner } from '@mri-robust/augment';
-import { embedRunner, openEmbedOutput } from '@mri-robust/model';
-import { experimentHash, planTrials, sweepIdOf, trialExperiment, type PlannedTrial } from './plan.ts';
+import { embedRunner, openEmbedOutput, reevaluateTrial, resolveModelSettings, resolveTrainSettings, type EmbedOutput } from '@mri-robust/model';
+import { experimentHash, planTrials, sweepIdOf, trialExperiment, withTrainingKeys, type PlannedTrial } from './plan.ts';
+import { findTrainedTrials, sweepFoldersUnder } from './reuse.ts';
+import { codeVersion } from './queue/protocol.ts';
 import { runPool, type PoolStats, type TrialOutcome } from './pool.ts';
 import { checkQueue, copyBestModel, queueOf, queuePool } from './queue/index.ts';
 import { DecisionBroker } from './decisions.ts';
-import { SweepRecorder } from './record.ts';
+import { SweepRecorder, TrackingWriteError } from './record.ts';
 import { recoverFromTrialRecords } from './import.ts';
 import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
 import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
@@ -71,14 +75,14 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
   if (!section || !section.strategy) {
     throw new ExperimentError([{ file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' }]);
   }
-  const issues: ExperimentIssue[] = checkSweepSection(section).map((i) => ({ file: shown, ...lineOf(experiment, i.pointer), ...i }));
+  const issues: ExperimentIssue[] = [...checkSweepSection(section), ...checkObjectiveInputs(experiment, section)].map((i) => ({
+    file: shown,
+    ...lineOf(experiment, i.pointer),
+    ...i,
+  }));
   if (issues.length > 0) throw new ExperimentError(issues);
-  const train = (experiment.config.train ?? {}) as { learning_rate?: number; dropout?: number; batch_size?: number };
-  const settings = resolveSweepSettings(
-    section,
-    { learningRate: train.learning_rate ?? 1e-3, dropout: train.dropout ?? 0.2, batchSize: train.batch_size ?? 32 },
-    experiment.seed,
-  );
+  const train = resolveTrainSettings(experiment.config);
+  const settings = resolveSweepSettings(section, { learningRate: train.learning_rate, dropout: train.dropout, batchSize: train.batch_size }, experiment.seed);
   const hash = experimentHash(experiment.config);
   return {
     experiment,
@@ -88,6 +92,22 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
     direction: objectiveDirection(settings.objective),
     trials: planTrials(experiment.config, settings),
   };
+}
+
+/** An objective whose sets the experiment does not build: one issue naming the fields to set. */
+function checkObjectiveInputs(experiment: Experiment, section: SweepSection): { pointer: string; message: string }[] {
+  if (section.objective !== 'mean_corruption_val_accuracy') return [];
+  const benchmark = benchmarkOf(experiment);
+  const splits = noiseSettings(experiment.config).eval.splits;
+  if (benchmark !== 'none' && splits.includes('val')) return [];
+  return [
+    {
+      pointer: '/sweep/objective',
+      message:
+        'mean_corruption_val_accuracy needs the benchmark on the validation split: set evaluate.benchmark (mri-c)' +
+        `${benchmark === 'none' ? '' : ' (set)'} and add val to noise.eval.splits (now [${splits.join(', ')}])`,
+    },
+  ];
 }
 
 export interface StageOutputs {
@@ -135,6 +155,8 @@ export interface SweepResult {
   total: number;
   skipped: number;
   ran: number;
+  /** Trials not trained: the model of a trial with the same training key in another sweep, re-evaluated (counted in `ran` too). */
+  reused: number;
   finished: number;
   pruned: number;
   failed: number;
@@ -202,7 +224,6 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const tracking = await openTracking(trackingFile);
   // Every change goes to the trial-folder record first, then to the database (record.ts).
   const recorder = new SweepRecorder({ tracking, trialsDir, sweepId });
-  const plannedById = new Map(plan.trials.map((tr) => [tr.trialId, tr]));
   try {
     log(`sweep ${sweepId}: ${settings.strategy}, ${plan.trials.length} trials, objective ${settings.objective} (${direction}), pruner ${settings.pruner.kind}`);
     const tStages = performance.now();
@@ -215,12 +236,19 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           .join(', '),
     );
 
-    if (settings.objective === 'mean_clean_noisy_val_accuracy') {
-      const features = await openEmbedOutput(stages.embed.dir);
-      if (!features.evalSets().some((s) => s.split === 'val')) {
-        throw new UserError(`${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`);
-      }
+    const features = await openEmbedOutput(stages.embed.dir);
+    if (settings.objective === 'mean_clean_noisy_val_accuracy' && !features.evalSets().some((s) => s.split === 'val' && !s.benchmark)) {
+      throw new UserError(`${experiment.file}: sweep.objective mean_clean_noisy_val_accuracy needs noisy validation sets; add val to noise.eval.splits`);
     }
+    if (settings.objective === 'mean_corruption_val_accuracy' && !features.evalSets().some((s) => s.split === 'val' && s.benchmark)) {
+      throw new UserError(
+        `${experiment.file}: sweep.objective mean_corruption_val_accuracy needs the benchmark's validation sets (evaluate.benchmark, val in noise.eval.splits)`,
+      );
+    }
+    // Training keys: what decides whether a trial of another sweep can be reused (reuse.ts).
+    const trainingKey = features.manifest.trainingKey;
+    if (trainingKey) plan.trials = withTrainingKeys(plan.trials, experiment.config, settings, trainingKey, codeVersion().tuning);
+    const plannedById = new Map(plan.trials.map((tr) => [tr.trialId, tr]));
 
     // Finished trials the database lost (a WAL lost after a kill) come back from their trial folders.
     await recoverFromTrialRecords(tracking, trialsDir, sweepId, log);
@@ -236,7 +264,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         direction,
         seed: settings.seed,
         gitCommit: commit,
-        backend: ((experiment.config.model ?? {}) as { backend?: string }).backend ?? null,
+        backend: resolveModelSettings(experiment.config).backend,
         nTrials: plan.trials.length,
         maxParallel: opts.maxParallel ?? settings.maxParallel,
         dataSummary: readDataSummary(stages.ingest.dir),
@@ -253,7 +281,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     const stale = await replayPruner(tracking, sweepId, rows, broker);
     const isDone = (id: string) => DONE.has(status.get(id)?.status ?? 'pending') && !stale.has(id);
     const indexOf = new Map(plan.trials.map((tr) => [tr.trialId, tr.index]));
-    const todo = plan.trials.filter((tr) => !isDone(tr.trialId));
+    let todo = plan.trials.filter((tr) => !isDone(tr.trialId));
     const skipped = plan.trials.length - todo.length;
     // Best so far, with the ranking's tie rule (objective, then trial index) so the progress line,
     // the summary table and tuning:best name the same trial.
@@ -279,6 +307,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       total: plan.trials.length,
       skipped,
       ran: 0,
+      reused: 0,
       finished: 0,
       pruned: 0,
       failed: 0,
@@ -291,6 +320,30 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       pool: { workersStarted: 0, workerStartSeconds: [] },
     };
 
+    // Trials trained in another sweep with the same training key: re-evaluated, never trained.
+    const trialExp = trialExperimentOf(experiment, settings.epochs);
+    const reused = await reuseTrainedTrials({
+      todo,
+      runsDir,
+      trialsDir,
+      sweepId,
+      experimentHash: plan.experimentHash,
+      experiment: trialExp,
+      features,
+      recorder,
+      commit,
+      log,
+      onDone: (tr, status, objectives, objective) => {
+        broker.replay({ index: tr.index, status, epochs: [...objectives].map(([epoch, o]) => ({ epoch, objective: o })) });
+        offer(tr.trialId, tr.index, objective);
+        if (status === 'pruned') result.pruned++;
+        else result.finished++;
+        result.ran++;
+        result.reused++;
+      },
+    });
+    todo = todo.filter((tr) => !reused.has(tr.trialId));
+
     // Per running trial: objectives per epoch, pruning decision, first objective error.
     const live = new Map<string, { objectives: Map<number, number>; prunedAt: number | null; error: string | null }>();
     const queue = [...todo];
@@ -300,14 +353,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     // Set when the tracking file cannot be written: no new trial starts, and the sweep stops with it.
     const fatal: { error: Error | null } = { error: null };
 
-    const trainEpochs = ((experiment.config.train ?? {}) as { epochs?: number }).epochs;
-    const maxEpochs = settings.epochs ?? trainEpochs ?? null;
+    const maxEpochs = settings.epochs ?? resolveTrainSettings(experiment.config).epochs;
     const maxParallel = Math.max(1, Math.min(opts.maxParallel ?? settings.maxParallel, todo.length));
     if (todo.length > 0) {
       result.pool = await (queueConfig ? queuePool({ config: queueConfig, log }) : runPool)(
         {
           size: maxParallel,
-          experiment: trialExperimentOf(experiment, settings.epochs),
+          experiment: trialExp,
           stages: { ...stages },
           logDir: trialsDir,
           trialTimeoutS: settings.trialTimeoutS,
@@ -432,7 +484,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
     if (bestRow?.model_path && (opts.gallery ?? true)) {
       try {
-        const backendPref = ((experiment.config.model ?? {}) as { backend?: string }).backend;
+        const backendPref = resolveModelSettings(experiment.config).backend;
         const g = await writeBestGallery({ trialsDir, best: bestRow, noiseDir: stages.noise.dir, seed: experiment.seed, backend: backendPref });
         log(`Grad-CAM gallery of ${bestRow.trial_id}: ${g.items.length} overlays in ${path.relative(process.cwd(), path.join(trialsDir, GALLERY_DIR))}`);
       } catch (e) {
@@ -445,7 +497,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     result.wallSeconds = (performance.now() - t0) / 1000;
     out(await summaryTable(tracking, sweepId, 10));
     log(
-      `sweep ${sweepId}: ${result.finished} finished, ${result.pruned} pruned, ${result.failed} failed, ${skipped} skipped ` +
+      `sweep ${sweepId}: ${result.finished} finished, ${result.pruned} pruned, ${result.failed} failed, ${skipped} skipped` +
+        `${result.reused > 0 ? `, ${result.reused} reused (re-evaluated, not trained)` : ''} ` +
         `in ${result.wallSeconds.toFixed(1)} s; tracking ${path.relative(process.cwd(), trackingFile)}`,
     );
     return result;
@@ -453,6 +506,81 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     // A database that failed a write may fail its close too; the first error is the one to report.
     await tracking.close().catch(() => undefined);
   }
+}
+
+/**
+ * Reuses, for each trial to run whose training key a done trial of another sweep has, that trial's
+ * model: recorded start, re-evaluation on this sweep's test sets, then the end with the earlier
+ * trial's epochs, objectives and status. A trial that cannot be reused (its folder lost files, the
+ * model does not load) is left to train, with a warning. Returns the ids of the trials reused.
+ */
+async function reuseTrainedTrials(o: {
+  todo: PlannedTrial[];
+  runsDir: string;
+  trialsDir: string;
+  sweepId: string;
+  experimentHash: string;
+  experiment: Experiment;
+  features: EmbedOutput;
+  recorder: SweepRecorder;
+  commit: string;
+  log: (line: string) => void;
+  onDone: (tr: PlannedTrial, status: 'finished' | 'pruned', objectives: Map<number, number>, objective: number | null) => void;
+}): Promise<Set<string>> {
+  const out = new Set<string>();
+  const wanted = new Set(o.todo.flatMap((t) => (t.trainingKey ? [t.trainingKey] : [])));
+  if (wanted.size === 0) return out;
+  const folders = sweepFoldersUnder([path.join(o.runsDir, 'trials'), path.dirname(path.resolve(o.trialsDir))]);
+  const trained = findTrainedTrials(folders, wanted, o.sweepId);
+  for (const tr of o.todo) {
+    const src = tr.trainingKey ? trained.get(tr.trainingKey) : undefined;
+    if (!src) continue;
+    const outDir = path.join(o.trialsDir, tr.trialId);
+    const logFile = path.join(outDir, 'trial.log');
+    const t0 = performance.now();
+    try {
+      await o.recorder.start(tr, logFile, o.commit);
+      const r = await reevaluateTrial({
+        experiment: o.experiment,
+        features: o.features,
+        fromDir: src.trialDir,
+        outDir,
+        provenance: { sweep: o.sweepId, trial: tr.trialId, experimentHash: o.experimentHash },
+      });
+      const end = src.end;
+      const objectives = new Map(end.objectives);
+      const line =
+        `reused the model of ${src.sweepId}/${src.trialId} (training key ${tr.trainingKey}): not trained; ` +
+        `${r.evaluated.length} test set(s) evaluated [${r.evaluated.join(', ')}], ${r.reused.length} kept`;
+      fs.appendFileSync(
+        logFile,
+        `${line}
+`,
+      );
+      await o.recorder.end(tr.trialId, {
+        status: end.status,
+        result: {
+          bestEpoch: end.result.bestEpoch,
+          epochs: end.result.epochs,
+          modelDir: r.modelDir,
+          backend: end.result.backend,
+          evaluations: r.evaluations,
+          temperature: r.temperature,
+          seconds: end.result.seconds,
+        },
+        objective: end.objective,
+        objectives,
+        prunedAtEpoch: end.prunedAtEpoch,
+      });
+      out.add(tr.trialId);
+      o.onDone(tr, end.status, objectives, end.objective);
+      o.log(`${tr.trialId} ${end.status} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${line}`);
+    } catch (e) {
+      if (e instanceof TrackingWriteError) throw e;
+      o.log(`warning: ${tr.trialId}: cannot reuse ${src.sweepId}/${src.trialId} (${(e as Error).message.split('\n')[0]}); training it`);
+    }
+  }
+  return out;
 }
 
 /** The experiment a trial trains with (sweep section removed, epochs override applied). */

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Experiment } from '@mri-robust/core';
-import type { EpochMessageRecord, FromWorker, ToWorker, TrialJob } from './messages.ts';
+import type { FromWorker, ToWorker, TrialJob } from './messages.ts';
 import { openEmbedOutput, trainTrial, type EmbedOutput } from '@mri-robust/model';
 
 const startedAt = Number(process.env.MRI_TUNING_WORKER_T0 ?? performance.now());

@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
 import { trainTinyModel } from '@mri-robust/model';
+import { phantomExperiment } from './phantom-experiment.ts';
 
 const root = workspaceRoot();
 const TUNING_CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
@@ -78,7 +79,43 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
       timeout: 90_000,
     });
     expect(r.exitCode).toBe(1);
-    const errors = r.stderr.split('\n').filter((l) => /error|Error|    at /.test(l));
+    const errors = r.stderr.split('\n').filter((l) => /error|Error| {4}at /.test(l));
     expect(errors).toEqual([`error: cannot open ${out}: the folder ${path.dirname(out)} does not exist (ENOENT)`]);
   }, 120_000);
+
+  it('a misspelt flag of the tuning CLI is one line naming the allowed flags (issue 11 item 6)', async () => {
+    const r = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'sweep', '--experimnt=x.yaml'], { cwd: root, reject: false, timeout: 60_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual(['error: unknown option --experimnt; allowed: --experiment, --max-parallel, --queue, --verify']);
+    const d = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'doctor', `--runs=${dir}`, '--repiar'], {
+      cwd: root,
+      reject: false,
+      timeout: 60_000,
+    });
+    expect(d.exitCode).toBe(1);
+    expect(d.stderr.trim().split('\n')).toEqual(['error: unknown option --repiar; allowed: --repair, --runs, --verify']);
+  });
+
+  it('sweep.objective mean_corruption_val_accuracy without the benchmark on validation is one line naming the fields (issue 16 item 4)', async () => {
+    const yaml = (o: { evaluate?: string; evalSplits?: string[] }) =>
+      phantomExperiment({
+        name: 'corruption-objective',
+        seed: 1,
+        runs: './runs',
+        perClass: 4,
+        epochs: 1,
+        bootstrap: 10,
+        ...o,
+        sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n  objective: mean_corruption_val_accuracy\n',
+      });
+    for (const o of [{}, { evaluate: 'benchmark: mri-c' }, { evalSplits: ['test', 'val'] }]) {
+      const r = await sweep(yaml(o));
+      expect(r.exitCode).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(`^error: ${r.shown}:\\d+:\\d+: /sweep/objective: mean_corruption_val_accuracy needs .*evaluate\\.benchmark.*noise\\.eval\\.splits`),
+      );
+    }
+  });
 });

@@ -16,6 +16,12 @@ export interface PhantomExperiment {
   epochs: number;
   bootstrap: number;
   sweep: string;
+  /** Noisy evaluation sets, one flow mapping each (default: Rician SNR 5). */
+  evalKinds?: string[];
+  /** Splits of the noisy evaluation sets (default: test). */
+  evalSplits?: string[];
+  /** Extra keys of the evaluate section, as flow-mapping text (e.g. 'benchmark: mri-c'). */
+  evaluate?: string;
 }
 
 export function phantomExperiment(o: PhantomExperiment): string {
@@ -31,13 +37,13 @@ data:
   min_per_class: 3
 noise:
   eval:
-    splits: [test]
+    splits: [${(o.evalSplits ?? ['test']).join(', ')}]
     kinds:
-      - { kind: rician, snr: [5] }
+${(o.evalKinds ?? ['{ kind: rician, snr: [5] }']).map((k) => `      - ${k}`).join('\n')}
 augment: { copies: 0 }
 model: { backbone: mobilenet_v2, weights: ${JSON.stringify(WEIGHTS)}, input_size: 64, mode: head, backend: wasm }
 train: { epochs: ${o.epochs}, early_stopping: { patience: 100 } }
-evaluate: { bootstrap_samples: ${o.bootstrap} }
+evaluate: { bootstrap_samples: ${o.bootstrap}${o.evaluate ? `, ${o.evaluate}` : ''} }
 sweep:
 ${o.sweep}`;
 }

@@ -177,7 +177,13 @@ describe('sweep through BullMQ workers (real Redis, real workers)', () => {
       return null;
     };
     let found: string | null = null;
-    expect(await waitUntil(() => (found = midTrial()) !== null, 300_000), `${w1.output()}\n---\n${o.output()}`).toBe(true);
+    expect(
+      await waitUntil(() => {
+        found = midTrial();
+        return found !== null;
+      }, 300_000),
+      `${w1.output()}\n---\n${o.output()}`,
+    ).toBe(true);
     const family = descendantsOf(w1.proc.pid!);
     w1.proc.kill('SIGKILL');
     const victim = found as unknown as string;
