@@ -11,12 +11,12 @@ import { createRng, median, parseExperiment, sharedDir, workspaceRoot } from '@m
 import {
   applyAugment,
   augmentSchemaPart,
+  augmentSettingsOf,
   floatFromUint8,
   floatToUint8,
   IDENTITY_PLAN,
   planAugment,
   type AugmentPlan,
-  type AugmentSettings,
 } from '../src/index.ts';
 
 const SIZE = 224;
@@ -27,7 +27,7 @@ const images = await Promise.all(
     async (f) => new Uint8Array(await sharp(path.join(folder, f)).resize(SIZE, SIZE, { fit: 'contain', background: '#000' }).grayscale().raw().toBuffer()),
   ),
 );
-const defaults = parseExperiment('name: b\naugment: {}\n', '/tmp/b.yaml', [augmentSchemaPart]).config.augment as AugmentSettings;
+const defaults = augmentSettingsOf(parseExperiment('name: b\naugment: {}\n', '/tmp/b.yaml', [augmentSchemaPart]));
 
 function rate(plan: (i: number) => AugmentPlan, n = 40, rounds = 5): number {
   const run = (i: number) => floatToUint8(applyAugment(floatFromUint8(images[i % images.length], SIZE, SIZE, 1), plan(i)));

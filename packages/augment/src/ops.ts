@@ -1,22 +1,7 @@
 import type { Rng } from '@mri-robust/core';
 import { clahePlane } from './clahe.ts';
 import type { FloatImage } from './image.ts';
-
-/** The `augment` section, defaults filled in (see schema.ts). */
-export interface AugmentSettings {
-  /** K: augmented copies added per training image (0 = none). */
-  copies: number;
-  seed_offset: number;
-  rotation: { p: number; degrees: number };
-  hflip: { p: number };
-  zoom: { p: number; range: [number, number] };
-  translation: { p: number; fraction: number };
-  brightness: { p: number; delta: number };
-  contrast: { p: number; range: [number, number] };
-  gamma: { p: number; range: [number, number] };
-  clahe: { p: number; tiles: number; clip_limit: number };
-  contact_sheet: { per_class: number };
-}
+import type { AugmentSettings } from './schema.ts';
 
 /** The concrete transformation of one copy (stored in the copy's record). */
 export interface AugmentPlan {
@@ -88,7 +73,7 @@ export function planAugment(s: AugmentSettings, rng: Rng, height: number, width:
  * One affine resampling (bilinear, 0 outside) for flip + zoom + rotation + shift about the centre:
  * dst = c + t + R(θ)·Z·F·(src − c), so src = F⁻¹·Z⁻¹·R(−θ)·(dst − c − t) + c.
  */
-export function affinePlane(
+function affinePlane(
   p: Float32Array,
   height: number,
   width: number,

@@ -17,8 +17,8 @@ import {
 } from '@mri-robust/core';
 import { sampleByClass, writeContactSheet, type ContactRow } from '@mri-robust/data';
 import { floatFromUint8, floatToUint8 } from './image.ts';
-import { applyAugment, IDENTITY_PLAN, type AugmentPlan, type AugmentSettings } from './ops.ts';
-import { augmentSettings } from './schema.ts';
+import { applyAugment, IDENTITY_PLAN, type AugmentPlan } from './ops.ts';
+import { type AugmentSettings, augmentSettingsOf } from './schema.ts';
 import { augmentPixels, type AugmentRequest, type AugmentResponse } from './worker.ts';
 import { defaultWorkerCount, mapOrdered, WorkerPool } from '@mri-robust/core';
 
@@ -40,7 +40,7 @@ export interface AugmentContext {
  * The image set augment reads: `<dir>/train` of a noise-stage output, or `dir` itself when it is an
  * image set (e.g. an ingest output when no noise stage runs).
  */
-export function augmentInputDir(upstreamDir: string): string {
+function augmentInputDir(upstreamDir: string): string {
   const train = path.join(upstreamDir, 'train');
   if (existsSync(path.join(train, IMAGESET_FILE))) return train;
   if (existsSync(path.join(upstreamDir, IMAGESET_FILE))) return upstreamDir;
@@ -61,18 +61,18 @@ function trainKeyOf(upstream: { key: string; dir: string }): string {
   return upstream.key;
 }
 
-export function augmentKey(experiment: Experiment, upstreamKey: string): string {
+function augmentKey(experiment: Experiment, upstreamKey: string): string {
   return stageKey({
     stage: 'augment',
     code: codeHash('augment'),
-    settings: augmentSettings(experiment.config),
+    settings: augmentSettingsOf(experiment),
     upstream: upstreamKey,
     seed: experiment.seed,
   });
 }
 
 /** Seed of copy k of a record (stable under reordering and under changes to other records). */
-export function augmentCopySeed(experiment: Experiment, settings: AugmentSettings, recordId: string, k: number): number {
+function augmentCopySeed(experiment: Experiment, settings: AugmentSettings, recordId: string, k: number): number {
   return deriveSeed(experiment.seed + settings.seed_offset, 'augment', recordId, k);
 }
 
@@ -83,7 +83,7 @@ export function augmentCopySeed(experiment: Experiment, settings: AugmentSetting
  * augmented. Writes `imageset.json` + shards and `contact-sheet.png` into runs/cache/augment/<key>/.
  */
 export async function runAugment(experiment: Experiment, upstream: { key: string; dir: string }, ctx: AugmentContext = {}): Promise<StageOutput> {
-  const settings = augmentSettings(experiment.config);
+  const settings = augmentSettingsOf(experiment);
   const inputDir = augmentInputDir(upstream.dir);
   const key = augmentKey(experiment, trainKeyOf(upstream));
   const res = await runStage({

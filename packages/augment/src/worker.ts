@@ -1,6 +1,7 @@
 import { createRng } from '@mri-robust/core';
 import { floatFromUint8, floatToUint8 } from './image.ts';
-import { applyAugment, planAugment, type AugmentPlan, type AugmentSettings } from './ops.ts';
+import { applyAugment, planAugment, type AugmentPlan } from './ops.ts';
+import type { AugmentSettings } from './schema.ts';
 
 /** A batch of images, each with the seeds of its copies. */
 export interface AugmentRequest {
@@ -27,7 +28,7 @@ export function augmentPixels(
   return { pixels: floatToUint8(applyAugment(img, plan)), plan };
 }
 
-/** Worker-pool entry. */
+/** Worker-pool entry (loaded by file URL, so no import names it). @public */
 export function handle(req: AugmentRequest): AugmentResponse {
   return {
     items: req.items.map((it) => ({ copies: it.seeds.map((seed) => augmentPixels(it.pixels, req, req.settings, seed)) })),

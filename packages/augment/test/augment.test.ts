@@ -5,11 +5,21 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, ImageSetWriter, openImageSet, parseExperiment, sharedDir, type ImageRecord } from '@mri-robust/core';
-import { applyAugment, augmentSchemaPart, clahePlane, IDENTITY_PLAN, planAugment, runAugment, type AugmentSettings, type FloatImage } from '../src/index.ts';
+import {
+  applyAugment,
+  augmentSchemaPart,
+  augmentSettingsOf,
+  clahePlane,
+  IDENTITY_PLAN,
+  planAugment,
+  runAugment,
+  type AugmentSettings,
+  type FloatImage,
+} from '../src/index.ts';
 
 function settings(over: Partial<AugmentSettings> = {}): AugmentSettings {
   const exp = parseExperiment('name: t\naugment: {}\n', '/tmp/t.yaml', [augmentSchemaPart]);
-  return { ...(exp.config.augment as AugmentSettings), ...over };
+  return { ...augmentSettingsOf(exp), ...over };
 }
 
 function ramp(h: number, w: number, c = 1): FloatImage {
@@ -76,11 +86,11 @@ describe('augment ops', () => {
   it('brightness, contrast and gamma follow their formulas', () => {
     const img: FloatImage = { height: 2, width: 2, channels: 1, data: Float32Array.from([0.2, 0.4, 0.6, 0.8]) };
     const b = applyAugment(img, { ...IDENTITY_PLAN, brightness: 0.1 }).data;
-    [0.3, 0.5, 0.7, 0.9].forEach((v, i) => expect(b[i]).toBeCloseTo(v, 6));
+    for (const [i, v] of [0.3, 0.5, 0.7, 0.9].entries()) expect(b[i]).toBeCloseTo(v, 6);
     const c = applyAugment(img, { ...IDENTITY_PLAN, contrast: 2 }).data;
-    [0, 0.3, 0.7, 1].forEach((v, i) => expect(c[i]).toBeCloseTo(v, 6)); // (x − 0.5)·2 + 0.5, clipped
+    for (const [i, v] of [0, 0.3, 0.7, 1].entries()) expect(c[i]).toBeCloseTo(v, 6); // (x − 0.5)·2 + 0.5, clipped
     const g = applyAugment(img, { ...IDENTITY_PLAN, gamma: 2 }).data;
-    [0.04, 0.16, 0.36, 0.64].forEach((v, i) => expect(g[i]).toBeCloseTo(v, 6));
+    for (const [i, v] of [0.04, 0.16, 0.36, 0.64].entries()) expect(g[i]).toBeCloseTo(v, 6);
   });
 
   it('CLAHE: one tile without clipping is global histogram equalisation; clipping limits the stretch', () => {

@@ -8,7 +8,7 @@ import { parseArgs as nodeParseArgs } from 'node:util';
 import type { ParsedArgs } from './cli.ts';
 import { UserError } from './errors.ts';
 
-export type FlagKind = 'string' | 'boolean';
+type FlagKind = 'string' | 'boolean';
 export type FlagSpec = Readonly<Record<string, FlagKind>>;
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,7 +1,7 @@
 import { open, readFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-export type ArrayDType = 'float32' | 'uint8' | 'int32';
+type ArrayDType = 'float32' | 'uint8' | 'int32';
 export type TypedArray = Float32Array | Uint8Array | Int32Array;
 
 export interface ArrayData {

@@ -88,7 +88,7 @@ const ERRNO_TEXT: Record<string, string> = {
  * One line for a file-system error of Node (it has a path, an errno code and a syscall): the file,
  * the operation and why, instead of a stack trace (a bad output path given as an option, a full disk).
  */
-export function systemErrorLine(e: unknown): string | null {
+function systemErrorLine(e: unknown): string | null {
   const err = e as NodeJS.ErrnoException;
   if (!(e instanceof Error) || typeof err.code !== 'string' || typeof err.path !== 'string' || !ERRNO_TEXT[err.code]) return null;
   const verb = SYSCALL_VERB[err.syscall ?? ''] ?? err.syscall ?? 'use';

@@ -1,4 +1,4 @@
-import { createReadStream, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import { openSync, readSync, closeSync, existsSync } from 'node:fs';
 import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from './errors.ts';
@@ -172,7 +172,9 @@ export async function openImageSet(dir: string): Promise<ImageSet> {
     },
     batch(indices) {
       const out = new Uint8Array(imageBytes * indices.length);
-      indices.forEach((idx, k) => readInto(idx, out, k * imageBytes));
+      indices.forEach((idx, k) => {
+        readInto(idx, out, k * imageBytes);
+      });
       return out;
     },
     indicesWhere(pred) {
@@ -187,11 +189,4 @@ export async function openImageSet(dir: string): Promise<ImageSet> {
       fds.clear();
     },
   };
-}
-
-/** Streams a whole shard (for sequential scans that want big reads). */
-export function shardStream(set: ImageSet, shardIndex: number) {
-  return createReadStream(path.join(set.dir, set.header.shards[shardIndex].file), {
-    highWaterMark: set.imageBytes * 64,
-  });
 }

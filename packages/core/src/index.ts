@@ -1,7 +1,7 @@
 export { stableStringify, hashBytes, hashString, hashObject } from './hash.ts';
 export { createRng, deriveSeed, type Rng } from './rng.ts';
 export { UserError, isUserFacingError } from './errors.ts';
-export { createProgress, formatProgress, type Progress, type ProgressOptions } from './progress.ts';
+export { createProgress, formatProgress, type Progress } from './progress.ts';
 export { median } from './stats.ts';
 export { workspaceRoot, resolveFrom, sharedDir, gitCommit } from './paths.ts';
 export {
@@ -26,45 +26,34 @@ export {
   type VerifyProblem,
   type StageFileRecord,
 } from './stage-verify.ts';
-export {
-  nxOutputDir,
-  nxOutputRoot,
-  publishNxOutput,
-  adoptFromNxOutput,
-  restoreFromNxOutput,
-  type PublishNxOutputOptions,
-} from './nx-output.ts';
+export { nxOutputDir, publishNxOutput, adoptFromNxOutput, restoreFromNxOutput } from './nx-output.ts';
 export {
   ImageSetWriter,
   openImageSet,
-  shardStream,
   IMAGESET_FILE,
   type ImageSet,
-  type ImageSetHeader,
-  type ImageSetShape,
   type ImageRecord,
-  type ShardInfo,
   type Split,
 } from './imageset.ts';
-export { writeArray, readArray, type ArrayData, type ArrayDType, type TypedArray } from './array-file.ts';
+export { writeArray, readArray } from './array-file.ts';
 export { parseArgs, stringFlag, runMain, type ParsedArgs } from './cli.ts';
 export {
-  composeExperimentSchema,
-  EXPERIMENT_SECTIONS,
+  schemaPart,
+  StringEnum,
+  IntegerEnum,
+  Pair,
   type SchemaPart,
+  type SectionIssue,
   type JSONSchema,
-  type ExperimentSection,
 } from './experiment/schema.ts';
 export {
   loadExperiment,
   parseExperiment,
   defaultExperimentFile,
-  section,
+  sectionOf,
   experimentPath,
-  formatIssues,
   ExperimentError,
   type Experiment,
-  type ExperimentConfig,
   type ExperimentIssue,
 } from './experiment/load.ts';
 export {
@@ -81,14 +70,13 @@ export {
   type StageOutputRef,
   type PipelineContext,
 } from './pipeline.ts';
-export { WorkerPool, mapOrdered, defaultWorkerCount, transferablesOf, serveWorker } from './worker-pool.ts';
-export { parseFlags, type FlagSpec, type FlagKind } from './args.ts';
+export { WorkerPool, mapOrdered, defaultWorkerCount } from './worker-pool.ts';
+export { parseFlags, type FlagSpec } from './args.ts';
 export {
   corruptionSummary,
   mcnemarExact,
   pairedComparison,
   levelAtDrop,
-  type CorruptionAccuracy,
   type CorruptionSummary,
   type PairedComparison,
 } from './robustness.ts';

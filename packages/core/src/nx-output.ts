@@ -23,7 +23,7 @@ import { workspaceRoot } from './paths.ts';
 import { describeProblems, STAGE_MARKER, verifyStageDir } from './stage-verify.ts';
 
 /** Root of the Nx output replicas of one stage: <workspace>/runs/nx/<stage>. */
-export function nxOutputRoot(stage: string, root: string = workspaceRoot()): string {
+function nxOutputRoot(stage: string, root: string = workspaceRoot()): string {
   return path.join(root, 'runs', 'nx', stage);
 }
 
@@ -39,7 +39,7 @@ export function nxOutputDir(stage: string, experimentArg: string, root: string =
 }
 
 /** True when `runsDir` is the workspace's own runs folder (the only one Nx outputs can describe). */
-export function isWorkspaceRuns(runsDir: string, root: string = workspaceRoot()): boolean {
+function isWorkspaceRuns(runsDir: string, root: string = workspaceRoot()): boolean {
   return path.resolve(runsDir) === path.join(root, 'runs');
 }
 

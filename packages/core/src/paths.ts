@@ -11,13 +11,17 @@ export function workspaceRoot(): string {
   for (const start of [path.dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
     let dir = start;
     for (;;) {
-      if (existsSync(path.join(dir, 'nx.json'))) return (cachedRoot = dir);
+      if (existsSync(path.join(dir, 'nx.json'))) {
+        cachedRoot = dir;
+        return dir;
+      }
       const up = path.dirname(dir);
       if (up === dir) break;
       dir = up;
     }
   }
-  return (cachedRoot = process.cwd());
+  cachedRoot = process.cwd();
+  return cachedRoot;
 }
 
 /** Resolves `p` against the folder of `baseFile` (absolute paths and URLs are returned as they are). */

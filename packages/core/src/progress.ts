@@ -54,7 +54,7 @@ export function formatProgress(label: string, done: number, total: number, elaps
 }
 
 /** Pure: the default interval between progress lines for a stream. */
-export function defaultProgressInterval(stream: NodeJS.WritableStream): number {
+function defaultProgressInterval(stream: NodeJS.WritableStream): number {
   return (stream as { isTTY?: boolean }).isTTY ? 500 : 5000;
 }
 

@@ -27,7 +27,7 @@ export function defaultWorkerCount(): number {
 }
 
 /** Every transferable ArrayBuffer reachable in a value (arrays and plain objects, a few levels deep). */
-export function transferablesOf(value: unknown, depth = 4, out: ArrayBuffer[] = []): ArrayBuffer[] {
+function transferablesOf(value: unknown, depth = 4, out: ArrayBuffer[] = []): ArrayBuffer[] {
   if (value === null || typeof value !== 'object' || depth < 0) return out;
   if (ArrayBuffer.isView(value)) {
     const buf = value.buffer;
@@ -144,7 +144,10 @@ export class WorkerPool<Req, Res> {
   }
 }
 
-/** Worker side: answers requests with the entry module's `handle`. Called by the pool's bootstrap. */
+/**
+ * Worker side: answers requests with the entry module's `handle`. Called by the pool's bootstrap.
+ * @public (imported by name from the bootstrap string, which knip cannot see)
+ */
 export async function serveWorker(entry: string): Promise<void> {
   const mod = (await import(entry)) as WorkerHandlerModule<unknown, unknown>;
   const port = parentPort;

@@ -19,7 +19,7 @@ import { decodeBmp, isBmp, BmpError } from './bmp.ts';
 import { decodeDicom, DicomError, isDicom, readDicomHeader } from './dicom.ts';
 import { phashFromThumb, PHASH_SIZE } from './phash.ts';
 
-export type Fit = 'pad' | 'crop' | 'fill';
+type Fit = 'pad' | 'crop' | 'fill';
 
 export interface DecodeOptions {
   size: number;
@@ -108,7 +108,7 @@ async function finish(norm: Buffer, width: number, height: number, ch: number, o
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<Decoded> {
   if (bytes.length === 0) throw new BadImageError('empty file');
   if (isDicom(bytes)) {
-    let img;
+    let img: ReturnType<typeof decodeDicom>;
     try {
       const maxInflated = Math.max(64 * 1024 * 1024, options.maxPixels * 8);
       if (options.frame === undefined) {
@@ -123,7 +123,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
     return processRaw(img.pixels, img.width, img.height, img.channels, options);
   }
   if (isBmp(bytes)) {
-    let img;
+    let img: ReturnType<typeof decodeBmp>;
     try {
       img = decodeBmp(bytes, options.maxPixels);
     } catch (e) {

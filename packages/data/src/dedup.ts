@@ -24,7 +24,7 @@ export interface DedupOptions {
 }
 
 /** Why two items are linked, kept for the report's examples. */
-export interface Link {
+interface Link {
   a: number;
   b: number;
   kind: 'exact' | 'near';
@@ -113,7 +113,9 @@ export function findDuplicateGroups(items: readonly DedupItem[], options: DedupO
   if (options.near) {
     const hi = new Uint32Array(n);
     const lo = new Uint32Array(n);
-    items.forEach((it, i) => ([hi[i], lo[i]] = phashWords(it.phash)));
+    items.forEach((it, i) => {
+      [hi[i], lo[i]] = phashWords(it.phash);
+    });
     const norm: (Float64Array | null)[] = new Array(n).fill(null);
     const normOf = (i: number) => {
       if (!norm[i]) {
@@ -150,7 +152,9 @@ export function findDuplicateGroups(items: readonly DedupItem[], options: DedupO
   }
   const groups = [...byRoot.values()].filter((g) => g.length > 1).sort((x, y) => x[0] - y[0]);
   const groupOf = new Int32Array(n).fill(-1);
-  groups.forEach((g, gi) => g.forEach((i) => (groupOf[i] = gi)));
+  groups.forEach((g, gi) => {
+    for (const i of g) groupOf[i] = gi;
+  });
   return { groups, groupOf, links, rejectedNear };
 }
 

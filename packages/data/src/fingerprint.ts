@@ -6,10 +6,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { hashObject, loadExperiment, workspaceRoot } from '@mri-robust/core';
-import { dataSchemaPart } from './schema.ts';
-import { dataSettings, listingFingerprint, listSources, resolveSources } from './sources.ts';
+import { dataSchemaPart, dataSettingsOf } from './schema.ts';
+import { listingFingerprint, listSources, resolveSources } from './sources.ts';
 
-export function experimentFiles(): string[] {
+function experimentFiles(): string[] {
   const dir = path.join(workspaceRoot(), 'experiments');
   const files = existsSync(dir)
     ? readdirSync(dir)
@@ -30,7 +30,7 @@ export async function dataFingerprint(files: readonly string[] = experimentFiles
   for (const file of files) {
     try {
       const exp = loadExperiment(file, [dataSchemaPart]);
-      const settings = dataSettings(exp);
+      const settings = dataSettingsOf(exp);
       const listings = await listSources(resolveSources(exp, settings), settings, exp.seed);
       parts.push({ file: path.relative(workspaceRoot(), file), listing: listingFingerprint(listings) });
     } catch (e) {

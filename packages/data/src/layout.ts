@@ -12,7 +12,7 @@ import path from 'node:path';
 import { UserError } from '@mri-robust/core';
 import { isDicom, readDicomHeader } from './dicom.ts';
 
-export type OrigSplit = 'train' | 'test' | null;
+type OrigSplit = 'train' | 'test' | null;
 
 export interface SourceFile {
   source: string;
@@ -30,7 +30,7 @@ export interface SourceFile {
 }
 
 /** A file found outside any class folder (reported as skipped, not ingested). */
-export interface StrayFile {
+interface StrayFile {
   source: string;
   relPath: string;
   reason: string;
@@ -54,7 +54,7 @@ const HEADER_PROBE_BYTES = 64 * 1024;
  * says why). Reads the first 64 KiB (the whole file when the header is longer), never the pixels'
  * worth of a large file unless it must.
  */
-export async function dicomFrames(absPath: string): Promise<number> {
+async function dicomFrames(absPath: string): Promise<number> {
   let head: Buffer;
   let size: number;
   try {
@@ -89,7 +89,7 @@ async function expandFrames(f: SourceFile): Promise<SourceFile[]> {
 }
 
 /** Built-in folder-name → class aliases (lower case keys, matched after lower-casing). */
-export const BUILTIN_ALIASES: Readonly<Record<string, string>> = {
+const BUILTIN_ALIASES: Readonly<Record<string, string>> = {
   glioma: 'glioma',
   glioma_tumor: 'glioma',
   'glioma tumor': 'glioma',
@@ -110,7 +110,7 @@ const TRAIN_NAMES = new Set(['training', 'train']);
 const TEST_NAMES = new Set(['testing', 'test']);
 
 /** Maps a folder name to a class, or null. User aliases win over built-in ones; exact class names always match. */
-export function classForFolder(folder: string, classes: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | null {
+function classForFolder(folder: string, classes: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | null {
   const lower = folder.toLowerCase();
   for (const c of classes) if (c.toLowerCase() === lower) return c;
   for (const [k, v] of Object.entries(aliases)) if (k.toLowerCase() === lower && classes.includes(v)) return v;

@@ -15,8 +15,6 @@
  */
 import { createRng, type Rng } from '@mri-robust/core';
 
-export const PHANTOM_CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'] as const;
-
 export interface PhantomOptions {
   /** Seed of this one slice (derive it per source, class and index). */
   seed: number;

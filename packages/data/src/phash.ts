@@ -28,7 +28,7 @@ function cosines(): Float64Array {
 }
 
 /** Low-frequency DCT block (K×K, index u*K+v, u horizontal) of a 32×32 grey image (row-major). */
-export function lowDct(grey: ArrayLike<number>): Float64Array {
+function lowDct(grey: ArrayLike<number>): Float64Array {
   const n = PHASH_SIZE;
   if (grey.length !== n * n) throw new Error(`lowDct: expected ${n * n} pixels, got ${grey.length}`);
   const c = cosines();

@@ -16,7 +16,7 @@ export interface GroupExample {
 
 export type SplitClassCounts = Record<Split, Record<string, number>>;
 
-export interface SourceReport {
+interface SourceReport {
   name: string;
   kind: 'kaggle' | 'phantom';
   synthetic: boolean;
@@ -68,7 +68,9 @@ function table(counts: SplitClassCounts, classes: readonly string[]): string[] {
   const colTotals = classes.map(() => 0);
   for (const s of SPLITS) {
     const row = classes.map((c) => counts[s]?.[c] ?? 0);
-    row.forEach((v, i) => (colTotals[i] += v));
+    row.forEach((v, i) => {
+      colTotals[i] += v;
+    });
     lines.push(s.padEnd(8) + row.map((v) => String(v).padStart(w)).join('') + String(row.reduce((a, b) => a + b, 0)).padStart(w));
   }
   lines.push('total'.padEnd(8) + colTotals.map((v) => String(v).padStart(w)).join('') + String(colTotals.reduce((a, b) => a + b, 0)).padStart(w));

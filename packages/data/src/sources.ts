@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { deriveSeed, hashObject, resolveFrom, workspaceRoot, type Experiment } from '@mri-robust/core';
 import { listKaggleSource, type SourceFile, type SourceListing } from './layout.ts';
-import type { DataSettings, PhantomSource, SourceSettings } from './schema.ts';
+import { type DataSettings, dataSettingsOf, type PhantomSource, type SourceSettings } from './schema.ts';
 
 export type ResolvedSource = { name: string; kind: 'kaggle'; root: string } | ({ kind: 'phantom' } & PhantomSource);
 
@@ -15,13 +15,8 @@ export interface PhantomFile extends SourceFile {
   phantomSize: number;
 }
 
-/** The `data` section of a validated experiment (defaults filled in by the loader). */
-export function dataSettings(experiment: Experiment): DataSettings {
-  return (experiment.config.data ?? {}) as DataSettings;
-}
-
 /** Absolute folders: `data.root` relative to the experiment file, source roots relative to `data.root`. */
-export function resolveSources(experiment: Experiment, settings: DataSettings = dataSettings(experiment)): ResolvedSource[] {
+export function resolveSources(experiment: Experiment, settings: DataSettings = dataSettingsOf(experiment)): ResolvedSource[] {
   const dataRoot = resolveFrom(experiment.file, settings.root ?? '.');
   const seen = new Set<string>();
   return settings.sources.map((s: SourceSettings) => {
@@ -34,7 +29,7 @@ export function resolveSources(experiment: Experiment, settings: DataSettings = 
 }
 
 /** Lists phantoms as if they were files: <Training|Testing>/<class>/phantom-NNNNN.png. */
-export function listPhantomSource(src: Extract<ResolvedSource, { kind: 'phantom' }>, classes: readonly string[], seed: number): SourceListing {
+function listPhantomSource(src: Extract<ResolvedSource, { kind: 'phantom' }>, classes: readonly string[], seed: number): SourceListing {
   const files: PhantomFile[] = [];
   const nTest = Math.round(src.count_per_class * src.test_fraction);
   classes.forEach((label) => {

@@ -68,7 +68,9 @@ export function assignSplits(items: readonly SplitItem[], settings: SplitSetting
     createRng(deriveSeed(seed, 'ingest-split', label)).shuffle(idx);
     const fr = settings.mode === 'fractions' ? [settings.train, settings.val, settings.test] : [settings.train, settings.val, 0];
     const [nTrain, nVal] = apportion(idx.length, fr);
-    idx.forEach((i, k) => (out[i] = k < nTrain ? 'train' : k < nTrain + nVal ? 'val' : 'test'));
+    idx.forEach((i, k) => {
+      out[i] = k < nTrain ? 'train' : k < nTrain + nVal ? 'val' : 'test';
+    });
   }
   return out;
 }

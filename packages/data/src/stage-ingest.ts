@@ -18,17 +18,17 @@ import {
   codeHash,
   type StageRunner,
 } from '@mri-robust/core';
-import { BadImageError, decodeImage, processRaw, type DecodeOptions } from './decode.ts';
+import { BadImageError, type Decoded, decodeImage, processRaw, type DecodeOptions } from './decode.ts';
 import { findDuplicateGroups, resolveGroup, type Candidate } from './dedup.ts';
 import type { SourceFile, SourceListing } from './layout.ts';
 import { renderPhantom } from './phantom.ts';
 import { formatReport, type GroupExample, type IngestReport, type SkippedFile, type SplitClassCounts } from './report.ts';
-import type { DataSettings } from './schema.ts';
-import { dataSettings, displayRoot, isPhantomFile, listingFingerprint, listSources, resolveSources, type ResolvedSource } from './sources.ts';
+import { type DataSettings, dataSettingsOf } from './schema.ts';
+import { displayRoot, isPhantomFile, listingFingerprint, listSources, resolveSources, type ResolvedSource } from './sources.ts';
 import { assignSplits, checkSplitSettings } from './split.ts';
 
-export const INGEST_STAGE = 'ingest';
-export const REPORT_FILE = 'report.json';
+const INGEST_STAGE = 'ingest';
+const REPORT_FILE = 'report.json';
 
 /** Fields ingest adds to core's ImageRecord. */
 export interface IngestRecord extends ImageRecord {
@@ -73,7 +73,7 @@ export interface IngestPlan {
 
 /** Lists the sources and computes the stage key, without decoding anything. */
 export async function planIngest(experiment: Experiment): Promise<IngestPlan> {
-  const settings = dataSettings(experiment);
+  const settings = dataSettingsOf(experiment);
   checkSplitSettings(settings.split);
   for (const [folder, cls] of Object.entries(settings.aliases ?? {})) {
     if (!settings.classes.includes(cls)) {
@@ -159,7 +159,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
   try {
     await pool(files, concurrency, async (f, i) => {
       try {
-        let d;
+        let d: Decoded;
         if (isPhantomFile(f)) {
           const px = renderPhantom({ seed: f.phantomSeed, label: f.label, size: f.phantomSize });
           d = await processRaw(px, f.phantomSize, f.phantomSize, 1, opts);
@@ -302,7 +302,9 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
 
   // 6. report
   const keptSplitOf = new Map<number, Split>();
-  kept.forEach((k, i) => keptSplitOf.set(k.item, splits[i]));
+  kept.forEach((k, i) => {
+    keptSplitOf.set(k.item, splits[i]);
+  });
   const member = (m: number) => ({ source: ok[m].file.source, path: ok[m].file.relPath, label: ok[m].file.label, origSplit: ok[m].file.origSplit });
   const linksByGroup = new Map<number, typeof dup.links>();
   for (const l of dup.links) {
@@ -327,7 +329,9 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
     };
   };
   const bySha = new Map<string, number[]>();
-  ok.forEach((d, i) => bySha.set(d.sha, [...(bySha.get(d.sha) ?? []), i]));
+  ok.forEach((d, i) => {
+    bySha.set(d.sha, [...(bySha.get(d.sha) ?? []), i]);
+  });
   const exactGroups = [...bySha.values()].filter((g) => g.length > 1);
   const nearGroups = new Set(dup.links.filter((l) => l.kind === 'near').map((l) => dup.groupOf[l.a]));
   const sourcesOf = (ms: number[]) => new Set(ms.map((m) => ok[m].file.source)).size;

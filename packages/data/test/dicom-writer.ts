@@ -31,7 +31,9 @@ function encodeValue(vr: string, v: Value): Buffer {
   if (vr === 'US') {
     const list = Array.isArray(v) ? v : [v as number];
     const b = Buffer.alloc(2 * list.length);
-    list.forEach((x, i) => b.writeUInt16LE(x, 2 * i));
+    list.forEach((x, i) => {
+      b.writeUInt16LE(x, 2 * i);
+    });
     return b;
   }
   if (vr === 'UL') {

@@ -147,7 +147,9 @@ describe('DICOM decoding', () => {
     const values = frames.flatMap((f) => Array.from(f.data, (v) => 4 * v));
     const bytes = writeDicomImage({ rows: 120, columns: 120, frames: 3, values, window: { center: 510.5, width: 1021 } });
     expect(readDicomHeader(bytes).frames).toBe(3);
-    frames.forEach((f, k) => expect(Buffer.from(decodeDicom(bytes, k).pixels).equals(Buffer.from(f.data))).toBe(true));
+    frames.forEach((f, k) => {
+      expect(Buffer.from(decodeDicom(bytes, k).pixels).equals(Buffer.from(f.data))).toBe(true);
+    });
     expect(() => decodeDicom(bytes, 3)).toThrow('frame 3 does not exist (the file has 3 frames, 0-based)');
     await expect(decodeImage(bytes, OPTS)).rejects.toThrow('multi-frame DICOM (3 frames): choose one frame');
     const second = await decodeImage(bytes, { ...OPTS, frame: 1 });

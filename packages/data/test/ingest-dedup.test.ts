@@ -110,7 +110,9 @@ describe('splits', () => {
   });
   it('source_test: forced items are test, the rest train/val only', () => {
     const s = assignSplits(items, { mode: 'source_test', train: 0.8, val: 0.2, test: 0 }, 1);
-    items.forEach((it, i) => expect(s[i] === 'test').toBe(it.forcedTest));
+    items.forEach((it, i) => {
+      expect(s[i] === 'test').toBe(it.forcedTest);
+    });
     expect(s.filter((x) => x === 'val').length).toBe(36);
   });
   it('rejects fractions that do not sum to 1', () => {

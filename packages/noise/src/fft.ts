@@ -371,24 +371,6 @@ export function ifft2d(x: Complex2D): void {
   transformRows(x, true);
 }
 
-/** The k-space of a real plane. */
-export function kspaceOf(plane: Float32Array | Float64Array, height: number, width: number): Complex2D {
-  const re = new Float64Array(height * width);
-  re.set(plane);
-  const x: Complex2D = { height, width, re, im: new Float64Array(height * width) };
-  fft2d(x);
-  return x;
-}
-
-/** Inverse transform of a k-space (destroys it) into the magnitude image. */
-export function magnitudeOf(k: Complex2D): Float32Array {
-  ifft2d(k);
-  const out = new Float32Array(k.height * k.width);
-  const { re, im } = k;
-  for (let i = 0; i < out.length; i++) out[i] = Math.sqrt(re[i] * re[i] + im[i] * im[i]);
-  return out;
-}
-
 /** The complex form of a real plane (imaginary part zero). */
 export function complexOf(plane: Float32Array | Float64Array, height: number, width: number): Complex2D {
   const re = new Float64Array(height * width);

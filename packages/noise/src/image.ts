@@ -6,7 +6,7 @@ export interface FloatImage {
   data: Float32Array;
 }
 
-export function createImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {
+function createImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {
   const n = height * width * channels;
   if (data && data.length !== n) throw new RangeError(`image data has ${data.length} values, expected ${height}x${width}x${channels} = ${n}`);
   return { height, width, channels, data: data ?? new Float32Array(n) };

@@ -49,7 +49,7 @@ export function checkNoiseSettings(s: NoiseSettings, sourceNames: readonly strin
  * the image counts as part of every one of them, so "noise on the second data set" also reaches the
  * images that set shares with the first.
  */
-export function inSources(r: ImageRecord, sources: readonly string[]): boolean {
+function inSources(r: ImageRecord, sources: readonly string[]): boolean {
   if (sources.length === 0 || sources.includes(r.source)) return true;
   const group = Array.isArray(r.groupSources) ? r.groupSources : Array.isArray(r.sources) ? r.sources : [];
   return group.some((g) => sources.includes(String(g)));

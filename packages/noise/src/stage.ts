@@ -16,6 +16,7 @@ import {
   type StageRunner,
   UserError,
 } from '@mri-robust/core';
+import { dataSettingsOf } from '@mri-robust/data';
 import { writeNoiseSheet } from './contact-sheet.ts';
 import {
   BENCHMARKS,
@@ -28,7 +29,7 @@ import {
   type EvalSetSpec,
   type NoiseTag,
 } from './plan.ts';
-import { noiseSettings, type NoiseSettings } from './schema.ts';
+import { type NoiseSettings, noiseSettingsOf } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
 
 const BATCH = 16;
@@ -72,15 +73,15 @@ export function benchmarkOf(experiment: Experiment): BenchmarkName {
  * The augment stage keys itself on it, so a change to the evaluation sets (noise.eval or the
  * benchmark) never rebuilds augment, nor what depends on the training images alone.
  */
-export function noiseTrainKey(experiment: Experiment, ingestKey: string): string {
-  return stageKey({ stage: 'noise/train', code: codeHash('noise'), train: noiseSettings(experiment.config).train, upstream: ingestKey, seed: experiment.seed });
+function noiseTrainKey(experiment: Experiment, ingestKey: string): string {
+  return stageKey({ stage: 'noise/train', code: codeHash('noise'), train: noiseSettingsOf(experiment).train, upstream: ingestKey, seed: experiment.seed });
 }
 
 export function noiseKey(experiment: Experiment, ingestKey: string): string {
   return stageKey({
     stage: 'noise',
     code: codeHash('noise'),
-    settings: noiseSettings(experiment.config),
+    settings: noiseSettingsOf(experiment),
     benchmark: benchmarkOf(experiment),
     upstream: ingestKey,
     seed: experiment.seed,
@@ -88,7 +89,8 @@ export function noiseKey(experiment: Experiment, ingestKey: string): string {
 }
 
 function sourceNames(experiment: Experiment): string[] | null {
-  const sources = (experiment.config.data as { sources?: { name?: string }[] } | undefined)?.sources;
+  // null when the experiment was loaded without the data part (its sources unchecked).
+  const { sources } = dataSettingsOf(experiment);
   return Array.isArray(sources) ? sources.map((s) => String(s.name)) : null;
 }
 
@@ -101,7 +103,7 @@ function sourceNames(experiment: Experiment): string[] | null {
  * - `sets.json` listing them, and `contact-sheet.png`.
  */
 export async function runNoise(experiment: Experiment, ingest: { key: string; dir: string }, ctx: NoiseContext = {}): Promise<StageOutput> {
-  const settings = noiseSettings(experiment.config);
+  const settings = noiseSettingsOf(experiment);
   checkNoiseSettings(settings, sourceNames(experiment), experiment.file);
   const key = noiseKey(experiment, ingest.key);
   const res = await runStage({

@@ -30,7 +30,7 @@ export function noisePixels(job: NoiseJob, shape: { height: number; width: numbe
   return toUint8(img);
 }
 
-/** Worker-pool entry. */
+/** Worker-pool entry (loaded by file URL, so no import names it). @public */
 export function handle(req: NoiseRequest): NoiseResponse {
   return { pixels: req.jobs.map((j) => noisePixels(j, req)) };
 }

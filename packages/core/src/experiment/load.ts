@@ -4,7 +4,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { hashObject } from '../hash.ts';
 import { workspaceRoot, resolveFrom } from '../paths.ts';
-import { composeExperimentSchema, type SchemaPart } from './schema.ts';
+import type { Static, TObject } from '@sinclair/typebox';
+import { composeExperimentSchema, type ExperimentConfig, type SchemaPart, type TypedSchemaPart } from './schema.ts';
 
 export interface ExperimentIssue {
   file: string;
@@ -23,16 +24,8 @@ export class ExperimentError extends Error {
   }
 }
 
-export function formatIssues(issues: readonly ExperimentIssue[]): string {
+function formatIssues(issues: readonly ExperimentIssue[]): string {
   return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.pointer || '(document)'}: ${i.message}`).join('\n');
-}
-
-export interface ExperimentConfig {
-  name: string;
-  description?: string;
-  seed: number;
-  runs?: string;
-  [section: string]: unknown;
 }
 
 export interface Experiment {
@@ -51,9 +44,13 @@ export interface Experiment {
   config: ExperimentConfig;
 }
 
-/** A section of a loaded experiment, typed by its owner. */
-export function section<T>(experiment: Experiment, name: string): T {
-  return (experiment.config[name] ?? {}) as T;
+/**
+ * The typed accessor of a part's section, exported by the part's owner
+ * (`export const dataSettingsOf = sectionOf(dataSchemaPart)`). The section is as the loader left it:
+ * validated, defaults filled in, when the experiment was loaded with this part (`{}` when absent).
+ */
+export function sectionOf<S extends TObject>(part: TypedSchemaPart<S>): (experiment: Pick<Experiment, 'config'>) => Static<S> {
+  return (experiment) => (experiment.config[part.section] ?? {}) as Static<S>;
 }
 
 /** Resolves a path written in the experiment (relative to the experiment file). */

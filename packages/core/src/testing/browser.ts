@@ -28,7 +28,7 @@ export const CHROMIUM_ARGS: readonly string[] = [
 ];
 
 /** Where a system Chromium/Chrome is looked for, in order. */
-export const SYSTEM_BROWSERS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/google-chrome-stable', '/usr/bin/google-chrome'];
+const SYSTEM_BROWSERS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/google-chrome-stable', '/usr/bin/google-chrome'];
 
 export interface BrowserSearch {
   /** Environment (default process.env): MRI_CHROMIUM, PLAYWRIGHT_BROWSERS_PATH, HOME. */
@@ -71,7 +71,7 @@ export function findChromium(search: BrowserSearch = {}): string | null {
 }
 
 /** What to run to get a browser, as one line (the message of every "no browser" failure). */
-export function chromiumHelp(env: NodeJS.ProcessEnv = process.env): string {
+function chromiumHelp(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MRI_CHROMIUM) return `MRI_CHROMIUM=${env.MRI_CHROMIUM} is not an executable file: point it at a Chromium or Chrome binary, or unset it`;
   return (
     "no Chromium for the browser tests (looked for /usr/bin/chromium, Google Chrome and playwright's cache): " +

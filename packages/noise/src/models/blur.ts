@@ -8,7 +8,7 @@ function reflect(i: number, n: number): number {
   return i < n ? i : period - i;
 }
 
-export function gaussianKernel(sigma: number): Float32Array {
+function gaussianKernel(sigma: number): Float32Array {
   const radius = Math.max(1, Math.ceil(3 * sigma));
   const k = new Float32Array(2 * radius + 1);
   let s = 0;
@@ -22,7 +22,7 @@ export function gaussianKernel(sigma: number): Float32Array {
 }
 
 /** Separable Gaussian blur of one plane with reflected borders. */
-export function blurPlane(p: Float32Array, height: number, width: number, sigma: number): Float32Array {
+function blurPlane(p: Float32Array, height: number, width: number, sigma: number): Float32Array {
   const k = gaussianKernel(sigma);
   const r = (k.length - 1) / 2;
   const tmp = new Float32Array(p.length);
@@ -47,7 +47,7 @@ export function blurPlane(p: Float32Array, height: number, width: number, sigma:
   return out;
 }
 
-export const gaussianBlur: NoiseModel = {
+const gaussianBlur: NoiseModel = {
   kind: 'gaussian_blur',
   domain: 'blur',
   summary: 'isotropic Gaussian blur, reflected borders',
@@ -63,7 +63,7 @@ export const gaussianBlur: NoiseModel = {
  * Linear motion blur: the mean of `length` samples (1 px apart, bilinear) along a line through each
  * pixel at `angle` degrees (0 = horizontal); the angle is drawn uniformly in [0, 180) when absent.
  */
-export const motionBlur: NoiseModel = {
+const motionBlur: NoiseModel = {
   kind: 'motion_blur',
   domain: 'blur',
   summary: 'linear motion blur along a line of `length` px at `angle`°',

@@ -208,7 +208,7 @@ export function drawMotion(params: NoiseParams, rng: Rng, height: number, width:
  * taken from the k-space of the object in the pose it had at that time; the unmoved pose fills the
  * segment holding the k-space centre, as in TorchIO.
  */
-export const kspaceMotion: NoiseModel = {
+const kspaceMotion: NoiseModel = {
   kind: 'kspace_motion',
   domain: 'kspace',
   summary: 'k-space segments from rotated + shifted copies (TorchIO RandomMotion)',
@@ -250,7 +250,7 @@ export const kspaceMotion: NoiseModel = {
  * line of the centred k-space is scaled by (1 − intensity), then the central `restore` fraction of
  * lines (at least the centre line) is put back.
  */
-export const ghosting: NoiseModel = {
+const ghosting: NoiseModel = {
   kind: 'ghosting',
   domain: 'kspace',
   summary: 'every n-th phase-encode line scaled by (1 − intensity) (TorchIO RandomGhosting)',
@@ -299,7 +299,7 @@ export const ghosting: NoiseModel = {
  * Herringbone / spike artefact, after TorchIO's RandomSpike: `count` k-space points at random
  * positions (not DC) get `intensity` × |DC| added, giving stripes across the image.
  */
-export const spike: NoiseModel = {
+const spike: NoiseModel = {
   kind: 'spike',
   domain: 'kspace',
   summary: 'bright k-space points → stripes (TorchIO RandomSpike; intensity relative to |DC|)',
@@ -351,7 +351,7 @@ export const spike: NoiseModel = {
  * Gibbs ringing by k-space truncation, after MONAI's GibbsNoise: α = 0 is the identity; otherwise
  * only the central rectangle |kx| ≤ (1 − α)·W/2, |ky| ≤ (1 − α)·H/2 is kept.
  */
-export const gibbs: NoiseModel = {
+const gibbs: NoiseModel = {
   kind: 'gibbs',
   domain: 'kspace',
   summary: 'k-space truncation to the central (1 − α) fraction (MONAI GibbsNoise α)',
@@ -374,7 +374,7 @@ export const gibbs: NoiseModel = {
  * Smooth intensity inhomogeneity, after TorchIO's RandomBiasField: the image is multiplied by
  * exp(Σ a_ij x^i y^j), i + j ≤ order, x, y ∈ [−1, 1], a_ij ~ U(−coefficients, coefficients).
  */
-export const biasField: NoiseModel = {
+const biasField: NoiseModel = {
   kind: 'bias_field',
   domain: 'field',
   summary: 'multiplicative exp(polynomial) field (TorchIO RandomBiasField)',

@@ -16,7 +16,7 @@ function normalField(n: number, rng: { normal(): number }): Float32Array {
   return f;
 }
 
-export const gaussian: NoiseModel = {
+const gaussian: NoiseModel = {
   kind: 'gaussian',
   domain: 'pixel',
   summary: 'additive white Gaussian noise x + σ·n, n ~ N(0, 1)',
@@ -34,7 +34,7 @@ export const gaussian: NoiseModel = {
  * Otsu threshold of the clean image. In the background (x = 0) the result is Rayleigh with mean
  * σ·√(π/2).
  */
-export const rician: NoiseModel = {
+const rician: NoiseModel = {
   kind: 'rician',
   domain: 'pixel',
   summary: 'magnitude of image + complex Gaussian noise; σ or target SNR = mean foreground / σ',
@@ -56,7 +56,7 @@ export const rician: NoiseModel = {
   },
 };
 
-export const saltPepper: NoiseModel = {
+const saltPepper: NoiseModel = {
   kind: 'salt_pepper',
   domain: 'pixel',
   summary: 'impulse noise: a fraction `amount` of the pixels set to 0 or 1 (half each)',
@@ -74,7 +74,7 @@ export const saltPepper: NoiseModel = {
   },
 };
 
-export const speckle: NoiseModel = {
+const speckle: NoiseModel = {
   kind: 'speckle',
   domain: 'pixel',
   summary: 'multiplicative noise x·(1 + σ·n), n ~ N(0, 1)',
@@ -90,7 +90,7 @@ export const speckle: NoiseModel = {
  * Shot noise: Poisson(x·photons)/photons. Fewer photons = more noise. For multi-channel colour
  * images each channel gets its own draw (the counting process is per channel); grey images get one.
  */
-export const poisson: NoiseModel = {
+const poisson: NoiseModel = {
   kind: 'poisson',
   domain: 'pixel',
   summary: 'shot noise Poisson(x·photons)/photons',

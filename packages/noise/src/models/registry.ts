@@ -21,7 +21,7 @@ export interface NoiseSpec {
   snr?: number;
 }
 
-export function isNoiseKind(kind: string): kind is NoiseKind {
+function isNoiseKind(kind: string): kind is NoiseKind {
   return (NOISE_KINDS as readonly string[]).includes(kind);
 }
 
@@ -31,7 +31,7 @@ export function getNoiseModel(kind: string): NoiseModel {
 }
 
 /** Checks explicit parameters against the model's table (names, ranges, integers, required ones). */
-export function validateParams(model: NoiseModel, params: Record<string, number>): NoiseParams {
+function validateParams(model: NoiseModel, params: Record<string, number>): NoiseParams {
   const out: NoiseParams = {};
   for (const [name, value] of Object.entries(params)) {
     const spec = model.params[name];

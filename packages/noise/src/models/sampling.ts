@@ -6,7 +6,7 @@ const LANCZOS = [
 ];
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7). */
-export function logGamma(x: number): number {
+function logGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   x -= 1;
   let a = LANCZOS[0];
@@ -49,7 +49,7 @@ export function samplePoisson(rng: Rng, mean: number): number {
 }
 
 /** Otsu threshold of a plane in [0, 1] (256 bins). */
-export function otsuThreshold(plane: Float32Array): number {
+function otsuThreshold(plane: Float32Array): number {
   const hist = new Float64Array(256);
   for (let i = 0; i < plane.length; i++) {
     const v = plane[i];

@@ -19,9 +19,9 @@ export type NoiseKind = (typeof NOISE_KINDS)[number];
 export type NoiseParams = Record<string, number>;
 
 /** How a model acts: per pixel, by convolution, in k-space (FFT), or as a smooth multiplicative field. */
-export type NoiseDomain = 'pixel' | 'blur' | 'kspace' | 'field';
+type NoiseDomain = 'pixel' | 'blur' | 'kspace' | 'field';
 
-export interface ParamSpec {
+interface ParamSpec {
   min: number;
   max: number;
   integer?: boolean;
@@ -30,7 +30,7 @@ export interface ParamSpec {
   doc: string;
 }
 
-export interface PlaneContext {
+interface PlaneContext {
   height: number;
   width: number;
   rng: Rng;
