@@ -81,19 +81,8 @@ export interface ClassRecall {
   support: number | null;
 }
 
-/**
- * Scores of the fixed baseline model that CE is normalised by (model's `ensureBaseline(experiment)`):
- * its clean test accuracy and its accuracy on each corrupted test set.
- */
-export interface BaselineScores {
-  /** Short name, e.g. "linear head on frozen MobileNetV2-0.35 features". */
-  name: string;
-  description: string;
-  /** Its cache key. */
-  key: string;
-  clean: number;
-  corrupted: { testSet: string; kind: string; severity: number; accuracy: number }[];
-}
+/** Scores of the fixed baseline model CE is normalised by (the model package's `ensureBaseline(experiment)`). */
+export type { BaselineScores } from '@mri-robust/model';
 
 export interface ConfusionCell {
   testSet: string;

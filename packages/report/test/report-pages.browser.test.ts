@@ -360,7 +360,10 @@ describe('mCE against a baseline', () => {
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
-    expect([r.code, r.stderr.trim()]).toEqual([1, 'error: unknown option --sweeps; allowed: --all, --best-trials, --experiment, --runs, --sweep, --tracking']);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      1,
+      'error: unknown option --sweeps; allowed: --all, --best-trials, --experiment, --no-baseline, --runs, --sweep, --tracking',
+    ]);
   });
 });
 
