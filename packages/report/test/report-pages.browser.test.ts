@@ -364,7 +364,7 @@ describe('mCE against a baseline', () => {
       1,
       'error: unknown option --sweeps; allowed: --all, --best-trials, --experiment, --no-baseline, --runs, --sweep, --tracking',
     ]);
-  });
+  }, 300_000); // one CLI start through tsx can take minutes on a loaded machine
 });
 
 describe('sweep comparison in headless Chromium', () => {
