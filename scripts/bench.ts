@@ -4,10 +4,16 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { workspaceRoot } from '@mri-robust/core';
+import { isUserFacingError, parseFlags, workspaceRoot } from '@mri-robust/core';
 
 const root = workspaceRoot();
-const only = process.argv.slice(2);
+let only: string[];
+try {
+  only = parseFlags(process.argv.slice(2), {})._; // names only: any --flag is an error naming the allowed (none)
+} catch (e) {
+  process.stderr.write(`error: ${isUserFacingError(e) ? e.message : String(e)}\n`);
+  process.exit(1);
+}
 const benchDir = path.join(root, 'runs', 'bench');
 mkdirSync(benchDir, { recursive: true });
 
@@ -20,11 +26,17 @@ const files = readdirSync(path.join(root, 'packages'))
           .map((f) => path.join(dir, f))
       : [];
   })
-  .filter((f) => only.length === 0 || only.some((o) => path.basename(f).includes(o)))
   .sort();
+const unmatched = only.filter((o) => !files.some((f) => path.basename(f).includes(o)));
+if (unmatched.length > 0) {
+  const names = files.map((f) => path.relative(root, f)).join(', ');
+  process.stderr.write(`error: no bench file name contains ${unmatched.map((o) => JSON.stringify(o)).join(', ')}; benches: ${names}\n`);
+  process.exit(1);
+}
+const chosen = files.filter((f) => only.length === 0 || only.some((o) => path.basename(f).includes(o)));
 
 const results: Record<string, { ok: boolean; seconds: number; error?: string }> = {};
-for (const file of files) {
+for (const file of chosen) {
   const name = path.relative(root, file);
   process.stderr.write(`\n=== bench ${name}\n`);
   const t0 = Date.now();
@@ -41,5 +53,5 @@ const outputs = Object.fromEntries(
     .map((f) => [f, JSON.parse(readFileSync(path.join(benchDir, f), 'utf8')) as unknown]),
 );
 writeFileSync(path.join(benchDir, 'summary.json'), JSON.stringify({ runAt: new Date().toISOString(), results, outputs }, null, 2));
-process.stderr.write(`\nbench: ${Object.values(results).filter((r) => r.ok).length}/${files.length} ok; figures in runs/bench/\n`);
+process.stderr.write(`\nbench: ${Object.values(results).filter((r) => r.ok).length}/${chosen.length} ok; figures in runs/bench/\n`);
 if (Object.values(results).some((r) => !r.ok)) process.exitCode = 1;

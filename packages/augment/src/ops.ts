@@ -144,7 +144,7 @@ export function applyAugment(img: FloatImage, plan: AugmentPlan): FloatImage {
     const offset = plan.contrast !== 1 ? mean * (1 - plan.contrast) + plan.brightness : plan.brightness;
     for (let i = 0; i < n; i++) {
       let v = p[i] * scale + offset;
-      v = v <= 0 ? 0 : v >= 1 ? 1 : v;
+      v = v <= 0 ? 0 : Math.min(v, 1);
       p[i] = gammaLut ? lookupGamma(gammaLut, v) : v;
     }
     if (channels === 1) out.set(p);
@@ -158,7 +158,7 @@ const GAMMA_STEPS = 4096;
 
 /** x^γ at GAMMA_STEPS + 1 points of [0, 1]; linear interpolation between them (error < 1e-4 for γ ≥ 0.5). */
 function gammaTable(gamma: number): Float64Array {
-  return Float64Array.from({ length: GAMMA_STEPS + 2 }, (_, i) => Math.pow(Math.min(1, i / GAMMA_STEPS), gamma));
+  return Float64Array.from({ length: GAMMA_STEPS + 2 }, (_, i) => Math.min(1, i / GAMMA_STEPS) ** gamma);
 }
 
 function lookupGamma(t: Float64Array, v: number): number {

@@ -23,7 +23,7 @@ export async function writeArray(file: string, data: TypedArray, shape: number[]
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`writeArray ${file}: shape [${shape}] holds ${n} values, data has ${data.length}`);
   let head = `${MAGIC} ${JSON.stringify({ dtype: dtypeOf(data), shape })}`;
-  head = head.padEnd(Math.ceil((head.length + 1) / 8) * 8 - 1, ' ') + '\n';
+  head = `${head.padEnd(Math.ceil((head.length + 1) / 8) * 8 - 1, ' ')}\n`;
   await mkdir(path.dirname(file), { recursive: true });
   const fh = await open(file, 'w');
   try {

@@ -41,6 +41,7 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
  * Runs a CLI entry point: user errors (bad experiment, bad file, bad argument) print their message
  * alone and exit 1; anything else prints its stack and exits 1.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a main returns nothing (exit 0) or an exit code
 export function runMain(main: () => Promise<void | number>): void {
   main().then(
     (code) => {

@@ -13,8 +13,6 @@ export {
   STAGE_MARKER,
   damagedDirOf,
   type StageMeta,
-  type StageResult,
-  type RunStageOptions,
 } from './stage.ts';
 export {
   verifyStageDir,
@@ -23,8 +21,6 @@ export {
   hashFile,
   type VerifyMode,
   type VerifyReport,
-  type VerifyProblem,
-  type StageFileRecord,
 } from './stage-verify.ts';
 export { nxOutputDir, publishNxOutput, adoptFromNxOutput, restoreFromNxOutput } from './nx-output.ts';
 export {
@@ -58,17 +54,12 @@ export {
 } from './experiment/load.ts';
 export {
   PIPELINE,
-  stageDecl,
   stageChain,
   downstreamOf,
   codeHash,
-  packageClosure,
   ensurePipeline,
   type StageName,
-  type StageDecl,
   type StageRunner,
-  type StageOutputRef,
-  type PipelineContext,
 } from './pipeline.ts';
 export { WorkerPool, mapOrdered, defaultWorkerCount } from './worker-pool.ts';
 export { parseFlags, type FlagSpec } from './args.ts';

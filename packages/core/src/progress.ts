@@ -72,7 +72,7 @@ export function createProgress(label: string, total: number, options: ProgressOp
   const print = () => {
     const now = Date.now();
     const window = firstAt < 0 ? { items: 0, ms: 0 } : { items: done - firstDone, ms: now - firstAt };
-    stream.write(formatProgress(label, done, total, now - start, options.unit, window) + '\n');
+    stream.write(`${formatProgress(label, done, total, now - start, options.unit, window)}\n`);
   };
   return {
     tick(n = 1) {

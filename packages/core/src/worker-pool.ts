@@ -59,15 +59,12 @@ export class WorkerPool<Req, Res> {
   /** Set when a worker died: every later request fails with it instead of waiting forever. */
   private broken: Error | null = null;
 
-  private constructor(
-    private readonly entry: string,
-    readonly size: number,
-  ) {}
+  private constructor(readonly size: number) {}
 
   /** Starts `size` workers on the module at `entry` (a file URL or path); size 0 runs inline. */
   static async start<Req, Res>(entry: URL | string, size = defaultWorkerCount()): Promise<WorkerPool<Req, Res>> {
     const href = entry instanceof URL ? entry.href : entry.startsWith('file:') ? entry : pathToFileURL(entry).href;
-    const pool = new WorkerPool<Req, Res>(href, size);
+    const pool = new WorkerPool<Req, Res>(size);
     if (size === 0) {
       pool.inline = (await import(href)) as WorkerHandlerModule<Req, Res>;
       return pool;

@@ -25,7 +25,7 @@ async function build(runsDir: string, root: string, key: string, text: string) {
     build: async (dir) => {
       mkdirSync(path.join(dir, 'eval'));
       await writeFile(path.join(dir, 'data.bin'), text);
-      await writeFile(path.join(dir, 'eval', 'set.bin'), text + '!');
+      await writeFile(path.join(dir, 'eval', 'set.bin'), `${text}!`);
     },
   });
 }

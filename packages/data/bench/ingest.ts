@@ -37,7 +37,7 @@ try {
   const out = path.join(workspaceRoot(), 'runs', 'bench');
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, 'ingest.json'), JSON.stringify(result, null, 2));
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await rm(tmp, { recursive: true, force: true });
 }

@@ -19,12 +19,12 @@ runMain(async () => {
     const res = await runIngest(experiment);
     if (args.nxOutput) await publishNxOutput({ stage: 'ingest', experimentArg: file, runsDir: experiment.runsDir, paths: [res.dir] });
     const report = await readIngestReport(res.dir);
-    process.stdout.write(formatReport(report) + '\n');
+    process.stdout.write(`${formatReport(report)}\n`);
     process.stdout.write(`\n${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
     return;
   }
   if (cmd === 'fingerprint') {
-    process.stdout.write((await dataFingerprint()) + '\n');
+    process.stdout.write(`${await dataFingerprint()}\n`);
     return;
   }
   throw new UserError(`${usage} (got "${cmd ?? ''}")`);

@@ -87,7 +87,7 @@ export function formatReport(r: IngestReport, maxSkipped = 50): string {
   out.push('', 'kept images per split and class:', ...table(r.counts, r.classes));
   for (const s of r.sources) {
     out.push('', `source ${s.name}${s.synthetic ? ' (synthetic)' : ''}: ${s.root} — ${s.layout}; ${s.files} files, ${s.decoded} decoded, ${s.skipped} skipped`);
-    out.push(...table(s.kept, r.classes).map((l) => '  ' + l));
+    out.push(...table(s.kept, r.classes).map((l) => `  ${l}`));
   }
   const d = r.duplicates;
   out.push(

@@ -214,7 +214,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
   const conflictExamples: number[] = [];
   const groupInfo = dup.groups.map((members) => {
     const res = resolveGroup(members, cands, dd.conflicts);
-    const gid = 'g' + hashString(members.map((m) => idOf(ok[m])).join('\n')).slice(0, 12);
+    const gid = `g${hashString(members.map((m) => idOf(ok[m])).join('\n')).slice(0, 12)}`;
     if (res.conflict) {
       conflictGroups++;
       if (res.keep === null) conflictDropped += members.length;
@@ -229,7 +229,7 @@ async function buildIngest(dir: string, plan: IngestPlan, experiment: Experiment
   });
   ok.forEach((d, i) => {
     if (dup.groupOf[i] !== -1) return;
-    kept.push({ item: i, label: d.file.label, forcedTest: cands[i].fromTest, group: 's' + d.sha.slice(0, 12), groupSize: 1, groupSources: [d.file.source] });
+    kept.push({ item: i, label: d.file.label, forcedTest: cands[i].fromTest, group: `s${d.sha.slice(0, 12)}`, groupSize: 1, groupSources: [d.file.source] });
   });
   kept.sort((a, b) => a.item - b.item);
 
@@ -429,7 +429,7 @@ export async function readIngestReport(dir: string): Promise<IngestReport> {
 
 /** Runs (or finds in the cache) the ingest stage of an experiment. */
 export async function runIngest(experiment: Experiment, ctx: IngestContext = {}): Promise<IngestResult> {
-  const log = ctx.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const log = ctx.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const plan = await planIngest(experiment);
   const result = await runStage({
     runsDir: experiment.runsDir,

@@ -33,5 +33,5 @@ runMain(async () => {
     `${res.hit ? 'cache hit' : 'built'}: ${res.dir} (${((Date.now() - t) / 1000).toFixed(1)} s)`,
     `contact sheet: ${path.join(res.dir, 'contact-sheet.png')}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 });

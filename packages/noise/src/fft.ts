@@ -167,7 +167,11 @@ class MixedPlan extends BasePlan {
         a[2 * pi] = buf[src];
         a[2 * pi + 1] = buf[src + 1];
       }
-      const res = this.fft ? (this.fft.transform(out, a), out) : a;
+      let res = a;
+      if (this.fft) {
+        this.fft.transform(out, a);
+        res = out;
+      }
       const base = qi * p;
       for (let k1 = 0; k1 < p; k1++) {
         const re = res[2 * k1];

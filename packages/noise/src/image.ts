@@ -48,7 +48,7 @@ export function fromPlanes(planes: Float32Array[], height: number, width: number
     const p = planes.length === 1 ? planes[0] : planes[c];
     for (let i = 0; i < n; i++) {
       const v = p[i];
-      data[i * channels + c] = v > 0 ? (v < 1 ? v : 1) : 0;
+      data[i * channels + c] = v > 0 ? Math.min(v, 1) : 0;
     }
   }
   return { height, width, channels, data };

@@ -131,7 +131,7 @@ function selectErrors(errors: ErrorObject[]): ErrorObject[] {
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') return false;
     const ptr = pointers[i];
     if (e.keyword === 'additionalProperties' || e.keyword === 'required') return true;
-    return !pointers.some((other, j) => j !== i && other.startsWith(ptr + '/'));
+    return !pointers.some((other, j) => j !== i && other.startsWith(`${ptr}/`));
   });
   // Merge "must be X" type errors at one pointer into "must be X or Y".
   const out: ErrorObject[] = [];
