@@ -23,7 +23,7 @@ import {
   defaultExperimentFile,
   loadExperiment,
   openImageSet,
-  parseArgs,
+  parseFlags,
   publishNxOutput,
   readStageMeta,
   runStage,
@@ -200,8 +200,8 @@ async function evalSetContentKeys(noiseDir: string, noiseKey: string, sets: read
 }
 
 /** Cache folders of the parts of an embed output (runs/cache/<stage>/<key>/). */
-export const EMBED_BASE_STAGE = 'embed-base';
-export const EMBED_SET_STAGE = 'embed-set';
+const EMBED_BASE_STAGE = 'embed-base';
+const EMBED_SET_STAGE = 'embed-set';
 /** `part.json` of a part folder: its sets and what the features look like. */
 const PART_FILE = 'part.json';
 
@@ -474,6 +474,10 @@ async function linkSet(fromDir: string, toDir: string, name: string, kind: Featu
   if (kind !== 'pixels') await linkOrCopy(featuresFile(fromDir, name), featuresFile(toDir, name));
 }
 
+function closeAll(sets: ImageSet[]): void {
+  for (const s of sets) s.close();
+}
+
 async function openOrClose(dir: string, opened: ImageSet[]): Promise<ImageSet> {
   const s = await openImageSet(dir);
   opened.push(s);
@@ -529,7 +533,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           { code, settings, upstream: { augment: augmentKey }, upstreamDir: upstream.augmentDir },
           async () => {
             const opened: ImageSet[] = [];
-            return { sources: baseSources(await openOrClose(upstream.augmentDir, opened)), close: () => opened.forEach((s) => s.close()) };
+            return { sources: baseSources(await openOrClose(upstream.augmentDir, opened)), close: () => closeAll(opened) };
           },
           embedder,
           p,
@@ -553,9 +557,9 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
                 if (set.header.classes.join('\u0000') !== base.info.classes.join('\u0000')) {
                   throw new UserError(`${dir}: classes [${set.header.classes}] differ from the augment output's [${base.info.classes}]`);
                 }
-                return { sources: [evalSource(e, dir, set)], close: () => opened.forEach((s) => s.close()) };
+                return { sources: [evalSource(e, dir, set)], close: () => closeAll(opened) };
               } catch (err) {
-                opened.forEach((s) => s.close());
+                closeAll(opened);
                 throw err;
               }
             },
@@ -628,7 +632,7 @@ export const embedRunner = (experiment: Experiment, upstream: Parameters<StageRu
 
 /** CLI: `embed [--experiment=FILE]` — prints the output folder and set sizes. */
 export async function embedMain(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseFlags(argv, { experiment: 'string', 'nx-output': 'boolean' });
   const file = stringFlag(args, 'experiment') ?? defaultExperimentFile();
   const experiment = loadExperiment(file, EMBED_SCHEMA_PARTS);
   const t = Date.now();

@@ -58,7 +58,10 @@ export const PREDICTIONS_JSON = 'predictions.json';
 const sourceCache = new WeakMap<EmbedOutput, Map<string, Promise<BatchSource>>>();
 function cachedSource(features: EmbedOutput, name: string): Promise<BatchSource> {
   let m = sourceCache.get(features);
-  if (!m) sourceCache.set(features, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    sourceCache.set(features, m);
+  }
   let p = m.get(name);
   if (!p) {
     p = sourceForSet(features, name);

@@ -78,7 +78,7 @@ export function planTrials(experiment: Json, settings: SweepSettings): PlannedTr
 }
 
 /** The experiment as hashed for a training key: `sweepIdentity` without what only test evaluation reads. */
-export function trainingIdentity(experiment: Json): Json {
+function trainingIdentity(experiment: Json): Json {
   const out: Json = { ...sweepIdentity(experiment) };
   for (const k of ['name', 'description', 'evaluate', 'report']) delete out[k];
   if (out.noise && typeof out.noise === 'object') {

@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readEvents, summarizeTrialRecord, sweepRecordFile, trialRecordFile, type SweepEvent, type TrialEvent } from './trial-record.ts';
 
-export type TrialEndEvent = Extract<TrialEvent, { type: 'end' }>;
+type TrialEndEvent = Extract<TrialEvent, { type: 'end' }>;
 
-export interface TrainedTrial {
+interface TrainedTrial {
   trainingKey: string;
   sweepId: string;
   trialId: string;
