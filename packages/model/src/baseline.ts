@@ -30,8 +30,8 @@ export const BASELINE_JSON = 'baseline.json';
 export const BASELINE_NAME = 'mobilenet_v2-0.35-linear';
 /** Input side of the baseline's backbone (MobileNetV2-0.35's ImageNet resolution). */
 export const BASELINE_INPUT_SIZE = 224;
-/** Pooled features of MobileNetV2 at width 0.35 (1280 · 0.35): other weights are refused. */
-export const BASELINE_FEATURES = 448;
+/** Pooled features of MobileNetV2 (1280 at every width ≤ 1, as Keras builds it): weights of another network are refused. */
+export const BASELINE_FEATURES = 1280;
 /** Fixed training of the linear head: the train defaults without dropout. */
 export const BASELINE_TRAIN: TrainSettings = { ...TRAIN_DEFAULTS, dropout: 0 };
 
@@ -103,9 +103,7 @@ export async function runBaseline(experiment: Experiment, opts: BaselineOptions 
   const features = await openEmbedOutput(embed.dir);
   const m = features.manifest;
   if (m.sampleShape.length !== 1 || m.sampleShape[0] !== BASELINE_FEATURES) {
-    throw new UserError(
-      `${weights}: the baseline needs MobileNetV2-0.35 weights (${BASELINE_FEATURES} pooled features), these give [${m.sampleShape.join(', ')}]`,
-    );
+    throw new UserError(`${weights}: the baseline needs MobileNetV2 weights (${BASELINE_FEATURES} pooled features), these give [${m.sampleShape.join(', ')}]`);
   }
   const seed = deriveSeed(experiment.seed, 'baseline');
   const settings = { name: BASELINE_NAME, inputSize: BASELINE_INPUT_SIZE, train: BASELINE_TRAIN };
