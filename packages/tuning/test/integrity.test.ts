@@ -170,7 +170,8 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
     expect(check.exitCode, check.stderr).toBe(1);
     expect(check.stdout).toMatch(new RegExp(`FAIL  \\[tracking\\] ${db}: damaged: `));
     expect(check.stdout).toMatch(/--repair would: move it aside .* and rebuild it from the records of 1 sweep folder/);
-    expect(check.stdout).toMatch(/ok +stage caches: 4 folder\(s\)/);
+    // ingest, noise, augment, embed and the embed stage's parts: embed-base (clean splits) and one embed-set (the noisy test set).
+    expect(check.stdout).toMatch(/ok +stage caches: 6 folder\(s\)/);
     expect(check.stdout).toMatch(/ok +model folders: 4 checked/);
 
     const repair = await cli(['doctor', `--runs=${runsA}`, '--repair']);
@@ -257,7 +258,12 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
       warnings.find((l) => l.includes('[embed]')),
       lines.join('\n'),
     ).toContain(feat);
-    expect(warnings).toHaveLength(2);
+    // The embed folder's feature files are hard links to its part's (embed-base): the same damaged bytes, found in both.
+    expect(
+      warnings.find((l) => l.includes('[embed-base]')),
+      lines.join('\n'),
+    ).toContain(features);
+    expect(warnings).toHaveLength(3);
     expect(r.finished).toBe(4);
     expect(sha(shard)).toBe(recorded.shard);
     expect(sha(feat)).toBe(recorded.feat);
