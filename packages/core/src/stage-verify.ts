@@ -141,7 +141,7 @@ export async function verifyStageDir(dir: string, mode: VerifyMode, hashLimit = 
   for (const rel of names) {
     const rec = files[rel];
     const full = path.join(dir, rel);
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(full);
     } catch {

@@ -63,7 +63,10 @@ async function measure(label: string, fwd: Forward, input: Float32Array, runs: n
     for (let s = 0; s < N; s += BATCH) parts.push((await fwd.run(input.subarray(s * row, (s + BATCH) * row), BATCH))[0].data);
     out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
-    for (const p of parts) out.set(p, (o += p.length) - p.length);
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
   };
   await once(); // warm-up
   const seconds: number[] = [];

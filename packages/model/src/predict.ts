@@ -115,7 +115,7 @@ export function preprocessingDiffs(got: Preprocessing, want: Preprocessing): str
 export async function imageFileToInput(file: string, p: Preprocessing, maxPixels = PREDICT_MAX_PIXELS, frame?: number): Promise<Tensor> {
   if (!existsSync(file)) throw new UserError(`image file ${file} does not exist`);
   if (!(await stat(file)).isFile()) throw new UserError(`${file} is not a file`);
-  let decoded;
+  let decoded: Awaited<ReturnType<typeof decodeImage>>;
   try {
     decoded = await decodeImage(new Uint8Array(await readFile(file)), {
       size: p.decode.size,

@@ -141,11 +141,15 @@ describe('extent, resampling and Layer-CAM (pure)', () => {
   it('mapOverExtent: the whole square at grid size is the map itself (normalised); a sub-extent reads only its cells', () => {
     const map = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     const full = mapOverExtent(map, 4, 4, { x: 0, y: 0, width: 8, height: 8, size: 8 }, 4, 4);
-    full.map.forEach((v, i) => expect(v).toBeCloseTo(map[i] / 15, 6));
+    full.map.forEach((v, i) => {
+      expect(v).toBeCloseTo(map[i] / 15, 6);
+    });
     // The top half of the square at 4×2 = rows 0 and 1 of the map; its maximum (7) sets the scale.
     const top = mapOverExtent(map, 4, 4, { x: 0, y: 0, width: 8, height: 4, size: 8 }, 4, 2);
     expect(top.max).toBe(7);
-    top.map.forEach((v, i) => expect(v).toBeCloseTo(i / 7, 6));
+    top.map.forEach((v, i) => {
+      expect(v).toBeCloseTo(i / 7, 6);
+    });
     expect(peakOf(top.map, 4)).toMatchObject({ index: 7, x: 3, y: 1 });
   });
 

@@ -58,7 +58,9 @@ describe('colormaps (pure)', () => {
     const vals = [0, 0.25, 0.5, 0.75, 1];
     const rgb = colorize(vals, 'jet');
     expect(rgb.length).toBe(15);
-    vals.forEach((v, i) => expect(Array.from(rgb.subarray(i * 3, i * 3 + 3))).toEqual(jet(Math.round(v * 255) / 255)));
+    vals.forEach((v, i) => {
+      expect(Array.from(rgb.subarray(i * 3, i * 3 + 3))).toEqual(jet(Math.round(v * 255) / 255));
+    });
     expect(Array.from(colorize([0.5], 'turbo'))).toEqual(turbo(128 / 255));
   });
 });

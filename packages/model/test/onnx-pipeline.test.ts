@@ -191,7 +191,9 @@ describe('Grad-CAM', () => {
       for (let i = 0; i < slow.cam.cam.length; i++) m = Math.max(m, Math.abs(fast.cam.cam[i] - slow.cam.cam[i]));
       expect(m).toBeLessThanOrEqual(1e-4);
       expect(Math.abs(fast.cam.rawMax - slow.cam.rawMax)).toBeLessThanOrEqual(1e-4 * Math.max(1, slow.cam.rawMax));
-      fast.probabilities.forEach((v, j) => expect(v).toBeCloseTo(slow.probabilities[j], 4));
+      fast.probabilities.forEach((v, j) => {
+        expect(v).toBeCloseTo(slow.probabilities[j], 4);
+      });
     }
     await p.dispose();
   });
@@ -207,7 +209,9 @@ describe('Grad-CAM', () => {
     const prepared = await input(bytes, p.metadata.preprocessing, 1e7);
     const [y] = await p.forward.run((await prepared.input.data()) as Float32Array, 1);
     prepared.input.dispose();
-    e.rawProbabilities.forEach((v, j) => expect(v).toBeCloseTo(y.data[j], 4));
+    e.rawProbabilities.forEach((v, j) => {
+      expect(v).toBeCloseTo(y.data[j], 4);
+    });
     await p.dispose();
   });
 

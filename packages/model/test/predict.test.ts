@@ -56,7 +56,9 @@ describe('predictImage', () => {
       const fromCache = (
         classifier.predict((await import('../src/backend/tf.ts')).tf.tensor(features.features.subarray(i * d, (i + 1) * d), [1, ...shape])) as Tensor
       ).dataSync();
-      CLASSES.forEach((c, j) => expect(p.uncalibrated[c]).toBeCloseTo(fromCache[j], 4));
+      CLASSES.forEach((c, j) => {
+        expect(p.uncalibrated[c]).toBeCloseTo(fromCache[j], 4);
+      });
       const sum = Object.values(p.probabilities).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(1, 5);
       expect(CLASSES).toContain(p.class);

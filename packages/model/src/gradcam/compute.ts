@@ -116,7 +116,7 @@ export function gradientPass(opts: GradientPassOptions): GradientPass {
   for (const [i, target] of targets.entries()) {
     busy.add(target);
     const t = target as unknown as { call: CallFn };
-    const ownCall = Object.prototype.hasOwnProperty.call(t, 'call');
+    const ownCall = Object.hasOwn(t, 'call');
     const originalCall = t.call;
     t.call = function (this: unknown, inputs, kwargs) {
       const out = originalCall.call(this, inputs, kwargs);
@@ -142,7 +142,9 @@ export function gradientPass(opts: GradientPassOptions): GradientPass {
     if (shapes.some((sh) => !sh || sh.slice(1).some((d) => d == null))) {
       // Unknown spatial size (fully convolutional model): one plain pass to learn it.
       tf.tidy(() => void runStages(stages, input));
-      targets.forEach((_, i) => (shapes[i] = captured[i] ? captured[i]!.shape : shapes[i]));
+      targets.forEach((_, i) => {
+        shapes[i] = captured[i] ? captured[i]!.shape : shapes[i];
+      });
     }
     for (const [i, sh] of shapes.entries()) {
       if (!sh || sh.length !== 4) throw new Error(`Grad-CAM: layer '${targets[i].name}' does not output a 4-D feature map`);
@@ -150,7 +152,9 @@ export function gradientPass(opts: GradientPassOptions): GradientPass {
     let cls = opts.classIndex;
     zeros = shapes.map((sh) => tf.zeros([1, ...(sh as number[]).slice(1)]));
     grads = tf.grads((...ds: Tensor[]) => {
-      ds.forEach((d, i) => (deltas[i] = d));
+      ds.forEach((d, i) => {
+        deltas[i] = d;
+      });
       const out = runStages(stages, input);
       if (out.rank !== 2 || out.shape[0] !== 1) throw new Error(`Grad-CAM: model output must be [1, classes], got [${out.shape.join(', ')}]`);
       const k = out.shape[1] as number;

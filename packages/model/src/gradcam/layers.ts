@@ -31,7 +31,9 @@ export function flattenLayers(stages: readonly LayersModel[]): FoundLayer[] {
       else out.push({ layer, stage, path: [...prefix, layer.name] });
     }
   };
-  stages.forEach((m, i) => walk(m, i, []));
+  stages.forEach((m, i) => {
+    walk(m, i, []);
+  });
   return out;
 }
 

@@ -36,7 +36,10 @@ export interface LoadedBackbone {
 
 function patchInputSize(topology: unknown, inputSize: number): void {
   const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const o = node as Record<string, unknown>;
     if (o.class_name === 'InputLayer' && o.config && typeof o.config === 'object') {
@@ -97,7 +100,10 @@ function findInputSize(topology: unknown): number | null {
   let found: number | null = null;
   const visit = (node: unknown): void => {
     if (found !== null || !node || typeof node !== 'object') return;
-    if (Array.isArray(node)) return node.forEach(visit);
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n);
+      return;
+    }
     const o = node as Record<string, unknown>;
     if (o.class_name === 'InputLayer') {
       const s = (o.config as Record<string, unknown> | undefined)?.batch_input_shape as number[] | undefined;

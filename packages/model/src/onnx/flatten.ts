@@ -51,7 +51,9 @@ export function flattenModel(model: LayersModel): IrGraph {
   const evalModel = (m: LayersModel, inputs: IrValue[], prefix: string[]): IrValue[] => {
     const memo = new Map<number, IrValue>();
     if (inputs.length !== m.inputs.length) throw new Error(`model ${m.name}: ${inputs.length} inputs for ${m.inputs.length}`);
-    m.inputs.forEach((st, i) => memo.set(st.id, inputs[i]));
+    m.inputs.forEach((st, i) => {
+      memo.set(st.id, inputs[i]);
+    });
     const visit = (st: SymbolicTensor): IrValue => {
       const hit = memo.get(st.id);
       if (hit) return hit;
@@ -95,7 +97,10 @@ export function usesOf(g: IrGraph, extraOutputs: IrValue[] = []): Map<number, Us
   const m = new Map<number, Uses>();
   const get = (v: IrValue): Uses => {
     let u = m.get(v.id);
-    if (!u) m.set(v.id, (u = { nodes: [], output: false }));
+    if (!u) {
+      u = { nodes: [], output: false };
+      m.set(v.id, u);
+    }
     return u;
   };
   for (const n of g.nodes) for (const v of n.inputs) get(v).nodes.push(n);

@@ -14,7 +14,7 @@ export function sampleGamma(rng: Rng, shape: number): number {
   if (!(shape > 0)) throw new Error(`gamma shape must be > 0, got ${shape}`);
   if (shape < 1) {
     const u = 1 - rng.next(); // (0, 1]
-    return sampleGamma(rng, shape + 1) * Math.pow(u, 1 / shape);
+    return sampleGamma(rng, shape + 1) * u ** (1 / shape);
   }
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);

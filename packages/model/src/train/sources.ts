@@ -43,7 +43,9 @@ export function concatSources(sources: BatchSource[]): BatchSource {
     n += s.n;
   }
   const labels = new Int32Array(n);
-  sources.forEach((s, k) => labels.set(s.labels, offsets[k]));
+  sources.forEach((s, k) => {
+    labels.set(s.labels, offsets[k]);
+  });
   return {
     n,
     labels,
