@@ -12,7 +12,6 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExperiment, openImageSet, sharedDir, workspaceRoot } from '@mri-robust/core';
 import { runIngest } from '@mri-robust/data';
-import type { Tensor } from '@tensorflow/tfjs-core';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from '../src/backend/select.ts';
 import { selectInference } from '../src/backend/inference.ts';
