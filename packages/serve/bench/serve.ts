@@ -15,6 +15,7 @@ const args = parseArgs(process.argv.slice(2));
 const backbone = (stringFlag(args, 'backbone') ?? 'mobilenet_v2') as 'cnn' | 'mobilenet_v2';
 const TOTAL = Number(stringFlag(args, 'n') ?? 200);
 const CONCURRENCY = Number(stringFlag(args, 'concurrency') ?? 4);
+const cam = stringFlag(args, 'cam');
 const root = workspaceRoot();
 const shared = sharedDir();
 
@@ -72,10 +73,14 @@ try {
   process.stderr.write(
     `[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`,
   );
-  child = spawn(process.execPath, ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--model', modelDir, '--port', '0'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--model', modelDir, '--port', '0', ...(cam ? ['--cam', cam] : [])],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const pid = child.pid as number;
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -143,6 +148,7 @@ try {
   });
   const result = {
     backbone,
+    cam: cam ?? 'layer-cam',
     backend,
     requests: TOTAL,
     concurrency: CONCURRENCY,
@@ -173,7 +179,7 @@ try {
   };
   const outDir = path.join(root, 'runs', 'bench');
   await mkdir(outDir, { recursive: true });
-  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, TOTAL === 200 ? '' : `n${TOTAL}`].filter(Boolean).join('-');
+  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, cam ?? '', TOTAL === 200 ? '' : `n${TOTAL}`].filter(Boolean).join('-');
   await writeFile(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
   const { rssSeries: _s, ...summary } = result;
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

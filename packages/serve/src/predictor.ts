@@ -58,7 +58,7 @@ function memberInfo(loaded: LoadedPredictor, modelDir: string): EnsembleMemberIn
 /** Loads one model folder, or several as an ensemble. */
 export async function loadPredictHandler(
   modelDirs: string | readonly string[],
-  opts: Partial<Pick<ExplainOptions, 'maxPixels' | 'overlay' | 'layerName'>> = {},
+  opts: Partial<Pick<ExplainOptions, 'maxPixels' | 'overlay' | 'layerName' | 'method'>> = {},
 ): Promise<ModelHandler> {
   const dirs = typeof modelDirs === 'string' ? [modelDirs] : [...modelDirs];
   if (!dirs.length) throw new UserError('no model folder to serve');
@@ -79,7 +79,12 @@ export async function loadPredictHandler(
   const { metadata } = first;
   const classes = metadata.classes;
   const k = classes.length;
-  const explainOpts: ExplainOptions = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, overlay: opts.overlay, layerName: opts.layerName };
+  const explainOpts: ExplainOptions = {
+    maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+    overlay: opts.overlay,
+    layerName: opts.layerName,
+    method: opts.method,
+  };
   const ensemble = members.length > 1;
   const description = ensemble
     ? `ensemble of ${members.length} models (${ENSEMBLE_COMBINATION}): ${members.map((m, i) => describe(m, dirs[i])).join('; ')}`

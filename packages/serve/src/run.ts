@@ -24,6 +24,8 @@ export interface ServeArgs {
   backend?: string;
   /** Comma-separated host names answered besides the bound ones (e.g. a name in /etc/hosts). */
   allowHost?: string;
+  /** Class-activation map of each answer: layer-cam (default; finer, a tfjs gradient pass) or grad-cam (one ONNX Runtime pass). */
+  cam?: string;
 }
 
 function num(v: string | undefined, flag: string, def: number, { min = 0, integer = true } = {}): number {
@@ -48,7 +50,8 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
   const choice = resolveServeModel({ model: listed[0], sweep: args.sweep, runsDir, root });
   const dirs = listed.length > 1 ? listed.map((d) => path.resolve(d)) : [choice.modelDir];
   const backend = await selectBackend((args.backend as BackendPreference | undefined) ?? 'auto');
-  const handler = await loadPredictHandler(dirs, { maxPixels });
+  if (args.cam !== undefined && args.cam !== 'layer-cam' && args.cam !== 'grad-cam') throw new UserError(`--cam ${args.cam}: expected layer-cam or grad-cam`);
+  const handler = await loadPredictHandler(dirs, { maxPixels, method: (args.cam ?? 'layer-cam') as 'layer-cam' | 'grad-cam' });
   const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
   const host = args.host ?? '127.0.0.1';
   const allowHosts = (args.allowHost ?? '')
@@ -82,7 +85,7 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
 /** CLI entry (`cli.ts serve ...`): starts the server and keeps it up until SIGINT/SIGTERM. */
 export async function serveMain(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
-  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'backend', 'allowHost'];
+  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'backend', 'allowHost', 'cam'];
   const unknown = Object.keys(a).filter((k) => k !== '_' && !known.includes(k));
   if (unknown.length) throw new UserError(`serve: unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}\n${SERVE_USAGE}`);
   const args: ServeArgs = {};
@@ -117,4 +120,4 @@ export async function serveMain(argv: string[]): Promise<void> {
   });
 }
 
-export const SERVE_USAGE = `start [--model DIR[,DIR...] | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]]`;
+export const SERVE_USAGE = `start [--model DIR[,DIR...] | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]] [--cam layer-cam|grad-cam]`;

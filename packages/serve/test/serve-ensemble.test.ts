@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
 import { selectBackend, trainTinyModel, TINY_CLASSES } from '@mri-robust/model';
 import { loadPredictHandler, type ModelHandler } from '../src/predictor.ts';
+import { runServe } from '../src/run.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 
 const shared = sharedDir();
@@ -84,6 +85,20 @@ describe('serve: an ensemble as the model', () => {
     expect(html).toContain('mean of the members&#39; calibrated probabilities');
     expect(html).toMatch(/Model: ensemble of 2 models/);
     expect(await (await fetch(a.url)).text()).not.toContain('id="ensemble"');
+  });
+
+  it('--cam chooses the map of each answer: layer-cam by default, grad-cam on request, anything else refused', async () => {
+    const layer = await serve(dirs.a);
+    const g = await loadPredictHandler(dirs.a, { method: 'grad-cam' });
+    handlers.push(g);
+    const gs = await startServer(g, { port: 0 });
+    servers.push(gs);
+    const bytes = scan('glioma_tumor');
+    const [pl, pg] = [await predict(layer.url, bytes), await predict(gs.url, bytes)];
+    expect(pl.gradcamMethod).toBe('layer-cam');
+    expect(pg.gradcamMethod).toBe('grad-cam');
+    expect(pg.probabilities).toEqual(pl.probabilities);
+    await expect(runServe({ model: dirs.a, port: '0', cam: 'bogus' })).rejects.toThrow('--cam bogus: expected layer-cam or grad-cam');
   });
 
   it('refuses a member with other preprocessing, naming both folders', async () => {
