@@ -115,7 +115,9 @@ async function open(file: string): Promise<Opened> {
 describe('report in headless Chromium', () => {
   it('builds from the CLI (latest sweep) and renders every chart offline', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/report/src/cli.ts', 'build', `--runs=${runsDir}`], { cwd: root });
-    expect(stdout).toContain(`${sweepId}: ${trialsInDb} trials, 6 charts`);
+    // 7 charts: the noisy test sets have kinds and severities, so each trial also gets its corruption heat map,
+    // and the CE baseline is named.
+    expect(stdout).toContain(`${sweepId}: ${trialsInDb} trials, 7 charts, CE relative to `);
     const file = path.join(runsDir, 'reports', sweepId, 'index.html');
     const { page, consoleErrors, requests } = await open(file);
     await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
@@ -130,6 +132,7 @@ describe('report in headless Chromium', () => {
     expect(charts.map((c) => c.id)).toEqual([
       'chart-clean-vs-noisy',
       'chart-robustness',
+      'chart-heatmap',
       'chart-learning-curves',
       'chart-hyperparams',
       'chart-parallel',
@@ -204,7 +207,7 @@ describe('report in headless Chromium', () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('#examples img').count()).toBe(2);
     expect(await page.locator('#trials-table').textContent()).toContain('</script><img src=x');
-    expect(await page.locator('[data-rendered=ok]').count()).toBe(6);
+    expect(await page.locator('[data-rendered=ok]').count()).toBe(7);
     expect(consoleErrors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();
