@@ -6,3 +6,4 @@ export {
   findChromium,
   playwrightChromiums,
 } from './browser.ts';
+export { describeStrictCliFlags } from './cli-flags.ts';
