@@ -22,7 +22,7 @@ export {
   type VerifyMode,
   type VerifyReport,
 } from './stage-verify.ts';
-export { nxOutputDir, publishNxOutput, adoptFromNxOutput, restoreFromNxOutput } from './nx-output.ts';
+export { nxOutputDir, publishNxOutput } from './nx-output.ts';
 export {
   ImageSetWriter,
   openImageSet,
@@ -40,7 +40,6 @@ export {
   Pair,
   type SchemaPart,
   type SectionIssue,
-  type JSONSchema,
 } from './experiment/schema.ts';
 export {
   loadExperiment,
@@ -52,15 +51,7 @@ export {
   type Experiment,
   type ExperimentIssue,
 } from './experiment/load.ts';
-export {
-  PIPELINE,
-  stageChain,
-  downstreamOf,
-  codeHash,
-  ensurePipeline,
-  type StageName,
-  type StageRunner,
-} from './pipeline.ts';
+export { codeHash, ensurePipeline, type StageRunner } from './pipeline.ts';
 export { WorkerPool, mapOrdered, defaultWorkerCount } from './worker-pool.ts';
 export { parseFlags, type FlagSpec } from './args.ts';
 export {

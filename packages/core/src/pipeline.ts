@@ -35,7 +35,7 @@ export const PIPELINE: readonly StageDecl[] = [
   { name: 'embed', package: 'model', upstream: ['augment', 'noise'], sections: ['model'], nxTarget: 'model:embed' },
 ];
 
-export function stageDecl(name: StageName): StageDecl {
+function stageDecl(name: StageName): StageDecl {
   const d = PIPELINE.find((s) => s.name === name);
   if (!d) throw new Error(`unknown stage ${name}`);
   return d;
@@ -65,7 +65,7 @@ export function downstreamOf(name: StageName): StageName[] {
 const WORKSPACE_SCOPE = '@mri-robust/';
 
 /** Workspace packages (folder names) `pkg` depends on, itself included, transitively. */
-export function packageClosure(pkg: string, root = workspaceRoot()): string[] {
+function packageClosure(pkg: string, root = workspaceRoot()): string[] {
   const seen = new Set<string>();
   const visit = (p: string): void => {
     if (seen.has(p)) return;
@@ -91,7 +91,7 @@ function listFiles(dir: string): string[] {
 const packageHashes = new Map<string, string>();
 
 /** sha256 over the relative paths and bytes of every file under packages/<pkg>/src and its package.json. */
-export function packageSourceHash(pkg: string, root = workspaceRoot()): string {
+function packageSourceHash(pkg: string, root = workspaceRoot()): string {
   const cacheKey = `${root}\0${pkg}`;
   const hit = packageHashes.get(cacheKey);
   if (hit) return hit;

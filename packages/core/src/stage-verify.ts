@@ -19,7 +19,7 @@ import path from 'node:path';
 
 export const STAGE_MARKER = 'stage.json';
 /** Sidecar of `auto` checks: files whose new mtime was verified by hash (not part of the output). */
-export const VERIFIED_SIDECAR = '.verified.json';
+const VERIFIED_SIDECAR = '.verified.json';
 
 export interface StageFileRecord {
   size: number;
@@ -30,7 +30,7 @@ export interface StageFileRecord {
 
 export type VerifyMode = 'size' | 'auto' | 'full';
 
-export interface VerifyProblem {
+interface VerifyProblem {
   /** Path relative to the stage folder. */
   file: string;
   what: string;
@@ -78,7 +78,7 @@ export async function hashFile(file: string): Promise<string> {
 }
 
 /** Every file under `dir` (relative, '/'-separated, sorted), except the marker and the sidecar. */
-export async function listOutputFiles(dir: string, rel = ''): Promise<string[]> {
+async function listOutputFiles(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

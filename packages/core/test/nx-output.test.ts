@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adoptFromNxOutput, nxOutputDir, publishNxOutput, restoreFromNxOutput, runStage, stageKey } from '../src/index.ts';
+import { nxOutputDir, publishNxOutput, runStage, stageKey } from '../src/index.ts';
+import { adoptFromNxOutput, restoreFromNxOutput } from '../src/nx-output.ts';
 
 const quiet = () => {};
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { codeHash, downstreamOf, PIPELINE, stageChain, workspaceRoot, type StageName } from '../src/index.ts';
+import { codeHash, workspaceRoot } from '../src/index.ts';
+import { downstreamOf, PIPELINE, type StageName, stageChain } from '../src/pipeline.ts';
 
 const root = workspaceRoot();
 const packagesDir = path.join(root, 'packages');
