@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gitCommit, median, workspaceRoot } from '@mri-robust/core';
-import { buildComparison, buildReport } from '../src/index.ts';
+import { buildComparison, buildReport } from '../src/build.ts';
 import { writeSyntheticSweep } from '../test/synthetic.ts';
 
 const RUNS = 5;

@@ -16,13 +16,13 @@ import type { BaselineScores, SweepInfo } from './types.ts';
 const STAGE_PARTS: readonly SchemaPart[] = [dataSchemaPart, noiseSchemaPart, augmentSchemaPart, ...modelSchemaParts];
 
 /** The experiment stored with the sweep (null when none is stored); an invalid one throws its ExperimentError. */
-export function sweepExperiment(sweep: SweepInfo): Experiment | null {
+function sweepExperiment(sweep: SweepInfo): Experiment | null {
   if (!sweep.experimentYaml) return null;
   return parseExperiment(sweep.experimentYaml, sweep.experimentPath ?? 'experiment.yaml', STAGE_PARTS);
 }
 
 /** Whether the experiment evaluates corrupted test sets (the mri-c benchmark or ad-hoc `noise.eval` kinds). */
-export function hasCorruptedSets(experiment: Experiment): boolean {
+function hasCorruptedSets(experiment: Experiment): boolean {
   return benchmarkOf(experiment) !== 'none' || (noiseSettingsOf(experiment).eval?.kinds ?? []).length > 0;
 }
 

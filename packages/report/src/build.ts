@@ -7,8 +7,8 @@ import path from 'node:path';
 import { parseExperiment, workspaceRoot } from '@mri-robust/core';
 import { vegaBundles } from './assets.ts';
 import { buildCharts } from './charts/index.ts';
-import { TRACKING_FILE, type Tracking } from '@mri-robust/tracking';
-import { openTrackingReader, readSweepData, readSweepSummaries, readSweeps, resolveSweep } from './data.ts';
+import { openTrackingReader, TRACKING_FILE, type Tracking } from '@mri-robust/tracking';
+import { readSweepData, readSweepSummaries, readSweeps, resolveSweep } from './data.ts';
 import { renderIndexPage, type ComparisonEntry, type IndexEntry } from './index-page.ts';
 import { renderReportPage } from './page.ts';
 import { REPORT_DEFAULTS, reportSchemaPart, reportSettings, type ReportSettings } from './schema.ts';
@@ -44,7 +44,7 @@ export interface BuildReportOptions {
   baseline?: BaselineProvider;
 }
 
-export interface BuiltReport {
+interface BuiltReport {
   sweepId: string;
   file: string;
   bytes: number;
@@ -69,8 +69,6 @@ export interface BuildResult {
   reports: BuiltReport[];
   indexFile: string;
 }
-
-export { reportFolderName, reportsDir } from './paths.ts';
 
 function writeAtomic(file: string, text: string): number {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -112,7 +110,7 @@ async function buildOne(db: Tracking, sweep: SweepInfo, opts: BuildReportOptions
 }
 
 /** The comparisons built so far (each folder's compare.json), newest first. */
-export function listComparisons(runsDir: string): ComparisonEntry[] {
+function listComparisons(runsDir: string): ComparisonEntry[] {
   const dir = comparisonsDir(runsDir);
   if (!fs.existsSync(dir)) return [];
   const out: ComparisonEntry[] = [];
@@ -131,7 +129,7 @@ export function listComparisons(runsDir: string): ComparisonEntry[] {
 }
 
 /** Writes the index page listing every sweep in the database and every comparison built. */
-export async function writeIndex(db: Tracking, runsDir: string, generatedAt: string): Promise<string> {
+async function writeIndex(db: Tracking, runsDir: string, generatedAt: string): Promise<string> {
   const summaries = await readSweepSummaries(db);
   const dir = reportsDir(runsDir);
   const entries: IndexEntry[] = summaries.map((summary) => {

@@ -1,13 +1,11 @@
 /**
  * Reads one sweep (or the list of sweeps) from the tracking database, read-only, through the
- * tuning package's read API (tables: ARCHITECTURE.md "Tracking"). Rows are mapped to the report's
+ * tracking package's read API (tables: ARCHITECTURE.md "Tracking"). Rows are mapped to the report's
  * own types by the pure functions in rows.ts.
  */
 import { UserError } from '@mri-robust/core';
 import { getSweep, latestSweep, listConfusion, listEpochs, listEvaluations, listSweeps, listTrials, type Tracking } from '@mri-robust/tracking';
 
-/** The tracking database opened for reading (a snapshot while a sweep holds it). */
-export { openTrackingReader } from '@mri-robust/tracking';
 import { byTrial, cleanOf, rankTrials, testEvaluations, toConfusion, toEpoch, toEvaluation, toSweep, toTrial, worstNoisyOf } from './rows.ts';
 import type { SweepData, SweepInfo, SweepSummary } from './types.ts';
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface GalleryCell {
+interface GalleryCell {
   set: string;
   id: string;
   label: string;
@@ -35,7 +35,7 @@ interface GalleryJson {
   items: { set: string; id: string; label: string; predicted: string; probability: number; correct: boolean; file: string }[];
 }
 
-export function galleryFile(runsDir: string, sweepId: string): string {
+function galleryFile(runsDir: string, sweepId: string): string {
   return path.join(runsDir, 'trials', sweepId, 'gradcam', 'gallery.json');
 }
 

@@ -17,7 +17,7 @@ function n(v: unknown): string {
 }
 
 /** Classes as rows, splits as columns, with totals. */
-export function countsTable(counts: IngestReport['counts'], classes: readonly string[]): string {
+function countsTable(counts: IngestReport['counts'], classes: readonly string[]): string {
   const colTotal: Record<string, number> = {};
   let all = 0;
   const rows = classes.map((c) => {
@@ -35,7 +35,7 @@ export function countsTable(counts: IngestReport['counts'], classes: readonly st
   return `<table class="counts"><thead><tr><th>class</th>${SPLITS.map((s) => `<th>${s}</th>`).join('')}<th>total</th></tr></thead><tbody>${rows.join('')}${foot}</tbody></table>`;
 }
 
-export function renderIngestReport(r: IngestReport): string {
+function renderIngestReport(r: IngestReport): string {
   const d = r.duplicates;
   const parts: string[] = [];
   if (r.synthetic?.length) {

@@ -33,7 +33,7 @@ export function robustnessByTrial(data: SweepData, baseline: BaselineScores | nu
 }
 
 /** A CE-like ratio as a percentage (100 % = the baseline). */
-export function fmtCe(v: number | null | undefined): string {
+function fmtCe(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '' : `${(100 * v).toFixed(1)} %`;
 }
 

@@ -30,7 +30,7 @@ function json(v: unknown): unknown {
 }
 
 /** 'minimize' for loss-like objectives, unless the row says otherwise. */
-export function objectiveDirection(objective: string | null, stated?: unknown): Direction {
+function objectiveDirection(objective: string | null, stated?: unknown): Direction {
   if (stated === 'minimize' || stated === 'maximize') return stated;
   return objective !== null && /loss|error|ece/i.test(objective) ? 'minimize' : 'maximize';
 }
@@ -122,7 +122,7 @@ export function toEvaluation(r: Row): EvaluationInfo {
 }
 
 /** Per-class metrics as recorded (`[{label, recall, support, …}]`); rows without a label or a finite recall are left out. */
-export function toPerClass(v: unknown): ClassRecall[] {
+function toPerClass(v: unknown): ClassRecall[] {
   if (!Array.isArray(v)) return [];
   const out: ClassRecall[] = [];
   for (const x of v) {

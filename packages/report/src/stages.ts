@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import type { SweepInfo } from './types.ts';
 import { readGallery, type GradCamGallery } from './gradcam.ts';
 
-export interface ContactSheet {
+interface ContactSheet {
   stage: string;
   caption: string;
   /** data: URI of the sheet re-encoded as JPEG (see sheetDataUri), or null when the file is missing. */
@@ -32,7 +32,7 @@ const SHEETS: { stage: string; caption: string }[] = [
 ];
 
 /** A stage folder as stored (absolute, or relative to the runs folder, its parent or the workspace). */
-export function resolveStageDir(dir: string, bases: readonly string[]): string | null {
+function resolveStageDir(dir: string, bases: readonly string[]): string | null {
   if (path.isAbsolute(dir)) return fs.existsSync(dir) ? dir : null;
   for (const b of bases) {
     const p = path.resolve(b, dir);

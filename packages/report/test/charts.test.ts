@@ -1,32 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { parseExperiment } from '@mri-robust/core';
-import {
-  buildCharts,
-  cleanVsNoisyChart,
-  confusionChart,
-  confusionRows,
-  curveRows,
-  hyperparamChart,
-  learningCurvesChart,
-  pairRows,
-  parallelChart,
-  parallelRows,
-  paramRows,
-  rankTrials,
-  reportSchemaPart,
-  reportSettings,
-  robustnessChart,
-  robustnessRows,
-  setsByDifficulty,
-  MEAN_NOISY,
-  noiseLevel,
-  type ConfusionCell,
-  type EpochInfo,
-  type EvaluationInfo,
-  type SweepData,
-  type TrialInfo,
-} from '../src/index.ts';
+import { buildCharts } from '../src/charts/index.ts';
+import { cleanVsNoisyChart, MEAN_NOISY, pairRows, setsByDifficulty } from '../src/charts/clean-vs-noisy.ts';
+import { confusionChart, confusionRows } from '../src/charts/confusion.ts';
+import { hyperparamChart, paramRows } from '../src/charts/hyperparams.ts';
+import { curveRows, learningCurvesChart } from '../src/charts/learning-curves.ts';
+import { parallelChart, parallelRows } from '../src/charts/parallel.ts';
+import { robustnessChart, robustnessRows } from '../src/charts/robustness.ts';
+import { noiseLevel, rankTrials } from '../src/rows.ts';
+import { reportSchemaPart, reportSettings } from '../src/schema.ts';
+import type { ConfusionCell, EpochInfo, EvaluationInfo, SweepData, TrialInfo } from '../src/types.ts';
 
 function trial(id: string, i: number, over: Partial<TrialInfo> = {}): TrialInfo {
   return {

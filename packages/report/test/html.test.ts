@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { esc, jsonForScript, renderJson, scriptSafe, trialsTable, vegaBundles, type SweepData, type TrialInfo } from '../src/index.ts';
+import { vegaBundles } from '../src/assets.ts';
+import { esc, jsonForScript, renderJson, scriptSafe } from '../src/html.ts';
+import { trialsTable } from '../src/page.ts';
+import type { SweepData, TrialInfo } from '../src/types.ts';
 
 const HOSTILE = 'x </script><script>alert(1)</script> <!-- & "q" \'s\' \u2028\u2029';
 

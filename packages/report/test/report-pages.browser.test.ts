@@ -20,7 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corruptionSummary, deriveSeed, mcnemarExact, pairedComparison, sharedDir, workspaceRoot } from '@mri-robust/core';
 import { chromiumLaunchOptions } from '@mri-robust/core/testing';
 import { openTracking } from '@mri-robust/tracking';
-import { buildReport, noiseLevel, type BaselineScores } from '../src/index.ts';
+import { buildReport } from '../src/build.ts';
+import { noiseLevel } from '../src/rows.ts';
+import type { BaselineScores } from '../src/types.ts';
 import { writeSyntheticSweep } from './synthetic.ts';
 
 const run = promisify(execFile);

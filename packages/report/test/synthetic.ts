@@ -11,7 +11,7 @@ import { openTracking, type Tracking } from '@mri-robust/tracking';
 import sharp from 'sharp';
 
 /** Text meant to break naive HTML/JSON embedding; the report must show it as text. */
-export const HOSTILE_TEXT = 'bad </script><img src=x onerror="window.__pwned=1"> & \u2028 line';
+const HOSTILE_TEXT = 'bad </script><img src=x onerror="window.__pwned=1"> & \u2028 line';
 
 export interface SyntheticSweepOptions {
   runsDir: string;

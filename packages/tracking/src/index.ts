@@ -4,7 +4,6 @@ export {
   Tracking,
   openTracking,
   openTrackingReader,
-  TRACKING_DDL,
   TRACKING_FILE,
   TRACKING_TABLES,
   toRunsRelative,
@@ -18,17 +17,13 @@ export {
   listConfusion,
   rankedTrials,
   bestTrial,
-  type SweepRow,
   type TrialRow,
   type EpochRow,
-  type EvaluationRow,
-  type ConfusionRow,
   type TrialStatus,
-  type OpenOptions,
   type TrackingStatement,
   type SqlValue,
   type SqlType,
   SQL_DOUBLE,
   SQL_INTEGER,
 } from './tracking.ts';
-export { checkTrackingFile, type TrackingCheck, type TableCheck } from './integrity.ts';
+export { checkTrackingFile } from './integrity.ts';

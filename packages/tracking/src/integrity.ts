@@ -6,13 +6,13 @@
 import fs from 'node:fs';
 import { Tracking, TRACKING_TABLES } from './tracking.ts';
 
-export interface TableCheck {
+interface TableCheck {
   table: string;
   rows: number | null;
   error: string | null;
 }
 
-export interface TrackingCheck {
+interface TrackingCheck {
   file: string;
   exists: boolean;
   /** Bytes of the main file and of its WAL (0 when absent). */

@@ -25,7 +25,7 @@ export const SQL_INTEGER: SqlType = INTEGER;
 export const TRACKING_FILE = 'tracking.duckdb';
 
 /** Table definitions (the contract read by the report package; see ARCHITECTURE.md). */
-export const TRACKING_DDL: readonly string[] = [
+const TRACKING_DDL: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS sweeps (
     sweep_id VARCHAR PRIMARY KEY, name VARCHAR, experiment_path VARCHAR, experiment_hash VARCHAR,
     experiment_yaml VARCHAR, strategy VARCHAR, objective VARCHAR, seed BIGINT, status VARCHAR,
@@ -68,7 +68,7 @@ const TRACKING_MIGRATIONS: readonly string[] = [
 
 export type TrialStatus = 'pending' | 'running' | 'finished' | 'failed' | 'pruned';
 
-export interface SweepRow {
+interface SweepRow {
   sweep_id: string;
   name: string;
   experiment_path: string;
@@ -133,7 +133,7 @@ export interface EpochRow {
   seconds: number;
 }
 
-export interface EvaluationRow {
+interface EvaluationRow {
   sweep_id: string;
   trial_id: string;
   test_set: string;
@@ -149,7 +149,7 @@ export interface EvaluationRow {
   per_class: { label: string; precision: number; recall: number; f1: number; support: number }[];
 }
 
-export interface ConfusionRow {
+interface ConfusionRow {
   sweep_id: string;
   trial_id: string;
   test_set: string;
@@ -170,7 +170,7 @@ function normalize(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export interface OpenOptions {
+interface OpenOptions {
   readOnly?: boolean;
   /**
    * Read-only only: when a running sweep holds the file (DuckDB lets one process open it at a
@@ -183,7 +183,7 @@ export interface OpenOptions {
 const isLockError = (e: unknown) => /lock/i.test((e as Error).message);
 
 /** The command for a damaged or incomplete tracking file. */
-export const REPAIR_COMMAND = 'npx nx run tuning:doctor --repair';
+const REPAIR_COMMAND = 'npx nx run tuning:doctor --repair';
 
 /** `p` relative to the runs folder (forward slashes) when it lies inside it; otherwise `p` unchanged. */
 export function toRunsRelative(runsDir: string, p: string): string;
@@ -195,7 +195,7 @@ export function toRunsRelative(runsDir: string, p: string | null): string | null
 }
 
 /** A path read from the database: a relative one is resolved against the runs folder. */
-export function fromRunsRelative(runsDir: string, p: string | null): string | null {
+function fromRunsRelative(runsDir: string, p: string | null): string | null {
   if (p === null || p === '' || path.isAbsolute(p)) return p;
   return path.resolve(runsDir, p);
 }
@@ -219,7 +219,7 @@ function lockHolder(msg: string): string {
 }
 
 /** DuckDB's errors for a damaged or unwritable file (not SQL mistakes). */
-export function isStorageError(e: unknown): boolean {
+function isStorageError(e: unknown): boolean {
   return /IO Error|Corrupt|checksum|Could not read|ENOSPC|EROFS|EIO|No space left|Read-only file system|database has been invalidated/i.test(
     (e as Error)?.message ?? '',
   );

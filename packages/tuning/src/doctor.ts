@@ -37,7 +37,7 @@ export interface DoctorOptions {
   out?: (line: string) => void;
 }
 
-export interface Finding {
+interface Finding {
   area: 'tracking' | 'records' | 'stage' | 'model';
   /** The file or folder concerned. */
   file: string;

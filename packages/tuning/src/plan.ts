@@ -38,7 +38,7 @@ function slug(name: string): string {
 }
 
 /** The experiment as hashed for the sweep id (without fields that do not change results). */
-export function sweepIdentity(experiment: Json): Json {
+function sweepIdentity(experiment: Json): Json {
   const sweep = { ...((experiment.sweep as Json | undefined) ?? {}) };
   delete sweep.max_parallel;
   delete sweep.trial_timeout_s;

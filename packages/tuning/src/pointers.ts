@@ -6,8 +6,8 @@ import path from 'node:path';
 import { currentBackend, selectBackend, writeGradCamGallery, type BackendPreference, type Gallery } from '@mri-robust/model';
 import type { TrialRow } from '@mri-robust/tracking';
 
-export const LATEST_POINTER = 'latest.json';
-export const BEST_POINTER = 'best.json';
+const LATEST_POINTER = 'latest.json';
+const BEST_POINTER = 'best.json';
 export const GALLERY_DIR = 'gradcam';
 
 function relativeInside(base: string, p: string): string {

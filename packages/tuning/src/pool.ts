@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Experiment } from '@mri-robust/core';
 import type { EpochMessageRecord, FromWorker, StageRef, ToWorker, TrialJob, TrialResultMessage } from './messages.ts';
 
-export const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'trial-worker.ts');
+const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'trial-worker.ts');
 
 export interface PoolOptions {
   size: number;

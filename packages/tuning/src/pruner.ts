@@ -132,7 +132,7 @@ export function createSuccessiveHalvingPruner(direction: Direction, minEpochs: n
   };
 }
 
-export function createNoPruner(): Pruner {
+function createNoPruner(): Pruner {
   return { report() {}, end() {}, reset() {}, decide: () => 'continue', dependsBeyond: () => false };
 }
 

@@ -127,7 +127,7 @@ export async function ensureStages(experiment: Experiment, log?: (line: string) 
   return { ingest: ref(out.ingest), noise: ref(out.noise), augment: ref(out.augment), embed: ref(out.embed) };
 }
 
-export interface SweepOptions {
+interface SweepOptions {
   experimentFile: string;
   /** Overrides sweep.max_parallel. */
   maxParallel?: number;
@@ -149,7 +149,7 @@ export interface SweepOptions {
   queue?: string;
 }
 
-export interface SweepResult {
+interface SweepResult {
   sweepId: string;
   trackingFile: string;
   total: number;

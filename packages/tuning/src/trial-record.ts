@@ -15,7 +15,7 @@ import type { EpochMessageRecord, TrialResultMessage } from './messages.ts';
 import type { PlannedTrial } from './plan.ts';
 
 export const SWEEP_RECORD = 'sweep.jsonl';
-export const TRIAL_RECORD = 'record.jsonl';
+const TRIAL_RECORD = 'record.jsonl';
 /** Version of the line format. */
 export const RECORD_VERSION = 1;
 

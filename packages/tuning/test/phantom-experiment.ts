@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { sharedDir } from '@mri-robust/core';
 
-export const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 export interface PhantomExperiment {
   name: string;

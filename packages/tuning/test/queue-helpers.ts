@@ -138,7 +138,7 @@ export async function startRedis(
   return server;
 }
 
-export type Proc = ResultPromise<{ reject: false; buffer: false; cwd: string; stdout: 'pipe'; stderr: 'pipe'; env: Record<string, string> }>;
+type Proc = ResultPromise<{ reject: false; buffer: false; cwd: string; stdout: 'pipe'; stderr: 'pipe'; env: Record<string, string> }>;
 
 export interface Running {
   proc: Proc;

@@ -18,7 +18,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
 import { chromiumLaunchOptions } from '@mri-robust/core/testing';
 import { listTrials, openTracking } from '@mri-robust/tracking';
-import { runSweep } from '../src/index.ts';
+import { runSweep } from '../src/sweep.ts';
 import { buildReport } from '@mri-robust/report';
 import { writeSyntheticSweep } from '../../report/test/synthetic.ts';
 

@@ -24,7 +24,7 @@ export interface PairRow {
   noisyHigh: number | null;
 }
 
-export const NO_NOISY_SET = '(no noisy set)';
+const NO_NOISY_SET = '(no noisy set)';
 export const MEAN_NOISY = 'mean of noisy sets';
 
 /** One row per (trial, noisy test set); trials without a clean test evaluation are left out. */

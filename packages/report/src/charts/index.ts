@@ -10,14 +10,6 @@ import { curveRows, learningCurvesChart } from './learning-curves.ts';
 import { parallelChart } from './parallel.ts';
 import { robustnessChart, robustnessRows } from './robustness.ts';
 
-export { cleanVsNoisyChart, pairRows, setsByDifficulty, NO_NOISY_SET, MEAN_NOISY, type PairRow } from './clean-vs-noisy.ts';
-export { robustnessChart, robustnessRows, cleanLevelRows, robustnessPanels, type RobustnessRow, type CleanLevelRow } from './robustness.ts';
-export { heatmapChart, heatmapRows, heatmapKindOrder, CLEAN_LEVEL, type HeatRow } from './heatmap.ts';
-export { learningCurvesChart, curveRows, type CurveRow } from './learning-curves.ts';
-export { hyperparamChart, paramRows, type ParamRow } from './hyperparams.ts';
-export { parallelChart, parallelRows, PARALLEL_AXES, type ParallelRow } from './parallel.ts';
-export { confusionChart, confusionRows, type ConfusionRow, type ConfusionPanel } from './confusion.ts';
-
 export interface ChartSection {
   /** DOM id of the chart's container (letters, digits, '-'). */
   id: string;

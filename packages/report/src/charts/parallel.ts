@@ -8,7 +8,7 @@ import { byTrial, cleanOf, testEvaluations, worstNoisyOf } from '../rows.ts';
 import type { Direction, EvaluationInfo, TrialInfo } from '../types.ts';
 import { objectiveTitle, round, VL_SCHEMA } from './common.ts';
 
-export const PARALLEL_AXES = [
+const PARALLEL_AXES = [
   { key: 'lr_log10', label: 'log10 learning rate' },
   { key: 'dropout', label: 'dropout' },
   { key: 'batch_size', label: 'batch size' },

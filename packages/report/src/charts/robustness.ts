@@ -29,7 +29,7 @@ export interface RobustnessRow {
   levels: number;
 }
 
-export interface CleanLevelRow {
+interface CleanLevelRow {
   trial: string;
   rank: number;
   panel: string;
@@ -64,7 +64,7 @@ export function robustnessRows(evaluations: readonly EvaluationInfo[], trials: r
 }
 
 /** Each shown trial's clean accuracy, repeated per panel it appears in (the dashed reference level). */
-export function cleanLevelRows(evaluations: readonly EvaluationInfo[], rows: readonly RobustnessRow[]): CleanLevelRow[] {
+function cleanLevelRows(evaluations: readonly EvaluationInfo[], rows: readonly RobustnessRow[]): CleanLevelRow[] {
   const groups = byTrial(testEvaluations(evaluations));
   const seen = new Set<string>();
   const out: CleanLevelRow[] = [];
@@ -79,7 +79,7 @@ export function cleanLevelRows(evaluations: readonly EvaluationInfo[], rows: rea
 }
 
 /** Panels in display order: by kind name, SNR panels after severity ones of the same kind. */
-export function robustnessPanels(rows: readonly RobustnessRow[]): { panel: string; scale: 'snr' | 'severity'; kind: string }[] {
+function robustnessPanels(rows: readonly RobustnessRow[]): { panel: string; scale: 'snr' | 'severity'; kind: string }[] {
   const m = new Map<string, { panel: string; scale: 'snr' | 'severity'; kind: string }>();
   for (const r of rows) if (!m.has(r.panel)) m.set(r.panel, { panel: r.panel, scale: r.scale, kind: r.kind });
   return [...m.values()].sort((a, b) => a.kind.localeCompare(b.kind) || (a.scale === 'snr' ? 1 : 0) - (b.scale === 'snr' ? 1 : 0));

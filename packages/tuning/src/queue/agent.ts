@@ -19,7 +19,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Worker as BullWorker, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { hashString, isStageComplete, isUserFacingError, stageDir, workspaceRoot, type Experiment } from '@mri-robust/core';
+import { hashString, isStageComplete, stageDir, workspaceRoot, type Experiment } from '@mri-robust/core';
 import { Worker as TrialProcess, type PoolOptions, type TrialOutcome } from '../pool.ts';
 import type { EpochMessageRecord, StageRef, TrialJob } from '../messages.ts';
 import { trialExperiment } from '../plan.ts';
@@ -404,9 +404,4 @@ class Aborted extends Error {}
 async function putBack(job: Job, token: string | undefined): Promise<never> {
   await job.moveToWait(token).catch(() => undefined);
   throw new WaitingError();
-}
-
-/** A one-line reason for an error at start-up. */
-export function startError(e: unknown): string {
-  return isUserFacingError(e) ? (e as Error).message : ((e as Error)?.stack ?? String(e));
 }

@@ -108,7 +108,7 @@ export function queuePool(s: QueuePoolSettings): PoolFunction {
   return (opts, next, logFileOf, hooks, onStart, onEnd) => runQueuePool(s, opts, next, logFileOf, hooks, onStart, onEnd);
 }
 
-export async function runQueuePool(
+async function runQueuePool(
   s: QueuePoolSettings,
   opts: PoolOptions,
   next: () => TrialJob | null,

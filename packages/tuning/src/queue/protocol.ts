@@ -27,7 +27,7 @@ const stageKeys = Type.Object(
 );
 
 /** A trial job as the orchestrator enqueues it (BullMQ job data). */
-export const trialJobSchema = Type.Object(
+const trialJobSchema = Type.Object(
   {
     v: Type.Literal(JOB_FORMAT),
     sweepId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,80}$' }),
@@ -137,7 +137,7 @@ export interface WorkerInfo {
   fetchKey: string;
 }
 
-export type StageHow = 'hit' | 'built';
+type StageHow = 'hit' | 'built';
 
 /** Per stage: what the worker did and whether its key equals the orchestrator's. */
 export type StageReport = Record<'ingest' | 'noise' | 'augment' | 'embed', { key: string; how: StageHow; same: boolean }>;

@@ -16,7 +16,7 @@ export const CHUNK_BYTES = 1 << 20;
 /** The sender waits while this many chunks are unread. */
 const WINDOW = 8;
 
-export interface FetchRequest {
+interface FetchRequest {
   requestId: string;
   /** Absolute folder on the worker (a job result's modelDir). */
   dir: string;
