@@ -22,7 +22,7 @@ import { augmentRunner } from '@mri-robust/augment';
 import { noiseRunner, SETS_FILE, type NoiseSets } from '@mri-robust/noise';
 import { openEmbedOutput } from './io/embed-output.ts';
 import { embedRunner, type EmbedResult } from './stage-embed.ts';
-import { resolveModelSettings, TRAIN_DEFAULTS, type TrainSettings } from './schema.ts';
+import { modelSettingsOf, TRAIN_DEFAULTS, type TrainSettings } from './schema.ts';
 import { trainTrial } from './trial.ts';
 
 export const BASELINE_STAGE = 'baseline';
@@ -66,14 +66,14 @@ export interface BaselineResult {
 /** Where the baseline's MobileNetV2-0.35 weights come from (absolute path or URL). */
 export function baselineWeights(experiment: Experiment, given?: string): string {
   if (given) return /^(https?|file):\/\//i.test(given) ? given : path.resolve(given);
-  const ms = resolveModelSettings(experiment.config);
+  const ms = modelSettingsOf(experiment);
   if (ms.backbone === 'mobilenet_v2' && ms.weights) return /^(https?|file):\/\//i.test(ms.weights) ? ms.weights : path.resolve(experiment.dir, ms.weights);
   return path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 }
 
 /** The experiment as the baseline sees it: its data, noise and augment sections, the baseline's model and train sections. */
 export function baselineExperiment(experiment: Experiment, weights: string): Experiment {
-  const ms = resolveModelSettings(experiment.config);
+  const ms = modelSettingsOf(experiment);
   const model = {
     backbone: 'mobilenet_v2',
     weights,

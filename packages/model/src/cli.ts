@@ -35,7 +35,7 @@ import { openEmbedOutput } from './io/embed-output.ts';
 import { parseModelList, TTA_MODES, type Tta } from './ensemble.ts';
 import { evaluateFromPixels } from './evaluate-pixels.ts';
 import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
-import { resolveModelSettings, resolveTrainSettings } from './schema.ts';
+import { modelSettingsOf, trainSettingsOf } from './schema.ts';
 import { EVALUATION_JSON, preprocessingOf, trainTrial } from './trial.ts';
 import { loadPredictor, predictWith, PREDICT_MAX_PIXELS, type LoadedPredictor } from './predict.ts';
 import { explainImage } from './gradcam/explain.ts';
@@ -85,7 +85,7 @@ export function formatEvaluations(evals: EvaluationRecord[]): string {
 async function train(argv: string[]): Promise<void> {
   const args = parseFlags(argv, { experiment: 'string', out: 'string', lr: 'string', dropout: 'string', 'batch-size': 'string', epochs: 'string' });
   const base = experimentFrom(args);
-  const ts = resolveTrainSettings(base.config);
+  const ts = trainSettingsOf(base);
   const epochs = numberFlag(args, 'epochs');
   const experiment: Experiment = epochs ? { ...base, config: { ...base.config, train: { ...ts, epochs } } } : base;
   const embed = await ensureEmbed(experiment);
@@ -96,7 +96,7 @@ async function train(argv: string[]): Promise<void> {
     dropout: numberFlag(args, 'dropout') ?? ts.dropout,
     batchSize: numberFlag(args, 'batchSize') ?? ts.batch_size,
   };
-  const mode = resolveModelSettings(experiment.config).mode;
+  const mode = modelSettingsOf(experiment).mode;
   process.stderr.write(`[train] mode ${mode}, ${features.manifest.kind} ${JSON.stringify(features.manifest.sampleShape)}, params ${JSON.stringify(params)}\n`);
   const r = await trainTrial({
     experiment,
@@ -197,7 +197,7 @@ async function predict(argv: string[]): Promise<void> {
   if (expFile) {
     // The preprocessing this experiment would give a model: its data.image and the model section.
     const experiment = loadExperiment(expFile, EMBED_SCHEMA_PARTS);
-    const ms = resolveModelSettings(experiment.config);
+    const ms = modelSettingsOf(experiment);
     const img = dataSettingsOf(experiment).image;
     expected = {
       decode: { size: img.size, channels: img.channels, fit: img.fit },

@@ -31,7 +31,7 @@ import { ensembleProbabilities, loadEnsemble, memberMismatch, type Ensemble, typ
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { argmaxRows } from './metrics/classification.ts';
 import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
-import { resolveEvaluateSettings, resolveModelSettings } from './schema.ts';
+import { evaluateSettingsOf, modelSettingsOf } from './schema.ts';
 
 /** One test set as pixels: the image set and the rows of it that form the set. */
 export interface PixelTestSet {
@@ -169,8 +169,8 @@ export async function evaluateFromPixels(opts: PixelEvaluationOptions): Promise<
   const { experiment } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const t0 = Date.now();
-  const es = resolveEvaluateSettings(experiment.config);
-  const ms = resolveModelSettings(experiment.config);
+  const es = evaluateSettingsOf(experiment);
+  const ms = modelSettingsOf(experiment);
   const refs = await ensurePipeline(experiment, 'augment', { ingest: ingestRunner, noise: noiseRunner, augment: augmentRunner }, { log });
   if (!refs.augment || !refs.noise) throw new Error('evaluate: the pipeline did not run the augment and noise stages');
   const sets = await pixelTestSets(refs.augment.dir, refs.noise.dir);

@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { createRng, type Experiment } from '@mri-robust/core';
-import { resolveSources } from '@mri-robust/data';
+import { dataSettingsOf, resolveSources } from '@mri-robust/data';
 import { bootstrapMeanInterval } from './metrics/bootstrap.ts';
 import type { ModelMetadata } from './save.ts';
 
@@ -66,7 +66,8 @@ export const SYNTHETIC_WARNING = 'trained on synthetic images — not meaningful
 
 /** The experiment's data sources as recorded in a model folder. */
 export function dataSourcesOf(experiment: Experiment, root?: string): ModelDataSource[] {
-  if (!Array.isArray((experiment.config.data as { sources?: unknown } | undefined)?.sources)) return [];
+  // Not an array when the experiment was loaded without the data part.
+  if (!Array.isArray(dataSettingsOf(experiment).sources)) return [];
   return resolveSources(experiment).map((s) => {
     if (s.kind === 'phantom') return { name: s.name, kind: 'phantom', root: null, synthetic: true };
     const rel = root ? path.relative(root, s.root) : '';

@@ -42,7 +42,7 @@ import {
 import { dataSchemaPart, ingestRunner } from '@mri-robust/data';
 import { noiseRunner, noiseSchemaPart, SETS_FILE, type NoiseSets } from '@mri-robust/noise';
 import { augmentRunner, augmentSchemaPart } from '@mri-robust/augment';
-import { modelSchemaParts, resolveModelSettings, type ModelSettings } from './schema.ts';
+import { modelSchemaParts, modelSettingsOf, type ModelSettings } from './schema.ts';
 import { selectBackend } from './backend/select.ts';
 import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, type Forward } from './onnx/forward.ts';
@@ -102,7 +102,7 @@ interface EmbedPlan {
 }
 
 async function plan(experiment: Experiment): Promise<EmbedPlan> {
-  const settings = resolveModelSettings(experiment.config);
+  const settings = modelSettingsOf(experiment);
   const partial = settings.mode === 'partial';
   if (settings.features && settings.mode !== 'head') {
     throw new UserError(`${experiment.file}: model.features applies to mode head only (mode is ${settings.mode}); remove it or set mode: head`);

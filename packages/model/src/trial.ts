@@ -7,6 +7,7 @@
 import { copyFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deriveSeed, hashObject, UserError, workspaceRoot, type Experiment } from '@mri-robust/core';
+import { dataSettingsOf } from '@mri-robust/data';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
@@ -17,7 +18,7 @@ import { dataSourcesOf, meanNoisyAccuracy, type ModelSummary, type SetCorrectnes
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
 import { loadModel, METADATA_JSON, saveModel, type ModelMetadata, type Preprocessing } from './save.ts';
-import { resolveEvaluateSettings, resolveModelSettings, resolveTrainSettings } from './schema.ts';
+import { evaluateSettingsOf, modelSettingsOf, trainSettingsOf } from './schema.ts';
 import { balancedClassWeights, type BatchSource } from './train/data.ts';
 import { buildClassifier, type Classifier } from './train/classifier.ts';
 import { lossAndAccuracy, predictSource, trainLoop } from './train/loop.ts';
@@ -78,7 +79,8 @@ export async function loadEmbedOutput(embed: { dir: string }, _experiment?: Expe
 
 /** The preprocessing a predictor needs: decode as the ingest stage did, then as the embed stage did. */
 export function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preprocessing {
-  const image = ((experiment.config.data as { image?: Partial<Preprocessing['decode']> } | undefined)?.image ?? {}) as Partial<Preprocessing['decode']>;
+  // Absent when the experiment was loaded without the data part.
+  const image: Partial<Preprocessing['decode']> = dataSettingsOf(experiment).image ?? {};
   const m = features.manifest;
   if (!image.size || !image.channels || !image.fit) {
     throw new UserError(`${experiment.file}: data.image (size, channels, fit) is needed to record the predictor's preprocessing`);
@@ -101,9 +103,9 @@ function composePredictor(frozen: LayersModel | null, clf: Classifier, inputShap
 
 export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> {
   const { experiment, features, params, seed } = opts;
-  const ms = resolveModelSettings(experiment.config);
-  const ts = resolveTrainSettings(experiment.config);
-  const es = resolveEvaluateSettings(experiment.config);
+  const ms = modelSettingsOf(experiment);
+  const ts = trainSettingsOf(experiment);
+  const es = evaluateSettingsOf(experiment);
   const manifest = features.manifest;
   const classes = manifest.classes;
   const backend = await selectBackend(ms.backend);
@@ -223,7 +225,7 @@ function argmaxRows(probs: Float32Array, k: number): number[] {
   return out;
 }
 
-type EvaluateSettings = ReturnType<typeof resolveEvaluateSettings>;
+type EvaluateSettings = ReturnType<typeof evaluateSettingsOf>;
 type SetPredictions = { ids: string[]; labels: number[]; predicted: number[] };
 
 /** An epoch as a trial reports it: the loop's record plus, with the benchmark on validation, the mean accuracy over its sets. */
@@ -326,8 +328,8 @@ export async function reevaluateTrial(opts: {
   provenance?: { sweep: string; trial: string; experimentHash: string };
 }): Promise<TrialResult & { reused: string[]; evaluated: string[] }> {
   const { experiment, features, fromDir, outDir } = opts;
-  const es = resolveEvaluateSettings(experiment.config);
-  const ms = resolveModelSettings(experiment.config);
+  const es = evaluateSettingsOf(experiment);
+  const ms = modelSettingsOf(experiment);
   let saved: SavedEvaluation;
   let savedPredictions: { sets?: Record<string, SetPredictions> };
   try {
@@ -461,8 +463,8 @@ export async function evaluateModelDir(opts: {
   seed?: number;
 }): Promise<{ evaluations: EvaluationRecord[]; temperature: number; backend: string; inference: InferenceRecord }> {
   const { features, modelDir } = opts;
-  const ms = resolveModelSettings(opts.experiment.config);
-  const es = resolveEvaluateSettings(opts.experiment.config);
+  const ms = modelSettingsOf(opts.experiment);
+  const es = evaluateSettingsOf(opts.experiment);
   const backend = await selectBackend(ms.backend);
   const { model, metadata, onnx } = await loadModel(modelDir);
   const engine = await selectInference(ms.inference, ms.threads);

@@ -1,5 +1,5 @@
 /**
- * The fixed CE baseline (baseline.ts) on a small phantom experiment with `evaluate.benchmark: mri-c`:
+ * The fixed CE baseline (baseline.ts) on a small phantom experiment with `noise.eval.benchmark: mri-c`:
  * the real pipeline (ingest → noise with the 60 mri-c sets → augment → head-mode embed of the shared
  * MobileNetV2-0.35 at 224 px), a real linear head; a second call is a cache hit, a rebuild gives the
  * same scores; the baseline's own saved model scored from pixels (`model:evaluate`) reproduces its
@@ -34,10 +34,11 @@ noise:
     splits: [test]
     kinds:
       - { kind: rician, snr: [5] }
+    benchmark: mri-c
 augment: { copies: 0 }
 model: { backbone: cnn, input_size: 64, mode: full, backend: wasm }
 train: { epochs: 2 }
-evaluate: { bootstrap_samples: 200, benchmark: mri-c }
+evaluate: { bootstrap_samples: 200 }
 `;
 
 describe('CE baseline', () => {

@@ -5,15 +5,13 @@ export { drawMotion, rigidWarp } from './models/kspace.ts';
 export { foregroundMean } from './models/sampling.ts';
 export { fftPlan, fft2d, ifft2d, type Complex2D } from './fft.ts';
 export { fromUint8, toUint8, type FloatImage } from './image.ts';
-export { noiseSchemaPart, noiseSettingsOf, noiseSettings, type TrainNoiseSettings } from './schema.ts';
+export { noiseSchemaPart, noiseSettingsOf, type TrainNoiseSettings } from './schema.ts';
 export {
   planTrainNoise,
   evalSetSpecs,
   checkNoiseSettings,
   ricianSeverityForSnr,
   benchmarkSetSpecs,
-  BENCHMARKS,
-  type BenchmarkName,
 } from './plan.ts';
 export { runNoise, noiseRunner, noiseKey, benchmarkOf, SETS_FILE, type NoiseSets } from './stage.ts';
 export { noisePixels } from './worker.ts';

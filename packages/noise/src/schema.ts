@@ -2,6 +2,7 @@
 import { Pair, StringEnum, schemaPart, sectionOf } from '@mri-robust/core';
 import { type Static, Type } from '@sinclair/typebox';
 import { NOISE_KINDS } from './models/types.ts';
+import { BENCHMARKS } from './plan.ts';
 
 const SPLIT = StringEnum(['train', 'val', 'test'], { description: 'a split: train, val or test' });
 const KIND = StringEnum(NOISE_KINDS, { description: `a noise kind: ${NOISE_KINDS.join(', ')}` });
@@ -70,6 +71,13 @@ const evalNoise = Type.Object(
       ),
       { default: [], description: 'list of {kind, severities: [...]} (rician also takes snr: [...])' },
     ),
+    // No default: an experiment without the key keeps its hash (and its sweep id); absent = none.
+    benchmark: Type.Optional(
+      StringEnum(BENCHMARKS, {
+        description:
+          "corruption benchmark built besides the sets of `kinds` (default none): 'mri-c' = every noise kind at severities 1–5 on each of `splits` (fixed seed), scored as CE / mCE / relative mCE against the fixed baseline (model README)",
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -99,8 +107,3 @@ export const noiseSchemaPart = schemaPart('noise', noiseSchema);
 
 /** The `noise` section of a loaded experiment (validated, defaults filled in). */
 export const noiseSettingsOf = sectionOf(noiseSchemaPart);
-
-/** @deprecated the old name (it took `experiment.config`); use `noiseSettingsOf(experiment)`. Kept until packages/tuning switches. */
-export function noiseSettings(config: Record<string, unknown>): NoiseSettings {
-  return (config.noise ?? {}) as NoiseSettings;
-}

@@ -14,21 +14,10 @@ import {
   mapOrdered,
   WorkerPool,
   type StageRunner,
-  UserError,
 } from '@mri-robust/core';
 import { dataSettingsOf } from '@mri-robust/data';
 import { writeNoiseSheet } from './contact-sheet.ts';
-import {
-  BENCHMARKS,
-  checkNoiseSettings,
-  evalImageSeed,
-  evalSetSpecs,
-  MRI_C_SEED,
-  planTrainNoise,
-  type BenchmarkName,
-  type EvalSetSpec,
-  type NoiseTag,
-} from './plan.ts';
+import { checkNoiseSettings, evalImageSeed, evalSetSpecs, MRI_C_SEED, planTrainNoise, type BenchmarkName, type EvalSetSpec, type NoiseTag } from './plan.ts';
 import { type NoiseSettings, noiseSettingsOf } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
 
@@ -55,17 +44,10 @@ export interface NoiseSets {
 
 export const SETS_FILE = 'sets.json';
 
-/**
- * The benchmark the experiment opts into (`evaluate.benchmark`, a key of the model package's
- * evaluate section that the noise stage reads because it builds the corrupted sets).
- */
-export function benchmarkOf(experiment: Experiment): BenchmarkName {
-  const b = (experiment.config.evaluate as { benchmark?: unknown } | undefined)?.benchmark;
-  if (b === undefined || b === null) return 'none';
-  if (typeof b !== 'string' || !(BENCHMARKS as readonly string[]).includes(b)) {
-    throw new UserError(`${experiment.file}: /evaluate/benchmark: unknown benchmark ${JSON.stringify(b)} (allowed: ${BENCHMARKS.join(', ')})`);
-  }
-  return b as BenchmarkName;
+/** The corruption benchmark the experiment opts into (`noise.eval.benchmark`; absent = none). */
+export function benchmarkOf(experiment: Pick<Experiment, 'config'>): BenchmarkName {
+  // `?.`: an experiment loaded without the noise part has no filled-in `eval`.
+  return noiseSettingsOf(experiment).eval?.benchmark ?? 'none';
 }
 
 /**
@@ -81,11 +63,19 @@ export function noiseKey(experiment: Experiment, ingestKey: string): string {
   return stageKey({
     stage: 'noise',
     code: codeHash('noise'),
-    settings: noiseSettingsOf(experiment),
+    // The benchmark is hashed beside the settings (as when it was evaluate.benchmark), so keys of
+    // outputs built before it moved to noise.eval stay valid; switching it on changes the key.
+    settings: withoutBenchmark(noiseSettingsOf(experiment)),
     benchmark: benchmarkOf(experiment),
     upstream: ingestKey,
     seed: experiment.seed,
   });
+}
+
+function withoutBenchmark(settings: NoiseSettings): NoiseSettings {
+  if (settings.eval?.benchmark === undefined) return settings;
+  const { benchmark: _, ...evalSettings } = settings.eval;
+  return { ...settings, eval: evalSettings };
 }
 
 function sourceNames(experiment: Experiment): string[] | null {

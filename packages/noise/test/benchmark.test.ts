@@ -1,12 +1,12 @@
 // The mri-c benchmark sets: every kind × severities 1–5 on the test split, a fixed seed independent of
-// the experiment (byte-identical images across experiments and runs), opt-in with evaluate.benchmark.
+// the experiment (byte-identical images across experiments and runs), opt-in with noise.eval.benchmark.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImageSet } from '@mri-robust/core';
-import { benchmarkSetSpecs, NOISE_KINDS, noiseModels, noiseSchemaPart, runNoise, SETS_FILE, type NoiseSets } from '../src/index.ts';
+import { benchmarkOf, benchmarkSetSpecs, NOISE_KINDS, noiseKey, noiseModels, noiseSchemaPart, runNoise, SETS_FILE, type NoiseSets } from '../src/index.ts';
 import { writeExperiment, writeRealImageSet } from './fixture.ts';
 
 let root: string;
@@ -37,10 +37,10 @@ describe('mri-c', () => {
 
   it('is built by the noise stage only when opted in, byte-identical under another experiment seed', async () => {
     const plain = await writeExperiment(path.join(root, 'plain'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]}\n', [noiseSchemaPart]);
-    const a = await writeExperiment(path.join(root, 'a'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]}\nevaluate: {benchmark: mri-c}\n', [
+    const a = await writeExperiment(path.join(root, 'a'), 'noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}], benchmark: mri-c}\n', [
       noiseSchemaPart,
     ]);
-    const b = await writeExperiment(path.join(root, 'b'), 'noise:\n  eval: {seed: 99, kinds: []}\nevaluate: {benchmark: mri-c}\n', [noiseSchemaPart]);
+    const b = await writeExperiment(path.join(root, 'b'), 'noise:\n  eval: {seed: 99, kinds: [], benchmark: mri-c}\n', [noiseSchemaPart]);
     (b as { seed: number }).seed = 12345;
     const log = () => undefined;
     const outPlain = await runNoise(plain, ingest(), { workers: 0, log });
@@ -66,8 +66,22 @@ describe('mri-c', () => {
     expect(compared).toBe(60 * 8);
   });
 
-  it('refuses an unknown benchmark, naming the key', async () => {
-    const bad = await writeExperiment(path.join(root, 'bad'), 'evaluate: {benchmark: imagenet-c}\n', [noiseSchemaPart]);
-    await expect(runNoise(bad, ingest(), { workers: 0 })).rejects.toThrow(/\/evaluate\/benchmark: unknown benchmark "imagenet-c" \(allowed: none, mri-c\)/);
+  it('is none unless noise.eval.benchmark says otherwise; the stage key changes only when it is switched on', async () => {
+    const yaml = (benchmark: string) => `noise:\n  eval: {kinds: [{kind: gaussian, severities: [3]}]${benchmark}}\n`;
+    const absent = await writeExperiment(path.join(root, 'k0'), yaml(''), [noiseSchemaPart]);
+    const none = await writeExperiment(path.join(root, 'k1'), yaml(', benchmark: none'), [noiseSchemaPart]);
+    const on = await writeExperiment(path.join(root, 'k2'), yaml(', benchmark: mri-c'), [noiseSchemaPart]);
+    expect([absent, none, on].map(benchmarkOf)).toEqual(['none', 'none', 'mri-c']);
+    // An experiment without the key keeps its hash (no default written into the config).
+    expect(absent.config.noise).toMatchObject({ eval: expect.not.objectContaining({ benchmark: expect.anything() }) });
+    const key = (e: typeof absent) => noiseKey(e, 'fixture0000000000');
+    expect(key(none)).toBe(key(absent));
+    expect(key(on)).not.toBe(key(absent));
+  });
+
+  it('refuses an unknown benchmark at its line, naming the field and the allowed values', async () => {
+    await expect(writeExperiment(path.join(root, 'bad'), 'noise:\n  eval: {benchmark: imagenet-c}\n', [noiseSchemaPart])).rejects.toThrow(
+      /exp\.yaml:7:\d+: \/noise\/eval\/benchmark: must be one of: "none", "mri-c"/,
+    );
   });
 });

@@ -1,9 +1,11 @@
 /**
- * The `sweep` section of an experiment file: its JSON Schema (validated by core's loadExperiment,
- * which turns violations into file/line/field errors) and the resolved, defaulted settings.
+ * The `sweep` section of an experiment file: its schema (TypeBox; validated by core's loadExperiment,
+ * which turns violations into file/line/field errors), the section's type derived from it, and the
+ * resolved settings with every default filled in.
  */
 import os from 'node:os';
-import type { SchemaPart } from '@mri-robust/core';
+import { Pair, StringEnum, schemaPart, sectionOf } from '@mri-robust/core';
+import { type SchemaOptions, type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 
 export const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy', 'mean_corruption_val_accuracy'] as const;
 export type ObjectiveKind = (typeof OBJECTIVES)[number];
@@ -23,151 +25,114 @@ export const MAX_PARALLEL = 256;
 export const MAX_EPOCHS = 100_000;
 export const MAX_TRIAL_TIMEOUT_S = 7 * 24 * 3600;
 
-const learningRateList = {
-  type: 'array',
-  minItems: 1,
-  uniqueItems: true,
-  items: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE, description: `a learning rate > 0 and ≤ ${MAX_LEARNING_RATE}` },
-};
-const learningRateRange = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['log_uniform'],
-  properties: {
-    log_uniform: {
-      type: 'array',
-      minItems: 2,
-      maxItems: 2,
-      items: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE },
-      description: `[low, high], both > 0 and ≤ ${MAX_LEARNING_RATE}, low < high; sampled uniformly in log space`,
-    },
-  },
-};
-const dropoutList = {
-  type: 'array',
-  minItems: 1,
-  uniqueItems: true,
-  items: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'a dropout rate in [0, 1)' },
-};
-const dropoutRange = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['uniform'],
-  properties: {
-    uniform: {
-      type: 'array',
-      minItems: 2,
-      maxItems: 2,
-      items: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
-      description: '[low, high] in [0, 1), low < high',
-    },
-  },
-};
-const batchSizeList = {
-  type: 'array',
-  minItems: 1,
-  uniqueItems: true,
-  items: { type: 'integer', minimum: 1, maximum: MAX_BATCH_SIZE, description: `a batch size from 1 to ${MAX_BATCH_SIZE}` },
-};
+/** Exactly one of `schemas` (JSON Schema `oneOf`; TypeBox's Union would write anyOf). */
+function OneOf<T extends TSchema[]>(schemas: [...T], options: SchemaOptions = {}): TUnsafe<Static<T[number]>> {
+  return Type.Unsafe<Static<T[number]>>({ oneOf: schemas, ...options });
+}
 
-/** JSON Schema of the `sweep` section. */
-export const sweepSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['strategy', 'space'],
-  properties: {
-    strategy: { enum: ['grid', 'random'], description: 'grid (every combination) or random (`trials` samples)' },
-    space: {
-      type: 'object',
-      additionalProperties: false,
-      minProperties: 1,
-      description: 'at least one of learning_rate, dropout, batch_size',
-      properties: {
-        learning_rate: { oneOf: [learningRateList, learningRateRange] },
-        dropout: { oneOf: [dropoutList, dropoutRange] },
-        batch_size: batchSizeList,
-      },
-    },
-    trials: { type: 'integer', minimum: 1, maximum: MAX_TRIALS, description: `number of random trials (1 to ${MAX_TRIALS})` },
-    seed: { type: 'integer', minimum: 0, description: 'sampler seed (default: the experiment seed)' },
-    max_parallel: { type: 'integer', minimum: 1, maximum: MAX_PARALLEL, description: `trials at once, 1 to ${MAX_PARALLEL}; default: number of cores` },
-    objective: { enum: [...OBJECTIVES] },
-    epochs: { type: 'integer', minimum: 1, maximum: MAX_EPOCHS, description: 'overrides train.epochs for every trial' },
-    trial_timeout_s: {
-      type: 'number',
-      exclusiveMinimum: 0,
-      maximum: MAX_TRIAL_TIMEOUT_S,
-      description: `seconds before a trial is killed, at most ${MAX_TRIAL_TIMEOUT_S} (7 days)`,
-    },
-    queue: {
-      type: 'string',
-      pattern: '^(rediss?://|local$)',
-      description:
-        'run the trials on tuning:worker processes through this Redis (redis://host:port/db or rediss://; no password here: MRI_QUEUE_PASSWORD), or local',
-    },
-    pruner: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind'],
-      properties: {
-        kind: { enum: [...PRUNERS] },
-        warmup_epochs: { type: 'integer', minimum: 0, description: 'median: epochs before pruning starts' },
-        min_trials: { type: 'integer', minimum: 1, description: 'median: completed trials needed before pruning' },
-        min_epochs: { type: 'integer', minimum: 1, description: 'successive_halving: epochs of the first rung' },
-        reduction_factor: { type: 'integer', minimum: 2, description: 'successive_halving: keep the top 1/η per rung' },
-      },
-    },
+const learningRateList = Type.Array(
+  Type.Number({ exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE, description: `a learning rate > 0 and ≤ ${MAX_LEARNING_RATE}` }),
+  { minItems: 1, uniqueItems: true },
+);
+const learningRateRange = Type.Object(
+  {
+    log_uniform: Pair(Type.Number({ exclusiveMinimum: 0, maximum: MAX_LEARNING_RATE }), {
+      description: `[low, high], both > 0 and ≤ ${MAX_LEARNING_RATE}, low < high; sampled uniformly in log space`,
+    }),
   },
-  allOf: [
-    {
-      if: { type: 'object', properties: { strategy: { const: 'grid' } }, required: ['strategy'] },
-      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
-      then: {
-        type: 'object',
-        properties: {
-          space: {
-            type: 'object',
-            properties: {
-              learning_rate: { type: 'array', description: 'grid search needs a list here, not a range' },
-              dropout: { type: 'array', description: 'grid search needs a list here, not a range' },
-            },
+  { additionalProperties: false },
+);
+const dropoutList = Type.Array(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'a dropout rate in [0, 1)' }), { minItems: 1, uniqueItems: true });
+const dropoutRange = Type.Object(
+  { uniform: Pair(Type.Number({ minimum: 0, exclusiveMaximum: 1 }), { description: '[low, high] in [0, 1), low < high' }) },
+  { additionalProperties: false },
+);
+const batchSizeList = Type.Array(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE, description: `a batch size from 1 to ${MAX_BATCH_SIZE}` }), {
+  minItems: 1,
+  uniqueItems: true,
+});
+
+/** Checks of one strategy that depend on another key (JSON Schema if/then). */
+const strategyRules = [
+  {
+    if: { type: 'object', properties: { strategy: { const: 'grid' } }, required: ['strategy'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
+    then: {
+      type: 'object',
+      properties: {
+        space: {
+          type: 'object',
+          properties: {
+            learning_rate: { type: 'array', description: 'grid search needs a list here, not a range' },
+            dropout: { type: 'array', description: 'grid search needs a list here, not a range' },
           },
         },
       },
     },
-    {
-      if: { type: 'object', properties: { strategy: { const: 'random' } }, required: ['strategy'] },
-      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
-      then: { type: 'object', properties: { trials: { type: 'integer' } }, required: ['trials'] },
-    },
-  ],
-} as const;
+  },
+  {
+    if: { type: 'object', properties: { strategy: { const: 'random' } }, required: ['strategy'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
+    then: { type: 'object', properties: { trials: { type: 'integer' } }, required: ['trials'] },
+  },
+];
 
-export const sweepSchemaPart: SchemaPart = { section: 'sweep', schema: sweepSchema as unknown as Record<string, unknown> };
+/** Schema of the `sweep` section (no defaults in it: resolveSweepSettings fills them, some from the machine). */
+const sweepSchema = Type.Object(
+  {
+    strategy: StringEnum(['grid', 'random'], { description: 'grid (every combination) or random (`trials` samples)' }),
+    space: Type.Object(
+      {
+        learning_rate: Type.Optional(OneOf([learningRateList, learningRateRange])),
+        dropout: Type.Optional(OneOf([dropoutList, dropoutRange])),
+        batch_size: Type.Optional(batchSizeList),
+      },
+      { additionalProperties: false, minProperties: 1, description: 'at least one of learning_rate, dropout, batch_size' },
+    ),
+    trials: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TRIALS, description: `number of random trials (1 to ${MAX_TRIALS})` })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, description: 'sampler seed (default: the experiment seed)' })),
+    max_parallel: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_PARALLEL, description: `trials at once, 1 to ${MAX_PARALLEL}; default: number of cores` }),
+    ),
+    objective: Type.Optional(StringEnum(OBJECTIVES, { description: 'what the sweep maximises (val_loss: minimises); default val_accuracy' })),
+    epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EPOCHS, description: 'overrides train.epochs for every trial' })),
+    trial_timeout_s: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: MAX_TRIAL_TIMEOUT_S,
+        description: `seconds before a trial is killed, at most ${MAX_TRIAL_TIMEOUT_S} (7 days)`,
+      }),
+    ),
+    queue: Type.Optional(
+      Type.String({
+        pattern: '^(rediss?://|local$)',
+        description:
+          'run the trials on tuning:worker processes through this Redis (redis://host:port/db or rediss://; no password here: MRI_QUEUE_PASSWORD), or local',
+      }),
+    ),
+    pruner: Type.Optional(
+      Type.Object(
+        {
+          kind: StringEnum(PRUNERS, { description: 'none, median or successive_halving' }),
+          warmup_epochs: Type.Optional(Type.Integer({ minimum: 0, description: 'median: epochs before pruning starts' })),
+          min_trials: Type.Optional(Type.Integer({ minimum: 1, description: 'median: completed trials needed before pruning' })),
+          min_epochs: Type.Optional(Type.Integer({ minimum: 1, description: 'successive_halving: epochs of the first rung' })),
+          reduction_factor: Type.Optional(Type.Integer({ minimum: 2, description: 'successive_halving: keep the top 1/η per rung' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, allOf: strategyRules },
+);
 
-/** The `sweep` section as written in YAML (after schema validation). */
-export interface SweepSection {
-  strategy: 'grid' | 'random';
-  space: {
-    learning_rate?: number[] | { log_uniform: [number, number] };
-    dropout?: number[] | { uniform: [number, number] };
-    batch_size?: number[];
-  };
-  trials?: number;
-  seed?: number;
-  max_parallel?: number;
-  objective?: ObjectiveKind;
-  epochs?: number;
-  trial_timeout_s?: number;
-  queue?: string;
-  pruner?: {
-    kind: PrunerKind;
-    warmup_epochs?: number;
-    min_trials?: number;
-    min_epochs?: number;
-    reduction_factor?: number;
-  };
-}
+export const sweepSchemaPart = schemaPart('sweep', sweepSchema);
+
+/** The `sweep` section as written in YAML (after schema validation; see resolveSweepSettings for the defaults). */
+export type SweepSection = Static<typeof sweepSchema>;
+
+/** The `sweep` section of a loaded experiment (validated; `{}` when absent). */
+export const sweepSectionOf = sectionOf(sweepSchemaPart);
 
 export type Dimension = { values: number[] } | { logUniform: [number, number] } | { uniform: [number, number] };
 

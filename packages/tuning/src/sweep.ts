@@ -26,9 +26,9 @@ import type { EpochMessageRecord, StageRef, TrialJob } from './messages.ts';
 import { isBetter, objectiveDirection, objectiveValue, type Direction } from './objective.ts';
 import { ALL_SCHEMA_PARTS } from './parts.ts';
 import { ingestRunner } from '@mri-robust/data';
-import { benchmarkOf, noiseRunner, noiseSettings } from '@mri-robust/noise';
+import { benchmarkOf, noiseRunner, noiseSettingsOf } from '@mri-robust/noise';
 import { augmentRunner } from '@mri-robust/augment';
-import { embedRunner, openEmbedOutput, reevaluateTrial, resolveModelSettings, resolveTrainSettings, type EmbedOutput } from '@mri-robust/model';
+import { embedRunner, modelSettingsOf, openEmbedOutput, reevaluateTrial, trainSettingsOf, type EmbedOutput } from '@mri-robust/model';
 import { experimentHash, planTrials, sweepIdOf, trialExperiment, withTrainingKeys, type PlannedTrial } from './plan.ts';
 import { findTrainedTrials, sweepFoldersUnder } from './reuse.ts';
 import { codeVersion } from './queue/protocol.ts';
@@ -38,7 +38,7 @@ import { DecisionBroker } from './decisions.ts';
 import { SweepRecorder, TrackingWriteError } from './record.ts';
 import { recoverFromTrialRecords } from './import.ts';
 import { describeTrialFailure, RecordWriteError } from './trial-record.ts';
-import { checkSweepSection, resolveSweepSettings, type SweepSection, type SweepSettings } from './schema.ts';
+import { checkSweepSection, resolveSweepSettings, sweepSectionOf, type SweepSection, type SweepSettings } from './schema.ts';
 import { summaryTable } from './summary.ts';
 import { bestTrial, listEpochs, listTrials, openTracking, TRACKING_FILE, type Tracking, type TrialRow } from '@mri-robust/tracking';
 import { GALLERY_DIR, noteGalleryFailure, writeBestGallery, writeSweepPointers } from './pointers.ts';
@@ -70,9 +70,9 @@ function lineOf(experiment: Experiment, pointer: string): { line: number; column
 /** Loads the experiment with every package's schema part and resolves the sweep plan (`text`: the file's text, given). */
 export async function loadSweep(experimentFile: string, text?: string): Promise<LoadedSweep> {
   const experiment = text === undefined ? loadExperiment(experimentFile, [...ALL_SCHEMA_PARTS]) : parseExperiment(text, experimentFile, [...ALL_SCHEMA_PARTS]);
-  const section = experiment.config.sweep as SweepSection | undefined;
+  const section = sweepSectionOf(experiment);
   const shown = path.relative(process.cwd(), experiment.file) || experiment.file;
-  if (!section || !section.strategy) {
+  if (!section.strategy) {
     throw new ExperimentError([{ file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' }]);
   }
   const issues: ExperimentIssue[] = [...checkSweepSection(section), ...checkObjectiveInputs(experiment, section)].map((i) => ({
@@ -81,7 +81,7 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
     ...i,
   }));
   if (issues.length > 0) throw new ExperimentError(issues);
-  const train = resolveTrainSettings(experiment.config);
+  const train = trainSettingsOf(experiment);
   const settings = resolveSweepSettings(section, { learningRate: train.learning_rate, dropout: train.dropout, batchSize: train.batch_size }, experiment.seed);
   const hash = experimentHash(experiment.config);
   return {
@@ -98,13 +98,13 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
 function checkObjectiveInputs(experiment: Experiment, section: SweepSection): { pointer: string; message: string }[] {
   if (section.objective !== 'mean_corruption_val_accuracy') return [];
   const benchmark = benchmarkOf(experiment);
-  const splits = noiseSettings(experiment.config).eval.splits;
+  const splits = noiseSettingsOf(experiment).eval.splits;
   if (benchmark !== 'none' && splits.includes('val')) return [];
   return [
     {
       pointer: '/sweep/objective',
       message:
-        'mean_corruption_val_accuracy needs the benchmark on the validation split: set evaluate.benchmark (mri-c)' +
+        'mean_corruption_val_accuracy needs the benchmark on the validation split: set noise.eval.benchmark (mri-c)' +
         `${benchmark === 'none' ? '' : ' (set)'} and add val to noise.eval.splits (now [${splits.join(', ')}])`,
     },
   ];
@@ -242,7 +242,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
     if (settings.objective === 'mean_corruption_val_accuracy' && !features.evalSets().some((s) => s.split === 'val' && s.benchmark)) {
       throw new UserError(
-        `${experiment.file}: sweep.objective mean_corruption_val_accuracy needs the benchmark's validation sets (evaluate.benchmark, val in noise.eval.splits)`,
+        `${experiment.file}: sweep.objective mean_corruption_val_accuracy needs the benchmark's validation sets (noise.eval.benchmark, val in noise.eval.splits)`,
       );
     }
     // Training keys: what decides whether a trial of another sweep can be reused (reuse.ts).
@@ -264,7 +264,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         direction,
         seed: settings.seed,
         gitCommit: commit,
-        backend: resolveModelSettings(experiment.config).backend,
+        backend: modelSettingsOf(experiment).backend,
         nTrials: plan.trials.length,
         maxParallel: opts.maxParallel ?? settings.maxParallel,
         dataSummary: readDataSummary(stages.ingest.dir),
@@ -353,7 +353,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     // Set when the tracking file cannot be written: no new trial starts, and the sweep stops with it.
     const fatal: { error: Error | null } = { error: null };
 
-    const maxEpochs = settings.epochs ?? resolveTrainSettings(experiment.config).epochs;
+    const maxEpochs = settings.epochs ?? trainSettingsOf(experiment).epochs;
     const maxParallel = Math.max(1, Math.min(opts.maxParallel ?? settings.maxParallel, todo.length));
     if (todo.length > 0) {
       result.pool = await (queueConfig ? queuePool({ config: queueConfig, log }) : runPool)(
@@ -484,7 +484,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     await writeSweepPointers({ runsDir, sweepId, trialsDir, best: bestRow });
     if (bestRow?.model_path && (opts.gallery ?? true)) {
       try {
-        const backendPref = resolveModelSettings(experiment.config).backend;
+        const backendPref = modelSettingsOf(experiment).backend;
         const g = await writeBestGallery({ trialsDir, best: bestRow, noiseDir: stages.noise.dir, seed: experiment.seed, backend: backendPref });
         log(`Grad-CAM gallery of ${bestRow.trial_id}: ${g.items.length} overlays in ${path.relative(process.cwd(), path.join(trialsDir, GALLERY_DIR))}`);
       } catch (e) {

@@ -36,7 +36,7 @@ describe('sweep.objective mean_corruption_val_accuracy (issue 16 item 4)', () =>
         epochs: 3,
         bootstrap: 10,
         evalSplits: ['test', 'val'],
-        evaluate: 'benchmark: mri-c',
+        benchmark: 'mri-c',
         sweep:
           '  strategy: grid\n  space: { learning_rate: [0.01, 0.003], dropout: [0.2], batch_size: [16] }\n  objective: mean_corruption_val_accuracy\n  max_parallel: 2\n',
       }),

@@ -97,7 +97,7 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
   });
 
   it('sweep.objective mean_corruption_val_accuracy without the benchmark on validation is one line naming the fields (issue 16 item 4)', async () => {
-    const yaml = (o: { evaluate?: string; evalSplits?: string[] }) =>
+    const yaml = (o: { benchmark?: 'mri-c'; evalSplits?: string[] }) =>
       phantomExperiment({
         name: 'corruption-objective',
         seed: 1,
@@ -108,14 +108,36 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
         ...o,
         sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n  objective: mean_corruption_val_accuracy\n',
       });
-    for (const o of [{}, { evaluate: 'benchmark: mri-c' }, { evalSplits: ['test', 'val'] }]) {
+    for (const o of [{}, { benchmark: 'mri-c' as const }, { evalSplits: ['test', 'val'] }]) {
       const r = await sweep(yaml(o));
       expect(r.exitCode).toBe(1);
       const lines = r.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(
-        new RegExp(`^error: ${r.shown}:\\d+:\\d+: /sweep/objective: mean_corruption_val_accuracy needs .*evaluate\\.benchmark.*noise\\.eval\\.splits`),
+        new RegExp(`^error: ${r.shown}:\\d+:\\d+: /sweep/objective: mean_corruption_val_accuracy needs .*noise\\.eval\\.benchmark.*noise\\.eval\\.splits`),
       );
     }
+  });
+
+  it('evaluate.benchmark (the key before it moved) is one line naming the file, its line and the new place noise.eval.benchmark', async () => {
+    const text = phantomExperiment({
+      name: 'moved-benchmark',
+      seed: 1,
+      runs: './runs',
+      perClass: 4,
+      epochs: 1,
+      bootstrap: 10,
+      sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n',
+    }).replace('evaluate: { bootstrap_samples: 10 }', 'evaluate: { bootstrap_samples: 10, benchmark: mri-c }');
+    const line = text.split('\n').findIndex((l) => l.startsWith('evaluate:')) + 1;
+    const r = await sweep(text);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: ${r.shown}:${line}:\\d+: /evaluate/benchmark: moved to noise\\.eval\\.benchmark: write it there \\(noise: \\{ eval: \\{ benchmark: mri-c \\} \\}\\)`,
+        ),
+      ),
+    ]);
   });
 });

@@ -20,8 +20,8 @@ export interface PhantomExperiment {
   evalKinds?: string[];
   /** Splits of the noisy evaluation sets (default: test). */
   evalSplits?: string[];
-  /** Extra keys of the evaluate section, as flow-mapping text (e.g. 'benchmark: mri-c'). */
-  evaluate?: string;
+  /** `noise.eval.benchmark` (default: not written, i.e. none). */
+  benchmark?: 'mri-c' | 'none';
 }
 
 export function phantomExperiment(o: PhantomExperiment): string {
@@ -40,10 +40,10 @@ noise:
     splits: [${(o.evalSplits ?? ['test']).join(', ')}]
     kinds:
 ${(o.evalKinds ?? ['{ kind: rician, snr: [5] }']).map((k) => `      - ${k}`).join('\n')}
-augment: { copies: 0 }
+${o.benchmark ? `    benchmark: ${o.benchmark}\n` : ''}augment: { copies: 0 }
 model: { backbone: mobilenet_v2, weights: ${JSON.stringify(WEIGHTS)}, input_size: 64, mode: head, backend: wasm }
 train: { epochs: ${o.epochs}, early_stopping: { patience: 100 } }
-evaluate: { bootstrap_samples: ${o.bootstrap}${o.evaluate ? `, ${o.evaluate}` : ''} }
+evaluate: { bootstrap_samples: ${o.bootstrap} }
 sweep:
 ${o.sweep}`;
 }

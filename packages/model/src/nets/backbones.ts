@@ -17,7 +17,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 type LayersModel = tfl.LayersModel;
 import { experimentPath, UserError, type Experiment } from '@mri-robust/core';
-import { resolveModelSettings, type ModelSettings } from '../schema.ts';
+import { modelSettingsOf, type ModelSettings } from '../schema.ts';
 import { buildEfficientNetB0 } from './keras/efficientnet-b0.ts';
 import { buildInceptionV3, INCEPTION_AUTO_NAMED } from './keras/inception-v3.ts';
 import type { KerasAppOptions } from './keras/layers.ts';
@@ -211,7 +211,7 @@ export async function backboneWeightsHash(name: PretrainedBackbone, location: st
 }
 
 /** `model.weights` resolved against the experiment file (URLs kept). */
-export function backboneWeightsLocation(experiment: Experiment, settings: ModelSettings = resolveModelSettings(experiment.config)): string {
+export function backboneWeightsLocation(experiment: Experiment, settings: ModelSettings = modelSettingsOf(experiment)): string {
   if (!settings.weights) {
     throw new UserError(`${experiment.file}: model.weights is required for backbone ${settings.backbone} (a tfjs layers folder or a Keras .h5 weight file)`);
   }
@@ -224,7 +224,7 @@ export function backboneWeightsLocation(experiment: Experiment, settings: ModelS
  * bad weight.
  */
 export async function loadExperimentBackbone(experiment: Experiment, opts: Omit<LoadBackboneOptions, 'inputSize'> = {}): Promise<LoadedPretrainedBackbone> {
-  const settings = resolveModelSettings(experiment.config);
+  const settings = modelSettingsOf(experiment);
   if (!isPretrainedBackbone(settings.backbone)) throw new UserError(`${experiment.file}: model.backbone '${settings.backbone}' has no pretrained weights`);
   const location = backboneWeightsLocation(experiment, settings);
   try {
