@@ -4,7 +4,7 @@
  * 224 px, trained with fixed hyper-parameters (BASELINE_TRAIN) and a seed derived from the
  * experiment's, on the experiment's own training split (its noisy and augmented copies included),
  * then scored on the clean test set and every noisy test set of the experiment (the `mri-c` sets
- * when `evaluate.benchmark: mri-c`).
+ * when `noise.eval.benchmark: mri-c`).
  *
  * Fixed on purpose: CE_k = Σ_s E_{k,s} / Σ_s E^base_{k,s} compares models only when the denominator
  * does not move with the model under test, so nothing of the experiment's `model` / `train` sections

@@ -2,7 +2,7 @@
  * `model:evaluate`: one model, or an ensemble of several (ensemble.ts), with or without horizontal-
  * flip test-time augmentation, scored from the pixels of the experiment's test image sets — the
  * clean test split (augment output) and every noisy test set of the noise stage (the `mri-c` sets
- * when `evaluate.benchmark: mri-c`) — with each folder's whole network (model.onnx on ONNX Runtime).
+ * when `noise.eval.benchmark: mri-c`) — with each folder's whole network (model.onnx on ONNX Runtime).
  * Per set: accuracy with its bootstrap CI, F1, ECE (evaluateProbabilities). When the experiment has
  * benchmark sets: CE per kind, mCE and relative mCE against the fixed baseline (baseline.ts). With
  * `compareTo`: the same for that model (scored without TTA), and per set a paired comparison

@@ -112,7 +112,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
 
   const [train, val] = await Promise.all([cachedSource(features, 'train'), cachedSource(features, 'val')]);
   // Noisy validation sets: the ad-hoc ones (noise.eval) give valNoisyAccuracy; the benchmark's
-  // (`evaluate.benchmark` with val in noise.eval.splits) the mean accuracy over its sets, valCorruptionAccuracy.
+  // (`noise.eval.benchmark` with val in noise.eval.splits) the mean accuracy over its sets, valCorruptionAccuracy.
   const valSets = features.evalSets().filter((s) => s.split === 'val');
   const valNoisySets = valSets.filter((s) => !s.benchmark);
   const valNoisy = valNoisySets.length ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name)))) : null;

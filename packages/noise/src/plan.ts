@@ -135,7 +135,7 @@ export interface EvalSetSpec {
   benchmark: string | null;
 }
 
-/** Benchmarks an experiment can opt into with `evaluate.benchmark`. */
+/** Benchmarks an experiment can opt into with `noise.eval.benchmark`. */
 export const BENCHMARKS = ['none', 'mri-c'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 

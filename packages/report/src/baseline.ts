@@ -3,7 +3,7 @@
  * with the schema parts of the stages (so their defaults are filled in as when it ran), handed to the
  * model package's `ensureBaseline` — a cache hit once the baseline has been trained for that
  * experiment's data, else it embeds and trains it (minutes). Only when the experiment has corrupted
- * test sets (`evaluate.benchmark` or `noise.eval.kinds`): without them there is nothing to normalise.
+ * test sets (`noise.eval.benchmark` or `noise.eval.kinds`): without them there is nothing to normalise.
  */
 import { parseExperiment, type Experiment, type SchemaPart } from '@mri-robust/core';
 import { augmentSchemaPart } from '@mri-robust/augment';
