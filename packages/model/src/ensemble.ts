@@ -23,7 +23,7 @@ import { loadModel, type ModelMetadata, type Preprocessing } from './save.ts';
 export const TTA_MODES = ['none', 'hflip'] as const;
 export type Tta = (typeof TTA_MODES)[number];
 
-export interface EnsembleMember {
+interface EnsembleMember {
   dir: string;
   metadata: ModelMetadata;
   forward: Forward;

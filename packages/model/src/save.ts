@@ -24,13 +24,13 @@ import { PIXEL_SCALINGS } from './nets/preprocess.ts';
 // serialization, so a saved predictor holding them deserialises.
 import './nets/keras/layers.ts';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
+const MODEL_JSON = 'model.json';
+const WEIGHTS_BIN = 'weights.bin';
 export const METADATA_JSON = 'metadata.json';
-export const ONNX_FILE = 'model.onnx';
-export const METADATA_FORMAT = 'mri-robust/model@2';
+const ONNX_FILE = 'model.onnx';
+const METADATA_FORMAT = 'mri-robust/model@2';
 /** Format of folders saved before model.onnx and the metadata-covering hash; still read. */
-export const METADATA_FORMAT_V1 = 'mri-robust/model@1';
+const METADATA_FORMAT_V1 = 'mri-robust/model@1';
 
 export interface Preprocessing {
   /** How the file is decoded (as the ingest stage does): square side, channels, fit. */
@@ -43,7 +43,7 @@ export interface Preprocessing {
 }
 
 /** model.onnx as recorded in metadata.json. */
-export interface OnnxRecord {
+interface OnnxRecord {
   file: typeof ONNX_FILE;
   /** sha256 of model.onnx. */
   sha256: string;
@@ -115,7 +115,7 @@ function concatWeightData(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 }
 
 /** An IOHandler that writes `model.json` + `weights.bin` into `dir`. */
-export function fileSaveHandler(dir: string, onSaved?: (hash: string) => void, meta: PredictionFields | null = null): io.IOHandler {
+function fileSaveHandler(dir: string, onSaved?: (hash: string) => void, meta: PredictionFields | null = null): io.IOHandler {
   return {
     async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       await mkdir(dir, { recursive: true });
@@ -143,12 +143,10 @@ export function fileSaveHandler(dir: string, onSaved?: (hash: string) => void, m
   };
 }
 
-/** An IOHandler that reads `model.json` and its weight files from `dir`. Reports the model hash. */
-export function fileLoadHandler(dir: string, onLoaded?: (hash: string) => void): io.IOHandler {
-  return fileLoadHandlerChecked(dir, null, onLoaded);
-}
-
-/** As fileLoadHandler, refusing (before tfjs parses anything) files whose model hash is not `expectedHash`. */
+/**
+ * An IOHandler that reads `model.json` and its weight files from `dir` and reports the model hash,
+ * refusing (before tfjs parses anything) files whose model hash is not `expectedHash`.
+ */
 function fileLoadHandlerChecked(
   dir: string,
   expectedHash: string | null,
@@ -251,7 +249,7 @@ export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
  * @1, or a network the exporter could not convert). A model.onnx that metadata.json does not list,
  * whose bytes changed, or that was exported from other tfjs files is refused.
  */
-export async function readOnnxModel(dir: string, metadata: ModelMetadata): Promise<Uint8Array | null> {
+async function readOnnxModel(dir: string, metadata: ModelMetadata): Promise<Uint8Array | null> {
   const file = path.join(dir, ONNX_FILE);
   const rec = metadata.onnx ?? null;
   if (!rec) {

@@ -15,8 +15,8 @@ import { imagesToTensor } from '../src/nets/preprocess.ts';
 
 export const CLASSES = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 const FOLDERS = ['glioma_tumor', 'meningioma_tumor', 'no_tumor', 'pituitary_tumor'];
-export const WEIGHTS = () => path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
-export const testImage = (cls: number, name = 'image(1).jpg') => path.join(sharedDir(), 'datasets', 'sartaj', 'Testing', FOLDERS[cls], name);
+const WEIGHTS = () => path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
+const testImage = (cls: number, name = 'image(1).jpg') => path.join(sharedDir(), 'datasets', 'sartaj', 'Testing', FOLDERS[cls], name);
 
 export interface TinyImages {
   dir: string;

@@ -13,7 +13,7 @@ import { loadOrt, type Ort } from '../onnx/runtime.ts';
 
 export type InferencePreference = 'auto' | 'onnxruntime' | 'tfjs';
 export type InferenceEngineName = Exclude<InferencePreference, 'auto'>;
-export const INFERENCE_PREFERENCES: readonly InferencePreference[] = ['auto', 'onnxruntime', 'tfjs'];
+const INFERENCE_PREFERENCES: readonly InferencePreference[] = ['auto', 'onnxruntime', 'tfjs'];
 
 export interface InferenceEngine {
   engine: InferenceEngineName;
@@ -48,7 +48,7 @@ export function resolveThreads(setting?: number | null): number {
 }
 
 /** The effective preference: MRI_INFERENCE (if set) wins over the setting. */
-export function effectiveInference(preference: InferencePreference = 'auto'): InferencePreference {
+function effectiveInference(preference: InferencePreference = 'auto'): InferencePreference {
   const env = process.env.MRI_INFERENCE?.trim();
   if (!env) return preference;
   if (!(INFERENCE_PREFERENCES as readonly string[]).includes(env)) {

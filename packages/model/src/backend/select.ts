@@ -12,7 +12,7 @@ import { registerWasmTrainingKernels } from '../kernels/wasm-training.ts';
 
 export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type BackendName = Exclude<BackendPreference, 'auto'>;
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 const AUTO_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
 export interface SelectedBackend {
@@ -38,7 +38,7 @@ function isPreference(s: string): s is BackendPreference {
 }
 
 /** Resolve the effective preference: `MRI_BACKEND` (if set) wins over the argument. */
-export function effectivePreference(preference: BackendPreference = 'auto'): BackendPreference {
+function effectivePreference(preference: BackendPreference = 'auto'): BackendPreference {
   const env = process.env.MRI_BACKEND?.trim();
   if (env) {
     if (!isPreference(env)) {
@@ -61,7 +61,7 @@ async function tryNative(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-no
 }
 
 /** Directory holding the wasm binaries, ending with '/' (setWasmPaths requires the slash). */
-export function wasmBinaryDir(): string {
+function wasmBinaryDir(): string {
   const require = createRequire(import.meta.url);
   const pkgJson = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   return path.join(path.dirname(pkgJson), 'dist') + path.sep;

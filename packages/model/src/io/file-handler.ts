@@ -25,7 +25,7 @@ export function modelJsonPath(location: string): string {
   return p;
 }
 
-export function fileModelHandler(location: string): IOHandler {
+function fileModelHandler(location: string): IOHandler {
   const jsonPath = modelJsonPath(location);
   const dir = path.dirname(jsonPath);
   return {

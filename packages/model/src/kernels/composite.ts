@@ -75,7 +75,7 @@ function window2d(t: tf.Tensor, ah: number, aw: number, top: number, left: numbe
  * [OH, OW, N, Cout]) and convolve with dilation = forward stride; the output [Cin, fh, fw, Cout] is
  * the filter gradient, transposed. Uses the backend's fast forward Conv2D (XNNPACK on wasm).
  */
-export function conv2dBackpropFilterViaConv(
+function conv2dBackpropFilterViaConv(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
@@ -99,7 +99,7 @@ export function conv2dBackpropFilterViaConv(
  * dL/dW of depthwiseConv2d(x, W), W [fh, fw, C, M]: per filter tap, the strided slice of the padded
  * input times dy, summed over batch and space.
  */
-export function depthwiseBackpropFilterViaSlices(
+function depthwiseBackpropFilterViaSlices(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],

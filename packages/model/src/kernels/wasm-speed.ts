@@ -26,7 +26,7 @@ function asTensor(t: tf.TensorInfo | undefined): tf.Tensor {
 }
 
 /** tile(x, reps) as a broadcast: out viewed as [r0, d0, r1, d1, ...] = x viewed as [1, d0, 1, d1, ...]. */
-export function tileViaBroadcast(x: tf.Tensor, reps: number[]): tf.Tensor {
+function tileViaBroadcast(x: tf.Tensor, reps: number[]): tf.Tensor {
   return tf.tidy(() => {
     const d = x.shape;
     const outShape = d.map((n, i) => n * reps[i]);
@@ -46,8 +46,6 @@ export function tileViaBroadcast(x: tf.Tensor, reps: number[]): tf.Tensor {
 }
 
 let registered = false;
-
-export const WASM_SPEED_KERNELS = ['Tile', 'Identity', 'Sum', 'Mean'] as const;
 
 /** Reduction axes of `Sum` when they are exactly the leading ones ([0, …, rank−2]), else null. */
 export function leadingAxes(rank: number, axis: number | number[]): number[] | null {

@@ -11,7 +11,7 @@ export interface UniformSource {
 }
 
 /** Linear-interpolated quantile of an ascending-sorted array (numpy's default "linear" method). */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return Number.NaN;
   const pos = (n - 1) * q;

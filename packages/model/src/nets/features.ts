@@ -11,7 +11,7 @@ import { layerNames } from './mobilenet.ts';
 type LayersModel = tfl.LayersModel;
 type SymbolicTensor = tfl.SymbolicTensor;
 
-export interface FeatureLayerInfo {
+interface FeatureLayerInfo {
   layer: string;
   /** Channels this layer contributes. */
   size: number;

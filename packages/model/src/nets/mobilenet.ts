@@ -160,7 +160,7 @@ function inboundLayerNames(layer: Layer): string[] {
   return nodes[0].inboundLayers.map((l) => l.name);
 }
 
-export interface BuildTopOptions {
+interface BuildTopOptions {
   /**
    * Fold each batch-norm layer into the conv before it (kernel scaled by γ/√(σ²+ε), bias
    * β − μ·γ/√(σ²+ε)); default true. The top then has no batch norm at all: it computes exactly the

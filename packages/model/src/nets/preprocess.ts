@@ -24,7 +24,7 @@ export function pixelScalingOf(scaling: string, where = 'model preprocessing'): 
 export const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
 
 /** Scale float pixels [N, h, w, c] in [0, 255] as `scaling` says (caffe needs c = 3). */
-export function scalePixels(x: tf.Tensor4D, scaling: PixelScaling): tf.Tensor4D {
+function scalePixels(x: tf.Tensor4D, scaling: PixelScaling): tf.Tensor4D {
   return tf.tidy(() => {
     if (scaling === 'scale_-1_1') return tf.sub(tf.div(x, 127.5), 1);
     if (scaling === 'raw_0_255') return tf.clone(x);

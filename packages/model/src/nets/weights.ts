@@ -14,7 +14,7 @@ import { UserError } from '@mri-robust/core';
 import { modelJsonPath } from '../io/file-handler.ts';
 import { readBackboneArtifacts } from './mobilenet.ts';
 
-export interface SourceWeight {
+interface SourceWeight {
   /** As the file names it (`conv1/kernel`, `block1_conv1/kernel:0`, `block1_conv1_W_1:0`, …). */
   name: string;
   shape: number[];
@@ -42,7 +42,7 @@ export function isH5Location(location: string): boolean {
 }
 
 /** Read a tfjs layers folder's weights grouped by layer (`<layer>/<weight>` names). */
-export async function readTfjsWeights(location: string): Promise<WeightSource> {
+async function readTfjsWeights(location: string): Promise<WeightSource> {
   const a = await readBackboneArtifacts(location);
   const specs = a.artifacts.weightSpecs ?? [];
   const file = /^(https?|file):\/\//i.test(location) ? location : modelJsonPath(location);
@@ -99,7 +99,7 @@ const AUTO_NAME = (prefix: string) => new RegExp(`^${prefix.replace(/[.*+?^${}()
  * For each auto-named `family`, map the file's names onto the model's by rank when the file's
  * numbering is the model's shifted by a constant (same count, contiguous).
  */
-export function renumberAutoNames(fileLayers: string[], modelLayers: string[], families: string[]): Map<string, string> {
+function renumberAutoNames(fileLayers: string[], modelLayers: string[], families: string[]): Map<string, string> {
   const rename = new Map<string, string>();
   for (const prefix of families) {
     const re = AUTO_NAME(prefix);

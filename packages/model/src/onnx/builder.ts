@@ -8,7 +8,7 @@ import { AttributeType, DataType, type AttributeProto, type ModelProto, type Nod
 /** Default-domain operator set written into every exported model. */
 export const OPSET = 17;
 /** ONNX IR version matching OPSET 17 (IR_VERSION_2021_7_30). */
-export const IR_VERSION = 8;
+const IR_VERSION = 8;
 
 export type Attr = Omit<AttributeProto, 'name'>;
 

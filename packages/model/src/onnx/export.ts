@@ -31,7 +31,7 @@ import {
 } from './layers.ts';
 import { encodeModel } from './proto.ts';
 
-export const INPUT_NAME = 'input';
+const INPUT_NAME = 'input';
 export const OUTPUT_NAME = 'output';
 export const CAM_OUTPUT = 'cam';
 
@@ -90,7 +90,7 @@ const NOT_A_FEATURE_MAP = new Set([
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization']);
 
 /** The feature map Grad-CAM explains: `name`, or the last 4-D value not made by pooling, padding or dropout. */
-export function featureValue(g: IrGraph, name?: string): IrValue {
+function featureValue(g: IrGraph, name?: string): IrValue {
   if (name) {
     const v = findValue(g, name);
     if (!v) throw new UserError(`ONNX export: no layer named '${name}' in the model`);
@@ -104,7 +104,7 @@ export function featureValue(g: IrGraph, name?: string): IrValue {
 }
 
 /** The Dense layer of a feature → GAP → (Dropout…) → Dense = output head, or why there is none. */
-export function camHead(g: IrGraph, uses: Map<number, Uses>, feature: IrValue): { dense: IrNode } | { reason: string } {
+function camHead(g: IrGraph, uses: Map<number, Uses>, feature: IrValue): { dense: IrNode } | { reason: string } {
   const gap = soleConsumer(uses, feature);
   if (!gap || gap.className !== 'GlobalAveragePooling2D' || gap.layer.getConfig().keepDims === true) {
     return { reason: `'${feature.layerName}' is not read only by a global average pooling` };

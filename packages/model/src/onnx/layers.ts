@@ -3,7 +3,8 @@
  * kept NCHW inside the graph (the exporter transposes once at the input and back at 4-D outputs);
  * other ranks keep Keras order ('plain'). A converter receives the layer, its input values and
  * what the exporter folded into it (a preceding ZeroPadding2D, a following BatchNormalization)
- * and returns its output value. `registerLayerConverter` adds classes (e.g. for a new backbone).
+ * and returns its output value. `registerLayerConverter` (below) adds the classes; a new backbone
+ * adds its own here.
  */
 import { UserError } from '@mri-robust/core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -12,7 +13,7 @@ import type { IrNode } from './flatten.ts';
 
 type Layer = tfl.layers.Layer;
 
-export type Layout = 'nchw' | 'plain';
+type Layout = 'nchw' | 'plain';
 
 export interface OnnxValue {
   name: string;
@@ -27,7 +28,7 @@ export interface ChannelAffine {
   shift: Float64Array;
 }
 
-export interface ConvertContext {
+interface ConvertContext {
   b: GraphBuilder;
   node: IrNode;
   layer: Layer;
@@ -47,7 +48,7 @@ export type LayerConverter = (ctx: ConvertContext) => OnnxValue;
 const converters = new Map<string, LayerConverter>();
 
 /** Adds or replaces the converter of a layer class (`layer.getClassName()`). */
-export function registerLayerConverter(className: string, fn: LayerConverter): void {
+function registerLayerConverter(className: string, fn: LayerConverter): void {
   converters.set(className, fn);
 }
 
@@ -140,7 +141,7 @@ function onnxAxis(axis: number, v: OnnxValue): number {
 }
 
 /** Emits a Keras activation (by its serialised name) applied to `x`. */
-export function emitActivation(b: GraphBuilder, name: string, x: OnnxValue, base: string, where: string): OnnxValue {
+function emitActivation(b: GraphBuilder, name: string, x: OnnxValue, base: string, where: string): OnnxValue {
   const unary = (op: string, attrs = {}) => out(b.node(op, [x.name], attrs, base), x.layout, x.shape);
   switch (name) {
     case 'linear':

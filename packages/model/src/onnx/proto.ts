@@ -167,7 +167,7 @@ export interface ValueInfoProto {
   type: { tensorType: { elemType: number; shape: { dim: ({ dimValue: number } | { dimParam: string })[] } } };
 }
 
-export interface GraphProto {
+interface GraphProto {
   name: string;
   node: NodeProto[];
   initializer: TensorProto[];

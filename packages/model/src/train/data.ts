@@ -17,7 +17,7 @@ export interface BatchSource {
 }
 
 /** Gathers rows `indices` of a row-major array with `rowSize` values per row into a new array. */
-export function gatherRows(data: Float32Array | Uint8Array, rowSize: number, indices: ArrayLike<number>): Float32Array {
+function gatherRows(data: Float32Array | Uint8Array, rowSize: number, indices: ArrayLike<number>): Float32Array {
   const out = new Float32Array(indices.length * rowSize);
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
@@ -40,19 +40,6 @@ export function arraySource(data: Float32Array, shape: readonly number[], labels
     labels,
     sampleShape,
     batch: (indices) => tf.tensor(gatherRows(data, rowSize, indices), [indices.length, ...sampleShape], 'float32'),
-  };
-}
-
-/** A source restricted to (and re-indexed over) `rows` of `src`. */
-export function subsetSource(src: BatchSource, rows: ArrayLike<number>): BatchSource {
-  const map = Int32Array.from(rows as ArrayLike<number>);
-  const labels = new Int32Array(map.length);
-  for (let i = 0; i < map.length; i++) labels[i] = src.labels[map[i]];
-  return {
-    n: map.length,
-    labels,
-    sampleShape: src.sampleShape,
-    batch: (indices) => src.batch(Array.from(indices as ArrayLike<number>, (i) => map[i])),
   };
 }
 

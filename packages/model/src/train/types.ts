@@ -21,5 +21,5 @@ export interface EpochRecord {
   seconds: number;
 }
 
-export type EpochDecision = 'continue' | 'stop';
+type EpochDecision = 'continue' | 'stop';
 export type OnEpoch = (e: EpochRecord) => Promise<EpochDecision> | EpochDecision;

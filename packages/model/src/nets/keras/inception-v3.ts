@@ -16,7 +16,7 @@ type SymbolicTensor = tfl.SymbolicTensor;
 export const INCEPTION_AUTO_NAMED = ['conv2d', 'batch_normalization'];
 
 /** conv (no bias) → BN (no scale, ε 1e-3) → ReLU, auto-named through `namer`. */
-export function conv2dBn(
+function conv2dBn(
   namer: LayerNamer,
   x: SymbolicTensor,
   filters: number,
