@@ -17,6 +17,7 @@ import {
 } from '@mri-robust/core';
 import { dataSettingsOf } from '@mri-robust/data';
 import { writeNoiseSheet } from './contact-sheet.ts';
+import { cachedEvalSet, evalSetKey, linkTree, NOISE_SET_STAGE, storeEvalSet } from './eval-cache.ts';
 import { checkNoiseSettings, evalImageSeed, evalSetSpecs, MRI_C_SEED, planTrainNoise, type BenchmarkName, type EvalSetSpec, type NoiseTag } from './plan.ts';
 import { type NoiseSettings, noiseSettingsOf } from './schema.ts';
 import type { NoiseJob, NoiseRequest, NoiseResponse } from './worker.ts';
@@ -105,7 +106,7 @@ export async function runNoise(experiment: Experiment, ingest: { key: string; di
     build: async (tmp) => {
       const set = await openImageSet(ingest.dir);
       try {
-        const sets = await buildNoise(set, tmp, experiment, settings, ctx);
+        const sets = await buildNoise(set, tmp, experiment, settings, ingest.key, ctx);
         sets.train.key = noiseTrainKey(experiment, ingest.key);
         await writeFile(path.join(tmp, SETS_FILE), JSON.stringify(sets, null, 2));
         await writeNoiseSheet(set, tmp, sets, settings);
@@ -123,12 +124,33 @@ interface Batch {
   indices: number[];
 }
 
-async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment, settings: NoiseSettings, ctx: NoiseContext): Promise<NoiseSets> {
+async function buildNoise(
+  set: ImageSet,
+  outDir: string,
+  experiment: Experiment,
+  settings: NoiseSettings,
+  ingestKey: string,
+  ctx: NoiseContext,
+): Promise<NoiseSets> {
   const { height, width, channels, classes } = set.header;
   const shape = { height, width, channels, classes };
   const records = set.records;
   const plan = planTrainNoise(records, settings.train, experiment.seed);
-  const specs = evalSetSpecs(settings.eval, benchmarkOf(experiment));
+  const allSpecs = evalSetSpecs(settings.eval, benchmarkOf(experiment));
+  // Evaluation sets already built by an earlier noise folder (same spec, seed, ingest and code) are
+  // linked from the per-set cache instead of being generated again (eval-cache.ts).
+  const seedOf = (s: EvalSetSpec) => (s.benchmark ? MRI_C_SEED : settings.eval.seed);
+  const setKeys = allSpecs.map((s) => evalSetKey(s, ingestKey, seedOf(s)));
+  // Every reused file's sha256 is checked against its record first ('full'): the folders share
+  // inodes (hard links), so a file damaged in one noise folder must never be carried into another.
+  const reused = await Promise.all(setKeys.map((k) => cachedEvalSet(experiment.runsDir, k, 'full')));
+  for (let t = 0; t < allSpecs.length; t++) {
+    const from = reused[t];
+    if (from) await linkTree(from, path.join(outDir, 'eval', allSpecs[t].id));
+  }
+  if (reused.some(Boolean))
+    ctx.log?.(`[noise] ${reused.filter(Boolean).length} of ${allSpecs.length} evaluation sets reused from runs/cache/${NOISE_SET_STAGE}`);
+  const specs = allSpecs.filter((_, t) => !reused[t]);
   const trainWriter = await ImageSetWriter.create(path.join(outDir, 'train'), shape, {
     info: { stage: 'noise', part: 'train', mode: settings.train.mode, noisy: plan.size },
   });
@@ -161,7 +183,7 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
       pixels: set.get(i),
       kind: s.kind,
       params: s.params,
-      seed: evalImageSeed(s.benchmark ? MRI_C_SEED : settings.eval.seed, s.id, records[i].id),
+      seed: evalImageSeed(seedOf(s), s.id, records[i].id),
     }));
   };
   try {
@@ -214,10 +236,29 @@ async function buildNoise(set: ImageSet, outDir: string, experiment: Experiment,
   const trainHeader = await trainWriter.close();
   const evalHeaders = await Promise.all(evalWriters.map((w) => w.close()));
   progress.done();
+  const counts = new Map(specs.map((s, t) => [s.id, evalHeaders[t].count]));
+  for (let t = 0; t < allSpecs.length; t++) {
+    const s = allSpecs[t];
+    if (reused[t]) {
+      counts.set(s.id, (await openImageSetHeader(path.join(outDir, 'eval', s.id))).count);
+    } else {
+      const meta = { spec: s, seed: seedOf(s), upstream: { key: ingestKey }, code: codeHash('noise') };
+      await storeEvalSet(experiment.runsDir, setKeys[t], path.join(outDir, 'eval', s.id), meta, ctx.log);
+    }
+  }
   return {
     train: { dir: 'train', count: trainHeader.count, noisy: plan.size, mode: settings.train.mode },
-    eval: specs.map((s, t) => ({ ...s, dir: `eval/${s.id}`, count: evalHeaders[t].count })),
+    eval: allSpecs.map((s) => ({ ...s, dir: `eval/${s.id}`, count: counts.get(s.id) ?? 0 })),
   };
+}
+
+async function openImageSetHeader(dir: string): Promise<{ count: number }> {
+  const set = await openImageSet(dir);
+  try {
+    return { count: set.header.count };
+  } finally {
+    set.close();
+  }
 }
 
 function range(a: number, b: number): number[] {

@@ -107,6 +107,59 @@ describe('noise stage', () => {
     train.close();
   });
 
+  it('a training-noise change reuses the unchanged evaluation sets (byte-identical, not generated again); a changed set is built', async () => {
+    const dir = path.join(root, 'reuse');
+    const a = await writeExperiment(dir, NOISE, parts);
+    const outA = await runNoise(a, ingest(), { workers: 0 });
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    // Other training noise and one more evaluation severity: the six old sets come from the cache.
+    const b = await writeExperiment(dir, NOISE.replace('fraction: 0.5', 'fraction: 1').replace('severities: [2]', 'severities: [2, 4]'), parts, 'exp-b.yaml');
+    const outB = await runNoise(b, ingest(), { workers: 0, log });
+    expect(outB.key).not.toBe(outA.key);
+    expect(lines).toContain('[noise] 6 of 8 evaluation sets reused from runs/cache/noise-set');
+    const setsA = JSON.parse(readFileSync(path.join(outA.dir, 'sets.json'), 'utf8')) as NoiseSets;
+    const setsB = JSON.parse(readFileSync(path.join(outB.dir, 'sets.json'), 'utf8')) as NoiseSets;
+    expect(setsB.eval.map((e) => e.id)).toEqual([
+      'test-rician-snr10',
+      'test-rician-snr3',
+      'test-ghosting-s2',
+      'test-ghosting-s4',
+      'val-rician-snr10',
+      'val-rician-snr3',
+      'val-ghosting-s2',
+      'val-ghosting-s4',
+    ]);
+    for (const e of setsA.eval) {
+      const shard = `${e.dir}/shard-000.bin`;
+      expect(readFileSync(path.join(outB.dir, shard)).equals(readFileSync(path.join(outA.dir, shard))), shard).toBe(true);
+      expect(setsB.eval.find((x) => x.id === e.id)?.count).toBe(e.count);
+    }
+    const fresh = await openImageSet(path.join(outB.dir, 'eval/test-ghosting-s4'));
+    expect(fresh.records.map((r) => r.id)).toEqual(records.filter((r) => r.split === 'test').map((r) => r.id));
+    fresh.close();
+    // The reused folder is a complete stage output: a rerun hits, and the same sets built from scratch
+    // in another runs folder (no cache) have the same bytes.
+    expect((await runNoise(b, ingest(), { workers: 0 })).hit).toBe(true);
+    const scratch = await runNoise(await writeExperiment(path.join(root, 'reuse-scratch'), NOISE.replace('fraction: 0.5', 'fraction: 1'), parts), ingest(), {
+      workers: 0,
+    });
+    const shard = 'eval/val-rician-snr3/shard-000.bin';
+    expect(readFileSync(path.join(scratch.dir, shard)).equals(readFileSync(path.join(outB.dir, shard)))).toBe(true);
+    // A byte damaged in a noise folder's set (the cache shares its inode) is never carried on: the
+    // set is generated again, with the same bytes as the one built without any cache.
+    const damaged = path.join(outB.dir, 'eval/test-rician-snr10/shard-000.bin');
+    const bytes = readFileSync(damaged);
+    bytes[100] ^= 0xff;
+    await writeFile(damaged, bytes);
+    lines.length = 0;
+    const c = await writeExperiment(dir, NOISE.replace('fraction: 0.5', 'fraction: 0.25'), parts, 'exp-c.yaml');
+    const outC = await runNoise(c, ingest(), { workers: 0, log });
+    expect(lines).toContain('[noise] 5 of 6 evaluation sets reused from runs/cache/noise-set');
+    const again = 'eval/test-rician-snr10/shard-000.bin';
+    expect(readFileSync(path.join(outC.dir, again)).equals(readFileSync(path.join(scratch.dir, again)))).toBe(true);
+  });
+
   it('rejects snr on a kind other than rician, naming the field', async () => {
     const bad = await writeExperiment(path.join(root, 'bad'), 'noise:\n  eval:\n    kinds: [{kind: gaussian, snr: [5]}]\n', parts);
     await expect(runNoise(bad, ingest(), { workers: 0 })).rejects.toThrow(/\/noise\/eval\/kinds\/0\/snr: snr applies to rician only/);
