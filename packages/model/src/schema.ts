@@ -157,8 +157,6 @@ export type TrainSettings = Static<typeof trainSchema>;
 export type EvaluateSettings = Omit<Static<typeof evaluateSchema>, 'benchmark'>;
 
 export type Backbone = ModelSettings['backbone'];
-export type TrainMode = ModelSettings['mode'];
-export type BackendChoice = ModelSettings['backend'];
 
 export const modelSchemaPart = schemaPart('model', modelSchema);
 export const trainSchemaPart = schemaPart('train', trainSchema);

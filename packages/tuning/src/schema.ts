@@ -7,23 +7,23 @@ import os from 'node:os';
 import { Pair, StringEnum, schemaPart, sectionOf } from '@mri-robust/core';
 import { type SchemaOptions, type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 
-export const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy', 'mean_corruption_val_accuracy'] as const;
+const OBJECTIVES = ['val_accuracy', 'val_loss', 'mean_clean_noisy_val_accuracy', 'mean_corruption_val_accuracy'] as const;
 export type ObjectiveKind = (typeof OBJECTIVES)[number];
 
-export const PRUNERS = ['none', 'median', 'successive_halving'] as const;
-export type PrunerKind = (typeof PRUNERS)[number];
+const PRUNERS = ['none', 'median', 'successive_halving'] as const;
+type PrunerKind = (typeof PRUNERS)[number];
 
 /**
  * Bounds that keep a typo from hanging or crashing a sweep: trials per sweep (random `trials` and
  * grid size), a learning rate (1e300 used to crash the tracking write), a batch size, workers at
  * once, epochs, and the trial time limit (Node timers overflow past 2^31 ms, about 24.8 days).
  */
-export const MAX_TRIALS = 10_000;
-export const MAX_LEARNING_RATE = 10;
-export const MAX_BATCH_SIZE = 65_536;
-export const MAX_PARALLEL = 256;
-export const MAX_EPOCHS = 100_000;
-export const MAX_TRIAL_TIMEOUT_S = 7 * 24 * 3600;
+const MAX_TRIALS = 10_000;
+const MAX_LEARNING_RATE = 10;
+const MAX_BATCH_SIZE = 65_536;
+const MAX_PARALLEL = 256;
+const MAX_EPOCHS = 100_000;
+const MAX_TRIAL_TIMEOUT_S = 7 * 24 * 3600;
 
 /** Exactly one of `schemas` (JSON Schema `oneOf`; TypeBox's Union would write anyOf). */
 function OneOf<T extends TSchema[]>(schemas: [...T], options: SchemaOptions = {}): TUnsafe<Static<T[number]>> {
@@ -158,7 +158,7 @@ export interface SweepSettings {
 }
 
 /** A problem the schema cannot express (low ≥ high in a range); pointer is into the experiment. */
-export interface SweepIssue {
+interface SweepIssue {
   pointer: string;
   message: string;
 }
@@ -188,7 +188,7 @@ export function checkSweepSection(section: SweepSection): SweepIssue[] {
 }
 
 /** Values from the experiment's `train` section used for dimensions the space leaves out. */
-export interface TrainDefaults {
+interface TrainDefaults {
   learningRate: number;
   dropout: number;
   batchSize: number;
