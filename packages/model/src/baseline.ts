@@ -25,15 +25,15 @@ import { embedRunner, type EmbedResult } from './stage-embed.ts';
 import { modelSettingsOf, TRAIN_DEFAULTS, type TrainSettings } from './schema.ts';
 import { trainTrial } from './trial.ts';
 
-export const BASELINE_STAGE = 'baseline';
-export const BASELINE_JSON = 'baseline.json';
+const BASELINE_STAGE = 'baseline';
+const BASELINE_JSON = 'baseline.json';
 export const BASELINE_NAME = 'mobilenet_v2-0.35-linear';
 /** Input side of the baseline's backbone (MobileNetV2-0.35's ImageNet resolution). */
-export const BASELINE_INPUT_SIZE = 224;
+const BASELINE_INPUT_SIZE = 224;
 /** Pooled features of MobileNetV2 (1280 at every width ≤ 1, as Keras builds it): weights of another network are refused. */
-export const BASELINE_FEATURES = 1280;
+const BASELINE_FEATURES = 1280;
 /** Fixed training of the linear head: the train defaults without dropout. */
-export const BASELINE_TRAIN: TrainSettings = { ...TRAIN_DEFAULTS, dropout: 0 };
+const BASELINE_TRAIN: TrainSettings = { ...TRAIN_DEFAULTS, dropout: 0 };
 
 /** Accuracies of the baseline on one experiment's test sets (what CE is normalised by). */
 export interface BaselineScores {
@@ -64,7 +64,7 @@ export interface BaselineResult {
 }
 
 /** Where the baseline's MobileNetV2-0.35 weights come from (absolute path or URL). */
-export function baselineWeights(experiment: Experiment, given?: string): string {
+function baselineWeights(experiment: Experiment, given?: string): string {
   if (given) return /^(https?|file):\/\//i.test(given) ? given : path.resolve(given);
   const ms = modelSettingsOf(experiment);
   if (ms.backbone === 'mobilenet_v2' && ms.weights) return /^(https?|file):\/\//i.test(ms.weights) ? ms.weights : path.resolve(experiment.dir, ms.weights);
@@ -72,7 +72,7 @@ export function baselineWeights(experiment: Experiment, given?: string): string 
 }
 
 /** The experiment as the baseline sees it: its data, noise and augment sections, the baseline's model and train sections. */
-export function baselineExperiment(experiment: Experiment, weights: string): Experiment {
+function baselineExperiment(experiment: Experiment, weights: string): Experiment {
   const ms = modelSettingsOf(experiment);
   const model = {
     backbone: 'mobilenet_v2',
@@ -159,7 +159,7 @@ export async function ensureBaseline(experiment: Experiment, opts: BaselineOptio
 }
 
 /** Eval set id → its benchmark (null: ad-hoc), from the noise stage's sets.json. */
-export async function readNoiseSets(noiseDir: string): Promise<Map<string, string | null>> {
+async function readNoiseSets(noiseDir: string): Promise<Map<string, string | null>> {
   const file = path.join(noiseDir, SETS_FILE);
   let sets: NoiseSets;
   try {

@@ -36,7 +36,7 @@ import { parseModelList, TTA_MODES, type Tta } from './ensemble.ts';
 import { evaluateFromPixels } from './evaluate-pixels.ts';
 import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { modelSettingsOf, trainSettingsOf } from './schema.ts';
-import { EVALUATION_JSON, preprocessingOf, trainTrial } from './trial.ts';
+import { EVALUATION_JSON, trainTrial } from './trial.ts';
 import { loadPredictor, predictWith, PREDICT_MAX_PIXELS, type LoadedPredictor } from './predict.ts';
 import { explainImage } from './gradcam/explain.ts';
 import { ImageInputError } from './prepare-image.ts';
@@ -65,13 +65,13 @@ function experimentFrom(args: ParsedArgs): Experiment {
 }
 
 /** Default folder of `model:train` for an experiment: <runs>/models/<name>. */
-export function defaultTrainDir(experiment: Experiment): string {
+function defaultTrainDir(experiment: Experiment): string {
   return path.join(experiment.runsDir, 'models', experiment.name);
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '  n/a');
 
-export function formatEvaluations(evals: EvaluationRecord[]): string {
+function formatEvaluations(evals: EvaluationRecord[]): string {
   const head = `${'test set'.padEnd(26)} ${'n'.padStart(5)}  ${'accuracy [95% CI]'.padEnd(22)} macro-F1   ECE → calibrated`;
   const rows = evals.map(
     (e) =>
@@ -163,7 +163,7 @@ async function evaluate(argv: string[]): Promise<void> {
 }
 
 /** CE / mCE lines of a corruption summary. */
-export function formatCorruption(c: CorruptionSummary & { benchmark: string }, baseline: string): string {
+function formatCorruption(c: CorruptionSummary & { benchmark: string }, baseline: string): string {
   const kinds = Object.keys(c.ce).sort();
   const rows = kinds.map(
     (k) => `  ${k.padEnd(22)} CE ${c.ce[k].toFixed(3)}   relative CE ${c.relativeCe[k] === undefined ? '  n/a' : c.relativeCe[k].toFixed(3)}`,
@@ -173,7 +173,7 @@ export function formatCorruption(c: CorruptionSummary & { benchmark: string }, b
 }
 
 /** One line per test set of a paired comparison (A = the evaluated model, B = --compare-to). */
-export function formatPaired(rows: (PairedComparison & { testSet: string })[]): string {
+function formatPaired(rows: (PairedComparison & { testSet: string })[]): string {
   const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
   return `${rows
     .map(
@@ -255,7 +255,7 @@ async function explainFile(pred: LoadedPredictor, file: string, frame: number | 
   }
 }
 
-export async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'embed':
@@ -272,5 +272,3 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) runMain(() => main(process.argv.slice(2)));
-
-export { preprocessingOf };

@@ -34,7 +34,7 @@ import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
 import { evaluateSettingsOf, modelSettingsOf } from './schema.ts';
 
 /** One test set as pixels: the image set and the rows of it that form the set. */
-export interface PixelTestSet {
+interface PixelTestSet {
   name: string;
   noiseKind: string;
   severity: number;
@@ -45,7 +45,7 @@ export interface PixelTestSet {
 }
 
 /** The clean test split of the augment output, then every noisy test set of the noise stage (the embed stage's order). */
-export async function pixelTestSets(augmentDir: string, noiseDir: string): Promise<PixelTestSet[]> {
+async function pixelTestSets(augmentDir: string, noiseDir: string): Promise<PixelTestSet[]> {
   const aug = await openImageSet(augmentDir);
   const test = aug.indicesWhere((r) => r.split === 'test');
   aug.close();
@@ -64,7 +64,7 @@ export async function pixelTestSets(augmentDir: string, noiseDir: string): Promi
   return out;
 }
 
-export interface ScoredModels {
+interface ScoredModels {
   /** The folders, in the order given. */
   models: string[];
   tta: Tta;

@@ -61,7 +61,7 @@ import { splitAtLayer } from './nets/mobilenet.ts';
 import { imagesToTensor, PREPROCESSING, type PixelScaling } from './nets/preprocess.ts';
 import { EMBED_FORMAT, EMBED_MANIFEST, featuresFile, idsFile, labelsFile, type EmbedManifest, type EmbedSetInfo, type FeatureKind } from './io/embed-output.ts';
 
-export const EMBED_STAGE = 'embed';
+const EMBED_STAGE = 'embed';
 
 /** Per-call budget for live activations; wasm has 4 GiB in all (out of memory kills the process). */
 const ACTIVATION_BUDGET_BYTES = 1024 ** 3;
@@ -268,7 +268,7 @@ function evalSource(e: NoiseEvalSet, dir: string, set: ImageSet): SetSource {
  * Images per predict() call: the configured batch, capped so that about three of the network's
  * largest activations (`bytesPerImage` each, see largestActivationBytes) stay within budget.
  */
-export function embedBatchSize(requested: number, bytesPerImage: number): number {
+function embedBatchSize(requested: number, bytesPerImage: number): number {
   return Math.max(1, Math.min(requested, Math.floor(ACTIVATION_BUDGET_BYTES / (3 * Math.max(1, bytesPerImage)))));
 }
 

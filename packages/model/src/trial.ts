@@ -13,7 +13,7 @@ import { tf } from './backend/tf.ts';
 import { selectBackend } from './backend/select.ts';
 import { selectInference, type InferenceRecord } from './backend/inference.ts';
 import { createForward, forwardSource, type Forward } from './onnx/forward.ts';
-import { idsFile, openEmbedOutput, type EmbedOutput, type EmbedSetData, type EmbedSetInfo } from './io/embed-output.ts';
+import { idsFile, type EmbedOutput, type EmbedSetInfo } from './io/embed-output.ts';
 import { dataSourcesOf, meanNoisyAccuracy, type ModelSummary, type SetCorrectness } from './provenance.ts';
 import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { fitTemperature, logitsFromProbabilities } from './metrics/index.ts';
@@ -53,7 +53,7 @@ export interface TrialResult {
 
 export const EVALUATION_JSON = 'evaluation.json';
 /** Per-image predictions of every test set: `{ classes, sets: { <set>: { ids, labels, predicted } } }`. */
-export const PREDICTIONS_JSON = 'predictions.json';
+const PREDICTIONS_JSON = 'predictions.json';
 
 /** Sets read by trials, cached per embed output (a sweep worker runs many trials on one output). */
 const sourceCache = new WeakMap<EmbedOutput, Map<string, Promise<BatchSource>>>();
@@ -72,13 +72,8 @@ function cachedSource(features: EmbedOutput, name: string): Promise<BatchSource>
   return p;
 }
 
-/** Opens the embed stage output a sweep worker trains on (`embed` is the stage's `{ key, dir }`). */
-export async function loadEmbedOutput(embed: { dir: string }, _experiment?: Experiment): Promise<EmbedOutput> {
-  return openEmbedOutput(embed.dir);
-}
-
 /** The preprocessing a predictor needs: decode as the ingest stage did, then as the embed stage did. */
-export function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preprocessing {
+function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preprocessing {
   // Absent when the experiment was loaded without the data part.
   const image: Partial<Preprocessing['decode']> = dataSettingsOf(experiment).image ?? {};
   const m = features.manifest;
@@ -229,7 +224,7 @@ type EvaluateSettings = ReturnType<typeof evaluateSettingsOf>;
 type SetPredictions = { ids: string[]; labels: number[]; predicted: number[] };
 
 /** An epoch as a trial reports it: the loop's record plus, with the benchmark on validation, the mean accuracy over its sets. */
-export type TrialEpochRecord = EpochRecord & { valCorruptionAccuracy?: number };
+type TrialEpochRecord = EpochRecord & { valCorruptionAccuracy?: number };
 
 /** Evaluation record and per-image predictions of each named set, one forward pass each (same for training and re-evaluation). */
 async function evaluateSets(o: {
@@ -433,12 +428,12 @@ function modelSummary(experiment: Experiment, evaluations: EvaluationRecord[], n
 }
 
 /** Test sets of an embed output: the clean test split, then every noisy set drawn from the test split. */
-export function testSetsOf(features: EmbedOutput): { name: string; noiseKind: string; severity: number }[] {
+function testSetsOf(features: EmbedOutput): { name: string; noiseKind: string; severity: number }[] {
   return [{ name: 'test', noiseKind: 'none', severity: 0 }, ...features.evalSets().filter((s) => s.split === 'test')];
 }
 
 /** Checks that a saved model was trained on features like these (same backbone, cut, input, weights). */
-export function checkModelMatchesFeatures(meta: ModelMetadata, features: EmbedOutput, modelDir: string): void {
+function checkModelMatchesFeatures(meta: ModelMetadata, features: EmbedOutput, modelDir: string): void {
   const m = features.manifest;
   const problems: string[] = [];
   if (meta.backbone.name !== m.backbone) problems.push(`backbone ${meta.backbone.name} ≠ ${m.backbone}`);
@@ -500,5 +495,3 @@ export async function evaluateModelDir(opts: {
     model.dispose();
   }
 }
-
-export type { EmbedSetData };

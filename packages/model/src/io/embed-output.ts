@@ -82,7 +82,7 @@ export interface EmbedManifest {
   trainingKey?: string;
 }
 
-export interface EmbedSetData {
+interface EmbedSetData {
   info: EmbedSetInfo;
   /** Row-major float32 [n, ...sampleShape]; empty for kind 'pixels'. */
   features: Float32Array;

@@ -28,7 +28,7 @@ import { DEFAULT_CUT_LAYER, loadMobileNetV2, readBackboneArtifacts, type LoadedB
 import type { PixelScaling } from './preprocess.ts';
 import { assignWeights, isH5Location, readWeightSource, type WeightSource } from './weights.ts';
 
-export const PRETRAINED_BACKBONES = ['mobilenet_v2', 'mobilenet_v1', 'efficientnet_b0', 'vgg16', 'resnet50', 'inception_v3'] as const;
+const PRETRAINED_BACKBONES = ['mobilenet_v2', 'mobilenet_v1', 'efficientnet_b0', 'vgg16', 'resnet50', 'inception_v3'] as const;
 export type PretrainedBackbone = (typeof PRETRAINED_BACKBONES)[number];
 
 export interface BackboneSpec {
@@ -132,7 +132,7 @@ export function isPretrainedBackbone(name: string): name is PretrainedBackbone {
   return (PRETRAINED_BACKBONES as readonly string[]).includes(name);
 }
 
-export function backboneSpec(name: string): BackboneSpec {
+function backboneSpec(name: string): BackboneSpec {
   if (!isPretrainedBackbone(name)) throw new UserError(`unknown backbone '${name}' (one of ${PRETRAINED_BACKBONES.join(', ')})`);
   return BACKBONE_SPECS[name];
 }
