@@ -22,6 +22,7 @@ import { parseDocument } from 'yaml';
 import { createRng, resolveFrom, workspaceRoot } from '@mri-robust/core';
 import { loadSweep } from '../src/sweep.ts';
 import { snapshotDb, sweepOutcome } from '../test/check-db.ts';
+import { childrenOf } from '../test/queue-helpers.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
@@ -44,23 +45,6 @@ function experimentFile(name: string): string {
   const file = path.join(tmp, `${name}.yaml`);
   fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
   return file;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs
-        .readFileSync(`/proc/${entry}/stat`, 'utf8')
-        .replace(/\(.*\)/, 'x')
-        .split(' ');
-      if (Number(stat[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

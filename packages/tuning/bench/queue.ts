@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { median, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { runSweepCli } from '@mri-robust/core/testing';
 import { listTrials, openTracking } from '@mri-robust/tracking';
 import { loadSweep } from '../src/sweep.ts';
 import { copyWorkspace, startCli, startRedis, type Running } from '../test/queue-helpers.ts';
@@ -45,16 +46,16 @@ function experimentFolder(name: string, text: string, cache: string): string {
 
 async function sweep(file: string, queue: string, maxParallel?: number): Promise<number> {
   const t0 = performance.now();
-  const args = ['sweep', `--experiment=${file}`, `--queue=${queue}`];
+  const args = [`--queue=${queue}`];
   if (maxParallel) args.push(`--max-parallel=${maxParallel}`);
-  const s = startCli(args, env, ws);
-  const r = await s.proc;
-  if (r.exitCode !== 0) throw new Error(`sweep ${file} (${queue}) failed:\n${s.output().slice(-3000)}`);
+  const r = await runSweepCli(file, { root: ws, env, args });
+  const output = `${r.stderr}\n${r.stdout}`;
+  if (r.exitCode !== 0) throw new Error(`sweep ${file} (${queue}) failed:\n${output.slice(-3000)}`);
   // Queue events that cost time: trials that gave their worker up, attempts replaced.
   events.push({
     file: path.basename(path.dirname(file)),
-    yields: s.output().match(/gives its worker/g)?.length ?? 0,
-    reattempts: s.output().match(/replaces attempt/g)?.length ?? 0,
+    yields: output.match(/gives its worker/g)?.length ?? 0,
+    reattempts: output.match(/replaces attempt/g)?.length ?? 0,
   });
   return (performance.now() - t0) / 1000;
 }

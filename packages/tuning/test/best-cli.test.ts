@@ -2,16 +2,13 @@
  * `tuning:best --sweep=<typo>` through the real CLI (a child process) on a real DuckDB file: one
  * line naming the option and listing the sweeps that exist, exit 1, no stack trace.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { workspaceRoot } from '@mri-robust/core';
+import { runCli } from '@mri-robust/core/testing';
 import { openTracking } from '@mri-robust/tracking';
 
-const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'best-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -26,13 +23,8 @@ describe('tuning best --sweep', () => {
       await t.run(`INSERT INTO sweeps (sweep_id, name, objective, status, created_at) VALUES ('${id}', 'x', 'val_accuracy', 'finished', TIMESTAMP '${at}')`);
     }
     await t.close();
-    const r = await run(process.execPath, ['--import', 'tsx', 'packages/tuning/src/cli.ts', 'best', '--sweep=brain-mri-typo', `--tracking=${file}`], {
-      cwd: workspaceRoot(),
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect(r.code).toBe(1);
+    const r = await runCli('packages/tuning/src/cli.ts', ['best', '--sweep=brain-mri-typo', `--tracking=${file}`]);
+    expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('--sweep brain-mri-typo: no such sweep');
     expect(r.stderr).toContain('known sweeps, newest first: brain-mri-bbbb2222, default-aaaa1111');

@@ -12,15 +12,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRng, workspaceRoot } from '@mri-robust/core';
+import { createRng } from '@mri-robust/core';
+import { runSweepCli } from '@mri-robust/core/testing';
 import { phantomExperiment } from './phantom-experiment.ts';
 import { loadSweep, runSweep } from '../src/sweep.ts';
 import { snapshotDb, sweepOutcome } from './check-db.ts';
-
-const root = workspaceRoot();
-const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
+import { childrenOf, startCli } from './queue-helpers.ts';
 
 function experimentYaml(name: string, maxParallel: number): string {
   return phantomExperiment({
@@ -46,23 +44,6 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs
-        .readFileSync(`/proc/${entry}/stat`, 'utf8')
-        .replace(/\(.*\)/, 'x')
-        .split(' ');
-      if (Number(stat[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 describe('sweep determinism (issue 14 item 1)', () => {
   it('gives the same statuses, epochs and metrics uninterrupted, with max_parallel 1, and under kill -9 and resumes', async () => {
     const files = ['det-a', 'det-b', 'det-c'].map((name, i) => {
@@ -84,23 +65,10 @@ describe('sweep determinism (issue 14 item 1)', () => {
     const rng = createRng('determinism-kills');
     const log: string[] = [];
     for (let k = 0; k < 4; k++) {
-      const p = execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${files[2]}`], {
-        reject: false,
-        buffer: false,
-        cwd: root,
-        stdout: 'ignore',
-        stderr: 'pipe',
-      });
-      let text = '';
-      let started = 0;
-      await new Promise<void>((resolve) => {
-        p.stderr.on('data', (b: Buffer) => {
-          text += b.toString();
-          started = (text.match(/ started: /g) ?? []).length;
-          if (started >= 1 + (k % 2)) resolve();
-        });
-        p.on('exit', () => resolve());
-      });
+      const run = startCli(['sweep', `--experiment=${files[2]}`]);
+      const p = run.proc;
+      // One trial started (two for odd k), or the run's exit.
+      await run.waitFor(k % 2 === 0 ? / started: / : / started: [\s\S]* started: /, 600_000);
       await new Promise((r) => setTimeout(r, rng.uniform(0, 2500)));
       const workers = childrenOf(p.pid!);
       if (k % 2 === 0 && workers.length > 0) {
@@ -120,7 +88,7 @@ describe('sweep determinism (issue 14 item 1)', () => {
       const tracking = path.join(dir, 'runs', 'tracking.duckdb');
       if (fs.existsSync(tracking)) expect((await snapshotDb(tracking, sweepId)).problems).toEqual([]);
     }
-    const last = await execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${files[2]}`], { cwd: root, reject: false });
+    const last = await runSweepCli(files[2]);
     expect(last.exitCode, `${log.join('\n')}\n${last.stderr}`).toBe(0);
     const outC = await sweepOutcome(a.trackingFile, sweepId);
     expect(outC, log.join('\n')).toEqual(outA);

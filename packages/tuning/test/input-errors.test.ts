@@ -8,15 +8,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { runCli, runSweepCli } from '@mri-robust/core/testing';
 import { trainTinyModel } from '@mri-robust/model';
 import { phantomExperiment } from './phantom-experiment.ts';
 
 const root = workspaceRoot();
-const TUNING_CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
-const MODEL_CLI = path.join(root, 'packages', 'model', 'src', 'cli.ts');
+const TUNING_CLI = 'packages/tuning/src/cli.ts';
+const MODEL_CLI = 'packages/model/src/cli.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -29,7 +29,7 @@ afterAll(() => {
 async function sweep(yaml: string) {
   const file = path.join(dir, `e${Math.random().toString(36).slice(2, 8)}.yaml`);
   fs.writeFileSync(file, yaml);
-  const r = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'sweep', `--experiment=${file}`], { cwd: root, reject: false, timeout: 60_000 });
+  const r = await runSweepCli(file, { timeout: 60_000 });
   return { ...r, shown: path.relative(root, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&') };
 }
 
@@ -73,25 +73,17 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
     await trainTinyModel({ outDir: modelDir, sharedDir: sharedDir(), epochs: 1 });
     const image = path.join(sharedDir(), 'datasets', 'sartaj', 'Testing', 'glioma_tumor', 'image(1).jpg');
     const out = path.join(dir, 'no', 'such', 'folder', 'cam.png');
-    const r = await execa(process.execPath, ['--import', 'tsx', MODEL_CLI, 'predict', '--model', modelDir, '--image', image, '--gradcam', out], {
-      cwd: root,
-      reject: false,
-      timeout: 90_000,
-    });
+    const r = await runCli(MODEL_CLI, ['predict', '--model', modelDir, '--image', image, '--gradcam', out], { timeout: 90_000 });
     expect(r.exitCode).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => /error|Error| {4}at /.test(l));
     expect(errors).toEqual([`error: cannot open ${out}: the folder ${path.dirname(out)} does not exist (ENOENT)`]);
   }, 120_000);
 
   it('a misspelt flag of the tuning CLI is one line naming the allowed flags (issue 11 item 6)', async () => {
-    const r = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'sweep', '--experimnt=x.yaml'], { cwd: root, reject: false, timeout: 60_000 });
+    const r = await runCli(TUNING_CLI, ['sweep', '--experimnt=x.yaml'], { timeout: 60_000 });
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual(['error: unknown option --experimnt; allowed: --experiment, --max-parallel, --queue, --verify']);
-    const d = await execa(process.execPath, ['--import', 'tsx', TUNING_CLI, 'doctor', `--runs=${dir}`, '--repiar'], {
-      cwd: root,
-      reject: false,
-      timeout: 60_000,
-    });
+    const d = await runCli(TUNING_CLI, ['doctor', `--runs=${dir}`, '--repiar'], { timeout: 60_000 });
     expect(d.exitCode).toBe(1);
     expect(d.stderr.trim().split('\n')).toEqual(['error: unknown option --repiar; allowed: --repair, --runs, --verify']);
   });

@@ -20,7 +20,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUserFacingError, readStageMeta, workspaceRoot } from '@mri-robust/core';
+import { runCli, runSweepCli } from '@mri-robust/core/testing';
 import { phantomExperiment } from './phantom-experiment.ts';
+import { childrenOf, isAlive, waitUntil } from './queue-helpers.ts';
 import { getSweep, listTrials, openTracking, TRACKING_TABLES } from '@mri-robust/tracking';
 import { ensureStages, loadSweep, runSweep } from '../src/sweep.ts';
 
@@ -65,9 +67,7 @@ async function dump(file: string, sweepId: string, skip: string[] = []): Promise
   }
 }
 
-function cli(args: string[]) {
-  return execa(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, reject: false });
-}
+const cli = (args: string[]) => runCli(CLI, args);
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 
@@ -79,41 +79,6 @@ function flipMiddle(file: string, n = 4096): void {
 }
 
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
-  } catch {
-    return false;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs
-        .readFileSync(`/proc/${entry}/stat`, 'utf8')
-        .replace(/\(.*\)/, 'x')
-        .split(' ');
-      if (Number(stat[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 function tryMount(dirPath: string, size: string): boolean {
   fs.mkdirSync(dirPath, { recursive: true });
@@ -170,8 +135,9 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
     expect(check.exitCode, check.stderr).toBe(1);
     expect(check.stdout).toMatch(new RegExp(`FAIL  \\[tracking\\] ${db}: damaged: `));
     expect(check.stdout).toMatch(/--repair would: move it aside .* and rebuild it from the records of 1 sweep folder/);
-    // ingest, noise, augment, embed and the embed stage's parts: embed-base (clean splits) and one embed-set (the noisy test set).
-    expect(check.stdout).toMatch(/ok +stage caches: 6 folder\(s\)/);
+    // ingest, noise, augment, embed, the noise stage's per-set cache (noise-set: the one noisy test
+    // set) and the embed stage's parts: embed-base (clean splits) and one embed-set (that set's features).
+    expect(check.stdout).toMatch(/ok +stage caches: 7 folder\(s\)/);
     expect(check.stdout).toMatch(/ok +model folders: 4 checked/);
 
     const repair = await cli(['doctor', `--runs=${runsA}`, '--repair']);
@@ -197,7 +163,7 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
     const fileM = path.join(dir, 'a-moved.yaml');
     fs.writeFileSync(fileM, yaml('./runs-moved', SPACE_A));
     expect((await loadSweep(fileM)).sweepId).toBe(sweepA);
-    const r = await cli(['sweep', `--experiment=${fileM}`]);
+    const r = await runSweepCli(fileM);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('0 finished, 0 pruned, 0 failed, 4 skipped');
     expect(r.stderr).not.toMatch(/ started: /);
@@ -297,7 +263,7 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
     const workers = childrenOf(p.pid!);
     p.kill('SIGKILL');
     await p;
-    expect(await waitFor(() => workers.every((w) => !isAlive(w)), 30_000)).toBe(true);
+    expect(await waitUntil(() => workers.every((w) => !isAlive(w)), 30_000)).toBe(true);
     fs.rmSync(`${db}.wal`, { force: true });
     // The main file alone (checkpointed after every finished trial) holds both.
     const before = await dump(db, sweepId);
@@ -305,7 +271,7 @@ describe('storage integrity (real sweeps, real DuckDB, real faults)', () => {
     expect(done.length, text).toBeGreaterThanOrEqual(2);
 
     fs.copyFileSync(early, db);
-    const res = await cli(['sweep', `--experiment=${fileB}`]);
+    const res = await runSweepCli(fileB);
     expect(res.exitCode, res.stderr).toBe(0);
     expect(res.stderr).toMatch(new RegExp(`warning: .*tracking\\.duckdb lacked ${done.length} finished trial\\(s\\).*re-imported.*${done[0]}`, 'i'));
     for (const id of done) expect(res.stderr).not.toContain(`${id} started`);

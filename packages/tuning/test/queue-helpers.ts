@@ -1,7 +1,8 @@
 /**
  * Test helpers of the queue tests: a real redis-server (Debian's) on a free loopback port in a temp
  * folder, with an append-only file fsynced on every write (so a restart keeps every write), stopped
- * by its pid; queue workers as real child processes (`tuning worker`).
+ * by its pid; queue workers as real child processes (`tuning worker`). Also the process checks the
+ * kill tests share (isAlive, childrenOf, descendantsOf, waitUntil; Linux /proc).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -205,6 +206,24 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The direct children of `pid` (e.g. an orchestrator's trial workers). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs
+        .readFileSync(`/proc/${entry}/stat`, 'utf8')
+        .replace(/\(.*\)/, 'x')
+        .split(' ');
+      if (Number(stat[3]) === pid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 /** Every descendant of `pid` (children, grandchildren, …). */

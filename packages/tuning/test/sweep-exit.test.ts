@@ -9,14 +9,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir, workspaceRoot } from '@mri-robust/core';
+import { sharedDir } from '@mri-robust/core';
+import { runSweepCli } from '@mri-robust/core/testing';
 import { EXIT_TRIALS_FAILED } from '../src/summary.ts';
 import { loadSweep } from '../src/sweep.ts';
 
-const root = workspaceRoot();
-const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
 const WEIGHTS = path.join(sharedDir(), 'weights', 'mobilenet_v2_0.35_224');
 
 function experimentYaml(name: string): string {
@@ -57,7 +55,7 @@ afterAll(() => {
 async function sweepCli(name: string, env: Record<string, string> = {}) {
   const file = path.join(dir, `${name}.yaml`);
   if (!fs.existsSync(file)) fs.writeFileSync(file, experimentYaml(name));
-  const res = await execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${file}`], { cwd: root, reject: false, env });
+  const res = await runSweepCli(file, { env });
   const { sweepId } = await loadSweep(file);
   const trialsDir = path.join(dir, 'runs', 'trials', sweepId);
   const best = JSON.parse(fs.readFileSync(path.join(trialsDir, 'best.json'), 'utf8')) as Record<string, unknown>;

@@ -10,11 +10,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, sharedDir, workspaceRoot } from '@mri-robust/core';
+import { runCli, runSweepCli } from '@mri-robust/core/testing';
 import { loadSweep, runSweep } from '../src/sweep.ts';
 import { snapshotDb, type DbSnapshot } from './check-db.ts';
+import { childrenOf, isAlive, startCli, waitUntil } from './queue-helpers.ts';
 
 const root = workspaceRoot();
 const CLI = path.join(root, 'packages', 'tuning', 'src', 'cli.ts');
@@ -53,56 +54,6 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie has exited; only its parent's reaper is missing.
-  try {
-    return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
-  } catch {
-    return false;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs
-        .readFileSync(`/proc/${entry}/stat`, 'utf8')
-        .replace(/\(.*\)/, 'x')
-        .split(' ');
-      if (Number(stat[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
-
-function sweepCli(file: string): ResultPromise<{ reject: false; buffer: false; cwd: string; stdout: 'pipe'; stderr: 'pipe' }> {
-  return execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${file}`], {
-    reject: false,
-    buffer: false,
-    cwd: root,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-}
-
 /** Rows of trials that are done, keyed by trial: they must never change once committed. */
 function doneRows(s: DbSnapshot): Map<string, string> {
   const out = new Map<string, string>();
@@ -132,19 +83,13 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     let committed = new Map<string, string>();
     const kills: string[] = [];
     for (let k = 0; k < 4; k++) {
-      const p = sweepCli(file);
+      const run = startCli(['sweep', `--experiment=${file}`]);
+      const p = run.proc;
       // Moments: kill 0 a random time after the stages are ready (the first run builds them; its
       // workers are starting); kill 1 right after a trial ended, while the other lane's trial is
       // part-way (epochs committed, row 'running'); kills 2 and 3 a random time after a trial started.
       const marker = k === 0 ? /stages ready/ : k === 1 ? / trials\/s .*\| best / : / started: /;
-      await new Promise<void>((resolve) => {
-        let text = '';
-        p.stderr.on('data', (b: Buffer) => {
-          text += b.toString();
-          if (marker.test(text)) resolve();
-        });
-        p.on('exit', () => resolve());
-      });
+      await run.waitFor(marker, 600_000); // or its exit
       const delay = [rng.uniform(0, 6000), 0, rng.uniform(0, 1500), rng.uniform(0, 3000)][k];
       await new Promise((r) => setTimeout(r, delay));
       const workers = childrenOf(p.pid!);
@@ -152,7 +97,7 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
       const res = await p;
       kills.push(`kill ${k} at +${delay.toFixed(0)} ms: ${res.signal ?? res.exitCode}, ${workers.length} children`);
       // The workers notice the closed IPC channel and exit.
-      expect(await waitFor(() => workers.every((w) => !isAlive(w)), 30_000)).toBe(true);
+      expect(await waitUntil(() => workers.every((w) => !isAlive(w)), 30_000)).toBe(true);
       if (!fs.existsSync(trackingFile)) continue;
       const snap = await snapshotDb(trackingFile, sweepId);
       expect(snap.problems).toEqual([]);
@@ -163,13 +108,8 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     }
     if (process.env.TUNING_TEST_VERBOSE) console.log(kills.join('\n'));
 
-    const final = sweepCli(file);
-    let stderr = '';
-    final.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    let stdout = '';
-    final.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    const res = await final;
-    expect(res.exitCode, `${kills.join('\n')}\n${stderr}`).toBe(0);
+    const { exitCode, stdout, stderr } = await runSweepCli(file);
+    expect(exitCode, `${kills.join('\n')}\n${stderr}`).toBe(0);
     const snap = await snapshotDb(trackingFile, sweepId);
     expect(snap.problems).toEqual([]);
     expect(snap.trials.map((t) => t.trial_id)).toEqual(trials.map((t) => t.trialId));
@@ -186,10 +126,10 @@ describe('sweep orchestrator (real stages, real trainTrial, real DuckDB)', () =>
     expect(stdout).toContain(`Top ${trials.length} trials of sweep ${sweepId}`);
 
     // A rerun of a finished sweep runs nothing.
-    const again = await execa(process.execPath, ['--import', 'tsx', CLI, 'sweep', `--experiment=${file}`], { cwd: root, reject: false });
+    const again = await runSweepCli(file);
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toContain(`0 finished, 0 pruned, 0 failed, ${trials.length} skipped`);
-    const best = await execa(process.execPath, ['--import', 'tsx', CLI, 'best', `--experiment=${file}`], { cwd: root, reject: false });
+    const best = await runCli(CLI, ['best', `--experiment=${file}`]);
     expect(best.exitCode).toBe(0);
     expect(best.stdout).toMatch(/best trial t\d{3}-/);
     expect(best.stdout).toMatch(/model +\/.*\/model/);

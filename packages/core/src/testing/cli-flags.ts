@@ -2,11 +2,11 @@
  * The strict-flag checks every stage CLI shares (parseFlags): a misspelt flag, a switch given a value
  * and a value flag given none each exit 1 with one line naming the allowed flags, before any work.
  */
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-run.ts';
 
 export function describeStrictCliFlags(name: string, cli: string, command: string, allowed: string): void {
-  const run = (flag: string) => execa(process.execPath, ['--import', 'tsx', cli, command, flag], { reject: false });
+  const run = (flag: string) => runCli(cli, [command, flag]);
   describe(`${name} CLI flags`, () => {
     it('rejects a misspelt flag with one line naming the allowed flags, before doing any work', async () => {
       const r = await run('--experimnt=experiments/default.yaml');

@@ -7,3 +7,4 @@ export {
   playwrightChromiums,
 } from './browser.ts';
 export { describeStrictCliFlags } from './cli-flags.ts';
+export { runCli, runSweepCli } from './cli-run.ts';
