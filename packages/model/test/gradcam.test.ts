@@ -15,10 +15,12 @@ import { tf } from '../src/backend/tf.ts';
 import { blendRgb, toRgb } from '../src/gradcam/blend.ts';
 import { camFromGradients, normalizeMap, resizeBilinear } from '../src/gradcam/cam.ts';
 import { colorize, jet, turbo } from '../src/gradcam/colormap.ts';
+import { mapOverExtent } from '../src/gradcam/extent.ts';
 import { gradCam } from '../src/gradcam/compute.ts';
 import { explainImage } from '../src/gradcam/explain.ts';
 import { writeGradCamGallery } from '../src/gradcam/gallery.ts';
 import { findFeatureLayer } from '../src/gradcam/layers.ts';
+import { overlayMapPixels, overlayMapPng, scanPng } from '../src/gradcam/overlay.ts';
 import { loadModel, type ModelMetadata } from '../src/save.ts';
 import { prepareImage } from '../src/prepare-image.ts';
 import { trainTinyModel } from '../src/testing/tiny-model.ts';
@@ -105,6 +107,43 @@ describe('Grad-CAM numeric core (pure)', () => {
   });
 });
 
+describe('overlay of a real scan', () => {
+  // A real upload decoded as the models see it (grey and RGB), and a smooth map over it.
+  const decoded = (channels: 1 | 3) =>
+    decodeImage(readFileSync(testImage('glioma_tumor', 'image(3).jpg')), { size: 224, channels, fit: 'fill', maxPixels: 50_000_000 });
+  const grid = Float32Array.from({ length: 49 }, (_, i) => Math.max(0, Math.sin(i * 0.7) + 0.3 * Math.cos(i * 1.3)));
+  const map = mapOverExtent(grid, 7, 7, { x: 0, y: 0, width: 224, height: 224, size: 224 }, 224, 224).map;
+
+  it('the one-pass blend gives the bytes of blendRgb(toRgb(scan), colorize(map)) with per-pixel weights', async () => {
+    for (const channels of [1, 3] as const) {
+      const d = await decoded(channels);
+      const scan = { pixels: d.pixels, width: 224, height: 224, channels };
+      const rgb = toRgb(scan.pixels, 224, 224, channels);
+      for (const opts of [{}, { alpha: 0.7, colormap: 'turbo' as const }, { alpha: 0.4, weighted: false }]) {
+        const weights = opts.weighted === false ? undefined : map;
+        const reference = blendRgb(rgb, colorize(map, opts.colormap ?? 'jet'), { alpha: opts.alpha ?? 0.5, weights });
+        expect(Buffer.from(overlayMapPixels(scan, map, opts)).equals(Buffer.from(reference))).toBe(true);
+      }
+    }
+    const d = await decoded(1);
+    expect(() => overlayMapPixels({ pixels: d.pixels, width: 224, height: 224, channels: 1 }, map, { alpha: 1.5 })).toThrow(/alpha/);
+    expect(() => overlayMapPixels({ pixels: d.pixels, width: 224, height: 224, channels: 1 }, map.subarray(1))).toThrow(/map of/);
+  });
+
+  it('PNGs at any zlib level hold the same pixels (the server writes level 1)', async () => {
+    const d = await decoded(1);
+    const scan = { pixels: d.pixels, width: 224, height: 224, channels: 1 };
+    const pixels = (png: Buffer, channels: 1 | 3) => (channels === 1 ? sharp(png).extractChannel(0) : sharp(png)).raw().toBuffer();
+    const [fast, slow] = [await overlayMapPng(scan, map, {}, 1), await overlayMapPng(scan, map)];
+    expect(fast.equals(slow)).toBe(false);
+    const blended = Buffer.from(overlayMapPixels(scan, map));
+    expect((await pixels(fast, 3)).equals(blended)).toBe(true);
+    expect((await pixels(slow, 3)).equals(blended)).toBe(true);
+    expect((await sharp(await scanPng(scan, 1)).metadata()).channels).toBe(1);
+    expect((await pixels(await scanPng(scan, 1), 1)).equals(Buffer.from(d.pixels))).toBe(true);
+  });
+});
+
 describe('Grad-CAM on real models and real scans', () => {
   let dir: string;
   let mobilenet: { model: LayersModel; metadata: ModelMetadata };
@@ -139,6 +178,17 @@ describe('Grad-CAM on real models and real scans', () => {
     expect(new Set(Array.from(e.cam.cam, (v) => v.toFixed(3))).size).toBeGreaterThan(20);
     // The map shown covers only the extent, at the upload's aspect ratio (214 × 224).
     expect([e.display.width, e.display.height]).toEqual([214, 224]);
+    // The scan under the overlay is the extent of the decoded upload, as sharp's extract + resize gives it.
+    const prepared = await prepareImage(bytes, mobilenet.metadata.preprocessing, 50_000_000);
+    prepared.input.dispose();
+    const viaSharp = await sharp(prepared.scan.pixels, { raw: { width: 224, height: 224, channels: 1 } })
+      .extract({ left: 5, top: 0, width: 214, height: 224 })
+      .resize(214, 224, { fit: 'fill', kernel: 'cubic' })
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
+    expect(e.display.channels).toBe(1);
+    expect(Buffer.from(e.display.pixels).equals(viaSharp)).toBe(true);
     expect(e.cam.map.length).toBe(214 * 224);
     expect(e.cam.map[e.cam.peak.y * 214 + e.cam.peak.x]).toBe(1);
     expect(e.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);

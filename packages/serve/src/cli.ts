@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { runMain, UserError } from '@mri-robust/core';
 import { SERVE_USAGE, serveMain } from './run.ts';
 
-export async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (cmd === 'start') return serveMain(rest);
   throw new UserError(`${cmd ? `unknown subcommand '${cmd}'` : 'no subcommand'}\nusage: cli.ts ${SERVE_USAGE}`);

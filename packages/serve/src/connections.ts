@@ -105,7 +105,7 @@ export function allowedHosts(host: string, boundAddress: string, extra: readonly
 }
 
 /** `Host: name[:port]` or `[v6]:port` → the name, lower case. */
-export function normalizeHost(h: string): string {
+function normalizeHost(h: string): string {
   const v = h.trim().toLowerCase();
   if (v.startsWith('[')) return v.slice(1, v.indexOf(']') > 0 ? v.indexOf(']') : undefined);
   const colon = v.indexOf(':');

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const LAUNCHER_PATTERN = /serve:start|serve\/src\/cli\.ts/;
+const LAUNCHER_PATTERN = /serve:start|serve\/src\/cli\.ts/;
 
 /** Parent pid of `pid` from /proc/<pid>/stat (the field after the parenthesised command), or null. */
 export function parentPid(pid: number): number | null {

@@ -46,7 +46,7 @@ export function multipartBoundary(contentType: string): string {
 }
 
 /** Parameters of a header value like `form-data; name="image"; filename="a b.jpg"`. */
-export function headerParams(value: string): { type: string; params: Record<string, string> } {
+function headerParams(value: string): { type: string; params: Record<string, string> } {
   const params: Record<string, string> = {};
   const semi = value.indexOf(';');
   const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();

@@ -151,7 +151,7 @@ export interface Page {
 const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
 
 /** The model's provenance block (and the red banner for synthetic training data). */
-export function provenanceHtml(p: ModelProvenance | undefined): string {
+function provenanceHtml(p: ModelProvenance | undefined): string {
   if (!p) return '<div id="provenance" class="missing">Provenance: not given by this server.</div>';
   const missing = (v: string) => `<span class="missing">${esc(v)}</span>`;
   const rows: [string, string][] = [
@@ -174,7 +174,7 @@ export function provenanceHtml(p: ModelProvenance | undefined): string {
 }
 
 /** The members of an ensemble served as one model (empty for a single model). */
-export function membersHtml(members: EnsembleMemberInfo[] | undefined, combination: string | undefined): string {
+function membersHtml(members: EnsembleMemberInfo[] | undefined, combination: string | undefined): string {
   if (!members || members.length < 2) return '';
   const rows = members.map(
     (m, i) =>

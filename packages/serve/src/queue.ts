@@ -1,6 +1,12 @@
 /**
- * A serial job queue: one job at a time (one tfjs model per process), at most `maxWaiting` jobs
- * waiting behind the running one; beyond that `run` rejects at once with QueueFullError (→ 503).
+ * A job queue: at most `workers` jobs at a time (default 1), at most `maxWaiting` jobs waiting
+ * behind the running ones; beyond that `run` rejects at once with QueueFullError (→ 503). Jobs start
+ * in arrival order.
+ *
+ * The predict server runs one job per core: a prediction spends most of its time outside the
+ * JavaScript thread (sharp decoding and PNG encoding on libuv's pool), so a second one in flight
+ * keeps the other core busy. Its ONNX Runtime pass is synchronous on the JavaScript thread, so the
+ * passes themselves never overlap.
  */
 
 export class QueueFullError extends Error {
@@ -10,33 +16,34 @@ export class QueueFullError extends Error {
   }
 }
 
-export interface SerialQueue {
+export interface JobQueue {
   run<T>(job: () => Promise<T>): Promise<T>;
   /** True when a new job would be refused now. */
   full(): boolean;
-  /** Jobs running (0 or 1) plus waiting. */
+  /** Jobs running plus waiting. */
   readonly size: number;
 }
 
-export function createSerialQueue(maxWaiting: number): SerialQueue {
+export function createJobQueue(maxWaiting: number, workers = 1): JobQueue {
   if (!(Number.isInteger(maxWaiting) && maxWaiting >= 0)) throw new Error(`queue limit must be an integer ≥ 0, got ${maxWaiting}`);
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`workers must be an integer ≥ 1, got ${workers}`);
   const waiting: (() => void)[] = [];
-  let running = false;
+  let running = 0;
   const next = () => {
-    const start = waiting.shift();
-    if (start) start();
-    else running = false;
+    running--;
+    waiting.shift()?.();
   };
+  const full = () => running >= workers && waiting.length >= maxWaiting;
   return {
     get size() {
-      return (running ? 1 : 0) + waiting.length;
+      return running + waiting.length;
     },
-    full: () => running && waiting.length >= maxWaiting,
+    full,
     run<T>(job: () => Promise<T>): Promise<T> {
-      if (running && waiting.length >= maxWaiting) return Promise.reject(new QueueFullError(maxWaiting));
+      if (full()) return Promise.reject(new QueueFullError(maxWaiting));
       return new Promise<T>((resolve, reject) => {
         const start = () => {
-          running = true;
+          running++;
           let p: Promise<T>;
           try {
             p = job();
@@ -55,8 +62,8 @@ export function createSerialQueue(maxWaiting: number): SerialQueue {
             },
           );
         };
-        if (running) waiting.push(start);
-        else start();
+        if (running < workers) start();
+        else waiting.push(start);
       });
     },
   };

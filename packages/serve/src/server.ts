@@ -7,8 +7,8 @@
  * POST /predict takes either `multipart/form-data` with the image in the field `image`, or the raw
  * image bytes as the body (any other Content-Type, e.g. image/jpeg). Limits: body size (413, refused
  * from Content-Length before reading, or while streaming), pixel count (413), JPEG/PNG only (400),
- * one prediction at a time with a bounded wait queue (503, checked once the whole body is in, so
- * slow uploads never hold a prediction slot). Errors are JSON `{ error }`.
+ * `workers` predictions at a time (default 1) with a bounded wait queue (503, checked once the whole
+ * body is in, so slow uploads never hold a prediction slot). Errors are JSON `{ error }`.
  *
  * Hostile clients (connections.ts): only the host names the server is bound to (and `allowHosts`)
  * are answered (403 otherwise: DNS rebinding); over-long URLs get 414 and headers 431; headers must
@@ -24,7 +24,7 @@ import { allowedHosts, ConnectionGuard, hostAllowed } from './connections.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { renderPage } from './page.ts';
 import { ImageInputError, type ModelProvenance } from '@mri-robust/model';
-import { QueueFullError, createSerialQueue } from './queue.ts';
+import { QueueFullError, createJobQueue } from './queue.ts';
 
 export interface PredictResponse {
   class: string;
@@ -66,8 +66,10 @@ export interface ServerOptions {
   port?: number;
   /** Upload size limit in bytes (default 10 MB). */
   maxUploadBytes?: number;
-  /** Predictions allowed to wait behind the running one (default 8); more → 503. */
+  /** Predictions allowed to wait behind the running ones (default 8); more → 503. */
   queueLimit?: number;
+  /** Predictions run at once (default 1; `serve:start` runs one per core). The handler must allow it. */
+  workers?: number;
   /**
    * Uploads received at once (default 16); more → 503 before their body is read. Bounds the memory
    * held by uploads to about this × the size limit. A prediction slot is taken only once a body is in.
@@ -98,7 +100,7 @@ export interface RunningServer {
   url: string;
   port: number;
   host: string;
-  /** Predictions running (0 or 1) plus waiting. */
+  /** Predictions running plus waiting. */
   pending(): number;
   close(): Promise<void>;
 }
@@ -140,7 +142,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /** The image bytes of a POST /predict body: the `image` part of a multipart form, or the body itself. */
-export function extractImage(body: Buffer, contentType: string | undefined): Buffer {
+function extractImage(body: Buffer, contentType: string | undefined): Buffer {
   const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'multipart/form-data') return body;
   const parts = parseMultipart(body, multipartBoundary(contentType as string));
@@ -153,7 +155,7 @@ export async function startServer(handler: PredictHandler, opts: ServerOptions =
   const host = opts.host ?? '127.0.0.1';
   const maxBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const queueLimit = opts.queueLimit ?? 8;
-  const queue = createSerialQueue(queueLimit);
+  const queue = createJobQueue(queueLimit, opts.workers ?? 1);
   const maxInFlight = opts.maxInFlight ?? 16;
   const maxUrl = opts.maxUrlLength ?? 2048;
   const rate = { minBytesPerSecond: opts.minBodyBytesPerSecond ?? 4096, graceMs: opts.bodyGraceMs ?? 2000 };

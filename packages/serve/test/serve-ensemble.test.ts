@@ -87,14 +87,14 @@ describe('serve: an ensemble as the model', () => {
     expect(await (await fetch(a.url)).text()).not.toContain('id="ensemble"');
   });
 
-  it('--cam chooses the map of each answer: layer-cam by default, grad-cam on request, anything else refused', async () => {
-    const layer = await serve(dirs.a);
-    const g = await loadPredictHandler(dirs.a, { method: 'grad-cam' });
-    handlers.push(g);
-    const gs = await startServer(g, { port: 0 });
-    servers.push(gs);
+  it('--cam chooses the map of each answer: grad-cam by default, layer-cam on request, anything else refused', async () => {
+    const grad = await serve(dirs.a);
+    const l = await loadPredictHandler(dirs.a, { method: 'layer-cam' });
+    handlers.push(l);
+    const ls = await startServer(l, { port: 0 });
+    servers.push(ls);
     const bytes = scan('glioma_tumor');
-    const [pl, pg] = [await predict(layer.url, bytes), await predict(gs.url, bytes)];
+    const [pl, pg] = [await predict(ls.url, bytes), await predict(grad.url, bytes)];
     expect(pl.gradcamMethod).toBe('layer-cam');
     expect(pg.gradcamMethod).toBe('grad-cam');
     expect(pg.probabilities).toEqual(pl.probabilities);

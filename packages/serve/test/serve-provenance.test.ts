@@ -53,7 +53,8 @@ describe('predict page: provenance, synthetic banner, DICOM', () => {
     root = mkdtempSync(path.join(tmpdir(), 'serve-provenance-'));
     for (const kind of ['phantom', 'real'] as const) {
       const r = await trainTinyTrial({ dir: path.join(root, kind), kind, sharedDir: shared });
-      handlers[kind] = await loadPredictHandler(r.modelDir);
+      // Layer-CAM (not the default Grad-CAM): its block_12_add grid is checked below.
+      handlers[kind] = await loadPredictHandler(r.modelDir, { method: 'layer-cam' });
       servers[kind] = await startServer(handlers[kind], { port: 0 });
     }
     browser = await chromium.launch(chromiumLaunchOptions()); // throws (the suite fails) when there is no browser

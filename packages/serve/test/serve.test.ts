@@ -19,7 +19,7 @@ import { selectBackend } from '@mri-robust/model';
 import { multipartBoundary, parseMultipart, MultipartError } from '../src/multipart.ts';
 import { resolveServeModel } from '../src/pointer.ts';
 import { loadPredictHandler, type ModelHandler } from '../src/predictor.ts';
-import { createSerialQueue, QueueFullError } from '../src/queue.ts';
+import { createJobQueue, QueueFullError } from '../src/queue.ts';
 import { startServer, type PredictHandler, type RunningServer } from '../src/server.ts';
 import { trainTinyModel, TINY_CLASSES } from '@mri-robust/model';
 
@@ -161,7 +161,7 @@ describe('multipart parser and queue (pure)', () => {
     expect(() => parseMultipart(many.body, multipartBoundary(many.type))).toThrow(/more than 8 parts/);
   });
   it('runs jobs one at a time in order and refuses beyond the waiting limit', async () => {
-    const q = createSerialQueue(1);
+    const q = createJobQueue(1);
     const order: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -184,6 +184,30 @@ describe('multipart parser and queue (pure)', () => {
     await expect(q.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await q.run(async () => 4)).toBe(4);
     expect(q.size).toBe(0);
+  });
+  it('with workers, runs that many at once, starts waiting jobs in order as slots free, refuses beyond the limit', async () => {
+    const q = createJobQueue(1, 2);
+    const order: string[] = [];
+    const gates: Record<string, () => void> = {};
+    const job = (name: string) => () =>
+      new Promise<string>((resolve) => {
+        order.push(`${name} start`);
+        gates[name] = () => resolve(name);
+      });
+    const a = q.run(job('a'));
+    const b = q.run(job('b'));
+    const c = q.run(job('c'));
+    expect(order).toEqual(['a start', 'b start']);
+    expect([q.size, q.full()]).toEqual([3, true]);
+    await expect(q.run(job('d'))).rejects.toBeInstanceOf(QueueFullError);
+    gates.b();
+    expect(await b).toBe('b');
+    expect(order).toEqual(['a start', 'b start', 'c start']);
+    gates.a();
+    gates.c();
+    expect(await Promise.all([a, c])).toEqual(['a', 'c']);
+    expect(q.size).toBe(0);
+    expect(() => createJobQueue(1, 0)).toThrow(/workers/);
   });
 });
 

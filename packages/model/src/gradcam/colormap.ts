@@ -5,7 +5,6 @@
  */
 
 export type ColormapName = 'jet' | 'turbo';
-export const COLORMAPS: readonly ColormapName[] = ['jet', 'turbo'];
 
 const clamp01 = (v: number): number => (v > 0 ? (v < 1 ? v : 1) : 0);
 const to8 = (v: number): number => Math.round(clamp01(v) * 255);
@@ -29,12 +28,23 @@ export function turbo(value: number): [number, number, number] {
   return [to8(r), to8(g), to8(b)];
 }
 
+const luts = new Map<ColormapName, Uint8Array>();
+
+/** 256-entry RGB lookup table of a colormap (entry i = the colour of i / 255): the map is shown with 8-bit colour anyway. */
+export function colormapLut(name: ColormapName): Uint8Array {
+  let lut = luts.get(name);
+  if (!lut) {
+    const fn = name === 'turbo' ? turbo : jet;
+    lut = new Uint8Array(256 * 3);
+    for (let i = 0; i < 256; i++) lut.set(fn(i / 255), i * 3);
+    luts.set(name, lut);
+  }
+  return lut;
+}
+
 /** Maps every value of `map` (expected in [0, 1]) to RGB: a `map.length × 3` uint8 array. */
 export function colorize(map: ArrayLike<number>, name: ColormapName = 'jet'): Uint8Array {
-  const fn = name === 'turbo' ? turbo : jet;
-  // 256-entry lookup table: the map is shown with 8-bit colour anyway.
-  const lut = new Uint8Array(256 * 3);
-  for (let i = 0; i < 256; i++) lut.set(fn(i / 255), i * 3);
+  const lut = colormapLut(name);
   const out = new Uint8Array(map.length * 3);
   for (let i = 0; i < map.length; i++) {
     const v = map[i];

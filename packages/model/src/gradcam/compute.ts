@@ -74,7 +74,7 @@ function logitsMode(layer: Layer): { undo: () => void; softmax: boolean } {
 const busy = new WeakSet<object>();
 
 /** Activations A and gradients ∂score/∂A of one feature layer (row-major HWC). */
-export interface LayerGradients {
+interface LayerGradients {
   layerName: string;
   height: number;
   width: number;

@@ -10,8 +10,6 @@
  * extent.ts), normalised there, and drawn over the scan at the upload's aspect ratio; calibrated
  * probabilities (softmax of logits / temperature from metadata.json).
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '@mri-robust/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -21,16 +19,15 @@ import type { ModelMetadata } from '../save.ts';
 import { logitsFromProbabilities } from '../metrics/calibration.ts';
 import { CAM_OUTPUT } from '../onnx/export.ts';
 import type { Forward } from '../onnx/forward.ts';
-import { loadPredictor } from '../predict.ts';
-import { ImageInputError, prepareImage, type PreparedImage } from '../prepare-image.ts';
+import { prepareImage, type PreparedImage } from '../prepare-image.ts';
 import { gradientPass, type GradCamResult } from './compute.ts';
 import { camFromGradients, layerCamFromGradients, normalizeMap } from './cam.ts';
 import { contentExtent, displaySize, mapOverExtent, peakOf, type Extent, type FitMode } from './extent.ts';
 import { defaultCamLayer, findFeatureLayer } from './layers.ts';
-import { overlayMapPng, type OverlayOptions, type ScanPixels } from './overlay.ts';
+import { overlayMapPng, PNG_COMPRESSION, type OverlayOptions, type ScanPixels } from './overlay.ts';
 
 /** Layer-CAM (default: per-location positive gradients) or Grad-CAM (channel-mean gradients). */
-export type CamMethod = 'layer-cam' | 'grad-cam';
+type CamMethod = 'layer-cam' | 'grad-cam';
 
 export interface Explanation {
   /** Predicted class name and index (argmax of the probabilities). */
@@ -84,11 +81,26 @@ export interface ExplainOptions {
   anyFormat?: boolean;
   /** Frame (0-based) of a multi-frame DICOM; without it such a file is refused. */
   frame?: number;
+  /** zlib level (0–9) of the overlay PNG (default 6): lower is faster and larger, the pixels are the same. */
+  pngCompression?: number;
 }
 
-/** The extent of `scan` resized to `width × height` (cubic), same channels. */
+/**
+ * The extent of `scan` resized to `width × height` (cubic), same channels. At the extent's own size
+ * (`fit: pad` and `crop` at a decode size ≥ the overlay's minimum: every upload the server sees) the
+ * resize is the identity — sharp returns the extracted pixels unchanged — so the rows are copied here.
+ */
 async function displayScan(scan: ScanPixels, extent: Extent, width: number, height: number): Promise<ScanPixels> {
   const ch = scan.channels as 1 | 3;
+  if (width === extent.width && height === extent.height) {
+    const row = width * ch;
+    const pixels = new Uint8Array(height * row);
+    for (let y = 0; y < height; y++) {
+      const from = ((extent.y + y) * scan.width + extent.x) * ch;
+      pixels.set(scan.pixels.subarray(from, from + row), y * row);
+    }
+    return { pixels, width, height, channels: ch };
+  }
   const out = await sharp(scan.pixels, { raw: { width: scan.width, height: scan.height, channels: ch } })
     .extract({ left: extent.x, top: extent.y, width: extent.width, height: extent.height })
     .resize(width, height, { fit: 'fill', kernel: 'cubic' })
@@ -142,7 +154,7 @@ function camForward(loaded: Explainable, layerName: string | undefined): Forward
 }
 
 /** Grad-CAM of the predicted class from one pass with the `cam` output ([1, K, h, w]). */
-export async function camPass(forward: Forward, input: Float32Array, layerName: string): Promise<GradCamResult> {
+async function camPass(forward: Forward, input: Float32Array, layerName: string): Promise<GradCamResult> {
   const outs = await forward.run(input, 1);
   const probabilities = Float32Array.from(outs[0].data);
   const cam = outs[forward.outputNames.indexOf(CAM_OUTPUT)];
@@ -196,7 +208,7 @@ async function explainPrepared(loaded: Explainable, prepared: PreparedImage, opt
   const size = displaySize(extent, prepared.origWidth, prepared.origHeight, fit, opts.minOverlaySize ?? 224);
   const over = mapOverExtent(grid.map, result.height, result.width, extent, size.width, size.height);
   const display = await displayScan(prepared.scan, extent, size.width, size.height);
-  const png = await overlayMapPng(display, over.map, opts.overlay);
+  const png = await overlayMapPng(display, over.map, opts.overlay, opts.pngCompression ?? PNG_COMPRESSION);
   const peak = peakOf(over.map, size.width);
   return {
     class: metadata.classes[result.classIndex],
@@ -236,38 +248,4 @@ function insideExtent(cam: Float32Array, h: number, w: number, extent: Extent): 
   }
   const n = normalizeMap(masked);
   return { map: n.map, max: n.max, constant: n.constant };
-}
-
-/**
- * `model:predict --gradcam out.png`: loads `modelDir`, explains `imageFile` and writes the overlay
- * PNG to `outPng`. Returns the explanation (without the PNG bytes written).
- */
-export async function writeGradCamFile(
-  modelDir: string,
-  imageFile: string,
-  outPng: string,
-  opts: Partial<ExplainOptions> = {},
-): Promise<Omit<Explanation, 'overlayPng'> & { file: string }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(imageFile);
-  } catch (e) {
-    throw new UserError(`${imageFile}: cannot read the image (${(e as Error).message})`);
-  }
-  const loaded = await loadPredictor(modelDir);
-  try {
-    let e: Explanation;
-    try {
-      e = await explainImage(loaded, bytes, { maxPixels: 50_000_000, anyFormat: true, ...opts });
-    } catch (err) {
-      if (err instanceof ImageInputError) throw new UserError(`${imageFile}: ${err.message}`);
-      throw err;
-    }
-    const file = path.resolve(outPng);
-    await writeFile(file, e.overlayPng);
-    const { overlayPng: _png, ...rest } = e;
-    return { ...rest, file };
-  } finally {
-    await loaded.dispose();
-  }
 }

@@ -25,7 +25,7 @@ export interface GalleryOptions {
   seed?: number;
 }
 
-export interface GalleryItem {
+interface GalleryItem {
   /** 'clean' or the noisy set id. */
   set: string;
   id: string;
@@ -88,7 +88,8 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
         if (index === undefined) continue;
         const rec = set.records[index];
         const orig = { width: Number(rec.origWidth ?? 0), height: Number(rec.origHeight ?? 0) };
-        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels }, { orig });
+        // The overlay PNG is only re-encoded as JPEG below: stored without compression (same pixels).
+        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels }, { orig, pngCompression: 0 });
         // JPEG (q 85): the gallery is for looking at, and the report inlines every overlay — PNGs of
         // noisy scans made it ~5× larger (~190 KB each, 12 MB for the quick start's report).
         const file = path.join(setId, `${n}.jpg`);

@@ -23,7 +23,7 @@ function isContainer(layer: unknown): layer is LayersModel {
 }
 
 /** Every non-container layer of `stages`, depth first, in each model's (topological) layer order. */
-export function flattenLayers(stages: readonly LayersModel[]): FoundLayer[] {
+function flattenLayers(stages: readonly LayersModel[]): FoundLayer[] {
   const out: FoundLayer[] = [];
   const walk = (model: LayersModel, stage: number, prefix: string[]): void => {
     for (const layer of model.layers as unknown as Layer[]) {
