@@ -3,7 +3,9 @@
 // /predict of real scans from ../shared/datasets/sartaj/Testing, 4 at a time, each answered with
 // class, calibrated probabilities and a Grad-CAM PNG. The server's RSS (/proc/<pid>/status) is
 // sampled before (after 5 warm-up predictions), during (every 250 ms) and after; latency median
-// and p95 per request. Writes runs/bench/serve.json. `-- --backbone cnn` benches the small CNN.
+// and p95 per request; the server's CPU time (user + system, all threads, /proc/<pid>/stat) per
+// answer, which a busy shared machine inflates far less than the wall clock. Writes
+// runs/bench/serve.json. `-- --backbone cnn` benches the small CNN; `--cam`, `--workers` pass through.
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +18,7 @@ const backbone = (stringFlag(args, 'backbone') ?? 'mobilenet_v2') as 'cnn' | 'mo
 const TOTAL = Number(stringFlag(args, 'n') ?? 200);
 const CONCURRENCY = Number(stringFlag(args, 'concurrency') ?? 4);
 const cam = stringFlag(args, 'cam');
+const workers = stringFlag(args, 'workers');
 const root = workspaceRoot();
 const shared = sharedDir();
 
@@ -24,6 +27,14 @@ async function rssMiB(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) / 1024;
+}
+
+/** CPU seconds (user + system, every thread) of a process so far; Linux clock ticks are 1/100 s. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const quantile = (sorted: number[], q: number) => {
@@ -75,7 +86,18 @@ try {
   );
   child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'packages/serve/src/cli.ts', 'start', '--model', modelDir, '--port', '0', ...(cam ? ['--cam', cam] : [])],
+    [
+      '--import',
+      'tsx',
+      'packages/serve/src/cli.ts',
+      'start',
+      '--model',
+      modelDir,
+      '--port',
+      '0',
+      ...(cam ? ['--cam', cam] : []),
+      ...(workers ? ['--workers', workers] : []),
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -97,8 +119,9 @@ try {
   const post = async (i: number) => {
     const t = performance.now();
     const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array(images[i % images.length]) });
-    const body = (await res.json()) as { class?: string; gradcam?: string; ms?: number; error?: string };
+    const body = (await res.json()) as { class?: string; gradcam?: string; gradcamMethod?: string; ms?: number; error?: string };
     return {
+      method: body.gradcamMethod,
       status: res.status,
       ms: performance.now() - t,
       serverMs: body.ms ?? Number.NaN,
@@ -108,6 +131,7 @@ try {
 
   for (let i = 0; i < 5; i++) await post(i);
   const rssBefore = await rssMiB(pid);
+  const cpuBefore = await cpuSeconds(pid);
   const samples: { t: number; done: number; rss: number }[] = [];
   let done = 0;
   const start = performance.now();
@@ -134,6 +158,7 @@ try {
   const seconds = (performance.now() - start) / 1000;
   clearInterval(sampler);
   const rssEnd = await rssMiB(pid);
+  const cpuMsPerAnswer = (((await cpuSeconds(pid)) - cpuBefore) * 1000) / TOTAL;
   await new Promise((r) => setTimeout(r, 2000));
   const rssAfter = await rssMiB(pid);
 
@@ -148,7 +173,8 @@ try {
   });
   const result = {
     backbone,
-    cam: cam ?? 'layer-cam',
+    cam: [...new Set(results.map((r) => r.method))].join(','),
+    workers: /(\d+) prediction\(s\) at once/.exec(stderr)?.[1] ?? '1',
     backend,
     requests: TOTAL,
     concurrency: CONCURRENCY,
@@ -162,6 +188,8 @@ try {
     predictionsPerSecond: TOTAL / seconds,
     latencyMs: { median: quantile(lat, 0.5), p95: quantile(lat, 0.95), min: lat[0], max: lat[lat.length - 1] },
     serverMs: { median: quantile(srv, 0.5), p95: quantile(srv, 0.95) },
+    cpuMsPerAnswer,
+    loadAverage: os.loadavg(),
     rssMiB: {
       before: rssBefore,
       duringMin: Math.min(...during),
@@ -179,7 +207,9 @@ try {
   };
   const outDir = path.join(root, 'runs', 'bench');
   await mkdir(outDir, { recursive: true });
-  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, cam ?? '', TOTAL === 200 ? '' : `n${TOTAL}`].filter(Boolean).join('-');
+  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, cam ?? '', workers ? `w${workers}` : '', TOTAL === 200 ? '' : `n${TOTAL}`]
+    .filter(Boolean)
+    .join('-');
   await writeFile(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
   const { rssSeries: _s, ...summary } = result;
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
