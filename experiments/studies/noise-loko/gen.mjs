@@ -1,0 +1,69 @@
+// Leave-one-kind-out study of the training noise on experiments/brain-mri.yaml (issue #16): writes one
+// experiment per variant beside this file (head mode, one trial, scored on the 60 mri-c test sets).
+// Run: node experiments/studies/noise-loko/gen.mjs, then for each file
+//   npx nx run tuning:sweep --experiment=experiments/studies/noise-loko/<variant>.yaml
+// and DB=runs/tracking.duckdb MD=1 node experiments/studies/noise-loko/matrix.mjs for the table.
+import { readFileSync, writeFileSync } from 'node:fs';
+import YAML from 'yaml';
+const KINDS = [
+  'gaussian',
+  'rician',
+  'salt_pepper',
+  'speckle',
+  'poisson',
+  'gaussian_blur',
+  'motion_blur',
+  'kspace_motion',
+  'ghosting',
+  'spike',
+  'gibbs',
+  'bias_field',
+];
+const base = YAML.parse(readFileSync(new URL('../../brain-mri.yaml', import.meta.url), 'utf8'));
+// The training noise brain-mri.yaml shipped before this study (the published protocol: noise on the
+// second data set only): the `shipped` and `allsrc-shipped` variants.
+const shippedTrain = {
+  sources: ['sartaj'],
+  splits: ['train'],
+  fraction: 1.0,
+  mode: 'copies',
+  kinds: [
+    { kind: 'rician', probability: 2, severity: [1, 5] },
+    { kind: 'gaussian', probability: 1, severity: [1, 4] },
+    { kind: 'kspace_motion', probability: 1, severity: [1, 3] },
+  ],
+};
+function make(name, train) {
+  const e = structuredClone(base);
+  e.name = `hm-${name}`;
+  e.description = `head-mode noise study: ${name}`;
+  e.data.root = '../../../../shared/datasets';
+  e.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';
+  e.model.mode = 'head';
+  delete e.model.cut_layer;
+  e.noise.train = train;
+  e.noise.eval = { splits: ['test'], seed: 1, kinds: [], benchmark: 'mri-c' };
+  e.train = { ...e.train, epochs: 40, early_stopping: { monitor: 'val_accuracy', patience: 6, restore_best: true } };
+  e.sweep = {
+    strategy: 'grid',
+    space: { learning_rate: [0.001], dropout: [0.2], batch_size: [32] },
+    objective: 'val_accuracy',
+    pruner: { kind: 'none' },
+    trial_timeout_s: 7200,
+  };
+  writeFileSync(new URL(`${name}.yaml`, import.meta.url), YAML.stringify(e));
+}
+const all = (kinds, extra = {}) => ({
+  sources: [],
+  splits: ['train'],
+  fraction: 0.5,
+  mode: 'copies',
+  kinds: kinds.map((k) => ({ kind: k, probability: 1, severity: [1, 5] })),
+  ...extra,
+});
+make('none', { ...shippedTrain, fraction: 0 });
+make('shipped', shippedTrain);
+make('allsrc-shipped', { ...shippedTrain, sources: [], fraction: 0.065 });
+make('all12', all(KINDS));
+make('all12-chain', all(KINDS, { chain: [1, 3] }));
+for (const k of KINDS) make(`loko-${k}`, all(KINDS.filter((x) => x !== k)));
