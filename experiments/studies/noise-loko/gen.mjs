@@ -1,24 +1,12 @@
 // Leave-one-kind-out study of the training noise on experiments/brain-mri.yaml (issue #16): writes one
 // experiment per variant beside this file (head mode, one trial, scored on the 60 mri-c test sets).
-// Run: node experiments/studies/noise-loko/gen.mjs, then for each file
+// Run: node --import tsx experiments/studies/noise-loko/gen.mjs, then for each file
 //   npx nx run tuning:sweep --experiment=experiments/studies/noise-loko/<variant>.yaml
-// and DB=runs/tracking.duckdb MD=1 node experiments/studies/noise-loko/matrix.mjs for the table.
+// and DB=runs/tracking.duckdb MD=1 node --import tsx experiments/studies/noise-loko/matrix.mjs for the table.
 import { readFileSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
-const KINDS = [
-  'gaussian',
-  'rician',
-  'salt_pepper',
-  'speckle',
-  'poisson',
-  'gaussian_blur',
-  'motion_blur',
-  'kspace_motion',
-  'ghosting',
-  'spike',
-  'gibbs',
-  'bias_field',
-];
+import { NOISE_KINDS } from '../../../packages/noise/src/models/types.ts';
+const KINDS = NOISE_KINDS;
 const base = YAML.parse(readFileSync(new URL('../../brain-mri.yaml', import.meta.url), 'utf8'));
 // The training noise brain-mri.yaml shipped before this study (the published protocol: noise on the
 // second data set only): the `shipped` and `allsrc-shipped` variants.

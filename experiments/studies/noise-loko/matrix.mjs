@@ -2,21 +2,9 @@
 // accuracy, mean accuracy per mri-c kind (severities 1-5), CE/mCE/relative mCE against ONE fixed
 // baseline (the baseline.json of the `none` variant), and the held-out-kind cell of each LOKO run.
 import { DuckDBInstance } from '@duckdb/node-api';
+import { NOISE_KINDS } from '../../../packages/noise/src/models/types.ts';
 import { readFileSync, readdirSync } from 'node:fs';
-const KINDS = [
-  'gaussian',
-  'rician',
-  'salt_pepper',
-  'speckle',
-  'poisson',
-  'gaussian_blur',
-  'motion_blur',
-  'kspace_motion',
-  'ghosting',
-  'spike',
-  'gibbs',
-  'bias_field',
-];
+const KINDS = NOISE_KINDS;
 const db = await DuckDBInstance.create(process.env.DB ?? 'runs/tracking.duckdb', { access_mode: 'READ_ONLY' });
 const con = await db.connect();
 const rows = await (

@@ -234,31 +234,20 @@ async function buildNoise(
     await pool.close();
   }
   const trainHeader = await trainWriter.close();
-  const evalHeaders = await Promise.all(evalWriters.map((w) => w.close()));
+  await Promise.all(evalWriters.map((w) => w.close()));
   progress.done();
-  const counts = new Map(specs.map((s, t) => [s.id, evalHeaders[t].count]));
   for (let t = 0; t < allSpecs.length; t++) {
+    if (reused[t]) continue;
     const s = allSpecs[t];
-    if (reused[t]) {
-      counts.set(s.id, (await openImageSetHeader(path.join(outDir, 'eval', s.id))).count);
-    } else {
-      const meta = { spec: s, seed: seedOf(s), upstream: { key: ingestKey }, code: codeHash('noise') };
-      await storeEvalSet(experiment.runsDir, setKeys[t], path.join(outDir, 'eval', s.id), meta, ctx.log);
-    }
+    const meta = { spec: s, seed: seedOf(s), upstream: { key: ingestKey }, code: codeHash('noise') };
+    await storeEvalSet(experiment.runsDir, setKeys[t], path.join(outDir, 'eval', s.id), meta, ctx.log);
   }
+  // An eval set holds every record of its split, built here or reused (no need to reopen it).
+  const splitCount = (split: string) => records.filter((r) => r.split === split).length;
   return {
     train: { dir: 'train', count: trainHeader.count, noisy: plan.size, mode: settings.train.mode },
-    eval: allSpecs.map((s) => ({ ...s, dir: `eval/${s.id}`, count: counts.get(s.id) ?? 0 })),
+    eval: allSpecs.map((s) => ({ ...s, dir: `eval/${s.id}`, count: splitCount(s.split) })),
   };
-}
-
-async function openImageSetHeader(dir: string): Promise<{ count: number }> {
-  const set = await openImageSet(dir);
-  try {
-    return { count: set.header.count };
-  } finally {
-    set.close();
-  }
 }
 
 function range(a: number, b: number): number[] {

@@ -208,26 +208,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** The direct children of `pid` (e.g. an orchestrator's trial workers). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs
-        .readFileSync(`/proc/${entry}/stat`, 'utf8')
-        .replace(/\(.*\)/, 'x')
-        .split(' ');
-      if (Number(stat[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** Every descendant of `pid` (children, grandchildren, …). */
-export function descendantsOf(pid: number): number[] {
+/** Parent pid of every live process (from /proc/<pid>/stat). */
+function parentPids(): Map<number, number> {
   const parent = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -241,6 +223,17 @@ export function descendantsOf(pid: number): number[] {
       // gone
     }
   }
+  return parent;
+}
+
+/** The direct children of `pid` (e.g. an orchestrator's trial workers). */
+export function childrenOf(pid: number): number[] {
+  return [...parentPids()].filter(([, pp]) => pp === pid).map(([c]) => c);
+}
+
+/** Every descendant of `pid` (children, grandchildren, …). */
+export function descendantsOf(pid: number): number[] {
+  const parent = parentPids();
   const out: number[] = [];
   const visit = (p: number) => {
     for (const [c, pp] of parent)
