@@ -84,6 +84,24 @@ interface Exports {
     pt: number,
     pl: number,
   ): void;
+  adam_update(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    w1: number,
+    m1: number,
+    v1: number,
+    n: number,
+    b1: number,
+    ob1: number,
+    b2: number,
+    ob2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+    nlr: number,
+  ): void;
 }
 
 /** What the kernels need of the tfjs wasm backend (internal fields, stable across tfjs 4.x). */
@@ -262,4 +280,57 @@ export function batchNormGrad(x: tf.TensorInfo, dy: tf.TensorInfo, mean: tf.Tens
   const s2 = be.makeOutput([c], 'float32');
   fns.batchnorm_grad(offset(be, x), offset(be, dy), offset(be, mean), offset(be, k), offset(be, dx), offset(be, s1), offset(be, s2), size(x.shape) / c, c);
   return [dx, s1, s2];
+}
+
+interface AdamConstants {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+}
+
+/**
+ * One Adam step of a variable: [w1, m1, v1] from the value w, moments m and v, gradient g (same
+ * shape) and the bias corrections c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ (scalars), with tfjs-core
+ * AdamOptimizer's float32 operations in its order.
+ */
+export function adamUpdate(
+  w: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  g: tf.TensorInfo,
+  c1: tf.TensorInfo,
+  c2: tf.TensorInfo,
+  k: AdamConstants,
+): tf.TensorInfo[] {
+  const n = size(w.shape);
+  for (const [name, t] of [
+    ['m', m],
+    ['v', v],
+    ['g', g],
+  ] as const) {
+    if (size(t.shape) !== n) throw new Error(`adamUpdate: ${name} [${t.shape}] does not match the value [${w.shape}]`);
+  }
+  const be = backend();
+  const fns = kernels(be);
+  const out = [w, m, v].map(() => be.makeOutput(w.shape.slice(), 'float32'));
+  fns.adam_update(
+    offset(be, w),
+    offset(be, m),
+    offset(be, v),
+    offset(be, g),
+    offset(be, out[0]),
+    offset(be, out[1]),
+    offset(be, out[2]),
+    n,
+    k.beta1,
+    1 - k.beta1,
+    k.beta2,
+    1 - k.beta2,
+    offset(be, c1),
+    offset(be, c2),
+    k.epsilon,
+    -k.learningRate,
+  );
+  return out;
 }

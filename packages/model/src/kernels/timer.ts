@@ -1,9 +1,11 @@
 /**
  * A kernel timer for profiling: wraps every kernel registered for a backend so that each call's
- * wall time is recorded under `phase|kernelName`, as *self* time (time spent in kernels it calls,
- * e.g. by the project's composite kernels, is charged to those). Synchronous backends only (wasm,
- * cpu): their kernels finish before they return. Used by the train-profile bench; `restore()`
- * puts the original kernels back.
+ * time is recorded under `phase|kernelName`, as *self* time (time spent in kernels it calls,
+ * e.g. by the project's composite kernels, is charged to those). The clock is wall time or the
+ * process's CPU time (user + system, `process.cpuUsage`): on a shared machine wall time charges
+ * every wait for a core to whichever kernel was running, CPU time does not. Synchronous backends
+ * only (wasm, cpu): their kernels finish before they return. Used by the train-profile bench;
+ * `restore()` puts the original kernels back.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -18,7 +20,16 @@ export interface KernelTimer {
   restore(): void;
 }
 
-export function kernelTimer(backendName: string): KernelTimer {
+export type TimerClock = 'wall' | 'cpu';
+
+/** Milliseconds of the given clock (arbitrary origin). */
+export function clockMs(clock: TimerClock): number {
+  if (clock === 'wall') return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+export function kernelTimer(backendName: string, clock: TimerClock = 'wall'): KernelTimer {
   const originals = tf.getKernelsForBackend(backendName);
   let self = new Map<string, number>();
   const calls = new Map<string, number>();
@@ -45,11 +56,11 @@ export function kernelTimer(backendName: string): KernelTimer {
       kernelFunc: (args) => {
         const key = `${timer.phase}|${cfg.kernelName}`;
         stack.push(0);
-        const t0 = performance.now();
+        const t0 = clockMs(clock);
         try {
           return inner(args);
         } finally {
-          const total = performance.now() - t0;
+          const total = clockMs(clock) - t0;
           const child = stack.pop() ?? 0;
           if (stack.length) stack[stack.length - 1] += total;
           self.set(key, (self.get(key) ?? 0) + total - child);

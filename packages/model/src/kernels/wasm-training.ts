@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterFast, conv2dBackpropInputViaConv, depthwiseBackpropFilterViaConv, depthwiseBackpropInputComposite } from './composite.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
 import {
+  adamUpdate,
   batchNormGrad,
   clipGrad,
   convFilterGrad,
@@ -258,10 +259,12 @@ function registerMaxPoolGrad(): void {
   tf.registerKernel({ ...cfg, setupFunc: own?.setupFunc, disposeFunc: own?.disposeFunc });
 }
 
-/** Kernels (wasm only) behind the fused Relu / ClipByValue / FusedBatchNorm gradients. */
+/** Kernels (wasm only) behind the fused Relu / ClipByValue / FusedBatchNorm gradients and Adam. */
 const RELU_GRAD_KERNEL = 'MriReluGrad';
 const CLIP_GRAD_KERNEL = 'MriClipByValueGrad';
 const BATCHNORM_GRAD_KERNEL = 'MriBatchNormGrad';
+/** One Adam step of a variable (src/train/adam.ts): inputs w, m, v, g, c1, c2; attrs beta1, beta2, epsilon, learningRate. */
+export const ADAM_KERNEL = 'MriAdam';
 
 const maskKernels: tf.KernelConfig[] = [
   {
@@ -281,6 +284,14 @@ const maskKernels: tf.KernelConfig[] = [
     kernelName: BATCHNORM_GRAD_KERNEL,
     backendName: 'wasm',
     kernelFunc: ({ inputs }) => batchNormGrad(inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, inputs.mean as tf.TensorInfo, inputs.k as tf.TensorInfo),
+  },
+  {
+    kernelName: ADAM_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const i = inputs as Record<'w' | 'm' | 'v' | 'g' | 'c1' | 'c2', tf.TensorInfo>;
+      return adamUpdate(i.w, i.m, i.v, i.g, i.c1, i.c2, attrs as unknown as { beta1: number; beta2: number; epsilon: number; learningRate: number });
+    },
   },
 ];
 

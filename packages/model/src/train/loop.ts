@@ -11,6 +11,7 @@ import type { BatchSource } from './data.ts';
 import type { Classifier } from './classifier.ts';
 import type { EpochRecord, OnEpoch } from './types.ts';
 import { drawMixup, mixRows, smoothTargets } from './regularize.ts';
+import { adam } from './adam.ts';
 
 export interface LoopOptions {
   epochs: number;
@@ -141,7 +142,7 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   const evalBatch = opts.evalBatchSize ?? Math.max(opts.batchSize, 64);
   const trunkTraining = opts.trunkTraining ?? false;
   let lr = opts.learningRate;
-  const optimizer = tf.train.adam(lr) as AdamOptimizer;
+  const optimizer = adam(lr) as AdamOptimizer;
   const vars = clf.model.trainableWeights.map((w) => w.read() as Variable);
   const classWeights = opts.classWeights ? tf.tensor1d(opts.classWeights) : null;
   const { monitor, patience, restoreBest } = opts.earlyStopping;

@@ -341,3 +341,42 @@ EXPORT void batchnorm_grad(const f32 *x, const f32 *dy, const f32 *mean, const f
     }
   }
 }
+
+/*
+ * One Adam step of a variable, the same float32 operations in the same order as tfjs-core's
+ * AdamOptimizer (so the same bits):
+ *   m1 = m·β1 + g·(1−β1);  v1 = v·β2 + g²·(1−β2)
+ *   w1 = (m1 / c[0]) / (√(v1 / c[1]) + ε) · (−lr) + w      (c = [1 − β1ᵗ, 1 − β2ᵗ])
+ * w, m, v, g, w1, m1, v1 [n]; c: two floats.
+ */
+EXPORT void adam_update(const f32 *w, const f32 *m, const f32 *v, const f32 *g, f32 *w1, f32 *m1, f32 *v1, int n, f32 b1,
+                        f32 ob1, f32 b2, f32 ob2, const f32 *c1, const f32 *c2, f32 eps, f32 nlr) {
+  const v128_t vb1 = wasm_f32x4_splat(b1), vob1 = wasm_f32x4_splat(ob1), vb2 = wasm_f32x4_splat(b2), vob2 = wasm_f32x4_splat(ob2);
+  const v128_t vc1 = wasm_f32x4_splat(*c1), vc2 = wasm_f32x4_splat(*c2), veps = wasm_f32x4_splat(eps), vlr = wasm_f32x4_splat(nlr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gi = wasm_v128_load(g + i);
+    const v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1), wasm_f32x4_mul(gi, vob1));
+    const v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vob2));
+    const v128_t den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vi, vc2)), veps);
+    const v128_t step = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(mi, vc1), den), vlr);
+    wasm_v128_store(m1 + i, mi);
+    wasm_v128_store(v1 + i, vi);
+    wasm_v128_store(w1 + i, wasm_f32x4_add(step, wasm_v128_load(w + i)));
+  }
+  for (; i < n; i++) {
+    const f32 gi = g[i];
+    const f32 a = m[i] * b1, b = gi * ob1;
+    const f32 mi = a + b;
+    const f32 gg = gi * gi;
+    const f32 c = v[i] * b2, d = gg * ob2;
+    const f32 vi = c + d;
+    const f32 mh = mi / *c1, vh = vi / *c2;
+    const f32 den = __builtin_sqrtf(vh) + eps;
+    const f32 q = mh / den;
+    const f32 step = q * nlr;
+    m1[i] = mi;
+    v1[i] = vi;
+    w1[i] = step + w[i];
+  }
+}
