@@ -19,8 +19,17 @@ export { memberMismatch, parseModelList } from './ensemble.ts';
 // --- end learning half ---
 
 // --- grad-cam and predict server (owner: serve helper) ---
-export { explainImage, writeGradCamGallery, scanPng, pngDataUri, type ExplainOptions, type Gallery } from './gradcam/index.ts';
-export { prepareImage, ImageInputError } from './prepare-image.ts';
+export {
+  explainImage,
+  explainInput,
+  camMethodOf,
+  writeGradCamGallery,
+  scanPng,
+  pngDataUri,
+  type ExplainOptions,
+  type Gallery,
+} from './gradcam/index.ts';
+export { prepareInput, ImageInputError } from './prepare-image.ts';
 export { provenanceOf, formatAccuracy, formatSource, SYNTHETIC_WARNING, type ModelProvenance } from './provenance.ts';
 export { trainTinyModel, TINY_CLASSES } from './testing/tiny-model.ts';
 export { trainTinyTrial } from './testing/tiny-trial.ts';

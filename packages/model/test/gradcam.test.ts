@@ -166,7 +166,7 @@ describe('Grad-CAM on real models and real scans', () => {
   it('mobilenet_v2: a 14×14 Layer-CAM map at block_12_add in [0, 1], zero in the padding, overlay at the upload aspect ratio', async () => {
     // image(1).jpg is 244×256: padded to 224 it fills x ∈ [5, 219) (214 px wide).
     const bytes = readFileSync(testImage('pituitary_tumor', 'image(1).jpg'));
-    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
+    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, method: 'layer-cam' });
     expect(e.cam.layerName).toBe('block_12_add');
     expect(e.cam.method).toBe('layer-cam');
     expect([e.cam.height, e.cam.width]).toEqual([14, 14]);
@@ -201,19 +201,22 @@ describe('Grad-CAM on real models and real scans', () => {
     for (let i = 0; i < data.length; i += 3) if (Math.abs(data[i] - data[i + 2]) > 30) coloured++;
     expect(coloured).toBeGreaterThan(224 * 5);
     // A wide scan (256×162 → rows 41..182 of 224): the 16 px grid rows centred in the padding (centres 8, 24, 40 and 184, 200, 216) are zero.
-    const wide = await explainImage(mobilenet, readFileSync(testImage('meningioma_tumor', 'image(1).jpg')), { maxPixels: 50_000_000 });
+    const wide = await explainImage(mobilenet, readFileSync(testImage('meningioma_tumor', 'image(1).jpg')), { maxPixels: 50_000_000, method: 'layer-cam' });
     expect(wide.cam.extent).toEqual({ x: 0, y: 41, width: 224, height: 142, size: 224 });
     for (const row of [0, 1, 2, 11, 12, 13]) expect(Array.from(wide.cam.cam.subarray(row * 14, row * 14 + 14))).toEqual(new Array(14).fill(0));
     expect([wide.display.width, wide.display.height]).toEqual([224, 142]);
     expect(await sharp(wide.overlayPng).metadata()).toMatchObject({ width: 224, height: 142 });
   });
 
-  it('Grad-CAM on request: method grad-cam without a layer is the classic 7×7 out_relu map', async () => {
+  it('Grad-CAM by default: without a layer the classic 7×7 out_relu map; Layer-CAM and other layers on request', async () => {
     const bytes = readFileSync(testImage('pituitary_tumor', 'image(1).jpg'));
-    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, method: 'grad-cam' });
+    const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
     expect([e.cam.layerName, e.cam.method, e.cam.height, e.cam.width]).toEqual(['out_relu', 'grad-cam', 7, 7]);
-    const l = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, layerName: 'block_13_expand_relu' });
+    const g = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, layerName: 'block_13_expand_relu' });
+    expect([g.cam.layerName, g.cam.method, g.cam.height]).toEqual(['block_13_expand_relu', 'grad-cam', 14]);
+    const l = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, layerName: 'block_13_expand_relu', method: 'layer-cam' });
     expect([l.cam.layerName, l.cam.method, l.cam.height]).toEqual(['block_13_expand_relu', 'layer-cam', 14]);
+    expect(Array.from(l.cam.cam)).not.toEqual(Array.from(g.cam.cam));
   });
 
   it('mobilenet_v2: equals ReLU(Σ_k W[k, c] · A_k) computed independently (GAP → Dense above out_relu)', async () => {
@@ -280,7 +283,8 @@ describe('Grad-CAM on real models and real scans', () => {
       { cwd: workspaceRoot() },
     );
     expect(stdout).toMatch(/class: (glioma|meningioma|notumor|pituitary)/);
-    expect(stderr).toMatch(/grad-cam of '\w+' \(layer-cam, layer block2_relu, 24×24, shown \d+×\d+\)/);
+    // Grad-CAM, as serve:start draws by default (the cnn's max pooling head has no ONNX map: the tfjs gradient pass).
+    expect(stderr).toMatch(/grad-cam of '\w+' \(grad-cam, layer block2_relu, 24×24, shown \d+×\d+\)/);
     // Shown at the upload's aspect ratio, longer side 224.
     const src = await sharp(testImage('no_tumor', 'image(1).jpg')).metadata();
     const meta = await sharp(out).metadata();

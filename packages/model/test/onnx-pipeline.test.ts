@@ -178,7 +178,7 @@ describe('Grad-CAM', () => {
     expect(p.forward.outputNames).toEqual(['output', 'cam']);
     for (const file of ['glioma_tumor/image(2).jpg', 'no_tumor/image(3).jpg']) {
       const bytes = new Uint8Array(await readFile(path.join(SHARED, 'datasets', 'sartaj', 'Testing', file)));
-      // Grad-CAM at out_relu (the layer of model.onnx's `cam` output); the default map is Layer-CAM at block_12_add (tfjs).
+      // Grad-CAM at out_relu (the layer of model.onnx's `cam` output), the default map.
       const fast = await explainImage(p, bytes, { maxPixels: 1e7, method: 'grad-cam' });
       const slow = await explainImage({ model: p.model, metadata: p.metadata }, bytes, { maxPixels: 1e7, method: 'grad-cam' });
       expect(fast.engine).toBe('onnxruntime');

@@ -9,12 +9,12 @@
  */
 import path from 'node:path';
 import {
-  explainImage,
+  explainInput,
   loadPredictor,
   logitsFromProbabilities,
   memberMismatch,
   pngDataUri,
-  prepareImage,
+  prepareInput,
   provenanceOf,
   scanPng,
   softmaxRows,
@@ -111,16 +111,14 @@ export async function loadPredictHandler(
     provenance,
     ...(ensemble ? { members: members.map((m, i) => memberInfo(m, dirs[i])), combination: ENSEMBLE_COMBINATION } : {}),
     async predict(image) {
-      const e = await explainImage(first, image, explainOpts);
+      // Decoded once: the other members of an ensemble run on the same input (identical preprocessing, checked at load).
+      const prepared = await prepareInput(image, metadata.preprocessing, explainOpts.maxPixels);
+      const e = await explainInput(first, prepared, explainOpts);
       const calibrated = [Float64Array.from(e.probabilities)];
       const raw = [Float64Array.from(e.rawProbabilities)];
       if (ensemble) {
-        // The other members on the same decoded input (identical preprocessing, checked at load).
-        const prepared = await prepareImage(image, metadata.preprocessing, explainOpts.maxPixels);
-        const input = (await prepared.input.data()) as Float32Array;
-        prepared.input.dispose();
         for (const m of members.slice(1)) {
-          const [y] = await m.forward.run(input, 1);
+          const [y] = await m.forward.run(prepared.input, 1);
           const p = Float32Array.from(y.data.subarray(0, k));
           raw.push(Float64Array.from(p));
           calibrated.push(Float64Array.from(softmaxRows(logitsFromProbabilities(p), k, m.metadata.temperature)));

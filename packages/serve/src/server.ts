@@ -131,11 +131,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
     res.destroy();
     return;
   }
-  const data = JSON.stringify(body);
+  // Encoded once: an answer is ~150 KB of base64 PNGs, and a string would be measured, then encoded again.
+  const data = Buffer.from(JSON.stringify(body), 'utf8');
   res.writeHead(status, {
     ...SECURITY_HEADERS,
     'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(data),
+    'Content-Length': data.length,
     ...headers,
   });
   res.end(data);

@@ -1,33 +1,41 @@
 /**
  * One image through a saved model with a class-activation map: decode as the model's preprocessing
  * says, then
- * - default: one tfjs forward + backward pass and Layer-CAM (cam.ts) at the last stride-16 feature
- *   map (layers.ts `defaultCamLayer`: MobileNetV2's `block_12_add`, 14×14 at 224 px);
- * - `method: 'grad-cam'` at the layer of the ONNX `cam` output (`out_relu`, GAP → Dense heads):
- *   the one ONNX Runtime pass gives the probabilities and every class's map (the Grad-CAM weights of
- *   such a head are the dense weights, onnx/export.ts); any other layer: the tfjs gradient pass;
+ * - default (`method: 'grad-cam'`, what `serve:start` and `model:predict --gradcam` draw) at the
+ *   layer of the ONNX `cam` output (`out_relu`, GAP → Dense heads): the one ONNX Runtime pass gives
+ *   the probabilities and every class's map (the Grad-CAM weights of such a head are the dense
+ *   weights, onnx/export.ts); any other layer or head, or the tfjs engine: a tfjs gradient pass;
+ * - `method: 'layer-cam'`: one tfjs forward + backward pass and Layer-CAM (cam.ts) at the last
+ *   stride-16 feature map (layers.ts `defaultCamLayer`: MobileNetV2's `block_12_add`, 14×14 at 224 px);
  * then the map is read only inside the scan's real extent (the `fit: pad` padding undone,
  * extent.ts), normalised there, and drawn over the scan at the upload's aspect ratio; calibrated
  * probabilities (softmax of logits / temperature from metadata.json).
  */
 import sharp from 'sharp';
 import { UserError } from '@mri-robust/core';
+import { tensor4d } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { softmaxRows } from '../metrics/calibration.ts';
-import { imagesToTensor, pixelScalingOf } from '../nets/preprocess.ts';
+import { logitsFromProbabilities, softmaxRows } from '../metrics/calibration.ts';
 import type { ModelMetadata } from '../save.ts';
-import { logitsFromProbabilities } from '../metrics/calibration.ts';
 import { CAM_OUTPUT } from '../onnx/export.ts';
 import type { Forward } from '../onnx/forward.ts';
-import { prepareImage, type PreparedImage } from '../prepare-image.ts';
+import { pixelsToInput, prepareInput, type PreparedInput } from '../prepare-image.ts';
 import { gradientPass, type GradCamResult } from './compute.ts';
 import { camFromGradients, layerCamFromGradients, normalizeMap } from './cam.ts';
 import { contentExtent, displaySize, mapOverExtent, peakOf, type Extent, type FitMode } from './extent.ts';
 import { defaultCamLayer, findFeatureLayer } from './layers.ts';
 import { overlayMapPng, PNG_COMPRESSION, type OverlayOptions, type ScanPixels } from './overlay.ts';
 
-/** Layer-CAM (default: per-location positive gradients) or Grad-CAM (channel-mean gradients). */
-type CamMethod = 'layer-cam' | 'grad-cam';
+/** Grad-CAM (default: channel-mean gradients) or Layer-CAM (per-location positive gradients). */
+export type CamMethod = 'layer-cam' | 'grad-cam';
+const CAM_METHODS: readonly CamMethod[] = ['layer-cam', 'grad-cam'];
+
+/** `--cam` of serve:start and model:predict: one of CAM_METHODS (default grad-cam), else a one-line error. */
+export function camMethodOf(value: string | undefined, flag = '--cam'): CamMethod {
+  if (value === undefined) return 'grad-cam';
+  if ((CAM_METHODS as readonly string[]).includes(value)) return value as CamMethod;
+  throw new UserError(`${flag} ${value}: expected ${CAM_METHODS.join(' or ')}`);
+}
 
 export interface Explanation {
   /** Predicted class name and index (argmax of the probabilities). */
@@ -55,7 +63,7 @@ export interface Explanation {
   };
   /** The scan region under the overlay (the extent, at the upload's aspect ratio). */
   display: ScanPixels;
-  image: Pick<PreparedImage, 'kind' | 'origWidth' | 'origHeight'>;
+  image: Pick<PreparedInput, 'kind' | 'origWidth' | 'origHeight'>;
   /** 'onnxruntime' (one pass, map from the dense weights) or 'tfjs' (gradient pass). */
   engine: 'onnxruntime' | 'tfjs';
 }
@@ -75,7 +83,7 @@ export interface ExplainOptions {
   minOverlaySize?: number;
   /** Feature layer (default: layers.ts `defaultCamLayer`, the last stride-16 block output). */
   layerName?: string;
-  /** Map weighting (default 'layer-cam'). */
+  /** Map weighting (default 'grad-cam'). */
   method?: CamMethod;
   /** Accept any format decodeImage reads (local files), not only JPEG/PNG/DICOM (uploads). */
   anyFormat?: boolean;
@@ -118,8 +126,8 @@ async function displayScan(scan: ScanPixels, extent: Extent, width: number, heig
 
 /** Explains one image (bytes of a JPEG/PNG/DICOM). Throws ImageInputError for an unusable image. */
 export async function explainImage(loaded: Explainable, bytes: Uint8Array, opts: ExplainOptions): Promise<Explanation> {
-  const prepared = await prepareImage(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat, frame: opts.frame });
-  return explainPrepared(loaded, prepared, opts);
+  const prepared = await prepareInput(bytes, loaded.metadata.preprocessing, opts.maxPixels, { anyFormat: opts.anyFormat, frame: opts.frame });
+  return explainInput(loaded, prepared, opts);
 }
 
 /**
@@ -137,11 +145,10 @@ export async function explainPixels(
       `pixels of ${scan.width}×${scan.height}×${scan.channels} do not match the model's decode size ${d.size}×${d.size}×${d.channels} (metadata.json preprocessing)`,
     );
   }
-  const p = loaded.metadata.preprocessing;
-  const input = imagesToTensor(scan.pixels, 1, scan, { inputSize: p.inputSize, inputChannels: p.inputChannels, scaling: pixelScalingOf(p.scaling) });
+  const input = pixelsToInput(scan, loaded.metadata.preprocessing);
   // The size of the file the pixels were decoded from (ingest records it) locates the padding.
   const orig = opts.orig && opts.orig.width > 0 && opts.orig.height > 0 ? opts.orig : { width: scan.width, height: scan.height };
-  return explainPrepared(loaded, { input, scan, kind: 'image', origWidth: orig.width, origHeight: orig.height }, { ...opts, maxPixels: 0 });
+  return explainInput(loaded, { input, scan, kind: 'image', origWidth: orig.width, origHeight: orig.height }, { ...opts, maxPixels: 0 });
 }
 
 /** The forward pass's `cam` output can stand in for the gradient pass (same feature layer). */
@@ -176,26 +183,40 @@ async function camPass(forward: Forward, input: Float32Array, layerName: string)
   };
 }
 
-async function explainPrepared(loaded: Explainable, prepared: PreparedImage, opts: ExplainOptions): Promise<Explanation> {
-  const { model, metadata } = loaded;
-  const input = prepared.input;
-  const method = opts.method ?? 'layer-cam';
-  const pre = metadata.preprocessing;
+/** The default layer of each method per model (a search through its layers, the same every request). */
+const defaultLayers = new WeakMap<LayersModel, Partial<Record<CamMethod, string>>>();
+
+function defaultLayerOf(model: LayersModel, method: CamMethod, inputSize: number): string {
+  const known = defaultLayers.get(model) ?? {};
+  defaultLayers.set(model, known);
   // Grad-CAM without a layer: the classic last feature map (out_relu, where the ONNX one-pass map applies).
-  const layerName = opts.layerName ?? (method === 'grad-cam' ? findFeatureLayer([model]) : defaultCamLayer([model], pre.inputSize)).layer.name;
+  known[method] ??= (method === 'grad-cam' ? findFeatureLayer([model]) : defaultCamLayer([model], inputSize)).layer.name;
+  return known[method];
+}
+
+/**
+ * Explains an upload already decoded and scaled (`prepareInput`; an ensemble decodes once and
+ * runs the other members on the same input).
+ */
+export async function explainInput(loaded: Explainable, prepared: PreparedInput, opts: ExplainOptions): Promise<Explanation> {
+  const { model, metadata } = loaded;
+  const method = opts.method ?? 'grad-cam';
+  const pre = metadata.preprocessing;
+  const layerName = opts.layerName ?? defaultLayerOf(model, method, pre.inputSize);
   const fast = method === 'grad-cam' ? camForward(loaded, layerName) : null;
   let result: GradCamResult;
-  try {
-    if (fast) result = await camPass(fast, (await input.data()) as Float32Array, layerName);
-    else {
+  if (fast) result = await camPass(fast, prepared.input, layerName);
+  else {
+    const input = tensor4d(prepared.input, [1, pre.inputSize, pre.inputSize, pre.inputChannels]);
+    try {
       const pass = gradientPass({ stages: [model], input, layerNames: [layerName] });
       const l = pass.layers[0];
       const raw = (method === 'grad-cam' ? camFromGradients : layerCamFromGradients)(l.activations, l.gradients, l.height, l.width, l.channels);
       const norm = normalizeMap(raw);
       result = { ...pass, cam: norm.map, height: l.height, width: l.width, layerName: l.layerName, rawMax: norm.max, constant: norm.constant };
+    } finally {
+      input.dispose();
     }
-  } finally {
-    input.dispose();
   }
   const k = metadata.classes.length;
   if (result.logits.length !== k) throw new Error(`the model outputs ${result.logits.length} classes, metadata.json lists ${k}`);

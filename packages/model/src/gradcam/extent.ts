@@ -55,23 +55,34 @@ export function mapOverExtent(map: ArrayLike<number>, h: number, w: number, exte
   if (outW < 1 || outH < 1) throw new Error('mapOverExtent: output sizes must be ≥ 1');
   const out = new Float32Array(outW * outH);
   const cell = extent.size; // square side in pixels; grid cell = size / w pixels
+  // The column positions are the same on every row: computed once (same expressions as per pixel).
+  const xs0 = new Int32Array(outW);
+  const xs1 = new Int32Array(outW);
+  const dxs = new Float64Array(outW);
+  for (let i = 0; i < outW; i++) {
+    const px = extent.x + ((i + 0.5) * extent.width) / outW;
+    const fx = Math.min(w - 1, Math.max(0, (px * w) / cell - 0.5));
+    xs0[i] = Math.floor(fx);
+    xs1[i] = Math.min(w - 1, xs0[i] + 1);
+    dxs[i] = fx - xs0[i];
+  }
   let max = 0;
   for (let j = 0; j < outH; j++) {
     // Square pixel coordinate of this output row's centre, then the map's (half-pixel) coordinate.
     const py = extent.y + ((j + 0.5) * extent.height) / outH;
     const fy = Math.min(h - 1, Math.max(0, (py * h) / cell - 0.5));
     const y0 = Math.floor(fy);
-    const y1 = Math.min(h - 1, y0 + 1);
+    const r0 = y0 * w;
+    const r1 = Math.min(h - 1, y0 + 1) * w;
     const dy = fy - y0;
+    const o = j * outW;
     for (let i = 0; i < outW; i++) {
-      const px = extent.x + ((i + 0.5) * extent.width) / outW;
-      const fx = Math.min(w - 1, Math.max(0, (px * w) / cell - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const dx = fx - x0;
-      const v = (map[y0 * w + x0] * (1 - dx) + map[y0 * w + x1] * dx) * (1 - dy) + (map[y1 * w + x0] * (1 - dx) + map[y1 * w + x1] * dx) * dy;
-      const r = Number.isFinite(v) && v > 0 ? v : 0;
-      out[j * outW + i] = r;
+      const x0 = xs0[i];
+      const x1 = xs1[i];
+      const dx = dxs[i];
+      const v = (map[r0 + x0] * (1 - dx) + map[r0 + x1] * dx) * (1 - dy) + (map[r1 + x0] * (1 - dx) + map[r1 + x1] * dx) * dy;
+      const r = v > 0 && v < Infinity ? v : 0; // NaN, ±∞ and ≤ 0 → 0
+      out[o + i] = r;
       if (r > max) max = r;
     }
   }

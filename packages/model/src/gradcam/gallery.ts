@@ -89,7 +89,8 @@ export async function writeGradCamGallery(opts: GalleryOptions): Promise<Gallery
         const rec = set.records[index];
         const orig = { width: Number(rec.origWidth ?? 0), height: Number(rec.origHeight ?? 0) };
         // The overlay PNG is only re-encoded as JPEG below: stored without compression (same pixels).
-        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels }, { orig, pngCompression: 0 });
+        // Layer-CAM: the finer 14×14 map (block_12_add) for looking at; the server and predict draw Grad-CAM.
+        const e = await explainPixels(loaded, { pixels: set.get(index), height, width, channels }, { orig, pngCompression: 0, method: 'layer-cam' });
         // JPEG (q 85): the gallery is for looking at, and the report inlines every overlay — PNGs of
         // noisy scans made it ~5× larger (~190 KB each, 12 MB for the quick start's report).
         const file = path.join(setId, `${n}.jpg`);
