@@ -14,6 +14,7 @@
  *   … --full=cnn (the `cnn` at 128 px, batch norm in training mode) | --full=mobilenet (224 px, batch 8)
  *   (the full-mode profiles write runs/bench/train-profile-<full>.json)
  *   MRI_WASM_KERNELS=composite …   profile with the composite backprop kernels instead of the fast ones
+ *   MRI_WASM_KERNELS=unfused …     the SIMD kernels without the fused convolutions and Adam
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

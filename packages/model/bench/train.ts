@@ -6,7 +6,10 @@
  * MobileNetV2 at 224 px. Each backend runs in its own child process (one backend per process);
  * `wasm-composite` is wasm with MRI_WASM_KERNELS=composite (the composite backprop kernels, no
  * SIMD kernels), so one bench run measures both on the same (shared, noisy) machine, and the
- * summary gives each mode's ratio. Median of 3 timed epochs after a warm-up epoch.
+ * summary gives each mode's ratio. `wasm-unfused` (MRI_WASM_KERNELS=unfused: the SIMD kernels
+ * without the fused convolution + ReLU6 kernels and the fused Adam) is there to measure those
+ * against the rest (`--backends=wasm,wasm-unfused`, ratio `fusedOverUnfused`). Median of 3 timed
+ * epochs after a warm-up epoch.
  * Writes runs/bench/model-train.json.
  *   node --import tsx packages/model/bench/train.ts [--backends=wasm,wasm-composite,cpu] [--modes=head,partial-block_9_add,...] [--rounds=3]
  */
@@ -125,16 +128,17 @@ async function measure(backend: string, spec: ModeSpec): Promise<Row> {
   };
 }
 
-/** Bench variants: a backend, or wasm with the composite kernels (MRI_WASM_KERNELS=composite). */
+/** Bench variants: a backend, or wasm with the composite or the unfused kernels (MRI_WASM_KERNELS). */
 const VARIANTS: Record<string, { backend: BackendPreference; env: Record<string, string> }> = {
   wasm: { backend: 'wasm', env: { MRI_WASM_KERNELS: '' } },
   'wasm-composite': { backend: 'wasm', env: { MRI_WASM_KERNELS: 'composite' } },
+  'wasm-unfused': { backend: 'wasm', env: { MRI_WASM_KERNELS: 'unfused' } },
   cpu: { backend: 'cpu', env: {} },
 };
 
 async function worker(variant: string, modes: string[]): Promise<void> {
   const sel = await selectBackend(VARIANTS[variant]?.backend ?? (variant as BackendPreference));
-  const label = variant === 'wasm-composite' ? variant : sel.name;
+  const label = variant === 'wasm-composite' || variant === 'wasm-unfused' ? variant : sel.name;
   const rows: Row[] = [];
   for (const spec of MODES.filter((m) => modes.includes(m.mode))) {
     if (spec.skip?.includes(sel.name)) {
@@ -213,21 +217,28 @@ async function main(): Promise<void> {
   // Fast (SIMD) kernels against the composites, per mode: median over rounds of the round's ratio.
   const speedup: Record<string, number> = {};
   const speedupCpu: Record<string, number> = {};
-  const ratio = (mode: string, key: 'imagesPerSecond' | 'imagesPerCpuSecond') => {
+  const ratio = (mode: string, key: 'imagesPerSecond' | 'imagesPerCpuSecond', against = 'wasm-composite') => {
     const ratios = perRound
       .map((g) => {
         const f = g.find((x) => x.backend === 'wasm' && x.mode === mode)?.[key];
-        const c = g.find((x) => x.backend === 'wasm-composite' && x.mode === mode)?.[key];
+        const c = g.find((x) => x.backend === against && x.mode === mode)?.[key];
         return f && c ? f / c : null;
       })
       .filter((v): v is number => v != null);
     return ratios.length ? Number(median(ratios).toFixed(2)) : null;
   };
+  // Fused kernels (the default) against wasm-unfused, per mode, likewise.
+  const fused: Record<string, number> = {};
+  const fusedCpu: Record<string, number> = {};
   for (const mode of modes) {
     const w = ratio(mode, 'imagesPerSecond');
     const c = ratio(mode, 'imagesPerCpuSecond');
     if (w != null) speedup[mode] = w;
     if (c != null) speedupCpu[mode] = c;
+    const fw = ratio(mode, 'imagesPerSecond', 'wasm-unfused');
+    const fc = ratio(mode, 'imagesPerCpuSecond', 'wasm-unfused');
+    if (fw != null) fused[mode] = fw;
+    if (fc != null) fusedCpu[mode] = fc;
   }
   writeFileSync(
     file,
@@ -240,6 +251,8 @@ async function main(): Promise<void> {
         measuredAt: new Date().toISOString(),
         simdOverComposite: speedup,
         simdOverCompositeCpuTime: speedupCpu,
+        fusedOverUnfused: fused,
+        fusedOverUnfusedCpuTime: fusedCpu,
         rows,
       },
       null,
@@ -248,6 +261,8 @@ async function main(): Promise<void> {
   );
   if (Object.keys(speedup).length)
     process.stderr.write(`[bench train] wasm SIMD kernels / composites: wall ${JSON.stringify(speedup)}, CPU time ${JSON.stringify(speedupCpu)}\n`);
+  if (Object.keys(fused).length)
+    process.stderr.write(`[bench train] wasm fused / unfused kernels: wall ${JSON.stringify(fused)}, CPU time ${JSON.stringify(fusedCpu)}\n`);
   process.stderr.write(`[bench train] wrote ${file}\n`);
 }
 

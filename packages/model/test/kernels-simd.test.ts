@@ -18,7 +18,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRng, sharedDir } from '@mri-robust/core';
 import { prepareWasm } from '../src/backend/select.ts';
 import { SIMD_WASM_FILE } from '../src/kernels/simd.ts';
-import { leadingAxes } from '../src/kernels/wasm-speed.ts';
+import { middleSplit } from '../src/kernels/wasm-speed.ts';
 import { loadMobileNetV2, splitAtLayer } from '../src/nets/mobilenet.ts';
 import { imagesToTensor } from '../src/nets/preprocess.ts';
 import { buildClassifier, crossEntropy, forwardTrain } from '../src/train/index.ts';
@@ -87,14 +87,16 @@ describe('wasm SIMD training kernels vs cpu', () => {
     expect(ref[1].filter((g) => g === 0).length).toBeGreaterThan(n / 4); // the masks cut something
   });
 
-  it('Sum and Mean over the leading axes (bias gradients, batch-norm moments) match; other reductions still work', async () => {
+  it('Sum and Mean over the leading or middle axes (bias gradients, batch-norm moments, global average pooling) match; other reductions still work', async () => {
     const shape = [3, 5, 6, 21];
     const v = randomArray(size(shape), 'sum');
-    expect(leadingAxes(4, [0, 1, 2])).toEqual([0, 1, 2]);
-    expect(leadingAxes(4, [2, 0, 1])).toEqual([0, 1, 2]);
-    expect(leadingAxes(4, [-4, -3, -2])).toEqual([0, 1, 2]);
-    expect(leadingAxes(4, [1, 2, 3])).toBeNull();
-    expect(leadingAxes(1, 0)).toBeNull();
+    expect(middleSplit(shape, [0, 1, 2])).toEqual({ axes: [0, 1, 2], outer: 1, reduced: 90, inner: 21 });
+    expect(middleSplit(shape, [2, 0, 1])?.axes).toEqual([0, 1, 2]);
+    expect(middleSplit(shape, [-4, -3, -2])?.axes).toEqual([0, 1, 2]);
+    expect(middleSplit(shape, [1, 2])).toEqual({ axes: [1, 2], outer: 3, reduced: 30, inner: 21 });
+    expect(middleSplit(shape, [1, 2, 3])).toBeNull();
+    expect(middleSplit(shape, [0, 2])).toBeNull();
+    expect(middleSplit([7], 0)).toBeNull();
     const run = () =>
       tf.tidy(() => {
         const x = tf.tensor(v, shape);
@@ -109,6 +111,9 @@ describe('wasm SIMD training kernels vs cpu', () => {
           tf.mean(x, [0, 1, 2], true),
           tf.mean(x, [0, 2]),
           tf.mean(x),
+          tf.mean(x, [1, 2]),
+          tf.mean(x, [1, 2], true),
+          tf.mean(x, 2),
         ].map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
       });
     const ref = await on('cpu', run);
@@ -117,6 +122,27 @@ describe('wasm SIMD training kernels vs cpu', () => {
       expect(got[i].shape).toEqual(ref[i].shape);
       expect(maxAbsDiff(got[i].values, ref[i].values)).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it('the gradient of a mean over the middle or leading axes (global average pooling) matches exactly', async () => {
+    const shape: Shape4 = [3, 5, 6, 21];
+    const v = randomArray(size(shape), 'mean-grad');
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(v, shape);
+        return [[1, 2], [0, 1, 2], [2]].map((axes, i) => {
+          const r = tf.tensor(randomArray(size(tf.mean(x, axes).shape), `mean-grad-${i}`), tf.mean(x, axes).shape);
+          return Array.from(
+            tf
+              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axes), r)))(x)
+              .dataSync(),
+          );
+        });
+      });
+    const ref = await on('cpu', run);
+    const got = await on('wasm', run);
+    for (let i = 0; i < ref.length; i++) expect(maxAbsDiff(got[i], ref[i])).toBe(0);
+    expect(maxAbs(ref[0])).toBeGreaterThan(1e-3);
   });
 
   it('max-pool gradients match, ties (all-zero ReLU windows) and padding included', async () => {

@@ -65,7 +65,9 @@ interface Exports {
   ): void;
   clip_grad(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   relu_grad(x: number, dy: number, dx: number, n: number): void;
-  col_sum(x: number, out: number, m: number, n: number, scale: number): void;
+  mid_sum(x: number, out: number, a: number, m: number, n: number, scale: number): void;
+  mid_broadcast_div(dy: number, dx: number, a: number, m: number, n: number, d: number): void;
+  act_grad(y: number, dy: number, dx: number, n: number, hi: number): void;
   batchnorm_grad(x: number, dy: number, mean: number, k: number, dx: number, s1: number, s2: number, m: number, c: number): void;
   maxpool_grad(
     x: number,
@@ -247,14 +249,42 @@ export function reluGrad(x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
   return out;
 }
 
-/** Sum (or with `mean`, mean) of x over every axis but the last → shape `outShape` (last dim's size). */
-export function columnSum(x: tf.TensorInfo, outShape: number[], mean = false): tf.TensorInfo {
+/** x viewed as [A, M, N], reduced over M (a run of axes ending before the last): `outer` = A. */
+export interface MiddleSplit {
+  outer: number;
+  reduced: number;
+  inner: number;
+}
+
+/** Sum (or with `mean`, mean) of x over the middle of its split → shape `outShape` (A × N values). */
+export function middleSum(x: tf.TensorInfo, s: MiddleSplit, outShape: number[], mean = false): tf.TensorInfo {
   const be = backend();
   const fns = kernels(be);
-  const n = x.shape[x.shape.length - 1];
+  if (size(x.shape) !== s.outer * s.reduced * s.inner) throw new Error(`middleSum: [${x.shape}] is not ${s.outer}×${s.reduced}×${s.inner}`);
   const out = be.makeOutput(outShape, 'float32');
-  const m = size(x.shape) / n;
-  fns.col_sum(offset(be, x), offset(be, out), m, n, mean ? 1 / m : 1);
+  fns.mid_sum(offset(be, x), offset(be, out), s.outer, s.reduced, s.inner, mean ? 1 / s.reduced : 1);
+  return out;
+}
+
+/** dx (shape `xShape`, split `s`) = dy [A, N] / `divisor` broadcast over the reduced axes: a mean's gradient. */
+export function middleBroadcastDiv(dy: tf.TensorInfo, s: MiddleSplit, xShape: number[], divisor: number): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  if (size(dy.shape) !== s.outer * s.inner) throw new Error(`middleBroadcastDiv: dy [${dy.shape}] is not ${s.outer}×${s.inner}`);
+  const out = be.makeOutput(xShape.slice(), 'float32');
+  fns.mid_broadcast_div(offset(be, dy), offset(be, out), s.outer, s.reduced, s.inner, divisor);
+  return out;
+}
+
+/**
+ * (0 < y < hi) ? dy : 0 elementwise: the gradient of relu (hi = Infinity) or relu6 (hi = 6) from its
+ * output. It differs from the gradient taken at the input only where the input was exactly 6.
+ */
+export function activationGradFromOutput(y: tf.TensorInfo, dy: tf.TensorInfo, hi: number): tf.TensorInfo {
+  const be = backend();
+  const fns = kernels(be);
+  const out = be.makeOutput(dy.shape.slice(), 'float32');
+  fns.act_grad(offset(be, y), offset(be, dy), offset(be, out), size(dy.shape), hi);
   return out;
 }
 

@@ -6,8 +6,10 @@
  * so the clone shares the data as the cpu backend's Identity and wasm's own Reshape do.
  *
  * `Sum` and `Mean` over every axis but the last (the bias gradients: 12 % of that step; batch-norm
- * moments of a CNN trained from scratch: 14 % of its step) as one SIMD column pass; other
- * reductions use wasm's own kernels.
+ * moments of a CNN trained from scratch: 14 % of its step), or more generally over a run of axes
+ * that ends before the last (global average pooling), as one SIMD pass; other reductions use
+ * wasm's own kernels. The gradient of such a Mean is one SIMD broadcast too (tfjs's formula fills
+ * a tensor of ones, multiplies and divides at the input's full size).
  *
  * A faster wasm `Tile`, the largest single cost of a training step there (tf.profile on
  * MobileNetV2's top blocks: 461 of ~1,300 ms): batch-norm gradients broadcast per-channel vectors
@@ -16,7 +18,7 @@
  * matMul with one row is slow.) Other dtypes call the original wasm kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { columnSum } from './simd.ts';
+import { type MiddleSplit, middleBroadcastDiv, middleSum } from './simd.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 
@@ -47,16 +49,44 @@ function tileViaBroadcast(x: tf.Tensor, reps: number[]): tf.Tensor {
 
 let registered = false;
 
-/** Reduction axes of `Sum` when they are exactly the leading ones ([0, …, rank−2]), else null. */
-export function leadingAxes(rank: number, axis: number | number[]): number[] | null {
-  const axes = tf.util
-    .parseAxisParam(
-      axis,
-      Array.from({ length: rank }, () => 1),
-    )
-    .sort((a, b) => a - b);
-  if (rank < 2 || axes.length !== rank - 1) return null;
-  return axes.every((a, i) => a === i) ? axes : null;
+/**
+ * `shape` viewed as [A, M, N] when the reduction axes are a run that ends just before the last axis
+ * ([s, …, rank−2]: the leading axes when s = 0, height and width of NHWC when s = 1), else null.
+ */
+export function middleSplit(shape: readonly number[], axis: number | number[]): (MiddleSplit & { axes: number[] }) | null {
+  const rank = shape.length;
+  if (rank < 2) return null;
+  const axes = tf.util.parseAxisParam(axis, shape as number[]).sort((a, b) => a - b);
+  if (axes.length === 0 || axes[axes.length - 1] !== rank - 2 || !axes.every((a, i) => a === axes[0] + i)) return null;
+  const prod = (s: readonly number[]) => s.reduce((p, v) => p * v, 1);
+  return { axes, outer: prod(shape.slice(0, axes[0])), reduced: prod(shape.slice(axes[0], rank - 1)), inner: shape[rank - 1] };
+}
+
+const MEAN_GRAD_KERNEL = 'MriMeanGrad';
+
+/** Mean's gradient as one broadcast on wasm where the SIMD Mean applies; tfjs's formula elsewhere. */
+function registerMeanGradient(): void {
+  const original = tf.getGradient(tf.Mean);
+  if (!original) throw new Error('tfjs-core registers no gradient for Mean');
+  tf.registerKernel({
+    kernelName: MEAN_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = attrs as unknown as MiddleSplit & { xShape: number[] };
+      return middleBroadcastDiv(inputs.dy as tf.TensorInfo, a, a.xShape, a.reduced);
+    },
+  });
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const x = (saved as tf.Tensor[])[0];
+      const d = dy as tf.Tensor;
+      const split = x.dtype === 'float32' && d.dtype === 'float32' ? middleSplit(x.shape, (attrs as { axis: number | number[] }).axis) : null;
+      if (tf.getBackend() !== 'wasm' || !split) return original.gradFunc(dy, saved, attrs);
+      const { outer, reduced, inner } = split;
+      return { x: () => tf.engine().runKernel(MEAN_GRAD_KERNEL, { dy: d }, { outer, reduced, inner, xShape: x.shape }) as tf.Tensor };
+    },
+  });
 }
 
 /**
@@ -105,12 +135,14 @@ export function registerWasmSpeedKernels(options: { simd?: boolean } = {}): void
         kernelFunc: (args) => {
           const x = args.inputs.x as tf.TensorInfo;
           const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-          if (x.dtype !== 'float32' || !leadingAxes(x.shape.length, axis)) return own(args);
-          const n = x.shape[x.shape.length - 1];
-          return columnSum(x, keepDims ? [...x.shape.slice(0, -1).map(() => 1), n] : [n], name === tf.Mean);
+          const split = x.dtype === 'float32' ? middleSplit(x.shape, axis) : null;
+          if (!split) return own(args);
+          const outShape = keepDims ? x.shape.map((d, i) => (split.axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !split.axes.includes(i));
+          return middleSum(x, split, outShape, name === tf.Mean);
         },
       });
     }
+    registerMeanGradient();
   }
   registered = true;
 }

@@ -9,13 +9,15 @@
  * (step/mul, greaterEqual/lessEqual/logicalAnd/where) took a third of a MobileNetV2 training step
  * on wasm, with one fused SIMD pass each, likewise FusedBatchNorm's gradient, and wasm's slow
  * MaxPoolGrad.
- * `MRI_WASM_KERNELS=composite` (read at registration) keeps the composites everywhere, for
- * benchmarks that compare the two.
+ * `MRI_WASM_KERNELS=composite` (read at registration) keeps the composites everywhere, and
+ * `MRI_WASM_KERNELS=unfused` the SIMD kernels without the fused convolutions (fused-conv.ts) and
+ * the fused Adam, for benchmarks that compare them.
  * Call it AFTER importing '@tensorflow/tfjs-backend-wasm' (otherwise the backend's own kernel
  * registrations would run later and win). Idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterFast, conv2dBackpropInputViaConv, depthwiseBackpropFilterViaConv, depthwiseBackpropInputComposite } from './composite.ts';
+import { registerFusedConvKernels } from './fused-conv.ts';
 import { registerWasmSpeedKernels } from './wasm-speed.ts';
 import {
   adamUpdate,
@@ -374,17 +376,21 @@ let registered = false;
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
-  useSimd = process.env.MRI_WASM_KERNELS !== 'composite';
+  const mode = process.env.MRI_WASM_KERNELS?.trim() || 'fast';
+  if (!['fast', 'unfused', 'composite'].includes(mode)) throw new Error(`MRI_WASM_KERNELS=${mode}: use fast (or leave it unset), unfused or composite`);
+  useSimd = mode !== 'composite';
+  const fuse = mode === 'fast';
   registerWasmSpeedKernels({ simd: useSimd });
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
     tf.registerKernel(cfg);
   }
   if (useSimd) {
-    for (const cfg of maskKernels) if (!tf.getKernel(cfg.kernelName, 'wasm')) tf.registerKernel(cfg);
+    for (const cfg of maskKernels) if ((fuse || cfg.kernelName !== ADAM_KERNEL) && !tf.getKernel(cfg.kernelName, 'wasm')) tf.registerKernel(cfg);
     registerMaskGradients();
     registerBatchNormGradient();
     registerMaxPoolGrad();
+    if (fuse) registerFusedConvKernels();
   }
   registered = true;
 }

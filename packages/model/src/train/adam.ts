@@ -3,7 +3,7 @@
  * the same weights bit for bit), with the update of each variable run as one fused kernel on wasm
  * (`MriAdam`, src/kernels: one SIMD pass instead of ~13 tensor ops per variable, which took 15 %
  * of a partial training step there). Other backends, or wasm without the project's kernels
- * (`MRI_WASM_KERNELS=composite`), run tfjs-core's own update.
+ * (`MRI_WASM_KERNELS=composite` or `unfused`), run tfjs-core's own update.
  */
 import type { AdamOptimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { tf } from '../backend/tf.ts';

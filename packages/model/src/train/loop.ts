@@ -12,6 +12,8 @@ import type { Classifier } from './classifier.ts';
 import type { EpochRecord, OnEpoch } from './types.ts';
 import { drawMixup, mixRows, smoothTargets } from './regularize.ts';
 import { adam } from './adam.ts';
+import { planTrunk, runTrunk } from './trunk-plan.ts';
+import { fusedConvAvailable } from '../kernels/fused-conv.ts';
 
 export interface LoopOptions {
   epochs: number;
@@ -69,7 +71,8 @@ export function softCrossEntropy(probs: Tensor, targets: Tensor, sampleWeights?:
 
 /**
  * Training-mode forward pass through the classifier chain: the trunk (batch norm in training
- * mode only when asked), then seeded dropout, then the dense head.
+ * mode only when asked), then seeded dropout, then the dense head. On wasm the trunk runs its
+ * fused plan (trunk-plan.ts: convolution + bias + ReLU6 as one kernel with its own gradient).
  */
 export function forwardTrain(clf: Classifier, x: Tensor, dropoutSeed: number, trunkTraining: boolean): Tensor {
   let h = x;
@@ -79,7 +82,8 @@ export function forwardTrain(clf: Classifier, x: Tensor, dropoutSeed: number, tr
     } else if (layer.name === 'head_dense' || layer.name === 'head_gap') {
       h = layer.apply(h) as Tensor;
     } else {
-      h = layer.apply(h, { training: trunkTraining }) as Tensor;
+      const plan = layer instanceof tf.LayersModel && h.dtype === 'float32' && fusedConvAvailable() ? planTrunk(layer) : null;
+      h = plan ? runTrunk(plan, h, { training: trunkTraining }) : (layer.apply(h, { training: trunkTraining }) as Tensor);
     }
   }
   return h;

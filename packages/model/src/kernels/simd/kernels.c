@@ -249,33 +249,60 @@ EXPORT void relu_grad(const f32 *x, const f32 *dy, f32 *dx, int n) {
   for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-/* out[n] = scale · sum_m x[m][n]: a sum (scale 1) or mean (1/M) over every axis but the last
-   (bias gradients, batch-norm moments). */
-EXPORT void col_sum(const f32 *x, f32 *out, int M, int N, f32 scale) {
+/* out[a][n] = scale · sum_m x[a][m][n]: a sum (scale 1) or mean (1/M) over a run of axes that ends
+   before the last (bias gradients and batch-norm moments with A = 1, global average pooling). */
+EXPORT void mid_sum(const f32 *x, f32 *out, int A, int M, int N, f32 scale) {
   const v128_t vs = wasm_f32x4_splat(scale);
-  int n = 0;
-  for (; n + 16 <= N; n += 16) {
-    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
-    for (int m = 0; m < M; m++) {
-      const f32 *r = x + m * N + n;
-      s0 = wasm_f32x4_add(s0, wasm_v128_load(r));
-      s1 = wasm_f32x4_add(s1, wasm_v128_load(r + 4));
-      s2 = wasm_f32x4_add(s2, wasm_v128_load(r + 8));
-      s3 = wasm_f32x4_add(s3, wasm_v128_load(r + 12));
+  for (int a = 0; a < A; a++, x += M * N, out += N) {
+    int n = 0;
+    for (; n + 16 <= N; n += 16) {
+      v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+      for (int m = 0; m < M; m++) {
+        const f32 *r = x + m * N + n;
+        s0 = wasm_f32x4_add(s0, wasm_v128_load(r));
+        s1 = wasm_f32x4_add(s1, wasm_v128_load(r + 4));
+        s2 = wasm_f32x4_add(s2, wasm_v128_load(r + 8));
+        s3 = wasm_f32x4_add(s3, wasm_v128_load(r + 12));
+      }
+      wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs)); wasm_v128_store(out + n + 4, wasm_f32x4_mul(s1, vs));
+      wasm_v128_store(out + n + 8, wasm_f32x4_mul(s2, vs)); wasm_v128_store(out + n + 12, wasm_f32x4_mul(s3, vs));
     }
-    wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs)); wasm_v128_store(out + n + 4, wasm_f32x4_mul(s1, vs));
-    wasm_v128_store(out + n + 8, wasm_f32x4_mul(s2, vs)); wasm_v128_store(out + n + 12, wasm_f32x4_mul(s3, vs));
+    for (; n + 4 <= N; n += 4) {
+      v128_t s0 = wasm_f32x4_splat(0.0f);
+      for (int m = 0; m < M; m++) s0 = wasm_f32x4_add(s0, wasm_v128_load(x + m * N + n));
+      wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs));
+    }
+    for (; n < N; n++) {
+      f32 s = 0;
+      for (int m = 0; m < M; m++) s += x[m * N + n];
+      out[n] = s * scale;
+    }
   }
-  for (; n + 4 <= N; n += 4) {
-    v128_t s0 = wasm_f32x4_splat(0.0f);
-    for (int m = 0; m < M; m++) s0 = wasm_f32x4_add(s0, wasm_v128_load(x + m * N + n));
-    wasm_v128_store(out + n, wasm_f32x4_mul(s0, vs));
+}
+
+/* dx[a][m][n] = dy[a][n] / d: the gradient of a mean over the middle axes (tfjs: dy · 1 / d). */
+EXPORT void mid_broadcast_div(const f32 *dy, f32 *dx, int A, int M, int N, f32 d) {
+  const v128_t vd = wasm_f32x4_splat(d);
+  for (int a = 0; a < A; a++, dy += N) {
+    for (int m = 0; m < M; m++, dx += N) {
+      int n = 0;
+      for (; n + 4 <= N; n += 4) wasm_v128_store(dx + n, wasm_f32x4_div(wasm_v128_load(dy + n), vd));
+      for (; n < N; n++) dx[n] = dy[n] / d;
+    }
   }
-  for (; n < N; n++) {
-    f32 s = 0;
-    for (int m = 0; m < M; m++) s += x[m * N + n];
-    out[n] = s * scale;
+}
+
+/* dx = (0 < y < hi) ? dy : 0 — the gradient of relu (hi = +inf) or relu6 (hi = 6) from its output y
+   (y = 0 exactly where the input was ≤ 0; y = 6 where it was ≥ 6). */
+EXPORT void act_grad(const f32 *y, const f32 *dy, f32 *dx, int n, f32 hi) {
+  const v128_t z = wasm_f32x4_splat(0.0f), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(y + i);
+    v128_t keep = wasm_v128_and(wasm_f32x4_gt(v, z), wasm_f32x4_lt(v, vhi));
+    wasm_v128_store(dx + i, wasm_v128_and(keep, wasm_v128_load(dy + i)));
   }
+  for (; i < n; i++) dx[i] = (y[i] > 0.0f && y[i] < hi) ? dy[i] : 0.0f;
 }
 
 /*
