@@ -1,0 +1,70 @@
+// Training-noise comparison in the shipped (partial) mode of experiments/brain-mri.yaml (issue #16):
+// one trial per variant at fixed hyper-parameters (the best trial of the brain-mri.yaml sweep), each
+// with its own runs folder whose stage cache is shared (runs-<variant>/cache → ../../../runs/cache), so
+// two variants can train at once (each sweep holds its own DuckDB) without re-running ingest.
+// Also writes `mri-c.yaml`: brain-mri.yaml with `noise.eval.benchmark: mri-c`, the experiment that
+// `model evaluate` scores every variant's model with (identical test images, paired verdicts).
+// Run: node --import tsx experiments/studies/full-noise/gen.mjs LR DROPOUT BATCH (as run: 0.0005 0.4 32)
+//   then node --import tsx packages/tuning/src/cli.ts sweep --experiment=experiments/studies/full-noise/<variant>.yaml
+import { mkdirSync, readFileSync, symlinkSync, existsSync, writeFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { NOISE_KINDS } from '../../../packages/noise/src/models/types.ts';
+
+const [lr, dropout, batch] = process.argv.slice(2).map(Number);
+if (![lr, dropout, batch].every(Number.isFinite)) {
+  console.error('usage: gen.mjs LEARNING_RATE DROPOUT BATCH_SIZE');
+  process.exit(2);
+}
+const here = new URL('.', import.meta.url);
+const base = YAML.parse(readFileSync(new URL('../../brain-mri.yaml', import.meta.url), 'utf8'));
+const former = {
+  sources: ['sartaj'],
+  splits: ['train'],
+  fraction: 1.0,
+  mode: 'copies',
+  kinds: [
+    { kind: 'rician', probability: 2, severity: [1, 5] },
+    { kind: 'gaussian', probability: 1, severity: [1, 4] },
+    { kind: 'kspace_motion', probability: 1, severity: [1, 3] },
+  ],
+};
+const chain = {
+  sources: [],
+  splits: ['train'],
+  fraction: 0.25,
+  mode: 'copies',
+  chain: [1, 3],
+  kinds: NOISE_KINDS.map((k) => ({ kind: k, probability: k === 'rician' ? 3 : 1, severity: [1, 5] })),
+};
+function relocate(e, name) {
+  e.name = `fn-${name}`;
+  e.data.root = '../../../../shared/datasets';
+  e.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';
+  e.runs = `../../../runs-${name}`;
+  const runs = new URL(`../../../runs-${name}/`, import.meta.url);
+  mkdirSync(runs, { recursive: true });
+  if (!existsSync(new URL('cache', runs))) {
+    mkdirSync(new URL('../../../runs/cache', import.meta.url), { recursive: true });
+    symlinkSync('../runs/cache', new URL('cache', runs));
+  }
+  return e;
+}
+function make(name, train) {
+  const e = relocate(structuredClone(base), name);
+  e.description = `full-mode training-noise comparison: ${name}`;
+  if (train) e.noise.train = train;
+  e.sweep = { ...e.sweep, space: { learning_rate: [lr], dropout: [dropout], batch_size: [batch] }, pruner: { kind: 'none' } };
+  writeFileSync(new URL(`${name}.yaml`, here), YAML.stringify(e));
+}
+make('shipped', null);
+make('former', former);
+make('chain', chain);
+const m = structuredClone(base);
+m.data.root = '../../../../shared/datasets';
+m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';
+m.runs = '../../../runs';
+m.noise.eval = { ...m.noise.eval, splits: ['test'], benchmark: 'mri-c' };
+writeFileSync(new URL('mri-c.yaml', here), YAML.stringify(m));
+// Then score each variant's model on mri-c, paired against another on the same images, e.g.
+//   node --import tsx packages/model/src/cli.ts evaluate --experiment=experiments/studies/full-noise/mri-c.yaml \
+//     --model=runs-chain/trials/<sweep>/<trial>/model --compare-to=runs-former/trials/<sweep>/<trial>/model
