@@ -1,15 +1,15 @@
 /**
  * PNG encoding of 8-bit grey or RGB pixels (no alpha, no interlacing): every row "Up"-filtered
- * (the difference to the row above), then deflated by node:zlib on the thread pool. Smooth images —
+ * (the difference to the row above), then deflated by node:zlib. Smooth images —
  * a scan, a blended heat map — shrink by a third more than unfiltered rows (what sharp writes by
  * default), so an answer of the server is smaller and cheaper to send and to read; the decoded
  * pixels are the same. The fast levels (1–3) match runs only (Z_RLE): measured on the server's
  * overlays, half the deflate time of level 1 for ~7 % more bytes (and smaller grey scans).
+ * Deflated in the calling thread: zlib's asynchronous API, in 16 KiB chunks through the thread pool,
+ * took twice the CPU time of deflateSync for these ~100 KB images (measured side by side).
  */
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 
-const deflate = promisify(zlib.deflate);
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const FILTER_UP = 2;
 
@@ -36,7 +36,7 @@ function filterUp(pixels: Uint8Array, stride: number, height: number): Uint8Arra
 }
 
 /** PNG bytes of `pixels` (uint8 HWC, 1 = grey or 3 = RGB channels); `level`: zlib level 0–9. */
-export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, level: number): Promise<Buffer> {
+export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, level: number): Buffer {
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) throw new Error(`encodePng: bad size ${width}×${height}`);
   if (pixels.length !== width * height * channels) throw new Error(`encodePng: ${pixels.length} bytes for ${width}×${height}×${channels}`);
   if (!(Number.isInteger(level) && level >= 0 && level <= 9)) throw new Error(`encodePng: zlib level must be an integer 0–9, got ${level}`);
@@ -47,6 +47,6 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   header[9] = channels === 1 ? 0 : 2; // colour type: grey / truecolour
   // compression 0 (deflate), filter method 0 (adaptive, per-row types), interlace 0: already zero.
   const strategy = level >= 1 && level <= 3 ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY;
-  const data = await deflate(filterUp(pixels, width * channels, height), { level, strategy });
+  const data = zlib.deflateSync(filterUp(pixels, width * channels, height), { level, strategy });
   return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', data), chunk('IEND', new Uint8Array(0))]);
 }
