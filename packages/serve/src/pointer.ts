@@ -5,10 +5,14 @@
  *   runs/trials/latest.json        { "sweep": "<id>" }
  *   runs/trials/<sweep>/best.json  { "trial": "<id>", "modelDir": "<dir>" }
  * A relative `modelDir` is resolved against the folder of best.json, then the workspace root.
+ * `--top K` (K ≥ 2): the K best finished trials by the sweep's objective, ranked as `tuning:best`
+ * ranks them — read from the tracking database through its reader (read-only, or a snapshot while
+ * a sweep holds the file), since the pointer files name only the best one; served as an ensemble.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '@mri-robust/core';
+import { getSweep, openTrackingReader, rankedTrials, TRACKING_FILE } from '@mri-robust/tracking';
 
 export interface ServeModelChoice {
   modelDir: string;
@@ -37,21 +41,20 @@ function sweepId(v: unknown, where: string): string {
   return v;
 }
 
+/** The sweep asked for (`--sweep`), else the latest one (runs/trials/latest.json). */
+function chosenSweep(sweepFlag: string | undefined, runsDir: string): { sweep: string; latest: boolean } {
+  if (sweepFlag) return { sweep: sweepId(sweepFlag, '--sweep'), latest: false };
+  const latestFile = path.join(runsDir, 'trials', 'latest.json');
+  const latest = readJson(latestFile, 'no sweep has run yet; run `nx run tuning:sweep` first, or pass --model <dir>');
+  return { sweep: sweepId(latest.sweep, `${latestFile}: field 'sweep'`), latest: true };
+}
+
 export function resolveServeModel(opts: { model?: string; sweep?: string; runsDir: string; root: string }): ServeModelChoice {
   if (opts.model && opts.sweep) throw new UserError('give either --model <dir> or --sweep <id>, not both');
   if (opts.model) return { modelDir: path.resolve(opts.model), source: `--model ${opts.model}` };
   const trialsDir = path.join(opts.runsDir, 'trials');
-  let sweep: string;
-  let source: string;
-  if (opts.sweep) {
-    sweep = sweepId(opts.sweep, '--sweep');
-    source = `best trial of sweep ${sweep}`;
-  } else {
-    const latestFile = path.join(trialsDir, 'latest.json');
-    const latest = readJson(latestFile, 'no sweep has run yet; run `nx run tuning:sweep` first, or pass --model <dir>');
-    sweep = sweepId(latest.sweep, `${latestFile}: field 'sweep'`);
-    source = `best trial of the latest sweep (${sweep})`;
-  }
+  const { sweep, latest } = chosenSweep(opts.sweep, opts.runsDir);
+  const source = latest ? `best trial of the latest sweep (${sweep})` : `best trial of sweep ${sweep}`;
   const bestFile = path.join(trialsDir, sweep, 'best.json');
   const best = readJson(bestFile, `sweep ${sweep} has no best trial (unknown sweep, or it has not finished a trial yet); pass --model <dir>`);
   if (typeof best.modelDir !== 'string' || best.modelDir.length === 0) throw new UserError(`${bestFile}: field 'modelDir' must be a non-empty string`);
@@ -80,4 +83,47 @@ function checkProvenance(modelDir: string, sweep: string, trial: string | undefi
         'the model folder was swapped or copied from another trial; rerun the sweep to rewrite it, or pass --model <dir> to serve it anyway',
     );
   }
+}
+
+/** `--top` as given: an integer ≥ 1 (default 1). */
+export function topOf(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--top ${value}: expected an integer ≥ 1 (the number of best trials to serve as an ensemble)`);
+  return n;
+}
+
+/**
+ * The `top` best finished trials of a sweep (`--sweep`, else the latest), best first, each folder
+ * checked against its provenance like the pointer's; fewer finished trials with a saved model than
+ * `top` is a one-line error saying how many there are.
+ */
+export async function resolveSweepTop(opts: { sweep?: string; top: number; runsDir: string }): Promise<ServeModelChoice[]> {
+  const { sweep, latest } = chosenSweep(opts.sweep, opts.runsDir);
+  const dbFile = path.join(opts.runsDir, TRACKING_FILE);
+  if (!existsSync(dbFile)) throw new UserError(`${dbFile} does not exist: --top ranks the trials of a sweep recorded there; run \`nx run tuning:sweep\` first`);
+  const t = await openTrackingReader(dbFile);
+  let ranked: Awaited<ReturnType<typeof rankedTrials>>;
+  let objective: string;
+  try {
+    const row = await getSweep(t, sweep);
+    if (!row) throw new UserError(`${dbFile}: no sweep ${sweep}${latest ? ' (named by runs/trials/latest.json)' : ''}`);
+    objective = `${row.direction === 'minimize' ? 'lowest' : 'highest'} ${row.objective}`;
+    ranked = (await rankedTrials(t, sweep)).filter((r) => r.status === 'finished' && r.model_path);
+  } finally {
+    await t.close();
+  }
+  if (ranked.length < opts.top) {
+    throw new UserError(
+      `--top ${opts.top}: sweep ${sweep} has ${ranked.length} finished trial${ranked.length === 1 ? '' : 's'} with a saved model` +
+        (ranked.length ? `; choose --top ${ranked.length} or fewer` : ''),
+    );
+  }
+  return ranked.slice(0, opts.top).map((r, i) => {
+    const modelDir = r.model_path as string;
+    if (!existsSync(path.join(modelDir, 'metadata.json')))
+      throw new UserError(`${dbFile}: trial ${r.trial_id} of sweep ${sweep}: ${modelDir} holds no saved model`);
+    checkProvenance(modelDir, sweep, r.trial_id, dbFile);
+    return { modelDir, source: `trial ${i + 1} of the ${opts.top} best of sweep ${sweep} (${objective})`, sweep, trial: r.trial_id };
+  });
 }

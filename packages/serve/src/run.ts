@@ -1,27 +1,31 @@
 /**
- * `nx run serve:start [--model <dir>[,<dir>...] | --sweep <id>] [--port N] [--host 127.0.0.1]
+ * `nx run serve:start [--model <dir>[,<dir>...] | --sweep <id> [--top K]] [--port N] [--host 127.0.0.1]
  *   [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--workers N] [--cam grad-cam]`: loads
- * the model (several folders: an ensemble answering with the mean of their calibrated
- * probabilities), starts the server and runs until SIGINT/SIGTERM.
+ * the model (several folders, or a sweep's K best trials: an ensemble answering with the mean of
+ * their calibrated probabilities), starts the server and runs until SIGINT/SIGTERM.
  *
- * Throughput: `--workers` predictions run at once (default: one per core, at most 4), each forward
- * pass on cores / workers ONNX Runtime threads (so 1 by default: spinning intra-op threads of
- * concurrent passes would only contend). The default map is Grad-CAM, computed in the same ONNX
+ * Throughput: `--workers` predictions are in progress at once (default: one per core, at most 4),
+ * each forward pass on cores / workers ONNX Runtime threads (so 1 by default: spinning intra-op
+ * threads would only contend). onnxruntime-node runs a pass on the JavaScript thread, so what the
+ * workers overlap is the rest of an answer — decoding, resizing and PNG deflating on the thread
+ * pool — with one another's forward passes. The default map is Grad-CAM, computed in the same ONNX
  * Runtime pass as the probabilities for GAP → Dense heads; `--cam layer-cam` adds a TensorFlow.js
  * gradient pass per answer (a finer 14×14 map at MobileNetV2's block_12_add, several times slower).
  */
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, stringFlag, UserError, workspaceRoot } from '@mri-robust/core';
-import { parseModelList, selectBackend, type BackendPreference } from '@mri-robust/model';
+import { camMethodOf, parseModelList, selectBackend, type BackendPreference } from '@mri-robust/model';
 import { launcherChain, watchLaunchers } from './launcher.ts';
-import { resolveServeModel } from './pointer.ts';
+import { resolveServeModel, resolveSweepTop, topOf } from './pointer.ts';
 import { DEFAULT_MAX_PIXELS, loadPredictHandler } from './predictor.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from './server.ts';
 
 export interface ServeArgs {
   model?: string;
   sweep?: string;
+  /** With --sweep (or the latest sweep): serve the ensemble of its K best finished trials (default 1: the best alone). */
+  top?: string;
   runs?: string;
   port?: string;
   host?: string;
@@ -60,13 +64,15 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
   const cores = Math.max(1, os.availableParallelism());
   const workers = num(args.workers, 'workers', Math.min(cores, MAX_DEFAULT_WORKERS), { min: 1 });
   const threads = Math.max(1, Math.floor(cores / workers));
-  // `--model A,B,C`: an ensemble of those folders (mean of their calibrated probabilities).
+  const method = camMethodOf(args.cam);
+  const top = topOf(args.top);
+  if (top > 1 && args.model) throw new UserError(`--top ${top} ranks the trials of a sweep: give --sweep <id> (or neither, for the latest sweep), not --model`);
+  // `--model A,B,C`: an ensemble of those folders (mean of their calibrated probabilities); `--top K`: a sweep's K best trials.
   const listed = args.model ? parseModelList(args.model) : [];
-  const choice = resolveServeModel({ model: listed[0], sweep: args.sweep, runsDir, root });
-  const dirs = listed.length > 1 ? listed.map((d) => path.resolve(d)) : [choice.modelDir];
+  const ranked = top > 1 ? await resolveSweepTop({ sweep: args.sweep, top, runsDir }) : null;
+  const choice = ranked ? ranked[0] : resolveServeModel({ model: listed[0], sweep: args.sweep, runsDir, root });
+  const dirs = ranked ? ranked.map((c) => c.modelDir) : listed.length > 1 ? listed.map((d) => path.resolve(d)) : [choice.modelDir];
   const backend = await selectBackend((args.backend as BackendPreference | undefined) ?? 'auto');
-  if (args.cam !== undefined && args.cam !== 'layer-cam' && args.cam !== 'grad-cam') throw new UserError(`--cam ${args.cam}: expected layer-cam or grad-cam`);
-  const method = args.cam as 'layer-cam' | 'grad-cam' | undefined;
   const handler = await loadPredictHandler(dirs, { maxPixels, method, threads });
   const log = (line: string) => process.stderr.write(`[serve] ${line}\n`);
   const host = args.host ?? '127.0.0.1';
@@ -86,9 +92,10 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`--host ${host}: not an address of this machine`);
     throw e;
   }
-  if (dirs.length > 1) log(`ensemble of ${dirs.length} models (--model ${args.model}): ${dirs.join(', ')}, backend ${backend.name}`);
+  if (ranked) log(`ensemble of ${dirs.length} models (${choice.source.replace(/^trial 1 of the /, '')}): ${dirs.join(', ')}, backend ${backend.name}`);
+  else if (dirs.length > 1) log(`ensemble of ${dirs.length} models (--model ${args.model}): ${dirs.join(', ')}, backend ${backend.name}`);
   else log(`model ${choice.modelDir} (${choice.source}${choice.trial ? `, trial ${choice.trial}` : ''}), backend ${backend.name}`);
-  log(`${method ?? 'grad-cam'} maps; ${workers} prediction(s) at once, ${threads} ONNX Runtime thread(s) each`);
+  log(`${method} maps; ${workers} prediction(s) at once, ${threads} ONNX Runtime thread(s) each`);
   log(`listening on ${running.url}  (GET / page, POST /predict; upload limit ${maxUploadBytes} bytes, pixel limit ${maxPixels})`);
   return {
     url: running.url,
@@ -102,7 +109,7 @@ export async function runServe(args: ServeArgs): Promise<{ url: string; close: (
 /** CLI entry (`cli.ts serve ...`): starts the server and keeps it up until SIGINT/SIGTERM. */
 export async function serveMain(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
-  const known = ['model', 'sweep', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'workers', 'backend', 'allowHost', 'cam'];
+  const known = ['model', 'sweep', 'top', 'runs', 'port', 'host', 'maxUploadMb', 'maxPixels', 'queue', 'workers', 'backend', 'allowHost', 'cam'];
   const unknown = Object.keys(a).filter((k) => k !== '_' && !known.includes(k));
   if (unknown.length) throw new UserError(`serve: unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}\n${SERVE_USAGE}`);
   const args: ServeArgs = {};
@@ -137,4 +144,4 @@ export async function serveMain(argv: string[]): Promise<void> {
   });
 }
 
-export const SERVE_USAGE = `start [--model DIR[,DIR...] | --sweep ID] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--workers N] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]] [--cam grad-cam|layer-cam]`;
+export const SERVE_USAGE = `start [--model DIR[,DIR...] | --sweep ID [--top K]] [--port 8080] [--host 127.0.0.1] [--max-upload-mb 10] [--max-pixels 40000000] [--queue 8] [--workers N] [--runs runs] [--backend auto] [--allow-host NAME[,NAME]] [--cam grad-cam|layer-cam]`;
