@@ -1,8 +1,10 @@
 /**
  * Does the class-activation map point at the brain? On real tumour scans from ../shared (sartaj
- * Testing: glioma, meningioma, pituitary), the peak of the default map (Layer-CAM at block_12_add,
- * 14×14 for MobileNetV2 at 224 px, read inside the scan's extent) must fall inside the brain for most
- * of them. "Inside the brain" is defined from the image alone: the Otsu foreground at half the Otsu
+ * Testing: glioma, meningioma, pituitary), the peak of the map (read inside the scan's extent) must
+ * fall inside the brain for most of them: Layer-CAM at block_12_add (14×14 for MobileNetV2 at 224 px,
+ * `--cam layer-cam`, the gallery's map) for ≥ 75 %, and the default Grad-CAM at out_relu (7×7, one
+ * ONNX Runtime pass: what serve and model:predict draw unless asked) for ≥ 60 % (27 and 21 of 30 when
+ * this was written: the finer map localises better, at ~5× the CPU time per answer). "Inside the brain" is defined from the image alone: the Otsu foreground at half the Otsu
  * threshold (so dark brain tissue inside a bright scalp counts), its largest 4-connected component
  * with holes filled (the head), eroded by a disc of 12 % of the head's equivalent radius (which
  * removes the skull rim and scalp) — the same mask is drawn over the scans in the report below.
@@ -198,7 +200,7 @@ describe('the default map localises: peak inside the brain on real tumour scans'
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('MobileNetV2 at 224 px: a 14×14 map whose peak lies in the eroded head mask for ≥ 75 % of 30 tumour scans', async () => {
+  it('MobileNetV2 at 224 px: peaks in the eroded head mask for ≥ 75 % (Layer-CAM 14×14) and ≥ 60 % (default Grad-CAM 7×7) of 30 tumour scans', async () => {
     expect(defaultCamLayer([mobilenet.model], 224).layer.name).toBe('block_12_add');
     const root = path.join(shared, 'datasets', 'sartaj', 'Testing');
     let inside = 0;
@@ -209,15 +211,16 @@ describe('the default map localises: peak inside the brain on real tumour scans'
       // Ten scans per class, by sorted name (the first 12 were looked at while choosing the layer).
       for (const name of readdirSync(path.join(root, cls)).sort().slice(12, 22)) {
         const bytes = readFileSync(path.join(root, cls, name));
-        const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
+        const e = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, method: 'layer-cam' });
         expect([e.cam.height, e.cam.width]).toEqual([14, 14]);
         const { width: w, height: h, pixels } = e.display;
         const mask = brainMask(pixels, w, h);
         total++;
         if (mask[e.cam.peak.y * w + e.cam.peak.x]) inside++;
         else misses.push(`${cls}/${name}`);
-        // The old default for comparison: Grad-CAM at out_relu (7×7), read the same way.
-        const g = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000, method: 'grad-cam' });
+        // The default (serve, model:predict --gradcam): Grad-CAM at out_relu (7×7), read the same way.
+        const g = await explainImage(mobilenet, bytes, { maxPixels: 50_000_000 });
+        expect([g.cam.height, g.cam.width]).toEqual([7, 7]);
         if (mask[g.cam.peak.y * w + g.cam.peak.x]) insideGradCam7++;
       }
     }
@@ -226,5 +229,6 @@ describe('the default map localises: peak inside the brain on real tumour scans'
     );
     expect(total).toBe(30);
     expect(inside / total).toBeGreaterThanOrEqual(0.75);
+    expect(insideGradCam7 / total).toBeGreaterThanOrEqual(0.6);
   });
 });

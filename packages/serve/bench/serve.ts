@@ -118,7 +118,14 @@ try {
 
   const post = async (i: number) => {
     const t = performance.now();
-    const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array(images[i % images.length]) });
+    const res = await fetch(predictUrl, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array(images[i % images.length]) }).catch(
+      (err: Error) => {
+        // A dropped connection: say what the server said last, not only the client's ECONNRESET.
+        throw new Error(
+          `request ${i}: ${err.message} (${(err.cause as Error | undefined)?.message ?? ''}); server stderr ends:\n${stderr.split('\n').slice(-8).join('\n')}`,
+        );
+      },
+    );
     const body = (await res.json()) as { class?: string; gradcam?: string; gradcamMethod?: string; ms?: number; error?: string };
     return {
       method: body.gradcamMethod,
