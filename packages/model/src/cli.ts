@@ -13,7 +13,7 @@
  *            prints the class, calibrated probabilities and the model's provenance (experiment,
  *            sweep/trial, data sources, clean and mean-noisy test accuracy); warns on stderr when
  *            the model was trained on synthetic phantoms. FILE: JPEG/PNG/BMP/TIFF/WebP or DICOM.
- *   predict  ... --gradcam OUT.png                     also writes the class-activation overlay (gradcam/)
+ *   predict  ... --gradcam OUT.png [--cam grad-cam|layer-cam]  also writes the class-activation overlay (gradcam/)
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,7 +38,7 @@ import { embedMain, ensureEmbed, EMBED_SCHEMA_PARTS } from './stage-embed.ts';
 import { modelSettingsOf, trainSettingsOf } from './schema.ts';
 import { EVALUATION_JSON, trainTrial } from './trial.ts';
 import { loadPredictor, predictWith, PREDICT_MAX_PIXELS, type LoadedPredictor } from './predict.ts';
-import { explainImage } from './gradcam/explain.ts';
+import { camMethodOf, explainImage, type CamMethod } from './gradcam/explain.ts';
 import { ImageInputError } from './prepare-image.ts';
 import { provenanceLines, provenanceOf, SYNTHETIC_WARNING } from './provenance.ts';
 import type { EvaluationRecord } from './evaluate.ts';
@@ -50,7 +50,7 @@ const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] 
   embed    [--experiment FILE]
   train    [--experiment FILE] [--out DIR] [--lr X] [--dropout X] [--batch-size N] [--epochs N]
   evaluate [--experiment FILE] [--model DIR[,DIR...]] [--tta none|hflip] [--compare-to DIR[,DIR...]] [--baseline auto|none] [--out FILE] [--batch-size N]
-  predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json] [--gradcam OUT.png]`;
+  predict  --model DIR --image FILE [--frame N] [--experiment FILE] [--json] [--gradcam OUT.png [--cam grad-cam|layer-cam]]`;
 
 function numberFlag(args: ParsedArgs, name: string): number | undefined {
   const v = stringFlag(args, name);
@@ -184,7 +184,7 @@ function formatPaired(rows: (PairedComparison & { testSet: string })[]): string 
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, { model: 'string', image: 'string', experiment: 'string', json: 'boolean', gradcam: 'string', frame: 'string' });
+  const args = parseFlags(argv, { model: 'string', image: 'string', experiment: 'string', json: 'boolean', gradcam: 'string', frame: 'string', cam: 'string' });
   const modelDir = stringFlag(args, 'model');
   const image = stringFlag(args, 'image');
   if (!modelDir || !image) throw new UserError(`predict needs --model DIR and --image FILE\n${USAGE}`);
@@ -192,6 +192,9 @@ async function predict(argv: string[]): Promise<void> {
   if (frameFlag !== undefined && !(Number.isInteger(frameFlag) && frameFlag >= 0))
     throw new UserError(`--frame must be a frame index ≥ 0 (0-based), got '${stringFlag(args, 'frame')}'`);
   const frame = frameFlag;
+  // Grad-CAM at out_relu (one ONNX Runtime pass) unless --cam layer-cam (block_12_add, a tfjs gradient pass).
+  const cam = camMethodOf(stringFlag(args, 'cam'));
+  if (args.cam !== undefined && !args.gradcam) throw new UserError('--cam chooses the map of --gradcam OUT.png: give --gradcam too');
   let expected: Preprocessing | undefined;
   const expFile = stringFlag(args, 'experiment');
   if (expFile) {
@@ -215,7 +218,7 @@ async function predict(argv: string[]): Promise<void> {
     const p = await predictWith(pred, imageFile, { frame });
     const gradcamOut = stringFlag(args, 'gradcam');
     if (gradcamOut) {
-      const g = await explainFile(pred, imageFile, frame);
+      const g = await explainFile(pred, imageFile, frame, cam);
       const file = path.resolve(gradcamOut);
       await writeFile(file, g.overlayPng);
       process.stderr.write(
@@ -240,7 +243,7 @@ async function predict(argv: string[]): Promise<void> {
 }
 
 /** The overlay of a local file (any format data's decoder reads; `frame` of a multi-frame DICOM). */
-async function explainFile(pred: LoadedPredictor, file: string, frame: number | undefined) {
+async function explainFile(pred: LoadedPredictor, file: string, frame: number | undefined, method: CamMethod) {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -248,7 +251,7 @@ async function explainFile(pred: LoadedPredictor, file: string, frame: number | 
     throw new UserError(`${file}: cannot read the image (${(e as Error).message})`);
   }
   try {
-    return await explainImage(pred, bytes, { maxPixels: PREDICT_MAX_PIXELS, anyFormat: true, frame });
+    return await explainImage(pred, bytes, { maxPixels: PREDICT_MAX_PIXELS, anyFormat: true, frame, method });
   } catch (err) {
     if (err instanceof ImageInputError) throw new UserError(`${file}: ${err.message}`);
     throw err;

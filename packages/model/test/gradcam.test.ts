@@ -293,6 +293,38 @@ describe('Grad-CAM on real models and real scans', () => {
     expect(Math.abs(meta.width! / meta.height! - src.width! / src.height!)).toBeLessThan(0.03);
   });
 
+  it('`model:predict --gradcam --cam layer-cam` draws Layer-CAM; a bad --cam or --cam alone is one line', async () => {
+    const run = (extra: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'packages/model/src/cli.ts',
+          'predict',
+          '--model',
+          path.join(dir, 'cnn'),
+          '--image',
+          testImage('no_tumor', 'image(1).jpg'),
+          ...extra,
+        ],
+        { cwd: workspaceRoot() },
+      );
+    const out = path.join(dir, 'cli-layercam.png');
+    const { stderr } = await run(['--gradcam', out, '--cam', 'layer-cam']);
+    expect(stderr).toMatch(/grad-cam of '\w+' \(layer-cam, layer \w+, \d+×\d+, shown \d+×\d+\)/);
+    expect((await sharp(out).metadata()).format).toBe('png');
+    for (const [extra, message] of [
+      [['--gradcam', out, '--cam', 'scorecam'], /--cam scorecam: expected layer-cam or grad-cam/],
+      [['--cam', 'layer-cam'], /--cam chooses the map of --gradcam/],
+    ] as const) {
+      const err = (await run([...extra]).catch((e: { stderr: string; code: number }) => e)) as { stderr: string; code: number };
+      expect(err.code).toBe(1);
+      expect(err.stderr.trim().split('\n')).toHaveLength(1);
+      expect(err.stderr).toMatch(message);
+    }
+  });
+
   it('gallery: the same test scans per class, clean and noisy (a real noise-stage layout), with predictions', async () => {
     // A noise-stage output in miniature: train/ (clean test split) and one noisy eval set.
     const noiseDir = path.join(dir, 'noise');
