@@ -4,7 +4,10 @@
  *   severities s, normalised by a fixed baseline model so that hard kinds do not dominate);
  * - mCE = mean of CE_k over kinds;
  * - relative CE_k = Σ_s (E_{k,s} − E_clean) / Σ_s (E^base_{k,s} − E^base_clean) and relative mCE: the
- *   degradation from the model's own clean error, normalised by the baseline's degradation;
+ *   degradation from the model's own clean error, normalised by the baseline's degradation; only
+ *   for kinds that cost the baseline at least MIN_BASELINE_DEGRADATION (1 point) of accuracy on
+ *   average: a kind the baseline shrugs off (brain-mri's bias_field: its accuracy even rises) gives
+ *   a denominator near zero or below, and a ratio of −3 or +40 that would swamp the mean;
  * - McNemar's exact test and a paired bootstrap CI of an accuracy difference on identical test images;
  * - the noise level where accuracy first falls `points` below clean (linear between measured levels).
  */
@@ -24,7 +27,12 @@ export interface CorruptionSummary {
   relativeMce: number;
   /** Kinds left out because the baseline lacks them (or has zero error on them). */
   skipped: string[];
+  /** Kinds with a CE but no relative CE: the baseline's mean degradation under them is < 1 point. */
+  relativeSkipped: string[];
 }
+
+/** The least mean accuracy loss (over a kind's severities) of the baseline for a relative CE. */
+export const MIN_BASELINE_DEGRADATION = 0.01;
 
 /** CE, mCE, relative CE and relative mCE of a model against a baseline (accuracies in [0, 1]). */
 export function corruptionSummary(
@@ -37,6 +45,7 @@ export function corruptionSummary(
   const ce: Record<string, number> = {};
   const relativeCe: Record<string, number> = {};
   const skipped: string[] = [];
+  const relativeSkipped: string[] = [];
   const eClean = 1 - model.clean;
   const bClean = 1 - baseline.clean;
   for (const kind of kinds) {
@@ -61,10 +70,11 @@ export function corruptionSummary(
       continue;
     }
     ce[kind] = e / b;
-    if (bRel !== 0) relativeCe[kind] = eRel / bRel;
+    if (bRel / rows.length >= MIN_BASELINE_DEGRADATION - 1e-12) relativeCe[kind] = eRel / bRel;
+    else relativeSkipped.push(kind);
   }
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : Number.NaN);
-  return { ce, relativeCe, mce: mean(Object.values(ce)), relativeMce: mean(Object.values(relativeCe)), skipped };
+  return { ce, relativeCe, mce: mean(Object.values(ce)), relativeMce: mean(Object.values(relativeCe)), skipped, relativeSkipped };
 }
 
 /** log C(n, k) via log-gamma-free summation (exact enough for n up to a few hundred thousand). */

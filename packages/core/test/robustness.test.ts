@@ -47,6 +47,41 @@ describe('corruption error', () => {
     expect(s.ce).toEqual({ A: 1 });
     expect(s.relativeCe).toEqual({ A: 1 });
     expect(s.skipped).toEqual(['C']);
+    expect(s.relativeSkipped).toEqual([]);
+  });
+
+  it('no relative CE for a kind that costs the baseline under 1 point on average (its ratio is noise)', () => {
+    // Baseline clean 0.9. Kind D raises its accuracy (0.91, 0.90: mean degradation −0.5 point) and kind
+    // E costs it 0.5 point: both keep a CE but get no relative CE. Kind F costs exactly 1 point
+    // (0.89): model (clean 0.95, F at 0.93) → relative CE 0.02 / 0.01 = 2, the relative mCE.
+    const s = corruptionSummary(
+      {
+        clean: 0.95,
+        corrupted: [
+          { kind: 'D', severity: 1, accuracy: 0.94 },
+          { kind: 'D', severity: 2, accuracy: 0.92 },
+          { kind: 'E', severity: 1, accuracy: 0.9 },
+          { kind: 'F', severity: 1, accuracy: 0.93 },
+        ],
+      },
+      {
+        clean: 0.9,
+        corrupted: [
+          { kind: 'D', severity: 1, accuracy: 0.91 },
+          { kind: 'D', severity: 2, accuracy: 0.9 },
+          { kind: 'E', severity: 1, accuracy: 0.895 },
+          { kind: 'F', severity: 1, accuracy: 0.89 },
+        ],
+      },
+    );
+    // CE D = (0.06 + 0.08) / (0.09 + 0.1); E = 0.1 / 0.105; F = 0.07 / 0.11
+    expect(s.ce.D).toBeCloseTo(0.14 / 0.19, 12);
+    expect(s.ce.E).toBeCloseTo(0.1 / 0.105, 12);
+    expect(s.ce.F).toBeCloseTo(0.07 / 0.11, 12);
+    expect(Object.keys(s.relativeCe)).toEqual(['F']);
+    expect(s.relativeCe.F).toBeCloseTo(2, 9);
+    expect(s.relativeMce).toBeCloseTo(2, 9);
+    expect(s.relativeSkipped).toEqual(['D', 'E']);
   });
 });
 

@@ -168,7 +168,9 @@ function formatCorruption(c: CorruptionSummary & { benchmark: string }, baseline
   const rows = kinds.map(
     (k) => `  ${k.padEnd(22)} CE ${c.ce[k].toFixed(3)}   relative CE ${c.relativeCe[k] === undefined ? '  n/a' : c.relativeCe[k].toFixed(3)}`,
   );
-  const skipped = c.skipped.length ? `  (left out: ${c.skipped.join(', ')})\n` : '';
+  const skipped =
+    (c.skipped.length ? `  (left out: ${c.skipped.join(', ')})\n` : '') +
+    (c.relativeSkipped?.length ? `  (no relative CE where the baseline loses < 1 point on average: ${c.relativeSkipped.join(', ')})\n` : '');
   return `${c.benchmark}: mCE ${c.mce.toFixed(3)}, relative mCE ${c.relativeMce.toFixed(3)} (baseline ${baseline})\n${rows.join('\n')}\n${skipped}`;
 }
 

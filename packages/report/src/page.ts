@@ -276,7 +276,7 @@ function baselineBlock(
     const used = robust.size
       ? ''
       : ' <span class="muted">No trial has corrupted test sets at the severities the baseline was scored on, so no CE is shown.</span>';
-    return `<p class="baseline" id="baseline-note">CE relative to: <b>${esc(baseline.name)}</b> — ${esc(baseline.description)} <span class="muted">(clean test accuracy ${esc(fmtNum(baseline.clean))}, ${esc(baseline.corrupted.length)} corrupted sets, key ${esc(baseline.key)})</span>. CE of a kind = Σ over severities of the trial's error ÷ the baseline's; mCE = its mean over kinds; relative mCE uses the degradation from each model's own clean error instead. 100 % = as robust as the baseline; lower is better.${used}</p>`;
+    return `<p class="baseline" id="baseline-note">CE relative to: <b>${esc(baseline.name)}</b> — ${esc(baseline.description)} <span class="muted">(clean test accuracy ${esc(fmtNum(baseline.clean))}, ${esc(baseline.corrupted.length)} corrupted sets, key ${esc(baseline.key)})</span>. CE of a kind = Σ over severities of the trial's error ÷ the baseline's; mCE = its mean over kinds; relative mCE uses the degradation from each model's own clean error instead, over the kinds that cost the baseline at least 1 point on average (a smaller degradation is no yardstick). 100 % = as robust as the baseline; lower is better.${used}</p>`;
   }
   if (!hasGrid) return '';
   return `<p class="muted" id="baseline-note">No baseline scores, so no CE / mCE${note ? `: ${esc(note)}` : ''}.</p>`;
