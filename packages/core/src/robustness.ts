@@ -32,7 +32,7 @@ export interface CorruptionSummary {
 }
 
 /** The least mean accuracy loss (over a kind's severities) of the baseline for a relative CE. */
-export const MIN_BASELINE_DEGRADATION = 0.01;
+const MIN_BASELINE_DEGRADATION = 0.01;
 
 /** CE, mCE, relative CE and relative mCE of a model against a baseline (accuracies in [0, 1]). */
 export function corruptionSummary(
