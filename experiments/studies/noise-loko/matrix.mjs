@@ -2,6 +2,7 @@
 // accuracy, mean accuracy per mri-c kind (severities 1-5), CE/mCE/relative mCE against ONE fixed
 // baseline (the baseline.json of the `none` variant), and the held-out-kind cell of each LOKO run.
 import { DuckDBInstance } from '@duckdb/node-api';
+import { corruptionSummary } from '../../../packages/core/src/robustness.ts';
 import { NOISE_KINDS } from '../../../packages/noise/src/models/types.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 const KINDS = NOISE_KINDS;
@@ -33,32 +34,20 @@ for (const k of readdirSync(bdir)) {
     }
   } catch {}
 }
-const bacc = {};
-for (const c of base.corrupted) {
-  bacc[c.kind] ??= {};
-  bacc[c.kind][c.severity] = c.accuracy;
-}
-const err = (a) => 1 - a;
 const out = [];
 for (const [v, o] of [...by].sort()) {
   const per = {};
-  const ces = [],
-    rces = [];
+  const corrupted = [];
   for (const k of KINDS) {
     const a = o.acc[k] ?? {};
     const sev = Object.keys(a);
     if (sev.length !== 5) continue;
     per[k] = sev.reduce((s, x) => s + a[x], 0) / 5;
-    const E = sev.reduce((s, x) => s + err(a[x]), 0),
-      EB = sev.reduce((s, x) => s + err(bacc[k][x]), 0);
-    ces.push(E / EB);
-    // Relative CE only where the baseline loses ≥ 1 point on average (core's MIN_BASELINE_DEGRADATION).
-    const bRel = sev.reduce((s, x) => s + (err(bacc[k][x]) - err(base.clean)), 0);
-    if (bRel / 5 >= 0.01) rces.push(sev.reduce((s, x) => s + (err(a[x]) - err(o.clean)), 0) / bRel);
+    for (const x of sev) corrupted.push({ kind: k, severity: Number(x), accuracy: a[x] });
   }
-  const mce = ces.reduce((s, x) => s + x, 0) / ces.length,
-    rmce = rces.reduce((s, x) => s + x, 0) / rces.length;
-  out.push({ v, clean: o.clean, mce, rmce, per });
+  // CE / mCE / relative mCE exactly as model:evaluate and the report compute them (core).
+  const s = corruptionSummary({ clean: o.clean, corrupted }, { clean: base.clean, corrupted: base.corrupted });
+  out.push({ v, clean: o.clean, mce: s.mce, rmce: s.relativeMce, per });
 }
 console.log(`baseline ${base.key} (${base.name}): clean ${base.clean.toFixed(3)}`);
 const pct = (x) => (x == null ? '  -  ' : (100 * x).toFixed(1).padStart(5));

@@ -170,7 +170,7 @@ function formatCorruption(c: CorruptionSummary & { benchmark: string }, baseline
   );
   const skipped =
     (c.skipped.length ? `  (left out: ${c.skipped.join(', ')})\n` : '') +
-    (c.relativeSkipped?.length ? `  (no relative CE where the baseline loses < 1 point on average: ${c.relativeSkipped.join(', ')})\n` : '');
+    (c.relativeSkipped.length ? `  (no relative CE where the baseline loses < 1 point on average: ${c.relativeSkipped.join(', ')})\n` : '');
   return `${c.benchmark}: mCE ${c.mce.toFixed(3)}, relative mCE ${c.relativeMce.toFixed(3)} (baseline ${baseline})\n${rows.join('\n')}\n${skipped}`;
 }
 

@@ -264,24 +264,17 @@ describe('Grad-CAM on real models and real scans', () => {
     prepared.input.dispose();
   });
 
-  it('`model:predict --gradcam` writes the overlay (real CLI child process)', async () => {
-    const out = path.join(dir, 'cli-overlay.png');
-    const { stdout, stderr } = await promisify(execFile)(
+  /** `model:predict` on the cnn and a real scan, as a child process. */
+  const predictCli = (extra: string[]) =>
+    promisify(execFile)(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'packages/model/src/cli.ts',
-        'predict',
-        '--model',
-        path.join(dir, 'cnn'),
-        '--image',
-        testImage('no_tumor', 'image(1).jpg'),
-        '--gradcam',
-        out,
-      ],
+      ['--import', 'tsx', 'packages/model/src/cli.ts', 'predict', '--model', path.join(dir, 'cnn'), '--image', testImage('no_tumor', 'image(1).jpg'), ...extra],
       { cwd: workspaceRoot() },
     );
+
+  it('`model:predict --gradcam` writes the overlay (real CLI child process)', async () => {
+    const out = path.join(dir, 'cli-overlay.png');
+    const { stdout, stderr } = await predictCli(['--gradcam', out]);
     expect(stdout).toMatch(/class: (glioma|meningioma|notumor|pituitary)/);
     // Grad-CAM, as serve:start draws by default (the cnn's max pooling head has no ONNX map: the tfjs gradient pass).
     expect(stderr).toMatch(/grad-cam of '\w+' \(grad-cam, layer block2_relu, 24×24, shown \d+×\d+\)/);
@@ -294,31 +287,15 @@ describe('Grad-CAM on real models and real scans', () => {
   });
 
   it('`model:predict --gradcam --cam layer-cam` draws Layer-CAM; a bad --cam or --cam alone is one line', async () => {
-    const run = (extra: string[]) =>
-      promisify(execFile)(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'packages/model/src/cli.ts',
-          'predict',
-          '--model',
-          path.join(dir, 'cnn'),
-          '--image',
-          testImage('no_tumor', 'image(1).jpg'),
-          ...extra,
-        ],
-        { cwd: workspaceRoot() },
-      );
     const out = path.join(dir, 'cli-layercam.png');
-    const { stderr } = await run(['--gradcam', out, '--cam', 'layer-cam']);
+    const { stderr } = await predictCli(['--gradcam', out, '--cam', 'layer-cam']);
     expect(stderr).toMatch(/grad-cam of '\w+' \(layer-cam, layer \w+, \d+×\d+, shown \d+×\d+\)/);
     expect((await sharp(out).metadata()).format).toBe('png');
     for (const [extra, message] of [
       [['--gradcam', out, '--cam', 'scorecam'], /--cam scorecam: expected layer-cam or grad-cam/],
       [['--cam', 'layer-cam'], /--cam chooses the map of --gradcam/],
     ] as const) {
-      const err = (await run([...extra]).catch((e: { stderr: string; code: number }) => e)) as { stderr: string; code: number };
+      const err = (await predictCli([...extra]).catch((e: { stderr: string; code: number }) => e)) as { stderr: string; code: number };
       expect(err.code).toBe(1);
       expect(err.stderr.trim().split('\n')).toHaveLength(1);
       expect(err.stderr).toMatch(message);

@@ -38,7 +38,15 @@ function send(port: number, body: Buffer, pieces: number, gapMs: number): net.So
   s.on('error', () => undefined);
   s.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
   const size = Math.ceil(body.length / pieces);
-  for (let i = 0; i < pieces; i++) setTimeout(() => !s.destroyed && s.write(body.subarray(i * size, (i + 1) * size)), 100 + i * gapMs);
+  let i = 0;
+  // One piece at a time (a trickle of 600 pieces a second apart must not leave 600 timers behind).
+  const next = () => {
+    if (s.destroyed || i >= pieces) return;
+    s.write(body.subarray(i * size, ++i * size));
+    timer = setTimeout(next, gapMs);
+  };
+  let timer = setTimeout(next, 100);
+  s.on('close', () => clearTimeout(timer));
   return s;
 }
 
