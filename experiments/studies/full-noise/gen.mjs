@@ -4,15 +4,16 @@
 // two variants can train at once (each sweep holds its own DuckDB) without re-running ingest.
 // Also writes `mri-c.yaml`: brain-mri.yaml with `noise.eval.benchmark: mri-c`, the experiment that
 // `model evaluate` scores every variant's model with (identical test images, paired verdicts).
-// Run: node --import tsx experiments/studies/full-noise/gen.mjs LR DROPOUT BATCH (as run: 0.0005 0.4 32)
+// Run: node --import tsx experiments/studies/full-noise/gen.mjs LR DROPOUT BATCH [EPOCHS] (as run: 0.0005 0.4 32;
+// then 0.001 0.2 64; the hybrid variants 0.001 0.2 64 12)
 //   then node --import tsx packages/tuning/src/cli.ts sweep --experiment=experiments/studies/full-noise/<variant>.yaml
 import { mkdirSync, readFileSync, symlinkSync, existsSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { NOISE_KINDS } from '../../../packages/noise/src/models/types.ts';
 
-const [lr, dropout, batch] = process.argv.slice(2).map(Number);
-if (![lr, dropout, batch].every(Number.isFinite)) {
-  console.error('usage: gen.mjs LEARNING_RATE DROPOUT BATCH_SIZE');
+const [lr, dropout, batch, epochs] = process.argv.slice(2).map(Number);
+if (![lr, dropout, batch].every(Number.isFinite) || (epochs !== undefined && !(epochs >= 1))) {
+  console.error('usage: gen.mjs LEARNING_RATE DROPOUT BATCH_SIZE [EPOCHS]');
   process.exit(2);
 }
 const here = new URL('.', import.meta.url);
@@ -53,6 +54,7 @@ function make(name, train) {
   const e = relocate(structuredClone(base), name);
   e.description = `full-mode training-noise comparison: ${name}`;
   if (train) e.noise.train = train;
+  if (epochs) e.train = { ...e.train, epochs };
   e.sweep = { ...e.sweep, space: { learning_rate: [lr], dropout: [dropout], batch_size: [batch] }, pruner: { kind: 'none' } };
   writeFileSync(new URL(`${name}.yaml`, here), YAML.stringify(e));
 }
@@ -61,6 +63,17 @@ make('former', former);
 make('chain', chain);
 // Chains on every training image (the shipped coverage), run after the study above showed coverage matters.
 make('chain-all', { ...chain, fraction: 1.0 });
+// Hybrids (2026-12-03): chains over all 12 kinds that keep the shipped three kinds most likely, so the
+// noisy copies stay closer to the file's targets (Rician SNR 5) and to clean scans.
+const shippedFirst = (extraSeverity, weight) =>
+  NOISE_KINDS.map((k) => {
+    const own = base.noise.train.kinds.find((x) => x.kind === k);
+    return own ? { ...own, probability: own.probability * weight } : { kind: k, probability: 1, severity: extraSeverity };
+  });
+// a: chains of 1–2, the shipped kinds at 3× their weights (rician 6, gaussian 3, kspace_motion 3), the 9 others 1 each.
+make('hybrid-a', { ...chain, fraction: 1.0, chain: [1, 2], kinds: shippedFirst([1, 5], 3) });
+// b: chains of 1–3, the shipped kinds at 2× (rician 4, gaussian 2, kspace_motion 2), the 9 others at severities 1–3.
+make('hybrid-b', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFirst([1, 3], 2) });
 const m = structuredClone(base);
 m.data.root = '../../../../shared/datasets';
 m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';
