@@ -50,11 +50,12 @@ function relocate(e, name) {
   }
   return e;
 }
-function make(name, train) {
+function make(name, train, trainSettings = {}) {
   const e = relocate(structuredClone(base), name);
   e.description = `full-mode training-noise comparison: ${name}`;
   if (train) e.noise.train = train;
   if (epochs) e.train = { ...e.train, epochs };
+  e.train = { ...e.train, ...trainSettings };
   e.sweep = { ...e.sweep, space: { learning_rate: [lr], dropout: [dropout], batch_size: [batch] }, pruner: { kind: 'none' } };
   writeFileSync(new URL(`${name}.yaml`, here), YAML.stringify(e));
 }
@@ -74,6 +75,10 @@ const shippedFirst = (extraSeverity, weight) =>
 make('hybrid-a', { ...chain, fraction: 1.0, chain: [1, 2], kinds: shippedFirst([1, 5], 3) });
 // b: chains of 1–3, the shipped kinds at 2× (rician 4, gaussian 2, kspace_motion 2), the 9 others at severities 1–3.
 make('hybrid-b', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFirst([1, 3], 2) });
+// The shipped three kinds with Rician twice as likely (rician 4, gaussian 1, kspace_motion 1): aimed at Rician SNR 5.
+make('rician-heavy', { ...base.noise.train, kinds: base.noise.train.kinds.map((k) => (k.kind === 'rician' ? { ...k, probability: 4 } : k)) });
+// The shipped noise with an exponential moving average of the weights (train.ema, 2026-12-03).
+make('shipped-ema', null, { ema: 0.998 });
 const m = structuredClone(base);
 m.data.root = '../../../../shared/datasets';
 m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';

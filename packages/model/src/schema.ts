@@ -134,6 +134,14 @@ const trainSchema = Type.Object(
       description:
         'Mixup α (0 = off): each training batch is blended with a seeded permutation of itself, weight λ ~ Beta(α, α) (folded to ≥ 0.5), inputs and targets alike. On cached activations this is manifold mixup at the cut layer. Typical 0.2–0.4.',
     }),
+    /** Decay of an exponential moving average of the weights; 0 = off. */
+    ema: Type.Number({
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0,
+      description:
+        'Exponential moving average of the trained weights (0 = off), e.g. 0.998: after every step avg ← d·avg + (1 − d)·w with d = min(ema, (1 + step) / (10 + step)). Validation, early stopping, the best-epoch restore and the saved model use the average; the optimiser steps the raw weights.',
+    }),
   },
   { additionalProperties: false, description: 'Training loop settings (Adam, categorical cross-entropy). Shuffling is seeded from the experiment `seed`.' },
 );

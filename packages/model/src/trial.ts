@@ -131,6 +131,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       classWeights: ts.class_weights === 'balanced' ? balancedClassWeights(train.labels, classes.length) : null,
       labelSmoothing: ts.label_smoothing,
       mixupAlpha: ts.mixup,
+      ema: ts.ema,
       seed,
       trunkTraining: nets.trunkTraining,
       valNoisy,

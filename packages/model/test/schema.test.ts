@@ -55,6 +55,8 @@ describe('model package schema parts', () => {
     ['train', { class_weights: 'auto' }, '/class_weights'],
     ['train', { label_smoothing: 1 }, '/label_smoothing'],
     ['train', { label_smoothing: -0.1 }, '/label_smoothing'],
+    ['train', { ema: 1 }, '/ema'],
+    ['train', { ema: -0.5 }, '/ema'],
     ['train', { mixup: -1 }, '/mixup'],
     ['model', { mode: 'frozen' }, '/mode'],
     ['model', { backend: 'webgl' }, '/backend'],

@@ -1,7 +1,8 @@
 /**
  * The training loop: seeded shuffling, Adam, categorical cross-entropy (optionally class-weighted),
  * seeded dropout, early stopping with best-weight restore, reduce-LR-on-plateau and a per-epoch
- * callback that may stop training (pruning). Written over `optimizer.minimize` rather than
+ * callback that may stop training (pruning), optionally validating and keeping an exponential moving
+ * average of the weights (average.ts). Written over `optimizer.minimize` rather than
  * `model.fit`, whose shuffling and dropout use Math.random.
  */
 import { createProgress, createRng, deriveSeed, type Progress } from '@mri-robust/core';
@@ -12,6 +13,7 @@ import type { Classifier } from './classifier.ts';
 import type { EpochRecord, OnEpoch } from './types.ts';
 import { drawMixup, mixRows, smoothTargets } from './regularize.ts';
 import { adam } from './adam.ts';
+import { createWeightAverage } from './average.ts';
 import { planTrunk, runTrunk } from './trunk-plan.ts';
 import { fusedConvAvailable } from '../kernels/fused-conv.ts';
 
@@ -27,6 +29,12 @@ export interface LoopOptions {
   labelSmoothing?: number;
   /** Mixup α (> 0 mixes every batch with a permutation of itself, λ ~ Beta(α, α)); 0 = off (default). */
   mixupAlpha?: number;
+  /**
+   * Decay of an exponential moving average of the trained weights (0 = off, the default). When on,
+   * validation, the best-epoch snapshot and the final weights are the average's; the optimiser
+   * steps the raw weights as usual, so the training curve is unchanged.
+   */
+  ema?: number;
   seed: number;
   /** Run the trunk's batch-norm layers in training mode (batch statistics). Default false. */
   trunkTraining?: boolean;
@@ -149,6 +157,7 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   const optimizer = adam(lr) as AdamOptimizer;
   const vars = clf.model.trainableWeights.map((w) => w.read() as Variable);
   const classWeights = opts.classWeights ? tf.tensor1d(opts.classWeights) : null;
+  const average = (opts.ema ?? 0) > 0 ? createWeightAverage(vars, opts.ema!) : null;
   const { monitor, patience, restoreBest } = opts.earlyStopping;
   const better = (a: number, b: number) => (monitor === 'val_loss' ? a < b : a > b);
 
@@ -206,12 +215,14 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         lossSum += (cost!.dataSync()[0] as number) * idx.length;
         correctSum += (correct as unknown as Tensor).dataSync()[0] as number;
         tf.dispose([x, y, cost!, correct as unknown as Tensor]);
+        average?.update();
         if (batch.targets) tf.dispose(batch.targets);
         if (batch.weights) tf.dispose(batch.weights);
         progress?.tick(idx.length);
         if ((start / opts.batchSize) % 8 === 7) await new Promise((r) => setImmediate(r));
       }
       progress?.done();
+      average?.swapIn();
       const valProbs = predictSource(clf, val, evalBatch);
       const v = lossAndAccuracy(valProbs, val.labels, k);
       const rec: EpochRecord = {
@@ -227,16 +238,18 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         rec.valNoisyAccuracy = lossAndAccuracy(predictSource(clf, opts.valNoisy, evalBatch), opts.valNoisy.labels, k).accuracy;
       }
       rec.seconds = (performance.now() - t0) / 1000;
+      const value = monitor === 'val_loss' ? rec.valLoss : rec.valAccuracy;
+      const improved = bestEpoch === 0 || better(value, best);
+      if (improved && restoreBest) bestWeights = snapshot(clf);
+      average?.swapOut();
       epochs.push(rec);
       if (!Number.isFinite(rec.trainLoss)) throw new Error(`training diverged at epoch ${epoch} (loss ${rec.trainLoss}); lower the learning rate`);
 
-      const value = monitor === 'val_loss' ? rec.valLoss : rec.valAccuracy;
-      if (bestEpoch === 0 || better(value, best)) {
+      if (improved) {
         best = value;
         bestEpoch = epoch;
         waitStop = 0;
         waitLr = 0;
-        if (restoreBest) bestWeights = snapshot(clf);
       } else {
         waitStop++;
         waitLr++;
@@ -256,10 +269,12 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         waitLr = 0;
       }
     }
+    average?.finish();
     if (restoreBest && bestWeights && bestEpoch !== epochs.length) restore(clf, bestWeights);
     return { epochs, bestEpoch: restoreBest ? bestEpoch : epochs.length, stoppedBy };
   } finally {
     optimizer.dispose();
     classWeights?.dispose();
+    average?.dispose();
   }
 }
