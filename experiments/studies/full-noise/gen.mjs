@@ -79,6 +79,7 @@ make('hybrid-b', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFirst([
 make('rician-heavy', { ...base.noise.train, kinds: base.noise.train.kinds.map((k) => (k.kind === 'rician' ? { ...k, probability: 4 } : k)) });
 // The shipped noise with an exponential moving average of the weights (train.ema, 2026-12-03).
 make('shipped-ema', null, { ema: 0.998 });
+make('hybrid-b-ema', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFirst([1, 3], 2) }, { ema: 0.998 });
 const m = structuredClone(base);
 m.data.root = '../../../../shared/datasets';
 m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';
