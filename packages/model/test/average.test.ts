@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '@mri-robust/core';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { arraySource, buildClassifier, predictSource, trainLoop, type LoopOptions } from '../src/train/index.ts';
+import { buildClassifier, predictSource, trainLoop, type LoopOptions } from '../src/train/index.ts';
 import { createWeightAverage, emaDecayAt } from '../src/train/average.ts';
+import { blobs } from './blobs.ts';
 
 beforeAll(async () => {
   await selectBackend('cpu');
@@ -38,19 +38,8 @@ describe('exponential moving average of the weights', () => {
 });
 
 describe('training loop with a weight average', () => {
-  const rng = createRng(8);
-  const make = (n: number) => {
-    const d = 8;
-    const x = new Float32Array(n * d);
-    const y = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      y[i] = i % 4;
-      for (let j = 0; j < d; j++) x[i * d + j] = (j % 4 === y[i] ? 2 : 0) + 1.2 * rng.normal();
-    }
-    return arraySource(x, [n, d], y);
-  };
-  const train = make(256);
-  const val = make(128);
+  const train = blobs(256, 8, 8);
+  const val = blobs(128, 8, 9);
   const opts: LoopOptions = {
     epochs: 5,
     learningRate: 0.05,

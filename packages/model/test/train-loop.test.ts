@@ -1,20 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '@mri-robust/core';
 import { selectBackend } from '../src/backend/select.ts';
-import { arraySource, balancedClassWeights, buildClassifier, trainLoop, type LoopOptions } from '../src/train/index.ts';
-
-/** Four Gaussian blobs in `d` dimensions (seeded), with some overlap so accuracy is not trivially 1. */
-function blobs(n: number, d: number, seed: number, spread = 1.2) {
-  const rng = createRng(seed);
-  const centers = Array.from({ length: 4 }, (_, c) => Array.from({ length: d }, (_, j) => (j % 4 === c ? 2 : 0)));
-  const x = new Float32Array(n * d);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 4;
-    for (let j = 0; j < d; j++) x[i * d + j] = centers[y[i]][j] + spread * rng.normal();
-  }
-  return arraySource(x, [n, d], y);
-}
+import { blobs } from './blobs.ts';
+import { balancedClassWeights, buildClassifier, trainLoop, type LoopOptions } from '../src/train/index.ts';
 
 const base: Omit<LoopOptions, 'seed'> = {
   epochs: 6,

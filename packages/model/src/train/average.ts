@@ -68,8 +68,6 @@ export function createWeightAverage(vars: readonly Variable[], decay: number): W
       raw = null;
     },
     finish() {
-      if (raw) tf.dispose(raw);
-      raw = null;
       for (let i = 0; i < vars.length; i++) vars[i].assign(shadow[i]);
       dispose();
     },
