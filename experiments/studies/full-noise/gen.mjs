@@ -80,6 +80,9 @@ make('rician-heavy', { ...base.noise.train, kinds: base.noise.train.kinds.map((k
 // The shipped noise with an exponential moving average of the weights (train.ema, 2026-12-03).
 make('shipped-ema', null, { ema: 0.998 });
 make('hybrid-b-ema', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFirst([1, 3], 2) }, { ema: 0.998 });
+// The shipped file plus the clean/noisy consistency term (train.consistency λ, 2026-12-03, issue #13's SNR 5 bar).
+make('cons-1', null, { consistency: 1 });
+make('cons-5', null, { consistency: 5 });
 const m = structuredClone(base);
 m.data.root = '../../../../shared/datasets';
 m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';

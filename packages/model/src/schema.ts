@@ -142,6 +142,14 @@ const trainSchema = Type.Object(
       description:
         'Exponential moving average of the trained weights (0 = off), e.g. 0.998: after every step avg ← d·avg + (1 − d)·w with d = min(ema, (1 + step) / (10 + step)). Validation, early stopping, the best-epoch restore and the saved model use the average; the optimiser steps the raw weights.',
     }),
+    /** Weight of the clean/noisy consistency term; 0 = off. */
+    consistency: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      default: 0,
+      description:
+        'Clean/noisy consistency weight λ (0 = off), e.g. 1: every training image is batched with its noisy copy (noise.train mode copies) and the loss adds λ · the Jensen-Shannon divergence between their predicted class distributions (stability training / AugMix). Cannot be combined with mixup.',
+    }),
   },
   { additionalProperties: false, description: 'Training loop settings (Adam, categorical cross-entropy). Shuffling is seeded from the experiment `seed`.' },
 );
@@ -167,7 +175,11 @@ export type EvaluateSettings = Omit<Static<typeof evaluateSchema>, 'benchmark'>;
 export type Backbone = ModelSettings['backbone'];
 
 export const modelSchemaPart = schemaPart('model', modelSchema);
-export const trainSchemaPart = schemaPart('train', trainSchema);
+export const trainSchemaPart = schemaPart('train', trainSchema, (s) =>
+  s.consistency > 0 && s.mixup > 0
+    ? [{ pointer: '/consistency', message: 'cannot be combined with mixup (mixup blends the images the consistency term pairs): set one of them to 0' }]
+    : [],
+);
 export const evaluateSchemaPart = schemaPart('evaluate', evaluateSchema, (s) =>
   s.benchmark === undefined
     ? []

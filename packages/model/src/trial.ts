@@ -24,6 +24,7 @@ import { buildClassifier, type Classifier } from './train/classifier.ts';
 import { lossAndAccuracy, predictSource, trainLoop } from './train/loop.ts';
 import { buildTrialNets } from './train/nets.ts';
 import { concatSources, sourceForSet } from './train/sources.ts';
+import { pairGroups } from './train/consistency.ts';
 import type { EpochRecord, OnEpoch, TrialParams } from './train/types.ts';
 
 export interface TrainTrialOptions {
@@ -113,6 +114,11 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
   const valNoisy = valNoisySets.length ? concatSources(await Promise.all(valNoisySets.map((s) => cachedSource(features, s.name)))) : null;
   const valCorruption = await Promise.all(valSets.filter((s) => s.benchmark).map((s) => cachedSource(features, s.name)));
 
+  if (ts.consistency > 0 && !pairGroups(train.ids ?? []).some((g) => g.length > 1)) {
+    throw new UserError(
+      `${experiment.file}: train.consistency needs noisy copies of the training images beside them (noise.train with mode: copies); the training set has none`,
+    );
+  }
   const nets = await buildTrialNets(manifest, ms.cnn.widths, deriveSeed(seed, 'init', 'trunk'));
   const clf = buildClassifier({
     inputShape: [...train.sampleShape],
@@ -132,6 +138,7 @@ export async function trainTrial(opts: TrainTrialOptions): Promise<TrialResult> 
       labelSmoothing: ts.label_smoothing,
       mixupAlpha: ts.mixup,
       ema: ts.ema,
+      consistency: ts.consistency,
       seed,
       trunkTraining: nets.trunkTraining,
       valNoisy,

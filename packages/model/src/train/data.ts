@@ -10,6 +10,8 @@ export interface BatchSource {
   readonly n: number;
   /** Class index of every sample. */
   readonly labels: Int32Array;
+  /** Record id of every sample, where known (pairs clean and noisy copies for train.consistency). */
+  readonly ids?: readonly string[];
   /** Shape of one sample (without the batch dimension). */
   readonly sampleShape: readonly number[];
   /** Float32 input tensor `[indices.length, ...sampleShape]`. */
@@ -29,15 +31,17 @@ function gatherRows(data: Float32Array | Uint8Array, rowSize: number, indices: A
 }
 
 /** A batch source over an in-memory float32 array `[n, ...sampleShape]` (embeddings or activations). */
-export function arraySource(data: Float32Array, shape: readonly number[], labels: Int32Array): BatchSource {
+export function arraySource(data: Float32Array, shape: readonly number[], labels: Int32Array, ids?: readonly string[]): BatchSource {
   const n = shape[0];
   const sampleShape = shape.slice(1);
   const rowSize = sampleShape.reduce((a, b) => a * b, 1);
   if (data.length !== n * rowSize) throw new Error(`array of ${data.length} values does not match shape [${shape.join(', ')}]`);
   if (labels.length !== n) throw new Error(`${labels.length} labels for ${n} samples`);
+  if (ids && ids.length !== n) throw new Error(`${ids.length} ids for ${n} samples`);
   return {
     n,
     labels,
+    ids,
     sampleShape,
     batch: (indices) => tf.tensor(gatherRows(data, rowSize, indices), [indices.length, ...sampleShape], 'float32'),
   };

@@ -5,7 +5,7 @@
  * average of the weights (average.ts). Written over `optimizer.minimize` rather than
  * `model.fit`, whose shuffling and dropout use Math.random.
  */
-import { createProgress, createRng, deriveSeed, type Progress } from '@mri-robust/core';
+import { createProgress, createRng, deriveSeed, type Progress, type Rng } from '@mri-robust/core';
 import type { Tensor, Scalar, Variable, AdamOptimizer } from '@tensorflow/tfjs-core';
 import { tf } from '../backend/tf.ts';
 import type { BatchSource } from './data.ts';
@@ -14,6 +14,7 @@ import type { EpochRecord, OnEpoch } from './types.ts';
 import { drawMixup, mixRows, smoothTargets } from './regularize.ts';
 import { adam } from './adam.ts';
 import { createWeightAverage } from './average.ts';
+import { batchGroups, consistencyLoss, groupBatches, groupIndex, pairGroups } from './consistency.ts';
 import { planTrunk, runTrunk } from './trunk-plan.ts';
 import { fusedConvAvailable } from '../kernels/fused-conv.ts';
 
@@ -35,6 +36,12 @@ export interface LoopOptions {
    * steps the raw weights as usual, so the training curve is unchanged.
    */
   ema?: number;
+  /**
+   * Weight λ of the clean/noisy consistency term (consistency.ts; 0 = off, the default): batches
+   * hold each image together with its noisy copy (paired by `train.ids`) and the loss adds λ · their
+   * mean Jensen-Shannon divergence. The recorded training loss includes the term.
+   */
+  consistency?: number;
   seed: number;
   /** Run the trunk's batch-norm layers in training mode (batch statistics). Default false. */
   trunkTraining?: boolean;
@@ -140,6 +147,33 @@ function restore(clf: Classifier, weights: Float32Array[]): void {
   tf.dispose(tensors);
 }
 
+/** This epoch's batches: `order` shuffled in place and cut every `batchSize` samples. */
+function plainBatches(rng: Rng, order: number[], batchSize: number): number[][] {
+  rng.shuffle(order);
+  const out: number[][] = [];
+  for (let start = 0; start < order.length; start += batchSize) out.push(order.slice(start, start + batchSize));
+  return out;
+}
+
+/** Clean/noisy groups of the training set and batches of whole groups in a shuffled group order. */
+function pairingOf(train: BatchSource, mixupAlpha: number) {
+  if (mixupAlpha > 0) throw new Error('consistency and mixup cannot both be on (mixup blends the images the consistency term pairs)');
+  if (!train.ids) throw new Error('consistency needs the record ids of the training samples');
+  const groups = pairGroups(train.ids);
+  if (!groups.some((g) => g.length > 1)) {
+    throw new Error('consistency needs noisy copies beside the clean training images (noise.train mode copies); none were found');
+  }
+  const groupOf = groupIndex(groups, train.n);
+  const groupOrder = groups.map((_, i) => i);
+  return {
+    groupOf,
+    batches(rng: Rng, batchSize: number): number[][] {
+      rng.shuffle(groupOrder);
+      return groupBatches(groups, groupOrder, batchSize);
+    },
+  };
+}
+
 /** Trains `clf` on `train`, validating on `val` after every epoch. Deterministic for a given seed and backend. */
 export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchSource, opts: LoopOptions): Promise<LoopResult> {
   if (train.n === 0) throw new Error('training set is empty');
@@ -151,6 +185,8 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   const smoothing = opts.labelSmoothing ?? 0;
   const mixupAlpha = opts.mixupAlpha ?? 0;
   const soft = smoothing > 0 || mixupAlpha > 0;
+  const lambda = opts.consistency ?? 0;
+  const pairing = lambda > 0 ? pairingOf(train, mixupAlpha) : null;
   const evalBatch = opts.evalBatchSize ?? Math.max(opts.batchSize, 64);
   const trunkTraining = opts.trunkTraining ?? false;
   let lr = opts.learningRate;
@@ -189,14 +225,14 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       const t0 = performance.now();
-      shuffleRng.shuffle(order);
+      const batches = pairing ? pairing.batches(shuffleRng, opts.batchSize) : plainBatches(shuffleRng, order, opts.batchSize);
       let lossSum = 0;
       let correctSum = 0;
       const progress: Progress | null = opts.progressLabel
         ? createProgress(`${opts.progressLabel} epoch ${epoch}`, train.n, { intervalMs: 10_000, unit: 'img' })
         : null;
-      for (let start = 0; start < train.n; start += opts.batchSize) {
-        const idx = order.slice(start, start + opts.batchSize);
+      for (const [b, idx] of batches.entries()) {
+        const pairs = pairing ? batchGroups(idx, pairing.groupOf) : [];
         const seed = dropoutRng.seed();
         const labels = Int32Array.from(idx, (i) => train.labels[i]);
         const y = tf.tensor1d(labels, 'int32');
@@ -207,7 +243,8 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
           () => {
             const probs = forwardTrain(clf, x, seed, trunkTraining);
             correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), y), 'float32')));
-            return batch.targets ? softCrossEntropy(probs, batch.targets, batch.weights) : crossEntropy(probs, y, k, classWeights);
+            const ce = batch.targets ? softCrossEntropy(probs, batch.targets, batch.weights) : crossEntropy(probs, y, k, classWeights);
+            return pairs.length > 0 ? tf.add(ce, tf.mul(consistencyLoss(probs, pairs, idx.length), lambda)) : ce;
           },
           true,
           vars,
@@ -219,7 +256,7 @@ export async function trainLoop(clf: Classifier, train: BatchSource, val: BatchS
         if (batch.targets) tf.dispose(batch.targets);
         if (batch.weights) tf.dispose(batch.weights);
         progress?.tick(idx.length);
-        if ((start / opts.batchSize) % 8 === 7) await new Promise((r) => setImmediate(r));
+        if (b % 8 === 7) await new Promise((r) => setImmediate(r));
       }
       progress?.done();
       average?.swapIn();

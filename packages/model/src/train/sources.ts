@@ -12,7 +12,7 @@ import { arraySource, type BatchSource } from './data.ts';
 export async function sourceForSet(features: EmbedOutput, name: string): Promise<BatchSource> {
   const m = features.manifest;
   const data = await features.load(name);
-  if (m.kind !== 'pixels') return arraySource(data.features, [data.info.n, ...m.sampleShape], data.labels);
+  if (m.kind !== 'pixels') return arraySource(data.features, [data.info.n, ...m.sampleShape], data.labels, data.ids);
   const set = await openImageSet(data.info.imageSetDir);
   const index = new Map(set.records.map((r, i) => [r.id, i]));
   const rows = Int32Array.from(data.ids, (id) => {
@@ -25,6 +25,7 @@ export async function sourceForSet(features: EmbedOutput, name: string): Promise
   return {
     n: data.info.n,
     labels: data.labels,
+    ids: data.ids,
     sampleShape: [m.inputSize, m.inputSize, m.inputChannels],
     batch: (indices) => {
       const pixels = set.batch(Array.from(indices as ArrayLike<number>, (i) => rows[i]));
@@ -46,9 +47,11 @@ export function concatSources(sources: BatchSource[]): BatchSource {
   sources.forEach((s, k) => {
     labels.set(s.labels, offsets[k]);
   });
+  const ids = sources.every((s) => s.ids) ? sources.flatMap((s) => [...s.ids!]) : undefined;
   return {
     n,
     labels,
+    ids,
     sampleShape: sources[0]?.sampleShape ?? [],
     batch(indices) {
       // group consecutive indices of the same source, keep order
