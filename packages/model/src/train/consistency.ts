@@ -77,22 +77,27 @@ export function groupIndex(groups: readonly (readonly number[])[], n: number): I
 export function consistencyLoss(probs: Tensor, groups: readonly (readonly number[])[], batchSize: number): Scalar {
   return tf.tidy(() => {
     if (groups.length === 0) return tf.scalar(0);
-    const rows: number[] = [];
-    const owner: number[] = [];
-    const weight: number[] = [];
-    const assign = new Float32Array(groups.length * batchSize);
+    // Selections as one-hot matrices (matMul) rather than gather: gather's gradient needs
+    // UnsortedSegmentSum, which the wasm backend lacks.
+    const members = groups.reduce((n, g) => n + g.length, 0);
+    const assign = new Float32Array(groups.length * batchSize); // [G, B]: 1/|g| on g's rows
+    const select = new Float32Array(members * batchSize); // [R, B]: member r's row
+    const owner = new Float32Array(members * groups.length); // [R, G]: member r's group
+    const weight = new Float32Array(members); // 1 / (|g| · G)
+    let r = 0;
     groups.forEach((g, gi) => {
       for (const pos of g) {
-        rows.push(pos);
-        owner.push(gi);
-        weight.push(1 / (g.length * groups.length));
         assign[gi * batchSize + pos] = 1 / g.length;
+        select[r * batchSize + pos] = 1;
+        owner[r * groups.length + gi] = 1;
+        weight[r] = 1 / (g.length * groups.length);
+        r++;
       }
     });
     const p = tf.clipByValue(probs, EPS, 1);
     const mean = tf.matMul(tf.tensor2d(assign, [groups.length, batchSize]), p); // [G, k]
-    const pi = tf.gather(p, tf.tensor1d(rows, 'int32'));
-    const mi = tf.gather(mean, tf.tensor1d(owner, 'int32'));
+    const pi = tf.matMul(tf.tensor2d(select, [members, batchSize]), p); // [R, k]
+    const mi = tf.matMul(tf.tensor2d(owner, [members, groups.length]), mean); // [R, k]
     const kl = tf.sum(tf.mul(pi, tf.sub(tf.log(pi), tf.log(mi))), -1);
     return tf.sum(tf.mul(kl, tf.tensor1d(weight))) as Scalar;
   });
