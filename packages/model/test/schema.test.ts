@@ -58,6 +58,8 @@ describe('model package schema parts', () => {
     ['train', { ema: 1 }, '/ema'],
     ['train', { ema: -0.5 }, '/ema'],
     ['train', { mixup: -1 }, '/mixup'],
+    ['train', { consistency: -1 }, '/consistency'],
+    ['train', { consistency: 101 }, '/consistency'],
     ['model', { mode: 'frozen' }, '/mode'],
     ['model', { backend: 'webgl' }, '/backend'],
     ['model', { cnn: { widths: [] } }, '/cnn/widths'],
@@ -65,6 +67,12 @@ describe('model package schema parts', () => {
   ] as const)('rejects impossible %s values %j', (section, value, pointer) => {
     const errs = errorsOf(section, value);
     expect(errs.some((e) => e.startsWith(pointer))).toBe(true);
+  });
+
+  it('refuses consistency together with mixup, naming /consistency', () => {
+    const check = trainSchemaPart.check!;
+    expect(check(resolveTrainSettings({ train: { consistency: 1, mixup: 0.4 } })).map((i) => i.pointer)).toEqual(['/consistency']);
+    expect(check(resolveTrainSettings({ train: { consistency: 1 } }))).toEqual([]);
   });
 
   it('rejects unknown keys everywhere', () => {
