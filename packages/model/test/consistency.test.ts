@@ -1,4 +1,5 @@
 import { createRng } from '@mri-robust/core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareWasm, selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
@@ -62,7 +63,7 @@ describe('consistency loss', () => {
       [0, 2],
       [1, 3],
     ];
-    const f = (z: tf.Tensor) => consistencyLoss(tf.softmax(z), groups, 4);
+    const f = (z: Tensor) => consistencyLoss(tf.softmax(z), groups, 4);
     const grad = tf
       .grad(f)(tf.tensor2d(logits, [4, 3]))
       .dataSync();
@@ -83,7 +84,7 @@ describe('consistency loss', () => {
     const gradOn = async (backend: 'cpu' | 'wasm') => {
       expect(await tf.setBackend(backend)).toBe(true);
       const z = tf.tensor2d(logits, [5, 3]);
-      const g = tf.grad((t: tf.Tensor) =>
+      const g = tf.grad((t: Tensor) =>
         consistencyLoss(
           tf.softmax(t),
           [
