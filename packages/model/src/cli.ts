@@ -45,6 +45,7 @@ import type { EvaluationRecord } from './evaluate.ts';
 import type { Preprocessing } from './save.ts';
 import { BACKBONE_SPECS, isPretrainedBackbone } from './nets/backbones.ts';
 import { PREPROCESSING } from './nets/preprocess.ts';
+import { denoiseOf } from './nets/denoise.ts';
 
 const USAGE = `usage: cli.ts <embed|train|evaluate|predict> [--experiment FILE] ...
   embed    [--experiment FILE]
@@ -209,6 +210,7 @@ async function predict(argv: string[]): Promise<void> {
       inputSize: ms.input_size,
       inputChannels: ms.backbone === 'cnn' ? img.channels : 3,
       scaling: isPretrainedBackbone(ms.backbone) ? BACKBONE_SPECS[ms.backbone].scaling : PREPROCESSING,
+      ...(ms.denoise === 'none' ? {} : { denoise: denoiseOf(ms.denoise) }),
     };
   }
   const imageFile = path.resolve(image);

@@ -132,13 +132,22 @@ async function scoreSet(set: ImageSet, indices: number[], scorers: Scorer[], bat
   for (let start = 0; start < indices.length; start += batchSize) {
     const idx = indices.slice(start, start + batchSize);
     const pixels = set.batch(idx);
-    // Members of all scorers share the preprocessing (checked): one input per batch.
-    const p = scorers[0].ens.preprocessing;
-    const x = imagesToTensor(pixels, idx.length, set.header, { inputSize: p.inputSize, inputChannels: p.inputChannels, scaling: pixelScalingOf(p.scaling) });
-    const input = x.dataSync() as Float32Array;
-    x.dispose();
+    // Scorers share the preprocessing (checked) but for the denoiser: one input per denoiser per batch.
+    const inputs = new Map<string, Float32Array>();
+    const inputFor = (p: Ensemble['preprocessing']): Float32Array => {
+      const key = JSON.stringify(p.denoise ?? null);
+      let input = inputs.get(key);
+      if (!input) {
+        const target = { inputSize: p.inputSize, inputChannels: p.inputChannels, scaling: pixelScalingOf(p.scaling), denoise: p.denoise ?? null };
+        const x = imagesToTensor(pixels, idx.length, set.header, target);
+        input = x.dataSync() as Float32Array;
+        x.dispose();
+        inputs.set(key, input);
+      }
+      return input;
+    };
     for (const s of scorers) {
-      const out = await ensembleProbabilities(s.ens, input, idx.length, s.tta);
+      const out = await ensembleProbabilities(s.ens, inputFor(s.ens.preprocessing), idx.length, s.tta);
       s.calibrated[s.calibrated.length - 1].set(out.calibrated, start * k);
       s.raw[s.raw.length - 1].set(out.raw, start * k);
     }
@@ -180,7 +189,8 @@ export async function evaluateFromPixels(opts: PixelEvaluationOptions): Promise<
   try {
     if (opts.compareTo?.length) {
       other = await loadEnsemble(opts.compareTo, ensOpts);
-      const diffs = memberMismatch(main.members[0].metadata, other.members[0].metadata);
+      // A model with another denoiser is compared on the same images, each through its own denoiser.
+      const diffs = memberMismatch(main.members[0].metadata, other.members[0].metadata).filter((d) => !d.startsWith('denoise '));
       if (diffs.length) throw new UserError(`--compare-to ${other.members[0].dir}: cannot be compared with ${main.members[0].dir}: ${diffs.join('; ')}`);
     }
     const scorers: Scorer[] = [{ ens: main, tta: opts.tta, calibrated: [], raw: [] }];

@@ -103,6 +103,7 @@ export function preprocessingDiffs(got: Preprocessing, want: Preprocessing): str
     inputSize: p.inputSize,
     inputChannels: p.inputChannels,
     scaling: p.scaling,
+    denoise: p.denoise ? `${p.denoise.kind} ${p.denoise.window}×${p.denoise.window}` : 'none',
   });
   const a = flat(got);
   const b = flat(want);
@@ -136,6 +137,7 @@ export async function imageFileToInput(file: string, p: Preprocessing, maxPixels
       inputSize: p.inputSize,
       inputChannels: p.inputChannels,
       scaling: pixelScalingOf(p.scaling),
+      denoise: p.denoise ?? null,
     },
   );
 }

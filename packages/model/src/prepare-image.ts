@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import { BadImageError, decodeImage, isDicom } from '@mri-robust/data';
 import { tensor4d, type Tensor4D } from '@tensorflow/tfjs-core';
 import { CAFFE_MEAN_BGR, imagesToTensor, pixelScalingOf, type PixelScaling } from './nets/preprocess.ts';
+import { denoisePixels } from './nets/denoise.ts';
 import type { Preprocessing } from './save.ts';
 import type { ScanPixels } from './gradcam/overlay.ts';
 
@@ -203,13 +204,14 @@ const tables = new Map<string, Float32Array[]>();
  * resize and with grey → grey, grey → 3 channels or 3 → 3 channels, a table lookup per value
  * (caffe reverses RGB to BGR first); anything else goes through `imagesToTensor`.
  */
-export function pixelsToInput(scan: ScanPixels, pre: Pick<Preprocessing, 'inputSize' | 'inputChannels' | 'scaling'>): Float32Array {
+export function pixelsToInput(scan: ScanPixels, pre: Pick<Preprocessing, 'inputSize' | 'inputChannels' | 'scaling' | 'denoise'>): Float32Array {
   const scaling = pixelScalingOf(pre.scaling);
   const { width, height, channels: ch } = scan;
+  const pixels = pre.denoise ? denoisePixels(scan.pixels, 1, { height, width, channels: ch }, pre.denoise) : scan.pixels;
   const out = pre.inputChannels;
   const direct = width === pre.inputSize && height === pre.inputSize && (ch === out || (ch === 1 && out === 3));
   if (!direct || (scaling === 'caffe_bgr_mean' && out !== 3)) {
-    const t = imagesToTensor(scan.pixels, 1, { height, width, channels: ch }, { inputSize: pre.inputSize, inputChannels: out, scaling });
+    const t = imagesToTensor(pixels, 1, { height, width, channels: ch }, { inputSize: pre.inputSize, inputChannels: out, scaling });
     const data = t.dataSync() as Float32Array;
     t.dispose();
     return data;
@@ -218,7 +220,7 @@ export function pixelsToInput(scan: ScanPixels, pre: Pick<Preprocessing, 'inputS
   const lut = tables.get(key) ?? scalingTables(scaling, out);
   tables.set(key, lut);
   const n = width * height;
-  const px = scan.pixels;
+  const px = pixels;
   const input = new Float32Array(n * out);
   if (out === 1) {
     const t0 = lut[0];

@@ -20,6 +20,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from './backend/tf.ts';
 import { exportOnnx, type CamInfo, type OnnxOutputInfo } from './onnx/export.ts';
 import { PIXEL_SCALINGS } from './nets/preprocess.ts';
+import type { Denoise } from './nets/denoise.ts';
 // Registers the Keras layers tfjs lacks (EfficientNet's Normalization, KerasRescaling) with tfjs
 // serialization, so a saved predictor holding them deserialises.
 import './nets/keras/layers.ts';
@@ -40,6 +41,8 @@ export interface Preprocessing {
   inputChannels: number;
   /** Pixel scaling before the network (nets/preprocess.ts PIXEL_SCALINGS): 'scale_-1_1' = x / 127.5 − 1, 'caffe_bgr_mean', 'raw_0_255'. */
   scaling: string;
+  /** Denoiser applied to the decoded pixels first (nets/denoise.ts); absent or null = none. */
+  denoise?: Denoise | null;
 }
 
 /** model.onnx as recorded in metadata.json. */
@@ -240,6 +243,10 @@ export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
   const scaling = meta.preprocessing?.scaling;
   if (!(PIXEL_SCALINGS as readonly string[]).includes(scaling)) {
     throw new UserError(`${file}: preprocessing.scaling '${String(scaling)}' is not one of ${PIXEL_SCALINGS.join(', ')}`);
+  }
+  const dn = meta.preprocessing.denoise as Denoise | null | undefined;
+  if (dn != null && !(dn.kind === 'wiener' && Number.isInteger(dn.window) && dn.window >= 1 && dn.window % 2 === 1)) {
+    throw new UserError(`${file}: preprocessing.denoise ${JSON.stringify(dn)} is not null or { kind: 'wiener', window: <odd integer> }`);
   }
   return meta;
 }

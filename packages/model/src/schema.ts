@@ -80,6 +80,11 @@ const modelSchema = Type.Object(
         1024,
       ),
     ),
+    denoise: StringEnum(['none', 'wiener'], {
+      default: 'none',
+      description:
+        "Denoiser in front of the network, applied to every image it sees (training, evaluation, serving) and recorded in the model: 'wiener' = noise-adaptive 3×3 Wiener filter (noise σ from the median absolute diagonal Haar detail, MATLAB wiener2), close to the identity on clean scans; 'none' = off.",
+    }),
     embed_batch_size: int('Images per forward batch when computing cached embeddings/activations.', 1, 4096, 32),
   },
   { additionalProperties: false, description: 'Network, pretrained weights, training mode and TensorFlow.js backend.' },

@@ -59,6 +59,7 @@ import {
 import { multiLayerFeatures } from './nets/features.ts';
 import { splitAtLayer } from './nets/mobilenet.ts';
 import { imagesToTensor, PREPROCESSING, type PixelScaling } from './nets/preprocess.ts';
+import { denoiseOf, type Denoise } from './nets/denoise.ts';
 import { EMBED_FORMAT, EMBED_MANIFEST, featuresFile, idsFile, labelsFile, type EmbedManifest, type EmbedSetInfo, type FeatureKind } from './io/embed-output.ts';
 
 const EMBED_STAGE = 'embed';
@@ -96,6 +97,8 @@ interface EmbedPlan {
   backbone: PretrainedBackbone | null;
   weights: { location: string; hash: string } | null;
   scaling: PixelScaling;
+  /** model.denoise (null = none). */
+  denoise: Denoise | null;
   cutLayer: string | null;
   /** Head mode: layers whose pooled activations are concatenated (null: the pooled output). */
   features: string[] | null;
@@ -109,7 +112,16 @@ async function plan(experiment: Experiment): Promise<EmbedPlan> {
   }
   if (settings.backbone === 'cnn') {
     if (settings.features) throw new UserError(`${experiment.file}: model.features needs a pretrained backbone (backbone is cnn)`);
-    return { kind: 'pixels', settings, backbone: null, weights: null, scaling: PREPROCESSING, cutLayer: null, features: null };
+    return {
+      kind: 'pixels',
+      settings,
+      backbone: null,
+      weights: null,
+      scaling: PREPROCESSING,
+      denoise: denoiseOf(settings.denoise),
+      cutLayer: null,
+      features: null,
+    };
   }
   if (!isPretrainedBackbone(settings.backbone)) throw new UserError(`${experiment.file}: model.backbone '${settings.backbone}' is unknown`);
   const name = settings.backbone;
@@ -128,6 +140,7 @@ async function plan(experiment: Experiment): Promise<EmbedPlan> {
     backbone: name,
     weights: { location, hash },
     scaling: spec.scaling,
+    denoise: denoiseOf(settings.denoise),
     cutLayer: partial ? (settings.cut_layer ?? spec.defaultCutLayer) : null,
     features: settings.mode === 'head' ? (settings.features ?? null) : null,
   };
@@ -148,6 +161,7 @@ function featureSettings(p: EmbedPlan): unknown {
     features: p.features,
     weights: p.weights?.hash ?? null,
     preprocessing: p.scaling,
+    denoise: p.denoise,
   };
 }
 
@@ -309,7 +323,7 @@ async function computeFeatures(
   const t0 = Date.now();
   const prepare = (src: SetSource, start: number): { input: Float32Array; n: number } => {
     const idx = src.indices.slice(start, start + batch);
-    const x = imagesToTensor(src.set.batch(idx), idx.length, src.set.header, { inputSize, inputChannels: 3, scaling: p.scaling });
+    const x = imagesToTensor(src.set.batch(idx), idx.length, src.set.header, { inputSize, inputChannels: 3, scaling: p.scaling, denoise: p.denoise });
     const input = x.dataSync() as Float32Array;
     x.dispose();
     return { input, n: idx.length };
@@ -589,6 +603,7 @@ export async function runEmbed(experiment: Experiment, upstream: EmbedUpstream, 
           inputSize: p.settings.input_size,
           inputChannels: base.info.inputChannels,
           preprocessing: p.scaling,
+          denoise: p.denoise,
           cutLayer: p.cutLayer,
           weights: p.weights,
           features: base.info.features,

@@ -86,6 +86,7 @@ function preprocessingOf(experiment: Experiment, features: EmbedOutput): Preproc
     inputSize: m.inputSize,
     inputChannels: m.inputChannels,
     scaling: m.preprocessing,
+    ...(m.denoise ? { denoise: m.denoise } : {}),
   };
 }
 

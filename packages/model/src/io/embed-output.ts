@@ -23,6 +23,7 @@ import path from 'node:path';
 import { readArray, UserError } from '@mri-robust/core';
 import type { InferenceRecord } from '../backend/inference.ts';
 import type { PixelScaling } from '../nets/preprocess.ts';
+import type { Denoise } from '../nets/denoise.ts';
 import type { Backbone } from '../schema.ts';
 
 export const EMBED_MANIFEST = 'embed.json';
@@ -63,6 +64,8 @@ export interface EmbedManifest {
   inputChannels: number;
   /** Pixel scaling applied before the backbone (the backbone's own, see nets/preprocess.ts). */
   preprocessing: PixelScaling;
+  /** Denoiser applied to the pixels before the backbone (model.denoise; absent or null = none). */
+  denoise?: Denoise | null;
   /** Cut layer name ('partial' only). */
   cutLayer: string | null;
   /** Resolved weights location and sha256 of the weights (tfjs folder or .h5; null for cnn / pixels). */

@@ -8,6 +8,7 @@
  *   'raw_0_255'      unchanged [0, 255] floats (EfficientNet: its own rescaling/normalisation layers)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { denoisePixels, type Denoise } from './denoise.ts';
 
 export const PREPROCESSING = 'scale_-1_1' as const;
 
@@ -43,12 +44,13 @@ export function imagesToTensor(
   pixels: Uint8Array,
   count: number,
   shape: PixelShape,
-  target: { inputSize: number; inputChannels: number; scaling?: PixelScaling },
+  target: { inputSize: number; inputChannels: number; scaling?: PixelScaling; denoise?: Denoise | null },
 ): tf.Tensor4D {
   const { height, width, channels } = shape;
   if (pixels.length !== count * height * width * channels) {
     throw new Error(`imagesToTensor: ${pixels.length} bytes for ${count} images of ${height}x${width}x${channels}`);
   }
+  if (target.denoise) pixels = denoisePixels(pixels, count, shape, target.denoise);
   return tf.tidy(() => {
     let x: tf.Tensor4D = tf.cast(tf.tensor4d(pixels, [count, height, width, channels], 'int32'), 'float32');
     if (height !== target.inputSize || width !== target.inputSize) {

@@ -21,7 +21,7 @@ export async function sourceForSet(features: EmbedOutput, name: string): Promise
     return i;
   });
   const shape = { height: set.header.height, width: set.header.width, channels: set.header.channels };
-  const target = { inputSize: m.inputSize, inputChannels: m.inputChannels, scaling: m.preprocessing };
+  const target = { inputSize: m.inputSize, inputChannels: m.inputChannels, scaling: m.preprocessing, denoise: m.denoise ?? null };
   return {
     n: data.info.n,
     labels: data.labels,
