@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { denoiseOf, denoisePixels, noiseSigma } from '../src/nets/denoise.ts';
 import { imagesToTensor } from '../src/nets/preprocess.ts';
+import { pixelsToInput } from '../src/prepare-image.ts';
 
 const WIENER = denoiseOf('wiener')!;
 beforeAll(async () => {
@@ -79,6 +80,10 @@ describe('noise-adaptive Wiener denoiser', () => {
     const expected = imagesToTensor(grey, 1, shape, target);
     expect(Array.from(filtered.dataSync())).toEqual(Array.from(expected.dataSync()));
     expect(Array.from(filtered.dataSync())).not.toEqual(Array.from(plain.dataSync()));
+    // the serve/predict path (decoded scan → input floats) denoises the same way
+    const served = pixelsToInput({ pixels: noisy, width: 224, height: 224, channels: 1 }, { ...target, denoise: WIENER });
+    const want = expected.dataSync();
+    expect(served.every((v, i) => Math.abs(v - want[i]) < 1e-6)).toBe(true);
     plain.dispose();
     filtered.dispose();
     expected.dispose();

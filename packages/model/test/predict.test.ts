@@ -100,6 +100,16 @@ describe('predictImage', () => {
     // the caller's experiment uses another decode size
     const expected = { ...meta.preprocessing, inputSize: 64, decode: { ...meta.preprocessing.decode, size: 128 } };
     await expect(predictImage(dirs.head.modelDir, file, expected)).rejects.toThrow(/another preprocessing: decode\.size is 64 in the model, 128 expected/);
+    // the caller's experiment denoises (model.denoise: wiener), the model was trained without it
+    const denoised = { ...meta.preprocessing, denoise: { kind: 'wiener', window: 3 } };
+    await expect(predictImage(dirs.head.modelDir, file, denoised)).rejects.toThrow(/another preprocessing: denoise is none in the model, wiener 3×3 expected/);
+    // a denoiser written into metadata.json afterwards, or one that does not exist
+    meta.preprocessing.denoise = { kind: 'wiener', window: 3 };
+    await writeFile(path.join(other, 'metadata.json'), JSON.stringify(meta));
+    await expect(predictImage(other, file)).rejects.toThrow(/metadata\.json was edited or the folder mixes files/);
+    meta.preprocessing.denoise = { kind: 'median', window: 3 };
+    await writeFile(path.join(other, 'metadata.json'), JSON.stringify(meta));
+    await expect(predictImage(other, file)).rejects.toThrow(/preprocessing\.denoise .* is not null or \{ kind: 'wiener'/);
   });
 
   it('refuses an edited metadata.json (classes, temperature) and a stale or unlisted model.onnx', async () => {
