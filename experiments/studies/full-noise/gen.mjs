@@ -5,7 +5,7 @@
 // Also writes `mri-c.yaml`: brain-mri.yaml with `noise.eval.benchmark: mri-c`, the experiment that
 // `model evaluate` scores every variant's model with (identical test images, paired verdicts).
 // Run: node --import tsx experiments/studies/full-noise/gen.mjs LR DROPOUT BATCH [EPOCHS] (as run: 0.0005 0.4 32;
-// then 0.001 0.2 64; the hybrid variants 0.001 0.2 64 12)
+// then 0.001 0.2 64; the hybrid variants 0.001 0.2 64 12; shipped / no-denoise 0.0005 0.2 32)
 //   then node --import tsx packages/tuning/src/cli.ts sweep --experiment=experiments/studies/full-noise/<variant>.yaml
 import { mkdirSync, readFileSync, symlinkSync, existsSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
@@ -50,12 +50,13 @@ function relocate(e, name) {
   }
   return e;
 }
-function make(name, train, trainSettings = {}) {
+function make(name, train, trainSettings = {}, modelSettings = {}) {
   const e = relocate(structuredClone(base), name);
   e.description = `full-mode training-noise comparison: ${name}`;
   if (train) e.noise.train = train;
   if (epochs) e.train = { ...e.train, epochs };
   e.train = { ...e.train, ...trainSettings };
+  e.model = { ...e.model, ...modelSettings };
   e.sweep = { ...e.sweep, space: { learning_rate: [lr], dropout: [dropout], batch_size: [batch] }, pruner: { kind: 'none' } };
   writeFileSync(new URL(`${name}.yaml`, here), YAML.stringify(e));
 }
@@ -83,6 +84,8 @@ make('hybrid-b-ema', { ...chain, fraction: 1.0, chain: [1, 3], kinds: shippedFir
 // The shipped file plus the clean/noisy consistency term (train.consistency λ, 2026-12-03, issue #13's SNR 5 bar).
 make('cons-1', null, { consistency: 1 });
 make('cons-5', null, { consistency: 5 });
+// The shipped file without its Wiener denoiser (model.denoise, 2026-12-03): `shipped` against this pair isolates it.
+make('no-denoise', null, {}, { denoise: 'none' });
 const m = structuredClone(base);
 m.data.root = '../../../../shared/datasets';
 m.model.weights = '../../../../shared/weights/mobilenet_v2_0.35_224';

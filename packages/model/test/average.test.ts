@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { buildClassifier, predictSource, trainLoop, type LoopOptions } from '../src/train/index.ts';
+import { predictSource, trainLoop } from '../src/train/index.ts';
 import { createWeightAverage, emaDecayAt } from '../src/train/average.ts';
-import { blobs } from './blobs.ts';
+import { blobClassifier, blobs, fixedEpochs } from './blobs.ts';
 
 beforeAll(async () => {
   await selectBackend('cpu');
@@ -40,15 +40,8 @@ describe('exponential moving average of the weights', () => {
 describe('training loop with a weight average', () => {
   const train = blobs(256, 8, 8);
   const val = blobs(128, 8, 9);
-  const opts: LoopOptions = {
-    epochs: 5,
-    learningRate: 0.05,
-    batchSize: 16,
-    earlyStopping: { monitor: 'val_loss', patience: 50, restoreBest: false },
-    reduceLr: { factor: 0.5, patience: 50, minLr: 1e-5 },
-    seed: 5,
-  };
-  const clf = () => buildClassifier({ inputShape: [8], numClasses: 4, dropout: 0.1, seed: 11 });
+  const opts = fixedEpochs(5);
+  const clf = blobClassifier;
 
   it('leaves the training curve alone, validates the average and ends holding it', async () => {
     const plainClf = clf();

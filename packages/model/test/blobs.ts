@@ -1,5 +1,5 @@
 import { createRng } from '@mri-robust/core';
-import { arraySource } from '../src/train/index.ts';
+import { arraySource, buildClassifier, type LoopOptions } from '../src/train/index.ts';
 
 /** Four Gaussian blobs in `d` dimensions (seeded), with some overlap so accuracy is not trivially 1. */
 export function blobs(n: number, d: number, seed: number, spread = 1.2) {
@@ -13,3 +13,18 @@ export function blobs(n: number, d: number, seed: number, spread = 1.2) {
   }
   return arraySource(x, [n, d], y);
 }
+
+/** Loop options that train a fixed number of epochs (early stopping and LR reduction never fire). */
+export function fixedEpochs(epochs: number): LoopOptions {
+  return {
+    epochs,
+    learningRate: 0.05,
+    batchSize: 16,
+    earlyStopping: { monitor: 'val_loss', patience: 50, restoreBest: false },
+    reduceLr: { factor: 0.5, patience: 50, minLr: 1e-5 },
+    seed: 5,
+  };
+}
+
+/** The same small classifier on 8 features each call (seeded). */
+export const blobClassifier = () => buildClassifier({ inputShape: [8], numClasses: 4, dropout: 0.1, seed: 11 });

@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareWasm, selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { batchGroups, consistencyLoss, groupBatches, groupIndex, pairGroups } from '../src/train/consistency.ts';
-import { arraySource, buildClassifier, predictSource, trainLoop, type LoopOptions } from '../src/train/index.ts';
+import { arraySource, predictSource, trainLoop } from '../src/train/index.ts';
+import { blobClassifier, fixedEpochs } from './blobs.ts';
 
 beforeAll(async () => {
   await selectBackend('cpu');
@@ -144,15 +145,8 @@ function meanPairDivergence(probs: Float32Array, k: number): number {
 describe('training loop with the consistency term', () => {
   const train = pairedBlobs(192, 8, 21, 1.5);
   const val = pairedBlobs(96, 8, 22, 1.5);
-  const opts: LoopOptions = {
-    epochs: 6,
-    learningRate: 0.05,
-    batchSize: 16,
-    earlyStopping: { monitor: 'val_loss', patience: 50, restoreBest: false },
-    reduceLr: { factor: 0.5, patience: 50, minLr: 1e-5 },
-    seed: 5,
-  };
-  const clf = () => buildClassifier({ inputShape: [8], numClasses: 4, dropout: 0.1, seed: 11 });
+  const opts = fixedEpochs(6);
+  const clf = blobClassifier;
 
   it('makes the predictions for a sample and its noisy copy agree more, and reruns identically', async () => {
     const plain = clf();
