@@ -5,7 +5,9 @@
 // sampled before (after 5 warm-up predictions), during (every 250 ms) and after; latency median
 // and p95 per request; the server's CPU time (user + system, all threads, /proc/<pid>/stat) per
 // answer, which a busy shared machine inflates far less than the wall clock. Writes
-// runs/bench/serve.json. `-- --backbone cnn` benches the small CNN; `--cam`, `--workers` pass through.
+// runs/bench/serve.json. `-- --backbone cnn` benches the small CNN; `--cam`, `--workers` pass through;
+// `-- --model DIR` serves a saved model instead (a trial's, e.g. one with `model.denoise`), written to
+// runs/bench/serve-model-<folder name of DIR's parent>.json.
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +21,7 @@ const TOTAL = Number(stringFlag(args, 'n') ?? 200);
 const CONCURRENCY = Number(stringFlag(args, 'concurrency') ?? 4);
 const cam = stringFlag(args, 'cam');
 const workers = stringFlag(args, 'workers');
+const savedModel = stringFlag(args, 'model');
 const root = workspaceRoot();
 const shared = sharedDir();
 
@@ -78,12 +81,14 @@ for (const cls of (await readdir(testDir)).sort()) {
 
 let child: ReturnType<typeof spawn> | null = null;
 try {
-  const modelDir = path.join(tmp, 'model');
-  const t0 = Date.now();
-  const tiny = await trainTinyModel({ outDir: modelDir, sharedDir: shared, backbone, perClass: 8 });
-  process.stderr.write(
-    `[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`,
-  );
+  const modelDir = savedModel ? path.resolve(savedModel) : path.join(tmp, 'model');
+  if (!savedModel) {
+    const t0 = Date.now();
+    const tiny = await trainTinyModel({ outDir: modelDir, sharedDir: shared, backbone, perClass: 8 });
+    process.stderr.write(
+      `[bench serve] ${backbone} model built in ${((Date.now() - t0) / 1000).toFixed(1)} s (train accuracy ${tiny.trainAccuracy.toFixed(2)})\n`,
+    );
+  }
   child = spawn(
     process.execPath,
     [
@@ -179,7 +184,8 @@ try {
     return { quarter: k + 1, min: +Math.min(...xs).toFixed(1), max: +Math.max(...xs).toFixed(1), samples: xs.length };
   });
   const result = {
-    backbone,
+    backbone: savedModel ? null : backbone,
+    model: savedModel ? modelDir : null,
     cam: [...new Set(results.map((r) => r.method))].join(','),
     workers: /(\d+) prediction\(s\) at once/.exec(stderr)?.[1] ?? '1',
     backend,
@@ -214,9 +220,8 @@ try {
   };
   const outDir = path.join(root, 'runs', 'bench');
   await mkdir(outDir, { recursive: true });
-  const name = ['serve', backbone === 'mobilenet_v2' ? '' : backbone, cam ?? '', workers ? `w${workers}` : '', TOTAL === 200 ? '' : `n${TOTAL}`]
-    .filter(Boolean)
-    .join('-');
+  const modelTag = savedModel ? `model-${path.basename(path.dirname(modelDir))}` : backbone === 'mobilenet_v2' ? '' : backbone;
+  const name = ['serve', modelTag, cam ?? '', workers ? `w${workers}` : '', TOTAL === 200 ? '' : `n${TOTAL}`].filter(Boolean).join('-');
   await writeFile(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
   const { rssSeries: _s, ...summary } = result;
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
