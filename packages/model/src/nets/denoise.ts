@@ -101,7 +101,7 @@ export function denoisePixels(pixels: Uint8Array, count: number, shape: { height
           const v = dv > 0 ? dv : 0;
           const gain = v > noise ? (v - noise) / v : 0;
           const value = mu + gain * (img[i] - mu);
-          // value ≥ 0 here, so (value + 0.5) | 0 is Math.round (which costs ~half the loop's time)
+          // value ≥ 0 here, so (value + 0.5) | 0 is Math.round (a third of the loop's time when Math.round was used)
           dst[i] = value <= 0 ? 0 : value >= 255 ? 255 : (value + 0.5) | 0;
           s -= colS[x];
           s2 -= colS2[x];
