@@ -27,6 +27,7 @@ describe('model package schema parts', () => {
         cnn: { widths: [16, 32] },
         backend: 'wasm',
         embed_batch_size: 32,
+        denoise: 'wiener',
       }),
     ).toEqual([]);
     expect(
@@ -63,6 +64,8 @@ describe('model package schema parts', () => {
     ['model', { mode: 'frozen' }, '/mode'],
     ['model', { backend: 'webgl' }, '/backend'],
     ['model', { cnn: { widths: [] } }, '/cnn/widths'],
+    ['model', { denoise: 'median' }, '/denoise'],
+    ['model', { denoise: true }, '/denoise'],
     ['evaluate', { ece_bins: 0 }, '/ece_bins'],
   ] as const)('rejects impossible %s values %j', (section, value, pointer) => {
     const errs = errorsOf(section, value);
