@@ -32,6 +32,7 @@ import { evaluateProbabilities, type EvaluationRecord } from './evaluate.ts';
 import { argmaxRows } from './metrics/classification.ts';
 import { imagesToTensor, pixelScalingOf } from './nets/preprocess.ts';
 import { evaluateSettingsOf, modelSettingsOf } from './schema.ts';
+import type { ModelMetadata } from './save.ts';
 
 /** One test set as pixels: the image set and the rows of it that form the set. */
 interface PixelTestSet {
@@ -189,8 +190,10 @@ export async function evaluateFromPixels(opts: PixelEvaluationOptions): Promise<
   try {
     if (opts.compareTo?.length) {
       other = await loadEnsemble(opts.compareTo, ensOpts);
-      // A model with another denoiser is compared on the same images, each through its own denoiser.
-      const diffs = memberMismatch(main.members[0].metadata, other.members[0].metadata).filter((d) => !d.startsWith('denoise '));
+      // A model with another denoiser is compared on the same images, each through its own denoiser:
+      // everything but the denoiser must match.
+      const sansDenoise = ({ classes, preprocessing }: ModelMetadata) => ({ classes, preprocessing: { ...preprocessing, denoise: null } });
+      const diffs = memberMismatch(sansDenoise(main.members[0].metadata), sansDenoise(other.members[0].metadata));
       if (diffs.length) throw new UserError(`--compare-to ${other.members[0].dir}: cannot be compared with ${main.members[0].dir}: ${diffs.join('; ')}`);
     }
     const scorers: Scorer[] = [{ ens: main, tta: opts.tta, calibrated: [], raw: [] }];

@@ -220,11 +220,10 @@ export function pixelsToInput(scan: ScanPixels, pre: Pick<Preprocessing, 'inputS
   const lut = tables.get(key) ?? scalingTables(scaling, out);
   tables.set(key, lut);
   const n = width * height;
-  const px = pixels;
   const input = new Float32Array(n * out);
   if (out === 1) {
     const t0 = lut[0];
-    for (let i = 0; i < n; i++) input[i] = t0[px[i]];
+    for (let i = 0; i < n; i++) input[i] = t0[pixels[i]];
     return input;
   }
   // Caffe order: output channel c takes input channel 2 − c (RGB → BGR); the table of c is its mean.
@@ -232,9 +231,9 @@ export function pixelsToInput(scan: ScanPixels, pre: Pick<Preprocessing, 'inputS
   const swap = scaling === 'caffe_bgr_mean';
   for (let i = 0, o = 0; i < n; i++, o += 3) {
     const p = ch === 1 ? i : i * 3;
-    const r = px[p];
-    const g = ch === 1 ? r : px[p + 1];
-    const b = ch === 1 ? r : px[p + 2];
+    const r = pixels[p];
+    const g = ch === 1 ? r : pixels[p + 1];
+    const b = ch === 1 ? r : pixels[p + 2];
     input[o] = t0[swap ? b : r];
     input[o + 1] = t1[g];
     input[o + 2] = t2[swap ? r : b];
