@@ -75,11 +75,13 @@ export async function loadSweep(experimentFile: string, text?: string): Promise<
   if (!section.strategy) {
     throw new ExperimentError([{ file: shown, line: 1, column: 1, pointer: '/sweep', message: 'a sweep needs a `sweep` section with strategy and space' }]);
   }
-  const issues: ExperimentIssue[] = [...checkSweepSection(section), ...checkObjectiveInputs(experiment, section)].map((i) => ({
-    file: shown,
-    ...lineOf(experiment, i.pointer),
-    ...i,
-  }));
+  const issues: ExperimentIssue[] = [...checkSweepSection(section), ...checkObjectiveInputs(experiment, section), ...checkConsistencyInputs(experiment)].map(
+    (i) => ({
+      file: shown,
+      ...lineOf(experiment, i.pointer),
+      ...i,
+    }),
+  );
   if (issues.length > 0) throw new ExperimentError(issues);
   const train = trainSettingsOf(experiment);
   const settings = resolveSweepSettings(section, { learningRate: train.learning_rate, dropout: train.dropout, batchSize: train.batch_size }, experiment.seed);
@@ -106,6 +108,21 @@ function checkObjectiveInputs(experiment: Experiment, section: SweepSection): { 
       message:
         'mean_corruption_val_accuracy needs the benchmark on the validation split: set noise.eval.benchmark (mri-c)' +
         `${benchmark === 'none' ? '' : ' (set)'} and add val to noise.eval.splits (now [${splits.join(', ')}])`,
+    },
+  ];
+}
+
+/** train.consistency without noisy copies of the training images to pair: one issue naming the fields to set. */
+function checkConsistencyInputs(experiment: Experiment): { pointer: string; message: string }[] {
+  if (!(trainSettingsOf(experiment).consistency > 0)) return [];
+  const noise = noiseSettingsOf(experiment).train;
+  if (noise.mode === 'copies' && noise.fraction > 0 && noise.splits.includes('train')) return [];
+  return [
+    {
+      pointer: '/train/consistency',
+      message:
+        'needs noisy copies of the training images beside them: set noise.train.mode copies, noise.train.fraction > 0 and train in noise.train.splits' +
+        ` (now mode ${noise.mode}, fraction ${noise.fraction}, splits [${noise.splits.join(', ')}])`,
     },
   ];
 }

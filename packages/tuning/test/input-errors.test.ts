@@ -111,6 +111,29 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
     }
   });
 
+  it('train.consistency without noisy copies of the training images is one line naming the fields, before any stage runs', async () => {
+    const text = phantomExperiment({
+      name: 'consistency-no-copies',
+      seed: 1,
+      runs: './runs',
+      perClass: 4,
+      epochs: 1,
+      bootstrap: 10,
+      sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n',
+    }).replace('train: { epochs: 1,', 'train: { consistency: 1, epochs: 1,');
+    const r = await sweep(text);
+    expect(r.exitCode).toBe(1);
+    const line = text.split('\n').findIndex((l) => l.startsWith('train:')) + 1;
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^error: ${r.shown}:${line}:${'train: { consistency: '.length + 1}: /train/consistency: needs noisy copies of the training images beside them: ` +
+          'set noise\\.train\\.mode copies, .* \\(now mode copies, fraction 0, splits \\[train\\]\\)$',
+      ),
+    );
+  });
+
   it('evaluate.benchmark (the key before it moved) is one line naming the file, its line and the new place noise.eval.benchmark', async () => {
     const text = phantomExperiment({
       name: 'moved-benchmark',
