@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, workspaceRoot } from '@mri-robust/core';
 import { runCli, runSweepCli } from '@mri-robust/core/testing';
 import { trainTinyModel } from '@mri-robust/model';
-import { phantomExperiment } from './phantom-experiment.ts';
+import { phantomExperiment, type PhantomExperiment } from './phantom-experiment.ts';
 
 const root = workspaceRoot();
 const TUNING_CLI = 'packages/tuning/src/cli.ts';
@@ -32,6 +32,19 @@ async function sweep(yaml: string) {
   const r = await runSweepCli(file, { timeout: 60_000 });
   return { ...r, shown: path.relative(root, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&') };
 }
+
+/** A one-trial grid over the phantom data (1 epoch): the experiments these refusals start from. */
+const oneTrialPhantom = (name: string, extra: Partial<PhantomExperiment> = {}) =>
+  phantomExperiment({
+    name,
+    seed: 1,
+    runs: './runs',
+    perClass: 4,
+    epochs: 1,
+    bootstrap: 10,
+    sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n',
+    ...extra,
+  });
 
 describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)', () => {
   it('a YAML alias bomb is one line naming the file and the line of the first alias', async () => {
@@ -90,13 +103,7 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
 
   it('sweep.objective mean_corruption_val_accuracy without the benchmark on validation is one line naming the fields (issue 16 item 4)', async () => {
     const yaml = (o: { benchmark?: 'mri-c'; evalSplits?: string[] }) =>
-      phantomExperiment({
-        name: 'corruption-objective',
-        seed: 1,
-        runs: './runs',
-        perClass: 4,
-        epochs: 1,
-        bootstrap: 10,
+      oneTrialPhantom('corruption-objective', {
         ...o,
         sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n  objective: mean_corruption_val_accuracy\n',
       });
@@ -112,15 +119,7 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
   });
 
   it('train.consistency without noisy copies of the training images is one line naming the fields, before any stage runs', async () => {
-    const text = phantomExperiment({
-      name: 'consistency-no-copies',
-      seed: 1,
-      runs: './runs',
-      perClass: 4,
-      epochs: 1,
-      bootstrap: 10,
-      sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n',
-    }).replace('train: { epochs: 1,', 'train: { consistency: 1, epochs: 1,');
+    const text = oneTrialPhantom('consistency-no-copies').replace('train: { epochs: 1,', 'train: { consistency: 1, epochs: 1,');
     const r = await sweep(text);
     expect(r.exitCode).toBe(1);
     const line = text.split('\n').findIndex((l) => l.startsWith('train:')) + 1;
@@ -135,15 +134,7 @@ describe('one-line errors for hostile or inconsistent inputs (issue 14 item 9)',
   });
 
   it('evaluate.benchmark (the key before it moved) is one line naming the file, its line and the new place noise.eval.benchmark', async () => {
-    const text = phantomExperiment({
-      name: 'moved-benchmark',
-      seed: 1,
-      runs: './runs',
-      perClass: 4,
-      epochs: 1,
-      bootstrap: 10,
-      sweep: '  strategy: grid\n  space: { learning_rate: [0.01] }\n',
-    }).replace('evaluate: { bootstrap_samples: 10 }', 'evaluate: { bootstrap_samples: 10, benchmark: mri-c }');
+    const text = oneTrialPhantom('moved-benchmark').replace('evaluate: { bootstrap_samples: 10 }', 'evaluate: { bootstrap_samples: 10, benchmark: mri-c }');
     const line = text.split('\n').findIndex((l) => l.startsWith('evaluate:')) + 1;
     const r = await sweep(text);
     expect(r.exitCode).toBe(1);
